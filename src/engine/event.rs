@@ -1,0 +1,180 @@
+//! What the engine tells its front ends, and what they answer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::journal::{Outcome, RunStatus};
+use crate::remote::{ExitStatus, Stream};
+
+pub type StepIx = usize;
+pub type HostIx = usize;
+
+/// Whether a command is a step's own action or its undo during a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Main,
+    Undo,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        journal: Option<PathBuf>,
+        resumed: bool,
+        dry_run: bool,
+    },
+    HostConnecting {
+        host: HostIx,
+    },
+    HostConnected {
+        host: HostIx,
+    },
+    HostFailed {
+        host: HostIx,
+        error: String,
+    },
+    LockTaken {
+        host: HostIx,
+        path: String,
+    },
+    LockHeld {
+        host: HostIx,
+        path: String,
+        holder: String,
+    },
+    /// A step not run on a host, with why (condition false, before `--from`,
+    /// done in the run being resumed, dry run).
+    StepSkipped {
+        step: StepIx,
+        host: HostIx,
+        reason: String,
+        /// Already settled in the run being resumed: shown, not journaled again.
+        earlier: Option<Outcome>,
+    },
+    StepStarted {
+        step: StepIx,
+        host: HostIx,
+        command: String,
+        phase: Phase,
+        attempt: u32,
+    },
+    Output {
+        step: StepIx,
+        host: HostIx,
+        stream: Stream,
+        line: String,
+    },
+    StepFinished {
+        step: StepIx,
+        host: HostIx,
+        outcome: Outcome,
+        exit: Option<ExitStatus>,
+        duration: Duration,
+        phase: Phase,
+        message: Option<String>,
+    },
+    GuardPolled {
+        step: StepIx,
+        host: HostIx,
+        ok: bool,
+        detail: String,
+        checks: u32,
+        next_check: Option<Duration>,
+    },
+    /// A `wait` step (or the banner's start time) counting down.
+    Waiting {
+        step: StepIx,
+        until: DateTime<Utc>,
+    },
+    /// The engine waits for a [`Decision`].
+    Prompt(Prompt),
+    /// A decision taken (by the admin, or by `--yes`).
+    Decided {
+        step: StepIx,
+        decision: Decision,
+        automatic: bool,
+    },
+    /// Something worth a line that is not a step's own output.
+    Notice {
+        step: Option<StepIx>,
+        text: String,
+    },
+    RollbackStarted,
+    RunFinished {
+        status: RunStatus,
+        exit_code: i32,
+        journal: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub step: StepIx,
+    pub kind: PromptKind,
+    pub hosts: Vec<HostIx>,
+    /// The exact command per host, after templating.
+    pub commands: Vec<(HostIx, String)>,
+    pub previews: Vec<PreviewOutput>,
+    pub choices: Vec<Decision>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PromptKind {
+    /// Ask before the step runs.
+    Gate,
+    /// A step the admin does by hand, then ticks off.
+    Manual { instructions: String },
+    /// The step failed on some hosts.
+    Failure { failures: Vec<HostFailure> },
+    /// Continue an interrupted run here.
+    Resume { interrupted: Vec<(StepIx, HostIx)> },
+    /// During a rollback: run this step's undo?
+    Undo,
+    /// During a rollback: run this `always` step?
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostFailure {
+    pub host: HostIx,
+    pub outcome: Outcome,
+    pub exit: Option<ExitStatus>,
+    pub message: Option<String>,
+    pub last_stderr: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreviewOutput {
+    pub host: HostIx,
+    pub command: String,
+    pub lines: Vec<String>,
+    pub exit: Option<ExitStatus>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Run,
+    Skip,
+    Retry,
+    Undo,
+    Abort,
+    /// Treat a guard as holding though it does not.
+    Override,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Run => "run",
+            Decision::Skip => "skip",
+            Decision::Retry => "retry",
+            Decision::Undo => "undo",
+            Decision::Abort => "abort",
+            Decision::Override => "override",
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The run lock on each host: an atomic `mkdir` with an `owner` file that
+//! names the run holding it.
+
+use crate::remote::{Transport, TransportError};
+
+pub struct Owner {
+    pub run_id: String,
+    pub user: String,
+    pub machine: String,
+    pub since: String,
+    pub runbook: String,
+}
+
+impl Owner {
+    pub fn current(run_id: &str, runbook: &str) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            user: whoami::username(),
+            machine: gethostname::gethostname().to_string_lossy().into_owned(),
+            since: crate::clock::now_rfc3339(),
+            runbook: runbook.to_string(),
+        }
+    }
+
+    fn to_text(&self) -> String {
+        format!(
+            "run_id={}\nuser={}\nmachine={}\nsince={}\nrunbook={}\n",
+            self.run_id, self.user, self.machine, self.since, self.runbook
+        )
+    }
+
+    fn parse(text: &str) -> Self {
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+                .unwrap_or("?")
+                .to_string()
+        };
+        Self {
+            run_id: field("run_id"),
+            user: field("user"),
+            machine: field("machine"),
+            since: field("since"),
+            runbook: field("runbook"),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "run {} by {} on {} since {} ({})",
+            self.run_id, self.user, self.machine, self.since, self.runbook
+        )
+    }
+}
+
+pub enum Acquired {
+    Taken,
+    /// Another run holds it; its owner, described.
+    Held(String),
+}
+
+fn owner_path(dir: &str) -> String {
+    format!("{}/owner", dir.trim_end_matches('/'))
+}
+
+/// Take the lock at `dir`. A lock already held by this same run (a resumed
+/// run, or two `local` hosts sharing a path) counts as taken.
+pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquired, TransportError> {
+    if t.create_dir(dir).await? {
+        t.write_atomic(&owner_path(dir), me.to_text().as_bytes()).await?;
+        return Ok(Acquired::Taken);
+    }
+    let text = match t.read_file(&owner_path(dir)).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => {
+            return Ok(Acquired::Held(format!(
+                "an unknown run (the lock {dir} has no owner file; remove the directory if no run is going on)"
+            )));
+        }
+    };
+    let holder = Owner::parse(&text);
+    if holder.run_id == me.run_id {
+        t.write_atomic(&owner_path(dir), me.to_text().as_bytes()).await?;
+        return Ok(Acquired::Taken);
+    }
+    Ok(Acquired::Held(holder.describe()))
+}
+
+pub async fn release(t: &dyn Transport, dir: &str) -> Result<(), TransportError> {
+    t.remove_file(&owner_path(dir)).await?;
+    t.remove_dir(dir).await
+}

@@ -1,0 +1,148 @@
+//! Runs a [`Plan`]: a state machine that emits [`Event`]s and waits for
+//! [`Decision`]s. It knows nothing of terminals; the TUI and headless mode are
+//! two front ends on the same channels.
+
+pub mod event;
+pub mod http;
+mod lock;
+pub mod output;
+mod runner;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use event::*;
+
+use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};
+use crate::remote::Prompter;
+use crate::runbook::Plan;
+
+/// Exit statuses of `drydock run`, as DESIGN.md fixes them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const ABORTED: i32 = 3;
+    pub const LOCKED: i32 = 4;
+    pub const UNREACHABLE: i32 = 5;
+}
+
+pub struct Options {
+    /// Answer every gate with run and tick off every manual step.
+    pub yes: bool,
+    /// Gate every step.
+    pub step_mode: bool,
+    pub dry_run: bool,
+    /// Start at this step; the ones before are skipped.
+    pub from: Option<usize>,
+    /// Only these hosts take part (`--host`); empty means all.
+    pub only_hosts: Vec<usize>,
+    pub journal_dir: PathBuf,
+    /// Continue this interrupted run.
+    pub resume: Option<RunSummary>,
+    /// Asks the admin while connecting (host keys, passphrases).
+    pub prompter: Arc<dyn Prompter>,
+    /// Offer to break a lock held by another run instead of stopping.
+    pub offer_lock_break: bool,
+}
+
+pub struct RunResult {
+    pub status: RunStatus,
+    pub exit_code: i32,
+    pub journal: Option<PathBuf>,
+}
+
+/// A run under way: read its events, send it decisions, await its end.
+pub struct RunHandle {
+    pub run_id: String,
+    pub events: mpsc::Receiver<Event>,
+    pub decisions: mpsc::Sender<Decision>,
+    pub task: JoinHandle<RunResult>,
+}
+
+/// Start a run of `plan`. Fails only when the journal cannot be written.
+pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalError> {
+    let (event_tx, event_rx) = mpsc::channel(1024);
+    let (decision_tx, decision_rx) = mpsc::channel(16);
+    let (run_id, journal) = match &options.resume {
+        Some(summary) => (summary.run_id.clone(), Some(Journal::append_to(&summary.path)?)),
+        None => {
+            let run_id = crate::clock::new_run_id();
+            let journal = if options.dry_run {
+                None
+            } else {
+                Some(Journal::create(&options.journal_dir, &run_id)?)
+            };
+            (run_id, journal)
+        }
+    };
+    let emitter = runner::Emitter::new(plan.clone(), event_tx, journal);
+    let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx);
+    let task = tokio::spawn(engine.run());
+    Ok(RunHandle {
+        run_id,
+        events: event_rx,
+        decisions: decision_tx,
+        task,
+    })
+}
+
+/// The latest unfinished run of `runbook` in `dir`, or the run named.
+pub fn find_resumable(
+    dir: &std::path::Path,
+    runbook: &std::path::Path,
+    run_id: Option<&str>,
+) -> Result<RunSummary, String> {
+    let runs = journal::list_runs(dir).map_err(|e| e.to_string())?;
+    let wanted = runbook_key(runbook);
+    if let Some(id) = run_id {
+        let run = runs
+            .into_iter()
+            .find(|r| r.run_id == id)
+            .ok_or_else(|| format!("no run '{id}' in {}; `drydock history` lists the runs", dir.display()))?;
+        if let Some((status, _)) = run.finished {
+            return Err(format!(
+                "run '{id}' already finished ({}); there is nothing to resume",
+                match status {
+                    RunStatus::Ok => "ok",
+                    RunStatus::Failed => "failed",
+                    RunStatus::Aborted => "aborted",
+                }
+            ));
+        }
+        return Ok(run);
+    }
+    runs.into_iter()
+        .rev()
+        .find(|r| r.finished.is_none() && runbook_key(std::path::Path::new(&r.runbook)) == wanted)
+        .ok_or_else(|| {
+            format!(
+                "no unfinished run of {} in {}; `drydock history` lists the runs",
+                runbook.display(),
+                dir.display()
+            )
+        })
+}
+
+/// How a runbook is named in the journal: its absolute path.
+pub fn runbook_key(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// What a resumed run knows of its steps, by index.
+pub(crate) fn resume_outcomes(plan: &Plan, summary: &RunSummary) -> HashMap<(usize, usize), Outcome> {
+    let mut out = HashMap::new();
+    for ((step, host), outcome) in &summary.outcomes {
+        if let (Some(s), Some(h)) = (plan.step_index(step), plan.host_index(host)) {
+            out.insert((s, h), *outcome);
+        }
+    }
+    out
+}

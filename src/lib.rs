@@ -1,0 +1,11 @@
+//! drydock: a terminal maintenance console that walks an admin through a
+//! production update runbook.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod engine;
+pub mod headless;
+pub mod journal;
+pub mod remote;
+pub mod runbook;

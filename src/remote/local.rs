@@ -1,0 +1,200 @@
+//! The `local` transport: `sh -c` on this machine.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{BoxedIo, Chunk, ExecRequest, ExitStatus, Stream, Transport, TransportError};
+
+/// How long a cancelled command gets between SIGTERM and SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+/// How long to keep reading output after the command exited, for a background
+/// child that inherited the pipes and keeps them open.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+pub struct LocalTransport {
+    name: String,
+}
+
+impl LocalTransport {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+        }
+    }
+}
+
+fn expand(path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    PathBuf::from(path)
+}
+
+fn failed(what: &str, path: &str, e: std::io::Error) -> TransportError {
+    TransportError::Failed(format!("{what} {path}: {e}"))
+}
+
+async fn pump(
+    mut reader: impl AsyncRead + Unpin,
+    stream: Stream,
+    output: mpsc::Sender<Chunk>,
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let chunk = Chunk {
+                    stream,
+                    data: Bytes::copy_from_slice(&buf[..n]),
+                };
+                if output.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn signal_group(pid: u32, signal: Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // The group may be gone already; nothing to do then.
+        let _ = killpg(Pid::from_raw(pid), signal);
+    }
+}
+
+fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+    ExitStatus {
+        code: status.code(),
+        signal: status.signal().map(|s| {
+            Signal::try_from(s).map_or_else(|_| format!("signal {s}"), |sig| sig.as_str().to_string())
+        }),
+    }
+}
+
+#[async_trait]
+impl Transport for LocalTransport {
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&request.command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| TransportError::Failed(format!("cannot start sh on {}: {e}", self.name)))?;
+        let pid = child.id().unwrap_or(0);
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let mut readers = tokio::task::JoinSet::new();
+        if let Some(out) = stdout {
+            readers.spawn(pump(out, Stream::Stdout, output.clone()));
+        }
+        if let Some(err) = stderr {
+            readers.spawn(pump(err, Stream::Stderr, output.clone()));
+        }
+        drop(output);
+
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = cancel.cancelled() => {
+                signal_group(pid, Signal::SIGTERM);
+                if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
+                    signal_group(pid, Signal::SIGKILL);
+                    let _ = child.wait().await;
+                }
+                // Anything of the group that ignored SIGTERM goes now.
+                signal_group(pid, Signal::SIGKILL);
+                readers.abort_all();
+                return Err(TransportError::Cancelled);
+            }
+        };
+        let status = status.map_err(|e| TransportError::Failed(format!("waiting for the command on {}: {e}", self.name)))?;
+        let drained = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
+            while readers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            readers.abort_all();
+        }
+        Ok(exit_status(status))
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool, TransportError> {
+        tokio::fs::try_exists(expand(path))
+            .await
+            .map_err(|e| failed("cannot check", path, e))
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
+        tokio::fs::read(expand(path))
+            .await
+            .map_err(|e| failed("cannot read", path, e))
+    }
+
+    async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<(), TransportError> {
+        let target = expand(path);
+        let mut temp = target.clone().into_os_string();
+        temp.push(format!(".drydock-{}.tmp", std::process::id()));
+        let temp = PathBuf::from(temp);
+        tokio::fs::write(&temp, data)
+            .await
+            .map_err(|e| failed("cannot write", path, e))?;
+        if let Err(e) = tokio::fs::rename(&temp, &target).await {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(failed("cannot write", path, e));
+        }
+        Ok(())
+    }
+
+    async fn remove_file(&self, path: &str) -> Result<(), TransportError> {
+        match tokio::fs::remove_file(expand(path)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed("cannot remove", path, e)),
+        }
+    }
+
+    async fn create_dir(&self, path: &str) -> Result<bool, TransportError> {
+        match tokio::fs::create_dir(expand(path)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(failed("cannot create directory", path, e)),
+        }
+    }
+
+    async fn remove_dir(&self, path: &str) -> Result<(), TransportError> {
+        match tokio::fs::remove_dir(expand(path)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed("cannot remove directory", path, e)),
+        }
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxedIo, TransportError> {
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| TransportError::Failed(format!("cannot connect to {host}:{port}: {e}")))?;
+        Ok(Box::new(stream))
+    }
+}

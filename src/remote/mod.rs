@@ -1,0 +1,172 @@
+//! How commands and files reach a host. The engine talks to every host through
+//! the [`Transport`] trait; `local` runs `sh -c` here, `ssh` uses one SSH
+//! connection per host.
+
+pub mod local;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::runbook::{Host, TransportKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A piece of a command's output as it arrived.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub stream: Stream,
+    pub data: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    pub command: String,
+    pub pty: bool,
+}
+
+/// How a command ended: its exit code, or the signal that ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    pub signal: Option<String>,
+}
+
+impl ExitStatus {
+    pub fn code(code: i32) -> Self {
+        Self {
+            code: Some(code),
+            signal: None,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, &self.signal) {
+            (_, Some(sig)) => write!(f, "killed by {sig}"),
+            (Some(c), None) => write!(f, "exit status {c}"),
+            (None, None) => write!(f, "no exit status"),
+        }
+    }
+}
+
+/// A failure of an operation on a host that is already connected.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// The connection is gone; the outcome of what was running is unknown.
+    #[error("connection to {host} lost: {reason}")]
+    Lost { host: String, reason: String },
+    /// The operation was cancelled before it finished.
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Why a host could not be connected. Each says which host and what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there")]
+    Unreachable {
+        host: String,
+        address: String,
+        reason: String,
+    },
+    #[error("host key of '{host}' refused: {reason}")]
+    HostKey { host: String, reason: String },
+    #[error("authentication to '{host}' as '{user}' failed: {reason}")]
+    Auth {
+        host: String,
+        user: String,
+        reason: String,
+    },
+    #[error("host '{host}': {reason}")]
+    Other { host: String, reason: String },
+}
+
+pub trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncIo for T {}
+pub type BoxedIo = Box<dyn AsyncIo>;
+
+/// A question a transport must put to the admin while connecting.
+#[derive(Debug, Clone)]
+pub enum Question {
+    TrustHostKey {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    Passphrase {
+        host: String,
+        key_path: String,
+    },
+}
+
+/// Answers questions for a transport; `None` means the admin declined.
+#[async_trait]
+pub trait Prompter: Send + Sync {
+    async fn ask(&self, question: Question) -> Option<String>;
+}
+
+/// A prompter for runs nobody can answer: it declines everything.
+pub struct Declining;
+
+#[async_trait]
+impl Prompter for Declining {
+    async fn ask(&self, _question: Question) -> Option<String> {
+        None
+    }
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Run `sh -c COMMAND`, sending its output as it arrives. On `cancel` the
+    /// command and everything it started are ended and `Cancelled` returned.
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError>;
+
+    async fn exists(&self, path: &str) -> Result<bool, TransportError>;
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;
+    /// Write through a temporary file and a rename, so readers never see half a file.
+    async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<(), TransportError>;
+    /// Remove a file; a file that is already gone is not an error.
+    async fn remove_file(&self, path: &str) -> Result<(), TransportError>;
+    /// Create a directory; `Ok(false)` when it already existed (the atomic lock).
+    async fn create_dir(&self, path: &str) -> Result<bool, TransportError>;
+    async fn remove_dir(&self, path: &str) -> Result<(), TransportError>;
+    /// A TCP connection to `host:port` as seen from the host (through it, for SSH).
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxedIo, TransportError>;
+}
+
+/// Connect to a host as its runbook entry says.
+pub async fn connect(
+    host: &Host,
+    _prompter: Arc<dyn Prompter>,
+) -> Result<Arc<dyn Transport>, ConnectError> {
+    match host.transport {
+        TransportKind::Local => Ok(Arc::new(local::LocalTransport::new(&host.name))),
+        TransportKind::Ssh => Err(ConnectError::Other {
+            host: host.name.clone(),
+            reason: "the ssh transport is not built yet in this version; use transport = \"local\"".into(),
+        }),
+    }
+}

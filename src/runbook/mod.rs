@@ -1,0 +1,12 @@
+//! The runbook format: parse, validate with source positions, resolve to a [`Plan`].
+
+pub mod diag;
+pub mod duration;
+mod load;
+pub mod plan;
+pub mod schema;
+pub mod template;
+
+pub use diag::{Diagnostic, Located, RunbookErrors};
+pub use load::{LoadError, load, load_str};
+pub use plan::*;

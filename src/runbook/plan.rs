@@ -1,0 +1,221 @@
+//! The validated, resolved form of a runbook that the engine runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use super::schema::{BannerSwitch, HostKeyPolicy, OnFailure, TransportKind};
+use super::template::{RenderError, Template};
+
+/// Variables whose value is only known once a run is under way.
+pub const RUNTIME_VARS: &[&str] = &["run_id", "now", "starts_at"];
+/// Variables drydock defines for every host.
+pub const HOST_VARS: &[&str] = &["host", "address", "user"];
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub theme: Option<String>,
+    pub lock: Template,
+    /// `[vars]`, already overlaid with `--var`.
+    pub vars: BTreeMap<String, String>,
+    /// `--var` values, which win over host vars too.
+    pub overrides: BTreeMap<String, String>,
+    pub hosts: Vec<Host>,
+    pub logs: Vec<LogSpec>,
+    pub banner: Option<Banner>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub transport: TransportKind,
+    pub address: String,
+    pub user: String,
+    pub port: u16,
+    pub identity: Option<String>,
+    pub known_hosts: Option<String>,
+    pub host_keys: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    pub roles: Vec<String>,
+    pub vars: BTreeMap<String, String>,
+    /// Whether `user` / `port` were given by the runbook (else ~/.ssh/config may say).
+    pub user_given: bool,
+    pub port_given: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSpec {
+    pub name: String,
+    pub host: usize,
+    pub path: Template,
+    pub highlight: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Banner {
+    pub hosts: Vec<usize>,
+    pub path: Template,
+    pub message: Template,
+    pub content: Option<Template>,
+    pub lead: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    pub notes: Option<String>,
+    pub hosts: Vec<usize>,
+    pub action: Action,
+    pub confirm: bool,
+    pub preview: Option<Template>,
+    pub when: Option<Template>,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub on_failure: OnFailure,
+    pub undo: Option<Template>,
+    pub always: bool,
+    pub rolling: Option<String>,
+    pub pty: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Run(Template),
+    Guard(Guard),
+    Banner(BannerSwitch),
+    Wait(WaitFor),
+    Manual(Template),
+    Http(HttpCheck),
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Run(_) => "run",
+            Action::Guard(_) => "guard",
+            Action::Banner(_) => "banner",
+            Action::Wait(_) => "wait",
+            Action::Manual(_) => "manual",
+            Action::Http(_) => "http",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub check: GuardCheck,
+    pub poll: Duration,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub enum GuardCheck {
+    FileAbsent(Template),
+    FilePresent(Template),
+    Command(Template),
+    Http(HttpCheck),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    pub url: Template,
+    pub status: u16,
+    pub contains: Option<Template>,
+    pub via: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum WaitFor {
+    Banner,
+    For(Duration),
+}
+
+/// Values known only during a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunVars {
+    pub run_id: Option<String>,
+    pub starts_at: Option<String>,
+}
+
+impl Plan {
+    /// Look a variable up for `host`: `--var`, then the host's vars, then
+    /// `[vars]`, then the built-ins.
+    pub fn lookup(&self, name: &str, host: usize, run: &RunVars) -> Result<String, RenderError> {
+        let missing = |reason: &str| RenderError {
+            name: name.to_string(),
+            reason: Some(reason.to_string()),
+        };
+        if let Some(v) = self.overrides.get(name) {
+            return Ok(v.clone());
+        }
+        let h = &self.hosts[host];
+        if let Some(v) = h.vars.get(name).or_else(|| self.vars.get(name)) {
+            return Ok(v.clone());
+        }
+        match name {
+            "host" => Ok(h.name.clone()),
+            "address" => Ok(h.address.clone()),
+            "user" => Ok(h.user.clone()),
+            "now" => Ok(crate::clock::now_rfc3339()),
+            "run_id" => run.run_id.clone().ok_or_else(|| missing("no run yet")),
+            "starts_at" => run
+                .starts_at
+                .clone()
+                .ok_or_else(|| missing("the banner has not gone up yet")),
+            _ => Err(RenderError {
+                name: name.to_string(),
+                reason: None,
+            }),
+        }
+    }
+
+    pub fn render(&self, template: &Template, host: usize, run: &RunVars) -> Result<String, RenderError> {
+        template.render(&|name| self.lookup(name, host, run))
+    }
+
+    /// Render banner text, where `{{message}}` is also known.
+    pub fn render_banner(&self, template: &Template, host: usize, run: &RunVars, message: &str) -> Result<String, RenderError> {
+        template.render(&|name| {
+            if name == "message" {
+                Ok(message.to_string())
+            } else {
+                self.lookup(name, host, run)
+            }
+        })
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// Names of variables whose values must never reach the journal or a log.
+    pub fn secret_values(&self) -> Vec<String> {
+        let is_secret = |name: &str| {
+            let n = name.to_ascii_lowercase();
+            ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key"]
+                .iter()
+                .any(|s| n.contains(s))
+        };
+        let mut values: Vec<String> = self
+            .vars
+            .iter()
+            .chain(self.overrides.iter())
+            .chain(self.hosts.iter().flat_map(|h| h.vars.iter()))
+            .filter(|(k, v)| is_secret(k) && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        values
+    }
+}
