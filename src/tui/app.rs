@@ -522,6 +522,9 @@ impl App {
                 message,
             } => {
                 let status = CellStatus::from_outcome(outcome);
+                if self.waiting_until.is_some_and(|(s, _)| s == step) {
+                    self.waiting_until = None;
+                }
                 if let Some(c) = self.cell_mut(step, host) {
                     if phase == Phase::Main {
                         c.status = status;

@@ -834,7 +834,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
         }
         _ => {}
     }
-    if !prompt.commands.is_empty() {
+    if !prompt.commands.is_empty() && !matches!(prompt.kind, PromptKind::Manual { .. }) {
         t.push(Line::raw(""));
         t.push(Line::styled(
             if lock_break {
