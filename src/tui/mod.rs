@@ -126,19 +126,38 @@ fn spawn_tails(
     }
 }
 
-enum End {
+pub enum End {
     Quit,
     Force,
 }
 
-async fn event_loop(
+/// How the loop ends besides the admin leaving.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopOptions {
+    /// Leave as soon as the run has finished (benchmarks, tests).
+    pub exit_when_finished: bool,
+}
+
+fn io_err(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// The TUI's loop: keys, engine events, helper messages and a frame deadline.
+/// Generic over the backend and the key stream so that it runs unchanged on
+/// a headless backend.
+pub async fn event_loop<B, K>(
     app: &mut App,
     theme: &Theme,
-    terminal: &mut term::Term,
+    terminal: &mut ratatui::Terminal<B>,
     mut engine: Option<(&mut mpsc::Receiver<Event>, mpsc::Sender<Decision>)>,
     ui_rx: &mut mpsc::Receiver<UiMsg>,
-) -> std::io::Result<End> {
-    let mut keys = EventStream::new();
+    mut keys: K,
+    options: LoopOptions,
+) -> std::io::Result<End>
+where
+    B: ratatui::backend::Backend,
+    K: futures::Stream<Item = std::io::Result<TermEvent>> + Unpin,
+{
     let mut last_draw = Instant::now()
         .checked_sub(FRAME)
         .unwrap_or_else(Instant::now);
@@ -151,9 +170,11 @@ async fn event_loop(
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
             app.set_clock(Instant::now(), chrono::Utc::now());
-            let size = terminal.size()?;
+            let size = terminal.size().map_err(io_err)?;
             app.size = (size.width, size.height);
-            terminal.draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))?;
+            terminal
+                .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
+                .map_err(io_err)?;
             app.dirty = false;
             last_draw = Instant::now();
         }
@@ -166,7 +187,7 @@ async fn event_loop(
                     app.size = (w, h);
                     app.dirty = true;
                     // A resize must repaint everything, not just the diff.
-                    terminal.autoresize()?;
+                    terminal.autoresize().map_err(io_err)?;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
@@ -190,7 +211,11 @@ async fn event_loop(
                             }
                         }
                     }
-                    if app.quitting && app.finished.is_some() {
+                    if (app.quitting || options.exit_when_finished) && app.finished.is_some() {
+                        // Show the last frame before leaving.
+                        terminal
+                            .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
+                            .map_err(io_err)?;
                         return Ok(End::Quit);
                     }
                 }
@@ -254,6 +279,8 @@ pub async fn drive(
         &mut guard.terminal,
         Some((&mut events, decisions.clone())),
         &mut ui_rx,
+        EventStream::new(),
+        LoopOptions::default(),
     )
     .await;
     cancel.cancel();
@@ -317,7 +344,16 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
             return exit::FAILED;
         }
     };
-    let end = event_loop(&mut app, &theme, &mut guard.terminal, None, &mut ui_rx).await;
+    let end = event_loop(
+        &mut app,
+        &theme,
+        &mut guard.terminal,
+        None,
+        &mut ui_rx,
+        EventStream::new(),
+        LoopOptions::default(),
+    )
+    .await;
     cancel.cancel();
     drop(guard);
     match end {
