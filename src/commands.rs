@@ -29,14 +29,19 @@ pub fn dispatch(cli: Cli) -> i32 {
 
 fn themes() -> i32 {
     let mut out = std::io::stdout().lock();
+    let mut code = exit::OK;
     for (name, from) in crate::tui::theme::list() {
         let default = if name == crate::tui::theme::DEFAULT { " (default)" } else { "" };
         let _ = writeln!(out, "{name:<16} {from}{default}");
+        if let Err(e) = crate::tui::theme::resolve(Some(&name), false) {
+            let _ = writeln!(out, "{:<16} invalid: {e}", "");
+            code = exit::USAGE;
+        }
     }
     if let Some(dir) = crate::tui::theme::user_dir() {
         let _ = writeln!(out, "\nYour own themes go in {}/NAME.toml; each role left out comes from the default.", dir.display());
     }
-    exit::OK
+    code
 }
 
 /// The theme for a TUI: `--theme`, else the runbook's, else the default.
@@ -307,9 +312,10 @@ fn run(args: RunArgs) -> i32 {
         None => None,
     };
     let tui = !args.headless && std::io::stdout().is_terminal();
-    let theme = if tui {
+    // A bad --theme is a usage error even where the TUI does not open.
+    let theme = if tui || args.theme.is_some() {
         match pick_theme(args.theme.as_deref(), &plan) {
-            Ok(t) => Some(t),
+            Ok(t) => Some(t).filter(|_| tui),
             Err(code) => return code,
         }
     } else {

@@ -257,3 +257,66 @@ fn demo_reaches_its_summary() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 0);
 }
+
+#[test]
+fn a_held_lock_is_broken_after_typing_the_step_id() {
+    let dir = tempdir();
+    let command = setup(dir.path());
+    std::fs::remove_file(dir.path().join("flag")).unwrap_or_else(|e| panic!("{e}"));
+    let lock = dir.path().join("lock-alpha");
+    std::fs::create_dir_all(&lock).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        lock.join("owner"),
+        "run 20260101-000000-dead by alice on laptop\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = Tmux::start("lock", &command);
+    let screen = t.wait_for("The lock is held");
+    assert!(screen.contains("type the step id 'hello'"), "{screen}");
+    t.keys(&["-l", "hell"]);
+    t.keys(&["Enter"]);
+    t.wait_for("that is not the step id");
+    t.keys(&["-l", "o"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Confirm this step");
+    t.keys(&["y"]);
+    t.wait_for("The step failed");
+    t.keys(&["s"]);
+    t.wait_for("Summary");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
+
+#[test]
+fn logs_shows_only_the_log_pane() {
+    let dir = tempdir();
+    let runbook = dir.path().join("logs.toml");
+    let text = RUNBOOK.replace(
+        "dir = \"/tmp/drydock-tui\"",
+        &format!(
+            "dir = {}",
+            quote(&dir.path().display().to_string()).replace('\'', "\"")
+        ),
+    );
+    std::fs::write(&runbook, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("app.log"), "booted\nan ERROR happened\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = Tmux::start(
+        "logs",
+        &format!(
+            "{} logs {} app",
+            quote(BIN),
+            quote(&runbook.display().to_string())
+        ),
+    );
+    let screen = t.wait_for("an ERROR happened");
+    assert!(!screen.contains("Steps"), "only the log pane:\n{screen}");
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("app.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::io::Write::write_all(&mut log, b"appended later\n").unwrap_or_else(|e| panic!("{e}"));
+    t.wait_for("appended later");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
