@@ -225,6 +225,8 @@ pub(crate) struct Engine {
     /// (step, host) in the order they ran, for the undo offers.
     ran: Vec<(StepIx, HostIx)>,
     locks: Vec<(HostIx, String)>,
+    /// (step, host) whose undo has already run, so a rollback does not offer it again.
+    undone: Vec<(StepIx, HostIx)>,
     continued_failures: bool,
 }
 
@@ -689,6 +691,7 @@ impl Engine {
             outcomes: HashMap::new(),
             ran: Vec::new(),
             locks: Vec::new(),
+            undone: Vec::new(),
             continued_failures: false,
         }
     }
@@ -1341,6 +1344,7 @@ impl Engine {
 
     async fn undo(&mut self, ix: StepIx, hosts: &[HostIx]) {
         let Some(undo) = self.plan().steps[ix].undo.clone() else { return };
+        self.undone.extend(hosts.iter().map(|&h| (ix, h)));
         let cancel = CancellationToken::new();
         let timeout = self.plan().steps[ix].timeout;
         let ctx = &self.ctx;
@@ -1365,7 +1369,7 @@ impl Engine {
         }
         let mut undo_offers: Vec<(StepIx, Vec<HostIx>)> = Vec::new();
         for &(s, h) in self.ran.iter().rev() {
-            if self.plan().steps[s].undo.is_none() {
+            if self.plan().steps[s].undo.is_none() || self.undone.contains(&(s, h)) {
                 continue;
             }
             match undo_offers.iter_mut().find(|(step, _)| *step == s) {
