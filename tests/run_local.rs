@@ -136,12 +136,24 @@ fn every_step_kind_on_two_local_hosts_runs_to_the_end() {
     // Side effects on disk.
     assert_eq!(fx.read("alpha/version"), "hello from alpha\n");
     assert_eq!(fx.read("beta/version"), "hello from beta\n");
-    assert!(!fx.path("alpha/maintenance.json").exists(), "banner left up on alpha");
-    assert!(!fx.path("beta/maintenance.json").exists(), "banner left up on beta");
-    assert!(!fx.path("alpha/conditional").exists(), "condition was false on alpha");
+    assert!(
+        !fx.path("alpha/maintenance.json").exists(),
+        "banner left up on alpha"
+    );
+    assert!(
+        !fx.path("beta/maintenance.json").exists(),
+        "banner left up on beta"
+    );
+    assert!(
+        !fx.path("alpha/conditional").exists(),
+        "condition was false on alpha"
+    );
     assert_eq!(fx.read("beta/conditional"), "conditional\n");
     // The rolling block ran wholly on one host before the other.
-    assert_eq!(fx.read("rolling.log"), "out alpha\nin alpha\nout beta\nin beta\n");
+    assert_eq!(
+        fx.read("rolling.log"),
+        "out alpha\nin alpha\nout beta\nin beta\n"
+    );
     // Locks are released.
     assert!(!fx.path("alpha.lock").exists() && !fx.path("beta.lock").exists());
 
@@ -151,18 +163,50 @@ fn every_step_kind_on_two_local_hosts_runs_to_the_end() {
     assert_eq!(j[0]["hosts"], serde_json::json!(["alpha", "beta"]));
     assert_eq!(j[0]["runbook_sha256"].as_str().map(str::len), Some(64));
     let last = j.last().expect("events");
-    assert_eq!((last["event"].as_str(), last["status"].as_str(), last["exit_code"].as_i64()), (Some("run_finished"), Some("ok"), Some(0)));
+    assert_eq!(
+        (
+            last["event"].as_str(),
+            last["status"].as_str(),
+            last["exit_code"].as_i64()
+        ),
+        (Some("run_finished"), Some("ok"), Some(0))
+    );
     for e in &j {
-        assert!(e["ts"].as_str().is_some_and(|t| t.contains('T')), "no ts: {e}");
+        assert!(
+            e["ts"].as_str().is_some_and(|t| t.contains('T')),
+            "no ts: {e}"
+        );
     }
     for host in ["alpha", "beta"] {
-        for step in ["banner-on", "show-banner", "wait-start", "worker-idle", "update", "node-out", "node-in", "check-site", "look", "pause", "banner-off"] {
-            assert_eq!(status(&j, step, host).as_deref(), Some("ok"), "{step} on {host}");
+        for step in [
+            "banner-on",
+            "show-banner",
+            "wait-start",
+            "worker-idle",
+            "update",
+            "node-out",
+            "node-in",
+            "check-site",
+            "look",
+            "pause",
+            "banner-off",
+        ] {
+            assert_eq!(
+                status(&j, step, host).as_deref(),
+                Some("ok"),
+                "{step} on {host}"
+            );
         }
         let banner = output_lines(&j, "show-banner", host, "stdout");
         assert_eq!(banner.len(), 1);
-        assert!(banner[0].starts_with(r#"{"message": "Going down at 20"#), "banner content: {banner:?}");
-        assert_eq!(output_lines(&j, "update", host, "stdout"), [format!("hello from {host}")]);
+        assert!(
+            banner[0].starts_with(r#"{"message": "Going down at 20"#),
+            "banner content: {banner:?}"
+        );
+        assert_eq!(
+            output_lines(&j, "update", host, "stdout"),
+            [format!("hello from {host}")]
+        );
         assert_eq!(output_lines(&j, "update", host, "stderr"), ["a warning"]);
     }
     assert_eq!(status(&j, "only-if", "alpha").as_deref(), Some("skipped"));
@@ -172,11 +216,20 @@ fn every_step_kind_on_two_local_hosts_runs_to_the_end() {
     assert_eq!(gates[0]["decision"], "run");
     assert!(!events(&j, "guard_poll", Some("worker-idle")).is_empty());
     // Started is written before finished, for every step.
-    let started = position(&j, |e| e["event"] == "step_started" && e["step"] == "update" && e["host"] == "alpha").expect("started");
-    let finished = position(&j, |e| e["event"] == "step_finished" && e["step"] == "update" && e["host"] == "alpha").expect("finished");
+    let started = position(&j, |e| {
+        e["event"] == "step_started" && e["step"] == "update" && e["host"] == "alpha"
+    })
+    .expect("started");
+    let finished = position(&j, |e| {
+        e["event"] == "step_finished" && e["step"] == "update" && e["host"] == "alpha"
+    })
+    .expect("finished");
     assert!(started < finished);
     let banner_on = events(&j, "step_finished", Some("banner-on"));
-    assert!(banner_on[0]["starts_at"].as_str().is_some(), "the banner's start time is journaled");
+    assert!(
+        banner_on[0]["starts_at"].as_str().is_some(),
+        "the banner's start time is journaled"
+    );
 }
 
 const FAILING: &str = r#"
@@ -223,11 +276,17 @@ fn a_paused_failure_answered_skip_goes_on() {
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("Run the migrations failed"), "{text}");
-    assert!(text.contains("OperationalError"), "the failure shows stderr: {text}");
+    assert!(
+        text.contains("OperationalError"),
+        "the failure shows stderr: {text}"
+    );
     assert!(text.contains("r retry / s skip / a abort"), "{text}");
     assert!(fx.path("after-ran").exists());
     let j = fx.journal();
-    let finished: Vec<&str> = events(&j, "step_finished", Some("migrate")).iter().filter_map(|e| e["status"].as_str()).collect();
+    let finished: Vec<&str> = events(&j, "step_finished", Some("migrate"))
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect();
     assert_eq!(finished, ["failed", "skipped"]);
     assert_eq!(j.last().expect("events")["status"], "ok");
 }
@@ -241,15 +300,25 @@ fn a_paused_failure_answered_abort_offers_undo_and_always_steps() {
     assert_eq!(code(&out), 3, "{}", describe(&out));
     let text = stdout(&out);
     let undo_offer = text.find("undo Stop the server").expect("undo offered");
-    let always_offer = text.find("always step Start the server").expect("always offered");
+    let always_offer = text
+        .find("always step Start the server")
+        .expect("always offered");
     assert!(undo_offer < always_offer, "undo first, then always: {text}");
-    assert!(!fx.path("after-ran").exists(), "nothing after the abort ran");
+    assert!(
+        !fx.path("after-ran").exists(),
+        "nothing after the abort ran"
+    );
     assert_eq!(fx.read("server"), "started\n", "the always step ran last");
     let j = fx.journal();
-    let undo = j.iter().find(|e| e["event"] == "step_started" && e["step"] == "stop-server" && e["phase"] == "undo");
+    let undo = j.iter().find(|e| {
+        e["event"] == "step_started" && e["step"] == "stop-server" && e["phase"] == "undo"
+    });
     assert!(undo.is_some(), "the undo is journaled as such");
     let last = j.last().expect("events");
-    assert_eq!((last["status"].as_str(), last["exit_code"].as_i64()), (Some("aborted"), Some(3)));
+    assert_eq!(
+        (last["status"].as_str(), last["exit_code"].as_i64()),
+        (Some("aborted"), Some(3))
+    );
 }
 
 #[test]
@@ -281,7 +350,10 @@ run = "if [ -f {{root}}/tried ]; then echo second try; else touch {{root}}/tried
     let out = fx.run(&rb, &[], "r\n");
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let j = fx.journal();
-    let statuses: Vec<&str> = events(&j, "step_finished", Some("flaky")).iter().filter_map(|e| e["status"].as_str()).collect();
+    let statuses: Vec<&str> = events(&j, "step_finished", Some("flaky"))
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect();
     assert_eq!(statuses, ["failed", "ok"]);
     assert_eq!(output_lines(&j, "flaky", "web", "stdout"), ["second try"]);
 }
@@ -296,7 +368,10 @@ fn on_failure_abort_stops_the_run_with_exit_1() {
     assert!(!fx.path("after-ran").exists());
     let j = fx.journal();
     assert_eq!(status(&j, "migrate", "web").as_deref(), Some("failed"));
-    assert_eq!(events(&j, "step_finished", Some("migrate"))[0]["exit_code"], 1);
+    assert_eq!(
+        events(&j, "step_finished", Some("migrate"))[0]["exit_code"],
+        1
+    );
     assert_eq!(j.last().expect("events")["status"], "failed");
 }
 
@@ -341,7 +416,10 @@ run = "touch {{root}}/ran"
     let out = fx.run(&rb, &[], "");
     assert_eq!(code(&out), 3, "{}", describe(&out));
     assert!(!fx.path("ran").exists());
-    assert_eq!(events(&fx.journal(), "gate", Some("gated"))[0]["decision"], "abort");
+    assert_eq!(
+        events(&fx.journal(), "gate", Some("gated"))[0]["decision"],
+        "abort"
+    );
 }
 
 #[test]
@@ -408,8 +486,14 @@ fn a_guard_blocks_until_another_process_removes_the_flag() {
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert!(removed_at.elapsed() < Duration::from_secs(60));
     let j = fx.journal();
-    let polls: Vec<bool> = events(&j, "guard_poll", Some("robot-idle")).iter().filter_map(|e| e["ok"].as_bool()).collect();
-    assert!(polls.len() >= 2 && !polls[0] && *polls.last().expect("polls"), "polls: {polls:?}");
+    let polls: Vec<bool> = events(&j, "guard_poll", Some("robot-idle"))
+        .iter()
+        .filter_map(|e| e["ok"].as_bool())
+        .collect();
+    assert!(
+        polls.len() >= 2 && !polls[0] && *polls.last().expect("polls"),
+        "polls: {polls:?}"
+    );
     assert!(stdout(&out).contains("robot_running_flag is present"));
     assert!(fx.path("stopped").exists());
 }
@@ -424,7 +508,11 @@ fn a_guard_that_times_out_fails_the_step() {
     assert!(!fx.path("stopped").exists());
     let j = fx.journal();
     assert_eq!(status(&j, "robot-idle", "web").as_deref(), Some("timeout"));
-    assert!(stdout(&out).contains("did not hold within 1.0s"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("did not hold within 1.0s"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -445,15 +533,25 @@ fn a_second_run_while_the_first_holds_the_lock_exits_4_naming_the_holder() {
     let owner = fx.path("lock/owner");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !owner.exists() {
-        assert!(Instant::now() < deadline, "the first run never took the lock");
+        assert!(
+            Instant::now() < deadline,
+            "the first run never took the lock"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let first_id = fx.journals()[0].file_stem().expect("stem").to_string_lossy().into_owned();
+    let first_id = fx.journals()[0]
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
 
     let second = fx.run(&rb, &["--yes"], "");
     assert_eq!(code(&second), 4, "{}", describe(&second));
     let said = format!("{}{}", stdout(&second), stderr(&second));
-    assert!(said.contains(&format!("held by run {first_id}")), "names the holder: {said}");
+    assert!(
+        said.contains(&format!("held by run {first_id}")),
+        "names the holder: {said}"
+    );
     assert!(!fx.path("stopped").exists());
 
     std::fs::remove_file(fx.path("robot_running_flag")).expect("remove flag");
@@ -508,19 +606,33 @@ run = "echo three >> {{root}}/log"
 
     let out = fx.run(&rb, &["--resume", "--yes"], "");
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    assert_eq!(fx.read("log"), "one\ntwo\ntwo\nthree\n", "one is not run again, two is");
+    assert_eq!(
+        fx.read("log"),
+        "one\ntwo\ntwo\nthree\n",
+        "one is not run again, two is"
+    );
     let j = fx.journal();
-    let unknown = position(&j, |e| e["event"] == "step_finished" && e["step"] == "two" && e["status"] == "unknown").expect("two journaled as unknown");
+    let unknown = position(&j, |e| {
+        e["event"] == "step_finished" && e["step"] == "two" && e["status"] == "unknown"
+    })
+    .expect("two journaled as unknown");
     let rerun = j
         .iter()
         .enumerate()
         .filter(|(_, e)| e["event"] == "step_started" && e["step"] == "two")
         .map(|(i, _)| i)
-        .last()
+        .next_back()
         .expect("two re-run");
-    assert!(unknown < rerun, "unknown is journaled before the step runs again");
+    assert!(
+        unknown < rerun,
+        "unknown is journaled before the step runs again"
+    );
     assert_eq!(events(&j, "step_started", Some("one")).len(), 1);
-    assert_eq!(events(&j, "run_started", None).len(), 1, "the run keeps its id and journal");
+    assert_eq!(
+        events(&j, "run_started", None).len(),
+        1,
+        "the run keeps its id and journal"
+    );
     assert_eq!(j.last().expect("events")["status"], "ok");
     assert!(!fx.path("lock").exists());
 
@@ -548,8 +660,13 @@ run = "touch {{root}}/started; sleep 30"
 "#,
     );
     let mut cmd = drydock();
-    cmd.args(["run", "--headless", "--yes"]).arg(&rb).arg("--journal-dir").arg(fx.journal_dir());
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.args(["run", "--headless", "--yes"])
+        .arg(&rb)
+        .arg("--journal-dir")
+        .arg(fx.journal_dir());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().expect("start");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !fx.path("started").exists() {
@@ -560,7 +677,11 @@ run = "touch {{root}}/started; sleep 30"
     child.wait().expect("reap");
     let out = fx.run(&rb, &["--resume"], "a\n");
     assert_eq!(code(&out), 3, "{}", describe(&out));
-    assert!(stdout(&out).contains("? resume at [1/1 one]"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("? resume at [1/1 one]"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -578,7 +699,10 @@ fn dry_run_changes_nothing_on_disk() {
     assert!(text.contains("DRY RUN"), "{text}");
     assert!(text.contains("would run `echo hello from alpha"), "{text}");
     assert!(text.contains("incoming: v2"), "previews run: {text}");
-    assert!(text.contains("guard holds"), "guards are checked once: {text}");
+    assert!(
+        text.contains("guard holds"),
+        "guards are checked once: {text}"
+    );
     assert!(fx.journals().is_empty(), "a dry run writes no journal");
 }
 
@@ -592,7 +716,10 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
                 out.push((p.display().to_string(), Vec::new()));
                 stack.push(p);
             } else {
-                out.push((p.display().to_string(), std::fs::read(&p).unwrap_or_default()));
+                out.push((
+                    p.display().to_string(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
             }
         }
     }
@@ -631,7 +758,10 @@ run = "echo {{word}} > {{root}}/late-{{host}}"
     assert!(!fx.path("early-b").exists());
     assert!(!fx.path("late-a").exists(), "--host b leaves a alone");
     assert_eq!(fx.read("late-b"), "host-b\n");
-    assert_eq!(status(&fx.journal(), "early", "b").as_deref(), Some("skipped"));
+    assert_eq!(
+        status(&fx.journal(), "early", "b").as_deref(),
+        Some("skipped")
+    );
 
     let out = fx.run(&rb, &["--var", "word=cli", "--host", "b"], "");
     assert_eq!(code(&out), 0, "{}", describe(&out));
@@ -669,8 +799,14 @@ run = "echo begin; sleep 41 # drydock-timeout-marker"
     assert_eq!(status(&j, "retried", "web").as_deref(), Some("ok"));
     assert_eq!(status(&j, "slow", "web").as_deref(), Some("timeout"));
     assert_eq!(output_lines(&j, "slow", "web", "stdout"), ["begin"]);
-    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().expect("ps");
-    assert!(!String::from_utf8_lossy(&ps.stdout).contains("sleep 41"), "the timed-out command is still running");
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps");
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout).contains("sleep 41"),
+        "the timed-out command is still running"
+    );
 }
 
 #[test]
@@ -719,8 +855,15 @@ run = '''printf 'a\033[2Jb\033]0;title\007c\033[31mred\033[0m\n' '''
     );
     let out = fx.run(&rb, &[], "");
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    assert!(!out.stdout.contains(&0x1b), "escape bytes reached stdout: {:?}", stdout(&out));
-    assert_eq!(output_lines(&fx.journal(), "evil", "web", "stdout"), ["abcred"]);
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "escape bytes reached stdout: {:?}",
+        stdout(&out)
+    );
+    assert_eq!(
+        output_lines(&fx.journal(), "evil", "web", "stdout"),
+        ["abcred"]
+    );
 }
 
 #[test]
@@ -729,19 +872,40 @@ fn history_lists_past_runs() {
     let rb = failing(&fx, "abort");
     let out = fx.run(&rb, &[], "s\ns\n");
     assert_eq!(code(&out), 1);
-    let out = drydock().arg("history").arg("--journal-dir").arg(fx.journal_dir()).output().expect("history");
+    let out = drydock()
+        .arg("history")
+        .arg("--journal-dir")
+        .arg(fx.journal_dir())
+        .output()
+        .expect("history");
     assert_eq!(code(&out), 0, "{}", describe(&out));
     let text = stdout(&out);
-    let id = fx.journals()[0].file_stem().expect("stem").to_string_lossy().into_owned();
-    let row = text.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("no row for {id}: {text}"));
-    assert!(row.contains("failed (1)") && row.contains("runbook.toml"), "{row}");
+    let id = fx.journals()[0]
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("no row for {id}: {text}"));
+    assert!(
+        row.contains("failed (1)") && row.contains("runbook.toml"),
+        "{row}"
+    );
 }
 
 #[test]
 fn completions_are_printed_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = drydock().args(["completions", shell]).output().expect("completions");
+        let out = drydock()
+            .args(["completions", shell])
+            .output()
+            .expect("completions");
         assert_eq!(code(&out), 0);
-        assert!(stdout(&out).contains("resume"), "{shell} completions mention the run flags");
+        assert!(
+            stdout(&out).contains("resume"),
+            "{shell} completions mention the run flags"
+        );
     }
 }

@@ -54,7 +54,12 @@ impl Fixture {
     /// `drydock run --headless RUNBOOK --journal-dir J ARGS...` with `input` on stdin.
     pub fn run(&self, runbook: &Path, args: &[&str], input: &str) -> Output {
         let mut cmd = drydock();
-        cmd.arg("run").arg("--headless").arg(runbook).arg("--journal-dir").arg(self.journal_dir()).args(args);
+        cmd.arg("run")
+            .arg("--headless")
+            .arg(runbook)
+            .arg("--journal-dir")
+            .arg(self.journal_dir())
+            .args(args);
         run_with_input(cmd, input)
     }
 
@@ -70,13 +75,19 @@ impl Fixture {
     /// The only journal's events.
     pub fn journal(&self) -> Vec<Value> {
         let journals = self.journals();
-        assert_eq!(journals.len(), 1, "expected one journal, found {journals:?}");
+        assert_eq!(
+            journals.len(),
+            1,
+            "expected one journal, found {journals:?}"
+        );
         read_journal(&journals[0])
     }
 }
 
 pub fn run_with_input(mut cmd: Command, input: &str) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start drydock");
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_string();
@@ -95,7 +106,10 @@ pub fn read_journal(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .expect("read journal")
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}"))
+        })
         .collect()
 }
 
@@ -123,8 +137,12 @@ pub fn events<'a>(journal: &'a [Value], event: &str, step: Option<&str>) -> Vec<
 pub fn status(journal: &[Value], step: &str, host: &str) -> Option<String> {
     journal
         .iter()
-        .filter(|e| e["event"] == "step_finished" && e["step"] == step && e["host"] == host && e.get("phase").is_none())
-        .last()
+        .rfind(|e| {
+            e["event"] == "step_finished"
+                && e["step"] == step
+                && e["host"] == host
+                && e.get("phase").is_none()
+        })
         .map(|e| e["status"].as_str().unwrap_or_default().to_string())
 }
 
@@ -132,7 +150,12 @@ pub fn status(journal: &[Value], step: &str, host: &str) -> Option<String> {
 pub fn output_lines(journal: &[Value], step: &str, host: &str, stream: &str) -> Vec<String> {
     journal
         .iter()
-        .filter(|e| e["event"] == "output" && e["step"] == step && e["host"] == host && e["stream"] == stream)
+        .filter(|e| {
+            e["event"] == "output"
+                && e["step"] == step
+                && e["host"] == host
+                && e["stream"] == stream
+        })
         .map(|e| e["line"].as_str().unwrap_or_default().to_string())
         .collect()
 }
@@ -143,5 +166,10 @@ pub fn position(journal: &[Value], pred: impl Fn(&Value) -> bool) -> Option<usiz
 }
 
 pub fn describe(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", o.status.code(), stdout(o), stderr(o))
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
 }
