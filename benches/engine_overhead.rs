@@ -19,7 +19,9 @@ fn runbook_text(lock_dir: &std::path::Path) -> String {
         lock_dir.display()
     );
     for i in 0..STEPS {
-        text.push_str(&format!("\n[[steps]]\nid = \"s{i}\"\ntitle = \"step {i}\"\nrun = \"true\"\n"));
+        text.push_str(&format!(
+            "\n[[steps]]\nid = \"s{i}\"\ntitle = \"step {i}\"\nrun = \"true\"\n"
+        ));
     }
     text
 }
@@ -50,7 +52,12 @@ async fn engine_run(plan: Arc<runbook::Plan>, journal_dir: &std::path::Path) -> 
 async fn plain_run() -> Duration {
     let started = Instant::now();
     for _ in 0..STEPS {
-        let status = tokio::process::Command::new("sh").arg("-c").arg("true").status().await.expect("sh");
+        let status = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg("true")
+            .status()
+            .await
+            .expect("sh");
         assert!(status.success());
     }
     started.elapsed()
@@ -72,7 +79,15 @@ fn main() {
     });
     let ratio = best_engine.as_secs_f64() / best_plain.as_secs_f64();
     println!("{STEPS} steps of `true` on a local host (best of {ROUNDS}):");
-    println!("  drydock engine:        {:>8.1} ms ({:.2} ms a step)", best_engine.as_secs_f64() * 1e3, best_engine.as_secs_f64() * 1e3 / STEPS as f64);
-    println!("  {STEPS} x `sh -c true`:   {:>8.1} ms ({:.2} ms a step)", best_plain.as_secs_f64() * 1e3, best_plain.as_secs_f64() * 1e3 / STEPS as f64);
+    println!(
+        "  drydock engine:        {:>8.1} ms ({:.2} ms a step)",
+        best_engine.as_secs_f64() * 1e3,
+        best_engine.as_secs_f64() * 1e3 / STEPS as f64
+    );
+    println!(
+        "  {STEPS} x `sh -c true`:   {:>8.1} ms ({:.2} ms a step)",
+        best_plain.as_secs_f64() * 1e3,
+        best_plain.as_secs_f64() * 1e3 / STEPS as f64
+    );
     println!("  ratio engine / plain:  {ratio:.2}x");
 }
