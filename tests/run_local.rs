@@ -509,7 +509,7 @@ fn a_guard_that_times_out_fails_the_step() {
     let j = fx.journal();
     assert_eq!(status(&j, "robot-idle", "web").as_deref(), Some("timeout"));
     assert!(
-        stdout(&out).contains("did not hold within 1.0s"),
+        stdout(&out).contains("did not hold within 1s"),
         "{}",
         stdout(&out)
     );

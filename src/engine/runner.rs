@@ -824,7 +824,24 @@ impl Ctx {
             },
             Action::Guard(_) => self.guard_host(step, host, cancel, overridden).await,
             Action::Banner(switch) => self.banner_host(step, host, *switch).await,
-            Action::Http(check) => self.http_host(step, host, check).await,
+            Action::Http(check) => {
+                // A server that was just started may need a moment: retries apply.
+                let mut attempt = 0;
+                loop {
+                    let result = self.http_host(step, host, check).await;
+                    if result.outcome == Outcome::Ok
+                        || attempt >= s.retries
+                        || cancel.is_cancelled()
+                    {
+                        break result;
+                    }
+                    attempt += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+            }
             // Waits and manual steps are handled for all hosts at once.
             Action::Wait(_) | Action::Manual(_) => HostResult::new(host, Outcome::Ok),
         }

@@ -22,6 +22,8 @@ pub fn short(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
     } else if ms < 60_000 {
         format!("{:.1}s", d.as_secs_f64())
     } else if ms < 3_600_000 {
@@ -51,6 +53,8 @@ mod tests {
     #[test]
     fn short_form() {
         assert_eq!(short(Duration::from_millis(850)), "850ms");
+        assert_eq!(short(Duration::from_secs(30)), "30s");
+        assert_eq!(short(Duration::from_millis(1500)), "1.5s");
         assert_eq!(short(Duration::from_secs(245)), "4m05s");
         assert_eq!(short(Duration::from_secs(7800)), "2h10m");
     }

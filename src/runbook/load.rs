@@ -804,7 +804,8 @@ impl<'s> Loader<'s> {
         let via = via.and_then(|v| self.host_ref(v, &plan.hosts));
         let scope_hosts: Vec<usize> = via.map_or_else(|| hosts.to_vec(), |v| vec![v]);
         let url_t = self.checked_template(url, plan, Scope::Hosts(&scope_hosts));
-        if !url.get_ref().starts_with("http://") {
+        // A URL that starts with a variable is checked once rendered.
+        if !url.get_ref().starts_with("http://") && !url.get_ref().starts_with("{{") {
             self.error(url.span(), format!("'{}' is not an http:// URL (https is not supported: check the server's own port)", url.get_ref()));
         }
         if let Some(s) = status {
