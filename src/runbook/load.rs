@@ -23,8 +23,13 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: the runbook is not UTF-8 text (first bad byte at offset {offset}); save it as UTF-8", path.display())]
-    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{}:{line}:{column}: the runbook is not UTF-8 text (first bad byte at offset {offset}); save it as UTF-8", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        offset: usize,
+        line: usize,
+        column: usize,
+    },
     #[error("{0}")]
     Invalid(RunbookErrors),
 }
@@ -34,9 +39,17 @@ pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Plan, LoadErr
         path: path.to_path_buf(),
         source,
     })?;
-    let source = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
-        path: path.to_path_buf(),
-        offset: e.utf8_error().valid_up_to(),
+    let source = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        // The bytes before the bad one are valid UTF-8, so they place it.
+        let valid = std::str::from_utf8(&e.as_bytes()[..offset]).unwrap_or_default();
+        let (line, column) = super::diag::line_col(valid, offset);
+        LoadError::NotUtf8 {
+            path: path.to_path_buf(),
+            offset,
+            line,
+            column,
+        }
     })?;
     load_str(path, &source, overrides)
 }
@@ -49,6 +62,9 @@ pub fn load_str(
     let mut loader = Loader {
         source,
         diags: Vec::new(),
+        broken_hosts: Vec::new(),
+        broken_host_vars: HashSet::new(),
+        banner_broken: false,
     };
     let plan = loader.load(path, overrides);
     match plan {
@@ -68,6 +84,12 @@ const ID_RULE: &str =
 struct Loader<'s> {
     source: &'s str,
     diags: Vec<Diagnostic>,
+    /// Hosts whose table had an error already reported: naming them is not
+    /// another error, and the variables they define are not unknown.
+    broken_hosts: Vec<String>,
+    broken_host_vars: HashSet<String>,
+    /// `[banner]` was written but had an error already reported.
+    banner_broken: bool,
 }
 
 /// Where a template's variables may be resolved.
@@ -87,8 +109,66 @@ struct Raw {
     hosts: Vec<(Text, schema::HostSection)>,
     logs: Vec<(Text, schema::LogSection)>,
     banner: Option<(Range<usize>, schema::BannerSection)>,
-    steps: Vec<Spanned<schema::StepSection>>,
+    steps: Vec<RawStep>,
     steps_span: Option<Range<usize>>,
+}
+
+enum RawStep {
+    Ok(Box<Spanned<schema::StepSection>>),
+    /// A step whose table had an error already reported; what could be read
+    /// of it keeps later checks (duplicate ids, banner order, rolling blocks)
+    /// from reporting errors that are not there.
+    Broken {
+        id: Option<Text>,
+        banner_on: bool,
+        rolling: Option<String>,
+    },
+}
+
+/// A string value of a table written in the runbook, if it has one.
+fn str_field(table: &DeTable<'_>, key: &str) -> Option<Text> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .and_then(|(_, v)| match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+            _ => None,
+        })
+}
+
+/// serde's wording, in the runbook's terms: keys rather than fields, values
+/// quoted with '...', numbers described rather than named by Rust type.
+fn humanize(message: &str, source: &str, span: &Range<usize>) -> String {
+    let mut m = message.trim().replace('\n', " ");
+    if m == "duplicate key" {
+        if let Some(key) = source
+            .get(span.clone())
+            .filter(|k| !k.is_empty() && !k.contains('\n'))
+        {
+            return format!("duplicate key '{}'", key.trim().trim_matches('"'));
+        }
+    }
+    for (from, to) in [
+        ("unknown field", "unknown key"),
+        ("missing field", "missing key"),
+        ("unknown variant", "unknown value"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        m = m.replace(from, to);
+    }
+    m = m.replace('`', "'");
+    if let Some((value, tail)) = m
+        .strip_prefix("invalid type: string \"")
+        .and_then(|r| r.split_once("\", "))
+    {
+        return format!("'{value}' is a string, {tail}; write it without quotes");
+    }
+    if m.starts_with("invalid type: ") && m.ends_with("expected a string") {
+        m.push_str("; put it in quotes");
+    }
+    m
 }
 
 impl<'s> Loader<'s> {
@@ -98,7 +178,7 @@ impl<'s> Loader<'s> {
 
     fn toml_error(&mut self, err: toml::de::Error, fallback: Range<usize>) {
         let span = err.span().unwrap_or(fallback);
-        let message = err.message().trim().replace('\n', " ");
+        let message = humanize(err.message(), self.source, &span);
         self.error(span, message);
     }
 
@@ -142,9 +222,12 @@ impl<'s> Loader<'s> {
                     raw.runbook_present = true;
                     raw.runbook = self.section(value);
                 }
-                "vars" => raw.vars = self.section(value).unwrap_or_default(),
+                "vars" => raw.vars = self.vars_section(value),
                 "ssh" => raw.ssh = self.section(value).unwrap_or_default(),
-                "banner" => raw.banner = self.section(value).map(|b| (value.span(), b)),
+                "banner" => {
+                    raw.banner = self.section(value).map(|b| (value.span(), b));
+                    self.banner_broken = raw.banner.is_none();
+                }
                 "hosts" | "logs" => {
                     let DeValue::Table(entries) = value.get_ref() else {
                         self.error(
@@ -162,6 +245,17 @@ impl<'s> Loader<'s> {
                         if key.get_ref() == "hosts" {
                             if let Some(h) = self.section(entry) {
                                 raw.hosts.push((name_text, h));
+                            } else {
+                                self.broken_hosts.push(name.get_ref().to_string());
+                                if let DeValue::Table(host) = entry.get_ref() {
+                                    if let Some(DeValue::Table(vars)) =
+                                        host.get("vars").map(|v| v.get_ref())
+                                    {
+                                        self.broken_host_vars.extend(
+                                            vars.iter().map(|(k, _)| k.get_ref().to_string()),
+                                        );
+                                    }
+                                }
                             }
                         } else if let Some(l) = self.section(entry) {
                             raw.logs.push((name_text, l));
@@ -179,7 +273,15 @@ impl<'s> Loader<'s> {
                     };
                     for item in items.iter() {
                         if let Some(step) = self.section::<schema::StepSection>(item) {
-                            raw.steps.push(Spanned::new(item.span(), step));
+                            raw.steps
+                                .push(RawStep::Ok(Box::new(Spanned::new(item.span(), step))));
+                        } else if let DeValue::Table(t) = item.get_ref() {
+                            raw.steps.push(RawStep::Broken {
+                                id: str_field(t, "id"),
+                                banner_on: str_field(t, "banner")
+                                    .is_some_and(|b| b.get_ref() == "on"),
+                                rolling: str_field(t, "rolling").map(|r| r.get_ref().clone()),
+                            });
                         }
                     }
                 }
@@ -195,6 +297,42 @@ impl<'s> Loader<'s> {
             }
         }
         raw
+    }
+
+    /// `[vars]`, one entry at a time, so that one value that is not a string
+    /// does not make every use of the others an unknown variable.
+    fn vars_section(&mut self, value: &Spanned<DeValue<'s>>) -> schema::VarsSection {
+        let mut vars = BTreeMap::new();
+        let DeValue::Table(entries) = value.get_ref() else {
+            self.error(
+                value.span(),
+                "'vars' must be a table of strings, written [vars]",
+            );
+            return vars;
+        };
+        for (k, v) in entries.iter() {
+            let name = k.get_ref().to_string();
+            let text = match v.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                DeValue::Table(_) | DeValue::Array(_) => {
+                    self.error(
+                        v.span(),
+                        format!("variable '{name}' must be a string, like {name} = \"...\""),
+                    );
+                    String::new()
+                }
+                _ => {
+                    let raw = self.source.get(v.span()).unwrap_or("").trim().to_string();
+                    self.error(
+                        v.span(),
+                        format!("variable '{name}' must be a string: write {name} = \"{raw}\""),
+                    );
+                    raw
+                }
+            };
+            vars.insert(Spanned::new(k.span(), name), Spanned::new(v.span(), text));
+        }
+        vars
     }
 
     fn duration(&mut self, text: &Text) -> Option<Duration> {
@@ -231,8 +369,27 @@ impl<'s> Loader<'s> {
                 continue;
             }
             if RUNTIME_VARS.contains(&var.name) {
-                if var.name == "starts_at" && plan.banner.is_none() {
+                if var.name == "starts_at" && plan.banner.is_none() && !self.banner_broken {
                     self.error(var.span.clone(), "'{{starts_at}}' needs a [banner] section: it is the time the banner announces");
+                }
+                continue;
+            }
+            if hosts.is_empty() {
+                // No host to look on (none written, or none that exists; that
+                // is reported on its own): the variable is known if it is
+                // defined anywhere.
+                let defined = HOST_VARS.contains(&var.name)
+                    || plan.vars.contains_key(var.name)
+                    || plan.hosts.iter().any(|h| h.vars.contains_key(var.name))
+                    || self.broken_host_vars.contains(var.name);
+                if !defined {
+                    self.error(
+                        var.span.clone(),
+                        format!(
+                            "unknown variable '{}'; define it in [vars], in a host's vars, or with --var {}=VALUE",
+                            var.name, var.name
+                        ),
+                    );
                 }
                 continue;
             }
@@ -241,7 +398,9 @@ impl<'s> Loader<'s> {
                 .filter(|&&h| plan.lookup(var.name, h, &RunVars::default()).is_err())
                 .map(|&h| plan.hosts[h].name.as_str())
                 .collect();
-            if missing.len() == hosts.len() || hosts.is_empty() {
+            if missing.len() == hosts.len() && self.broken_host_vars.contains(var.name) {
+                // Defined by a host whose table has an error already reported.
+            } else if missing.len() == hosts.len() {
                 self.error(
                     var.span.clone(),
                     format!(
@@ -297,7 +456,7 @@ impl<'s> Loader<'s> {
                     .filter(|(_, h)| h.roles.iter().any(|r| r == role))
                     .map(|(i, _)| i)
                     .collect();
-                if matching.is_empty() {
+                if matching.is_empty() && self.broken_hosts.is_empty() {
                     let known: BTreeMap<&str, ()> = hosts
                         .iter()
                         .flat_map(|h| h.roles.iter())
@@ -319,8 +478,8 @@ impl<'s> Loader<'s> {
                 picked.extend(matching);
             } else if let Some(i) = hosts.iter().position(|h| &h.name == n) {
                 picked.push(i);
-            } else {
-                let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            } else if !self.broken_hosts.contains(n) {
+                let known = self.known_hosts(hosts);
                 self.error(
                     name.span(),
                     format!("unknown host '{n}'; hosts are: {}", known.join(", ")),
@@ -332,10 +491,19 @@ impl<'s> Loader<'s> {
         picked
     }
 
+    /// Every host name written in the runbook, for "hosts are: ..." hints.
+    fn known_hosts(&self, hosts: &[Host]) -> Vec<String> {
+        hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .chain(self.broken_hosts.iter().cloned())
+            .collect()
+    }
+
     fn host_ref(&mut self, name: &Text, hosts: &[Host]) -> Option<usize> {
         let found = hosts.iter().position(|h| &h.name == name.get_ref());
-        if found.is_none() {
-            let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        if found.is_none() && !self.broken_hosts.contains(name.get_ref()) {
+            let known = self.known_hosts(hosts);
             self.error(
                 name.span(),
                 format!(
@@ -349,17 +517,21 @@ impl<'s> Loader<'s> {
     }
 
     fn resolve(&mut self, path: &Path, raw: Raw, overrides: &[(String, String)]) -> Option<Plan> {
-        let Some(runbook) = raw.runbook else {
-            if !raw.runbook_present {
+        // Without a usable [runbook] the rest is still checked, so that every
+        // error is reported at once.
+        let runbook = raw.runbook.as_ref();
+        match runbook {
+            None if !raw.runbook_present => {
                 self.error(
                     0..0,
                     "missing [runbook] table; start the file with [runbook] and name = \"...\"",
                 );
             }
-            return None;
-        };
-        if runbook.name.get_ref().trim().is_empty() {
-            self.error(runbook.name.span(), "the runbook's name cannot be empty");
+            None => {}
+            Some(r) if r.name.get_ref().trim().is_empty() => {
+                self.error(r.name.span(), "the runbook's name cannot be empty");
+            }
+            Some(_) => {}
         }
         let mut vars = self.vars(&raw.vars, "[vars]");
         let overrides: BTreeMap<String, String> = overrides.iter().cloned().collect();
@@ -440,7 +612,7 @@ impl<'s> Loader<'s> {
                 vars: host_vars,
             });
         }
-        if hosts.is_empty() {
+        if hosts.is_empty() && self.broken_hosts.is_empty() {
             self.error(
                 0..0,
                 "the runbook has no hosts; add one, e.g. [hosts.web] with address = \"...\"",
@@ -450,9 +622,13 @@ impl<'s> Loader<'s> {
         let mut plan = Plan {
             path: path.to_path_buf(),
             sha256: hex(&Sha256::digest(self.source.as_bytes())),
-            name: runbook.name.get_ref().clone(),
-            description: runbook.description.clone(),
-            theme: runbook.theme.as_ref().map(|t| t.get_ref().clone()),
+            name: runbook
+                .map(|r| r.name.get_ref().clone())
+                .unwrap_or_default(),
+            description: runbook.and_then(|r| r.description.clone()),
+            theme: runbook
+                .and_then(|r| r.theme.as_ref())
+                .map(|t| t.get_ref().clone()),
             lock: Template::literal("~/.drydock.lock"),
             vars,
             overrides,
@@ -463,7 +639,7 @@ impl<'s> Loader<'s> {
         };
         let all_hosts: Vec<usize> = (0..plan.hosts.len()).collect();
 
-        if let Some(lock) = &runbook.lock {
+        if let Some(lock) = runbook.and_then(|r| r.lock.as_ref()) {
             plan.lock = self.checked_template(lock, &plan, Scope::Hosts(&all_hosts));
         }
 
@@ -516,7 +692,7 @@ impl<'s> Loader<'s> {
         }
 
         // Steps.
-        if raw.steps.is_empty() && raw.steps_span.is_none() && self.diags.is_empty() {
+        if raw.steps.is_empty() && raw.steps_span.is_none() {
             self.error(
                 0..0,
                 "the runbook has no steps; add at least one [[steps]] table",
@@ -527,6 +703,37 @@ impl<'s> Loader<'s> {
         let mut current_rolling: Option<String> = None;
         let mut banner_on_seen = false;
         for step in &raw.steps {
+            let step = match step {
+                RawStep::Ok(step) => step,
+                RawStep::Broken {
+                    id,
+                    banner_on,
+                    rolling,
+                } => {
+                    if let Some(id) = id {
+                        if let Some(first) = seen_ids.get(id.get_ref()) {
+                            let (line, _) = super::diag::line_col(self.source, first.start);
+                            self.error(
+                                id.span(),
+                                format!(
+                                    "duplicate step id '{}' (first used on line {line})",
+                                    id.get_ref()
+                                ),
+                            );
+                        } else {
+                            seen_ids.insert(id.get_ref().clone(), id.span());
+                        }
+                    }
+                    banner_on_seen |= banner_on;
+                    if current_rolling != *rolling {
+                        if let Some(prev) = current_rolling.take() {
+                            closed_rolling.insert(prev);
+                        }
+                        current_rolling = rolling.clone();
+                    }
+                    continue;
+                }
+            };
             let span = step.span();
             let s = step.get_ref();
             let id = s.id.get_ref().clone();
@@ -612,7 +819,7 @@ impl<'s> Loader<'s> {
                     None => continue,
                 }
             } else if let Some(b) = &s.banner {
-                if plan.banner.is_none() {
+                if plan.banner.is_none() && !self.banner_broken {
                     self.error(
                         b.span(),
                         "a banner step needs a [banner] section saying where and what to write",
@@ -625,7 +832,9 @@ impl<'s> Loader<'s> {
             } else if let Some(w) = &s.wait {
                 if w.get_ref() == "banner" {
                     if plan.banner.is_none() {
-                        self.error(w.span(), "wait = \"banner\" needs a [banner] section");
+                        if !self.banner_broken {
+                            self.error(w.span(), "wait = \"banner\" needs a [banner] section");
+                        }
                     } else if !banner_on_seen {
                         self.error(
                             w.span(),
@@ -830,4 +1039,40 @@ fn valid_id(id: &str) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_wording_is_put_in_the_runbook_terms() {
+        let src = "run = \"a\"\nrun = \"b\"\n";
+        assert_eq!(
+            humanize("duplicate key", src, &(10..13)),
+            "duplicate key 'run'"
+        );
+        assert_eq!(
+            humanize("unknown field `retry`, expected `retries`", "", &(0..0)),
+            "unknown key 'retry', expected 'retries'"
+        );
+        assert_eq!(
+            humanize("invalid type: string \"3\", expected u32", "", &(0..0)),
+            "'3' is a string, expected a whole number; write it without quotes"
+        );
+        assert_eq!(
+            humanize("invalid type: integer `5`, expected a string", "", &(0..0)),
+            "invalid type: integer '5', expected a string; put it in quotes"
+        );
+    }
+
+    #[test]
+    fn a_bad_runbook_table_does_not_hide_the_other_errors() {
+        let src = "[runbook]\nname = \"x\"\nowner = \"ops\"\n[hosts.web]\ntransport = \"local\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrun = \"{{nope}}\"\n";
+        let Err(LoadError::Invalid(errors)) = load_str(Path::new("r.toml"), src, &[]) else {
+            panic!("the runbook is refused");
+        };
+        let at: Vec<(usize, usize)> = errors.errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, vec![(3, 1), (9, 8)], "{errors}");
+    }
 }
