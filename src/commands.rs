@@ -186,7 +186,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                         GuardCheck::Command(c) => format!("command {}", render(c, h)),
                         GuardCheck::Http(c) => format!(
                             "http {} status {}",
-                            render(&c.url, c.via.unwrap_or(h)),
+                            render(&c.url, c.via_for(h).unwrap_or(h)),
                             c.status
                         ),
                     };
@@ -214,7 +214,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                 Action::Wait(WaitFor::For(d)) => format!("wait {}", short(*d)),
                 Action::Http(c) => {
                     let via = c
-                        .via
+                        .via_for(h)
                         .map(|v| format!(" via {}", plan.hosts[v].name))
                         .unwrap_or_default();
                     let contains = c
@@ -224,7 +224,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                         .unwrap_or_default();
                     format!(
                         "http: GET {}{via} expect {}{contains}",
-                        render(&c.url, c.via.unwrap_or(h)),
+                        render(&c.url, c.via_for(h).unwrap_or(h)),
                         c.status
                     )
                 }

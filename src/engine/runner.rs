@@ -481,10 +481,10 @@ impl Ctx {
     }
 
     async fn http_check(&self, host: HostIx, check: &HttpCheck) -> Result<String, String> {
-        let url_host = check.via.unwrap_or(host);
+        let url_host = check.via_for(host).unwrap_or(host);
         let url = self.render(&check.url, url_host)?;
         let target = http::parse_url(&url)?;
-        let io: remote::BoxedIo = match check.via {
+        let io: remote::BoxedIo = match check.via_for(host) {
             Some(via) => self
                 .transport(via)?
                 .open_tcp(&target.host, target.port)
@@ -575,7 +575,7 @@ impl Ctx {
             GuardCheck::Command(c) => format!("wait until `{}` exits 0", r(c)),
             GuardCheck::Http(h) => format!(
                 "wait until {} answers HTTP {}",
-                self.render(&h.url, h.via.unwrap_or(host))
+                self.render(&h.url, h.via_for(host).unwrap_or(host))
                     .unwrap_or_default(),
                 h.status
             ),
@@ -752,10 +752,10 @@ impl Ctx {
     async fn http_host(&self, step: StepIx, host: HostIx, check: &HttpCheck) -> HostResult {
         let started = Instant::now();
         let url = self
-            .render(&check.url, check.via.unwrap_or(host))
+            .render(&check.url, check.via_for(host).unwrap_or(host))
             .unwrap_or_default();
         let via = check
-            .via
+            .via_for(host)
             .map(|v| format!(" through {}", self.plan.hosts[v].name))
             .unwrap_or_default();
         self.emitter
@@ -1467,7 +1467,7 @@ impl Engine {
                     Action::Http(c) => format!(
                         "GET {}",
                         self.ctx
-                            .render(&c.url, c.via.unwrap_or(h))
+                            .render(&c.url, c.via_for(h).unwrap_or(h))
                             .unwrap_or_default()
                     ),
                 };

@@ -1010,8 +1010,17 @@ impl<'s> Loader<'s> {
         plan: &Plan,
         hosts: &[usize],
     ) -> HttpCheck {
-        let via = via.and_then(|v| self.host_ref(v, &plan.hosts));
-        let scope_hosts: Vec<usize> = via.map_or_else(|| hosts.to_vec(), |v| vec![v]);
+        let via = via.and_then(|v| {
+            if v.get_ref().trim() == "{{host}}" {
+                Some(Via::Itself)
+            } else {
+                self.host_ref(v, &plan.hosts).map(Via::Host)
+            }
+        });
+        let scope_hosts: Vec<usize> = match via {
+            Some(Via::Host(v)) => vec![v],
+            _ => hosts.to_vec(),
+        };
         let url_t = self.checked_template(url, plan, Scope::Hosts(&scope_hosts));
         // A URL that starts with a variable is checked once rendered.
         if !url.get_ref().starts_with("http://") && !url.get_ref().starts_with("{{") {

@@ -127,7 +127,26 @@ pub struct HttpCheck {
     pub url: Template,
     pub status: u16,
     pub contains: Option<Template>,
-    pub via: Option<usize>,
+    pub via: Option<Via>,
+}
+
+/// Which host's SSH connection an HTTP check travels through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Host(usize),
+    /// `via = "{{host}}"`: the host the step runs on (each node checks itself).
+    Itself,
+}
+
+impl HttpCheck {
+    /// The host the request goes through when the step runs on `host`.
+    pub fn via_for(&self, host: usize) -> Option<usize> {
+        match self.via {
+            Some(Via::Host(h)) => Some(h),
+            Some(Via::Itself) => Some(host),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
