@@ -395,7 +395,7 @@ impl<'s> Loader<'s> {
             }
             let missing: Vec<&str> = hosts
                 .iter()
-                .filter(|&&h| plan.lookup(var.name, h, &RunVars::default()).is_err())
+                .filter(|&&h| !plan.is_defined(var.name, h))
                 .map(|&h| plan.hosts[h].name.as_str())
                 .collect();
             if missing.len() == hosts.len() && self.broken_host_vars.contains(var.name) {
@@ -420,6 +420,38 @@ impl<'s> Loader<'s> {
             }
         }
         template
+    }
+
+    /// Variables used inside variable values must exist somewhere.
+    fn check_nested_vars(&mut self, raw: &Raw, plan: &Plan) {
+        let host_sections = raw
+            .hosts
+            .iter()
+            .map(|(name, h)| (plan.host_index(name.get_ref()), &h.vars));
+        let sections = std::iter::once((None, &raw.vars)).chain(host_sections);
+        for (host, section) in sections {
+            for value in section.values() {
+                if !value.get_ref().contains("{{") {
+                    continue;
+                }
+                let template = self.template(value);
+                for var in template.vars() {
+                    let defined = match host {
+                        Some(h) => plan.is_defined(var.name, h),
+                        None => {
+                            (0..plan.hosts.len()).any(|h| plan.is_defined(var.name, h))
+                                || plan.hosts.is_empty()
+                        }
+                    };
+                    if !defined && !self.broken_host_vars.contains(var.name) {
+                        self.error(
+                            var.span.clone(),
+                            format!("unknown variable '{}'; define it in [vars], in a host's vars, or with --var {}=VALUE", var.name, var.name),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn vars(&mut self, section: &schema::VarsSection, what: &str) -> BTreeMap<String, String> {
@@ -638,6 +670,7 @@ impl<'s> Loader<'s> {
             steps: Vec::new(),
         };
         let all_hosts: Vec<usize> = (0..plan.hosts.len()).collect();
+        self.check_nested_vars(&raw, &plan);
 
         if let Some(lock) = runbook.and_then(|r| r.lock.as_ref()) {
             plan.lock = self.checked_template(lock, &plan, Scope::Hosts(&all_hosts));

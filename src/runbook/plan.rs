@@ -166,6 +166,45 @@ impl Plan {
     /// Look a variable up for `host`: `--var`, then the host's vars, then
     /// `[vars]`, then the built-ins.
     pub fn lookup(&self, name: &str, host: usize, run: &RunVars) -> Result<String, RenderError> {
+        self.lookup_nested(name, host, run, 0)
+    }
+
+    /// Whether `name` has a value on `host` (now or once the run is under way).
+    pub fn is_defined(&self, name: &str, host: usize) -> bool {
+        self.overrides.contains_key(name)
+            || self.hosts[host].vars.contains_key(name)
+            || self.vars.contains_key(name)
+            || HOST_VARS.contains(&name)
+            || RUNTIME_VARS.contains(&name)
+    }
+
+    /// A variable's value may itself use variables (`node_out = "drain {{host}}"`).
+    fn lookup_nested(
+        &self,
+        name: &str,
+        host: usize,
+        run: &RunVars,
+        depth: usize,
+    ) -> Result<String, RenderError> {
+        const MAX_DEPTH: usize = 8;
+        let value = self.lookup_flat(name, host, run)?;
+        if !value.contains("{{") {
+            return Ok(value);
+        }
+        if depth >= MAX_DEPTH {
+            return Err(RenderError {
+                name: name.to_string(),
+                reason: Some("variables refer to each other in a loop".into()),
+            });
+        }
+        match Template::parse(&value, &value, 0) {
+            Ok(t) => t.render(&|inner| self.lookup_nested(inner, host, run, depth + 1)),
+            // Braces that are not a variable are kept as written.
+            Err(_) => Ok(value),
+        }
+    }
+
+    fn lookup_flat(&self, name: &str, host: usize, run: &RunVars) -> Result<String, RenderError> {
         let missing = |reason: &str| RenderError {
             name: name.to_string(),
             reason: Some(reason.to_string()),
