@@ -62,13 +62,23 @@ collectstatic)
         sleep 0.3
     done
     echo ""
-    echo "$i static files copied to '/srv/www/coralnet/static_serve', 1203 unmodified."
+    echo "$i static files copied to '$here/static_serve', 1203 unmodified."
     ;;
 *)
     echo "Unknown command: '$1'" >&2
     exit 1
     ;;
 esac
+"#;
+
+const PYTHON: &str = r#"#!/bin/sh
+# A stand-in for the virtualenv's python: `-m pip` goes to the stand-in pip,
+# anything else (manage.py) is a shell script.
+if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
+    shift 2
+    exec "$(dirname "$0")/pip" "$@"
+fi
+exec sh "$@"
 "#;
 
 const PIP: &str = r#"#!/bin/sh
@@ -189,13 +199,23 @@ fn write_exec(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Make the site under `root`; returns the variables that point the runbook at it.
-pub fn build_site(root: &Path) -> Result<Vec<(String, String)>, String> {
+pub fn build_site(root: &Path, port: u16) -> Result<Vec<(String, String)>, String> {
     let site = root.join("site");
     let dev = root.join("dev");
-    for d in [&site, &dev, &root.join("cnhome/images")] {
+    let bin = root.join("bin");
+    for d in [
+        &site,
+        &dev,
+        &bin,
+        &root.join("logs"),
+        &root.join("cnhome/images"),
+    ] {
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
     }
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let write = |path: PathBuf, text: &str| {
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
     // A developer's clone pushes to a bare origin; the "server" clones it, then
     // the developer pushes the commits the update brings in.
     sh(
@@ -206,15 +226,15 @@ pub fn build_site(root: &Path) -> Result<Vec<(String, String)>, String> {
         &dev,
         "git init -q . && git symbolic-ref HEAD refs/heads/master",
     )?;
-    std::fs::create_dir_all(dev.join("project")).map_err(|e| e.to_string())?;
-    write_exec(&dev.join("project/manage.py"), MANAGE_PY)?;
-    std::fs::write(
+    write_exec(&dev.join("manage.py"), MANAGE_PY)?;
+    write(
         dev.join("requirements.txt"),
         "Django==4.2.11\nPillow==10.2.0\nnumpy==1.26.4\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(dev.join("README.md"), "# CoralNet (demo copy)\n").map_err(|e| e.to_string())?;
-    std::fs::write(dev.join(".gitignore"), "project/.migrated\n").map_err(|e| e.to_string())?;
+    )?;
+    write(dev.join("README.md"), "# CoralNet (demo copy)\n")?;
+    write(dev.join(".gitignore"), ".migrated\n")?;
+    std::fs::create_dir_all(dev.join("static/js")).map_err(|e| e.to_string())?;
+    write(dev.join("static/js/util.js"), "// utilities\n")?;
     sh(
         &dev,
         &format!(
@@ -222,33 +242,35 @@ pub fn build_site(root: &Path) -> Result<Vec<(String, String)>, String> {
             q(&root.join("origin.git"))
         ),
     )?;
-    sh(root, &format!("git clone -q origin.git {} ", q(&site)))?;
+    sh(root, &format!("git clone -q origin.git {}", q(&site)))?;
     sh(
         &dev,
-        "echo 'openpyxl==3.1.2' >> requirements.txt && git commit -qam 'Add label export to spreadsheets' \
+        "echo 'openpyxl==3.1.2' >> requirements.txt && echo '// export labels' > static/js/LabelExport.js \
+         && git add -A && git commit -qm 'Add label export to spreadsheets' \
          && echo '# large uploads are chunked' >> README.md && git commit -qam 'Fix upload of large images' \
          && echo '# classifier train time shown' >> README.md && git commit -qam 'Show classifier train time' \
          && git push -q origin master",
     )?;
-    let bin = site.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(site.join("logs")).map_err(|e| e.to_string())?;
+    write_exec(&bin.join("python"), PYTHON)?;
     write_exec(&bin.join("pip"), PIP)?;
     write_exec(&bin.join("apachectl"), APACHECTL)?;
-    std::fs::write(site.join("apache.running"), "").map_err(|e| e.to_string())?;
-    std::fs::write(site.join("logs/error.log"), "").map_err(|e| e.to_string())?;
+    write(root.join("apache.running"), "")?;
+    write(root.join("logs/error.log"), "")?;
     let flag = root.join("cnhome/images/robot_running_flag");
-    std::fs::write(&flag, "training classifier for source 1234\n").map_err(|e| e.to_string())?;
+    write(flag.clone(), "training classifier for source 1234\n")?;
+    let apachectl = bin.join("apachectl").display().to_string();
     let var = |k: &str, v: String| (k.to_string(), v);
     Ok(vec![
         var("site", site.display().to_string()),
-        var("python", "sh".into()),
-        var("pip", bin.join("pip").display().to_string()),
-        var("apachectl", bin.join("apachectl").display().to_string()),
+        var("python", bin.join("python").display().to_string()),
         var("robot_flag", flag.display().to_string()),
+        var("server_stop", format!("{apachectl} stop")),
+        var("server_start", format!("{apachectl} start")),
+        var("site_url", format!("http://127.0.0.1:{port}/")),
+        var("site_says", "CoralNet".into()),
         var(
-            "apache_log",
-            site.join("logs/error.log").display().to_string(),
+            "banner_file",
+            root.join("maintenance.json").display().to_string(),
         ),
     ])
 }
@@ -278,6 +300,15 @@ pub fn local_runbook(root: &Path) -> Result<String, String> {
             toml::Value::String(format!("{}/lock-{{{{host}}}}", root.display())),
         );
     }
+    // The site's error log is the one the stand-in server writes.
+    if let Some(toml::Value::Table(logs)) = doc.get_mut("logs") {
+        for (_, log) in logs.iter_mut() {
+            if let toml::Value::Table(l) = log {
+                let path = root.join("logs/error.log").display().to_string();
+                l.insert("path".into(), toml::Value::String(path));
+            }
+        }
+    }
     if let Some(toml::Value::Table(banner)) = doc.get_mut("banner") {
         banner.insert("lead".into(), toml::Value::String(DEMO_LEAD.into()));
     }
@@ -289,6 +320,36 @@ pub fn local_runbook(root: &Path) -> Result<String, String> {
         }
     }
     toml::to_string(&doc).map_err(|e| format!("cannot write the demo runbook: {e}"))
+}
+
+/// The stand-in site on a free loopback port: the home page while the
+/// stand-in Apache runs, 503 while it is stopped. It lives as long as the demo.
+fn serve_site(root: &Path) -> std::io::Result<u16> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let running = root.join("apache.running");
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let _ = conn.read(&mut request);
+            let (status, body) = if running.exists() {
+                (
+                    "200 OK",
+                    "<html><title>CoralNet</title><body>CoralNet: coral reef image annotation</body></html>",
+                )
+            } else {
+                ("503 Service Unavailable", "Service Unavailable")
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(port)
 }
 
 fn spawn_helper(script: &str, envs: &[(&str, String)]) -> Result<Child, String> {
@@ -325,7 +386,14 @@ pub fn run(args: DemoArgs) -> i32 {
         root: root.clone(),
         keep: args.keep,
     };
-    let vars = match build_site(&root) {
+    let port = match serve_site(&root) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("drydock: cannot start the demo's web server: {e}");
+            return exit::FAILED;
+        }
+    };
+    let vars = match build_site(&root, port) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("drydock: {e}");
@@ -346,7 +414,7 @@ pub fn run(args: DemoArgs) -> i32 {
             return exit::FAILED;
         }
     };
-    let site = root.join("site").display().to_string();
+    let site = root.display().to_string();
     let flag = root
         .join("cnhome/images/robot_running_flag")
         .display()
@@ -433,6 +501,7 @@ mod tests {
     fn the_local_runbook_keeps_every_step() {
         let dir = std::env::temp_dir().join(format!("drydock-demo-test-{}", std::process::id()));
         let text = local_runbook(&dir).unwrap_or_default();
+        assert!(text.contains("transport"), "{text}");
         let plan = crate::runbook::load_str(Path::new("demo.toml"), &text, &[]);
         let Ok(plan) = plan else {
             panic!("{:?}", plan.err().map(|e| e.to_string()))

@@ -81,7 +81,9 @@ pub enum TransportError {
 /// Why a host could not be connected. Each says which host and what to do.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there")]
+    #[error(
+        "cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there"
+    )]
     Unreachable {
         host: String,
         address: String,
@@ -166,7 +168,8 @@ pub async fn connect(
         TransportKind::Local => Ok(Arc::new(local::LocalTransport::new(&host.name))),
         TransportKind::Ssh => Err(ConnectError::Other {
             host: host.name.clone(),
-            reason: "the ssh transport is not built yet in this version; use transport = \"local\"".into(),
+            reason: "the ssh transport is not built yet in this version; use transport = \"local\""
+                .into(),
         }),
     }
 }

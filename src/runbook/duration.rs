@@ -12,8 +12,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "'{text}' has no unit; write it like \"{trimmed}s\" or \"{trimmed}m\""
         ));
     }
-    humantime::parse_duration(trimmed)
-        .map_err(|e| format!("'{text}' is not a duration ({e}); write it like \"30s\", \"10m\" or \"48h\""))
+    humantime::parse_duration(trimmed).map_err(|_| {
+        format!("'{text}' is not a duration; write it like \"30s\", \"10m\" or \"48h\"")
+    })
 }
 
 /// Short human form: `850ms`, `12.3s`, `4m05s`, `2h10m`.
@@ -21,6 +22,8 @@ pub fn short(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
+    } else if ms < 60_000 && ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
     } else if ms < 60_000 {
         format!("{:.1}s", d.as_secs_f64())
     } else if ms < 3_600_000 {
@@ -42,7 +45,11 @@ mod tests {
         assert_eq!(parse("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse("48h"), Ok(Duration::from_secs(48 * 3600)));
         assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse("10").unwrap_err().contains("no unit"));
+        assert!(
+            parse("10")
+                .expect_err("a bare number is refused")
+                .contains("no unit")
+        );
         assert!(parse("ten minutes").is_err());
         assert!(parse("").is_err());
     }
@@ -50,6 +57,8 @@ mod tests {
     #[test]
     fn short_form() {
         assert_eq!(short(Duration::from_millis(850)), "850ms");
+        assert_eq!(short(Duration::from_secs(30)), "30s");
+        assert_eq!(short(Duration::from_millis(1500)), "1.5s");
         assert_eq!(short(Duration::from_secs(245)), "4m05s");
         assert_eq!(short(Duration::from_secs(7800)), "2h10m");
     }

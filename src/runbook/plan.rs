@@ -127,7 +127,26 @@ pub struct HttpCheck {
     pub url: Template,
     pub status: u16,
     pub contains: Option<Template>,
-    pub via: Option<usize>,
+    pub via: Option<Via>,
+}
+
+/// Which host's SSH connection an HTTP check travels through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Host(usize),
+    /// `via = "{{host}}"`: the host the step runs on (each node checks itself).
+    Itself,
+}
+
+impl HttpCheck {
+    /// The host the request goes through when the step runs on `host`.
+    pub fn via_for(&self, host: usize) -> Option<usize> {
+        match self.via {
+            Some(Via::Host(h)) => Some(h),
+            Some(Via::Itself) => Some(host),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +166,45 @@ impl Plan {
     /// Look a variable up for `host`: `--var`, then the host's vars, then
     /// `[vars]`, then the built-ins.
     pub fn lookup(&self, name: &str, host: usize, run: &RunVars) -> Result<String, RenderError> {
+        self.lookup_nested(name, host, run, 0)
+    }
+
+    /// Whether `name` has a value on `host` (now or once the run is under way).
+    pub fn is_defined(&self, name: &str, host: usize) -> bool {
+        self.overrides.contains_key(name)
+            || self.hosts[host].vars.contains_key(name)
+            || self.vars.contains_key(name)
+            || HOST_VARS.contains(&name)
+            || RUNTIME_VARS.contains(&name)
+    }
+
+    /// A variable's value may itself use variables (`node_out = "drain {{host}}"`).
+    fn lookup_nested(
+        &self,
+        name: &str,
+        host: usize,
+        run: &RunVars,
+        depth: usize,
+    ) -> Result<String, RenderError> {
+        const MAX_DEPTH: usize = 8;
+        let value = self.lookup_flat(name, host, run)?;
+        if !value.contains("{{") {
+            return Ok(value);
+        }
+        if depth >= MAX_DEPTH {
+            return Err(RenderError {
+                name: name.to_string(),
+                reason: Some("variables refer to each other in a loop".into()),
+            });
+        }
+        match Template::parse(&value, &value, 0) {
+            Ok(t) => t.render(&|inner| self.lookup_nested(inner, host, run, depth + 1)),
+            // Braces that are not a variable are kept as written.
+            Err(_) => Ok(value),
+        }
+    }
+
+    fn lookup_flat(&self, name: &str, host: usize, run: &RunVars) -> Result<String, RenderError> {
         let missing = |reason: &str| RenderError {
             name: name.to_string(),
             reason: Some(reason.to_string()),
@@ -175,12 +233,23 @@ impl Plan {
         }
     }
 
-    pub fn render(&self, template: &Template, host: usize, run: &RunVars) -> Result<String, RenderError> {
+    pub fn render(
+        &self,
+        template: &Template,
+        host: usize,
+        run: &RunVars,
+    ) -> Result<String, RenderError> {
         template.render(&|name| self.lookup(name, host, run))
     }
 
     /// Render banner text, where `{{message}}` is also known.
-    pub fn render_banner(&self, template: &Template, host: usize, run: &RunVars, message: &str) -> Result<String, RenderError> {
+    pub fn render_banner(
+        &self,
+        template: &Template,
+        host: usize,
+        run: &RunVars,
+        message: &str,
+    ) -> Result<String, RenderError> {
         template.render(&|name| {
             if name == "message" {
                 Ok(message.to_string())
@@ -202,9 +271,17 @@ impl Plan {
     pub fn secret_values(&self) -> Vec<String> {
         let is_secret = |name: &str| {
             let n = name.to_ascii_lowercase();
-            ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key"]
-                .iter()
-                .any(|s| n.contains(s))
+            [
+                "password",
+                "passwd",
+                "secret",
+                "token",
+                "api_key",
+                "apikey",
+                "private_key",
+            ]
+            .iter()
+            .any(|s| n.contains(s))
         };
         let mut values: Vec<String> = self
             .vars

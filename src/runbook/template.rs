@@ -145,8 +145,12 @@ mod tests {
     fn renders_variables_and_literals() {
         let src = r#"run = "cd {{site}} && ls {{ site }}/x""#;
         let raw = &src[6..];
-        let t = Template::parse("cd {{site}} && ls {{ site }}/x", raw, 6).unwrap();
-        assert_eq!(t.render(&lookup).unwrap(), "cd /srv/site && ls /srv/site/x");
+        let t =
+            Template::parse("cd {{site}} && ls {{ site }}/x", raw, 6).expect("the template parses");
+        assert_eq!(
+            t.render(&lookup).expect("every variable is known"),
+            "cd /srv/site && ls /srv/site/x"
+        );
         let spans: Vec<_> = t.vars().map(|v| v.span).collect();
         assert_eq!(&src[spans[0].clone()], "{{site}}");
         assert_eq!(&src[spans[1].clone()], "{{ site }}");
@@ -160,7 +164,10 @@ mod tests {
 
     #[test]
     fn unknown_variable_fails_to_render() {
-        let t = Template::parse("{{nope}}", "\"{{nope}}\"", 0).unwrap();
-        assert_eq!(t.render(&lookup).unwrap_err().name, "nope");
+        let t = Template::parse("{{nope}}", "\"{{nope}}\"", 0).expect("the template parses");
+        assert_eq!(
+            t.render(&lookup).expect_err("the variable is unknown").name,
+            "nope"
+        );
     }
 }
