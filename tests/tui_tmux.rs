@@ -320,3 +320,26 @@ fn logs_shows_only_the_log_pane() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 0);
 }
+
+#[test]
+fn resizing_to_too_small_and_back_then_sigint_restores_the_terminal() {
+    let dir = tempdir();
+    let t = Tmux::start("resize", &setup(dir.path()));
+    t.wait_for("Confirm this step");
+    t.tmux(&["resize-window", "-t", "t", "-x", "50", "-y", "12"]);
+    t.wait_for("too small");
+    t.tmux(&["resize-window", "-t", "t", "-x", "120", "-y", "36"]);
+    t.wait_for("Confirm this step");
+    // A SIGINT from outside (not the Ctrl-C key) still restores the terminal.
+    let shell = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", shell.trim()])
+        .output();
+    let pid = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    assert!(!pid.is_empty(), "drydock's pid not found under {shell}");
+    let killed = Command::new("kill").args(["-INT", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    assert_eq!(t.exit_status(), 3);
+}

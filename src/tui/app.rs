@@ -347,6 +347,14 @@ impl App {
         }
     }
 
+    /// Bound every pane (output and logs) to `lines` lines.
+    pub fn set_scrollback(&mut self, lines: usize) {
+        self.scrollback = lines;
+        for l in &mut self.logs {
+            l.pane = Pane::new(lines);
+        }
+    }
+
     pub fn set_clock(&mut self, now: Instant, wall: DateTime<Utc>) {
         self.now = now;
         self.wall = wall;

@@ -50,6 +50,16 @@ impl Prompter for TuiPrompter {
     }
 }
 
+/// Lines kept per pane: `DRYDOCK_SCROLLBACK`, else 50,000. The journal keeps
+/// everything; this only bounds memory.
+pub fn scrollback() -> usize {
+    std::env::var("DRYDOCK_SCROLLBACK")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(pane::DEFAULT_SCROLLBACK)
+}
+
 /// The channel the TUI's helpers report on; make it before the engine starts
 /// so the engine's prompter can use it.
 pub fn ui_channel() -> (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>) {
@@ -165,6 +175,9 @@ where
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // Raw mode turns Ctrl-C into a key, but a SIGINT sent from elsewhere must
+    // still leave the terminal restored rather than kill the process outright.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut engine_open = engine.is_some();
     let mut events_seen = false;
     loop {
@@ -233,6 +246,7 @@ where
             _ = second.tick(), if app.ticking() => app.dirty = true,
             _ = terminate.recv() => return Ok(End::Force),
             _ = hangup.recv() => return Ok(End::Force),
+            _ = interrupt.recv() => return Ok(End::Force),
         }
         match command {
             Some(Command::Decide(d)) => {
@@ -262,6 +276,7 @@ pub async fn drive(
         ..
     } = handle;
     let mut app = App::new(plan.clone(), Mode::Run, Instant::now(), chrono::Utc::now());
+    app.set_scrollback(scrollback());
     let cancel = CancellationToken::new();
     let all: Vec<usize> = (0..plan.logs.len()).collect();
     spawn_tails(&plan, &all, &ui_tx, &cancel);
@@ -319,6 +334,7 @@ pub async fn drive(
 pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32 {
     let (ui_tx, mut ui_rx) = ui_channel();
     let mut app = App::new(plan.clone(), Mode::Logs, Instant::now(), chrono::Utc::now());
+    app.set_scrollback(scrollback());
     // Only the chosen logs get tabs; keep their order as given.
     let mut views = Vec::new();
     for &ix in &wanted {
