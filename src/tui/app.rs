@@ -61,18 +61,7 @@ impl CellStatus {
     }
 
     pub fn word(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Waiting => "waiting",
-            Self::NeedsConfirm => "needs confirmation",
-            Self::Ok => "ok",
-            Self::Failed => "failed",
-            Self::Skipped => "skipped",
-            Self::Lost => "lost",
-            Self::Timeout => "timeout",
-            Self::Unknown => "unknown",
-        }
+        strings::status_word(self)
     }
 }
 
@@ -458,7 +447,7 @@ impl App {
                     c.note = Some(reason.clone());
                 }
                 if earlier.is_none() {
-                    let line = format!("drydock: skipped: {reason}");
+                    let line = strings::skipped_line(&reason);
                     self.pane_mut(step, host).push(Stream::Stderr, line);
                 }
             }
@@ -487,15 +476,8 @@ impl App {
                         c.undo = Some(CellStatus::Running);
                     }
                 }
-                let what = match (phase, attempt) {
-                    (Phase::Undo, _) => "undo".to_string(),
-                    (Phase::Main, a) if a > 1 => format!("attempt {a}"),
-                    _ => "start".to_string(),
-                };
-                self.pane_mut(step, host).push(
-                    Stream::Stdout,
-                    format!("\x1b[2m$ {command}   ({what})\x1b[0m"),
-                );
+                let line = strings::started_line(&command, phase == Phase::Undo, attempt);
+                self.pane_mut(step, host).push(Stream::Stdout, line);
                 if is_guard && phase == Phase::Main {
                     self.guards.insert(
                         step,
@@ -542,12 +524,11 @@ impl App {
                         c.undo = Some(status);
                     }
                 }
-                let how = exit.map(|e| format!(" ({e})")).unwrap_or_default();
-                let msg = message.map(|m| format!(": {m}")).unwrap_or_default();
-                let line = format!(
-                    "drydock: {} in {}{how}{msg}",
+                let line = strings::finished_line(
                     outcome.as_str(),
-                    crate::runbook::duration::short(duration)
+                    &crate::runbook::duration::short(duration),
+                    exit.as_ref(),
+                    message.as_deref(),
                 );
                 let stream = if status == CellStatus::Ok {
                     Stream::Stdout
@@ -586,11 +567,8 @@ impl App {
                 g.detail = detail.clone();
                 g.polled_at = now;
                 g.next_check = next_check;
-                let state = if ok { "holds" } else { "does not hold yet" };
-                self.pane_mut(step, host).push(
-                    Stream::Stdout,
-                    format!("guard check {checks}: {state}: {detail}"),
-                );
+                let line = strings::guard_check_line(checks, ok, &detail);
+                self.pane_mut(step, host).push(Stream::Stdout, line);
             }
             Event::Waiting { step, until } => {
                 self.waiting_until = Some((step, until));
@@ -625,7 +603,7 @@ impl App {
                     }
                 }
                 if decision == Decision::Override || decision == Decision::Abort {
-                    self.status = Some(format!("{}: {}", self.step_id(step), decision.as_str()));
+                    self.status = Some(strings::decided(self.step_id(step), decision.as_str()));
                 }
                 if self.waiting_until.is_some_and(|(s, _)| s == step) {
                     self.waiting_until = None;
@@ -635,7 +613,7 @@ impl App {
                 Some(s) => {
                     for h in self.step_hosts(s).to_vec() {
                         self.pane_mut(s, h)
-                            .push(Stream::Stderr, format!("drydock: {text}"));
+                            .push(Stream::Stderr, strings::notice_line(&text));
                     }
                 }
                 None => self.status = Some(text),
@@ -970,14 +948,7 @@ impl App {
             }
             return None;
         }
-        let decision = match key.code {
-            KeyCode::Char('y') => Decision::Run,
-            KeyCode::Char('s') => Decision::Skip,
-            KeyCode::Char('r') => Decision::Retry,
-            KeyCode::Char('u') => Decision::Undo,
-            KeyCode::Char('a') => Decision::Abort,
-            _ => return None,
-        };
+        let decision = keys::answer(key.code)?;
         p.prompt
             .choices
             .contains(&decision)
@@ -1085,7 +1056,6 @@ impl App {
 
     fn start_search(&mut self, query: String) {
         let h = self.pane_height();
-        let focus_logs = self.focus == Focus::Logs;
         let found = match self.focused_pane() {
             Some(p) => {
                 p.query = (!query.is_empty()).then_some(query.clone());
@@ -1093,15 +1063,14 @@ impl App {
             }
             None => false,
         };
-        let _ = focus_logs;
-        self.status = (!found && !query.is_empty()).then(|| format!("'{query}' not found"));
+        self.status = (!found && !query.is_empty()).then(|| strings::not_found(&query));
     }
 
     fn find(&mut self, forward: bool) {
         let h = self.pane_height();
         let found = self.focused_pane().is_some_and(|p| p.find(forward, h));
         if !found {
-            self.status = Some("no match".into());
+            self.status = Some(strings::NO_MATCH.into());
         } else {
             self.status = None;
         }

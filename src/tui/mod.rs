@@ -235,7 +235,7 @@ where
                 None => {
                     engine_open = false;
                     if app.finished.is_none() && events_seen {
-                        app.status = Some("the run ended without a summary; see the journal".into());
+                        app.status = Some(strings::ENDED_WITHOUT_SUMMARY.into());
                         app.finished = Some(app::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone() });
                     }
                     app.dirty = true;
@@ -283,7 +283,7 @@ pub async fn drive(
     let mut guard = match term::TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("drydock: cannot open the terminal interface: {e}; use --headless");
+            eprintln!("{}", strings::cannot_open_terminal(&e));
             task.abort();
             return exit::FAILED;
         }
@@ -301,15 +301,13 @@ pub async fn drive(
     cancel.cancel();
     drop(guard);
     if let Err(e) = &end {
-        eprintln!("drydock: the terminal interface failed: {e}; aborting the run");
+        eprintln!("{}; aborting the run", strings::terminal_failed(e));
     }
     if !matches!(end, Ok(End::Quit)) {
         // Nobody is left to answer: the engine takes every question as abort.
         drop(decisions);
         if app.finished.is_none() {
-            eprintln!(
-                "drydock: aborting the run; the undo steps are not run without you (see the journal)"
-            );
+            eprintln!("{}", strings::ABORTING_WITHOUT_YOU);
         }
     }
     // The engine must be able to finish writing its events while we wait.
@@ -317,12 +315,12 @@ pub async fn drive(
     let code = match task.await {
         Ok(result) => {
             if let Some(j) = &result.journal {
-                eprintln!("drydock: journal {}", j.display());
+                eprintln!("{}", strings::journal_at(j));
             }
             result.exit_code
         }
         Err(e) => {
-            eprintln!("drydock: the run failed inside: {e}");
+            eprintln!("{}", strings::failed_inside(&e));
             exit::FAILED
         }
     };
@@ -356,7 +354,7 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
     let mut guard = match term::TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("drydock: cannot open the terminal interface: {e}");
+            eprintln!("{}", strings::cannot_open_terminal(&e));
             return exit::FAILED;
         }
     };
@@ -375,7 +373,7 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
     match end {
         Ok(_) => exit::OK,
         Err(e) => {
-            eprintln!("drydock: the terminal interface failed: {e}");
+            eprintln!("{}", strings::terminal_failed(&e));
             exit::FAILED
         }
     }

@@ -13,7 +13,7 @@ use super::app::{
     App, CellStatus, Conn, Focus, LockView, LogLayout, LogState, Mode, Overlay, PromptState,
     QuestionState,
 };
-use super::keys::{BINDINGS, MODAL_BINDINGS};
+use super::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
 use super::pane::{Pane, mark, sgr_line};
 use super::strings as s;
 use super::theme::Theme;
@@ -165,14 +165,7 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             if *wrong {
                 body.push_str(&format!("\n{}", s::NOT_A_MATCH));
             }
-            render_confirm(
-                theme,
-                "Override the guard?",
-                &body,
-                s::TYPE_ENTER,
-                area,
-                buf,
-            );
+            render_confirm(theme, s::OVERRIDE_TITLE, &body, s::TYPE_ENTER, area, buf);
         }
         None => {}
     }
@@ -268,10 +261,10 @@ fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             break;
         }
         let (sym, style, word) = match &h.conn {
-            Conn::Pending => ("○", theme.status(CellStatus::Pending), "pending"),
-            Conn::Connecting => ("◌", theme.status(CellStatus::Running), "connecting"),
-            Conn::Connected => ("●", theme.status(CellStatus::Ok), "connected"),
-            Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), "unreachable"),
+            Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
+            Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
+            Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
+            Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
         };
         hosts.push(Span::styled(format!("{sym} {}", app.host_name(i)), style));
         hosts.push(Span::styled(format!(" {word}"), theme.muted()));
@@ -292,19 +285,19 @@ fn markers(app: &App, step: usize) -> Vec<&'static str> {
     let st = &app.plan.steps[step];
     let mut m = Vec::new();
     if st.confirm || matches!(st.action, Action::Manual(_)) {
-        m.push("gate");
+        m.push(s::MARK_GATE);
     }
     if matches!(st.action, Action::Guard(_)) {
-        m.push("guard");
+        m.push(s::MARK_GUARD);
     }
     if st.when.is_some() {
-        m.push("when");
+        m.push(s::MARK_WHEN);
     }
     if st.rolling.is_some() {
-        m.push("rolling");
+        m.push(s::MARK_ROLLING);
     }
     if st.always {
-        m.push("always");
+        m.push(s::MARK_ALWAYS);
     }
     m
 }
@@ -461,10 +454,7 @@ fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     theme.status(c.status),
                 ));
                 if let Some(u) = c.undo {
-                    cells.push(Span::styled(
-                        format!(" (undo {})", u.word()),
-                        theme.status(u),
-                    ));
+                    cells.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
                 }
                 cells.push(Span::raw("  "));
             }
@@ -486,33 +476,30 @@ fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
         let next = g
             .next_check
             .map(|n| n.saturating_sub(app.now.saturating_duration_since(g.polled_at)))
-            .map_or_else(String::new, |n| format!(" · next check in {}", clock(n)));
+            .map_or_else(String::new, |n| s::next_check(&clock(n)));
         let last = if g.checks == 0 {
-            "not checked yet".to_string()
+            s::GUARD_NOT_CHECKED.to_string()
         } else {
-            format!("last: {}", g.detail)
+            s::guard_last(&g.detail)
         };
         return Some(vec![
-            Line::from(format!(
-                "Waiting on the guard since {} ({} ago) · {} checks{next}",
-                g.since_wall.format("%H:%M:%S"),
-                clock(since),
-                g.checks
+            Line::from(s::guard_since(
+                &g.since_wall.format("%H:%M:%S").to_string(),
+                &clock(since),
+                g.checks,
+                &next,
             )),
             Line::from(last),
-            Line::from("keep waiting: do nothing · o override (type the step id) · a abort"),
+            Line::from(s::GUARD_KEYS),
         ]);
     }
     if let Some((s, until)) = app.waiting_until {
         if s == step {
             let left = (until - app.wall).to_std().unwrap_or_default();
             return Some(vec![
-                Line::from(format!(
-                    "The banner announces the start at {}.",
-                    until.format("%H:%M:%S UTC")
-                )),
-                Line::from(format!("Starting in {}", clock(left))),
-                Line::from("a abort"),
+                Line::from(s::banner_at(&until.format("%H:%M:%S UTC").to_string())),
+                Line::from(s::starting_in(&clock(left))),
+                Line::from(s::BANNER_KEYS),
             ]);
         }
     }
@@ -682,9 +669,9 @@ fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     if let Some(l) = log {
         let state = match &l.state {
-            LogState::Connecting => "connecting".to_string(),
-            LogState::Tailing => "live".to_string(),
-            LogState::Ended(why) => format!("ended: {why}"),
+            LogState::Connecting => s::LOG_CONNECTING.to_string(),
+            LogState::Tailing => s::LOG_LIVE.to_string(),
+            LogState::Ended(why) => s::log_ended(why),
         };
         spans.push(Span::styled(
             format!(" {}:{} ({state})", l.host, l.path),
@@ -715,7 +702,7 @@ fn render_footer(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(format!("{st}   "), theme.alert()));
         }
         for b in BINDINGS.iter().filter(|b| b.footer) {
-            spans.push(Span::styled(b.keys, theme.key()));
+            spans.push(Span::styled(b.label, theme.key()));
             spans.push(Span::styled(format!(" {}  ", b.short), theme.muted()));
         }
         Line::from(spans)
@@ -774,7 +761,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
     }
     let hosts: Vec<&str> = prompt.hosts.iter().map(|&h| app.host_name(h)).collect();
     t.push(Line::from(vec![
-        Span::styled("hosts: ", theme.muted()),
+        Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
     ]));
     if let (Some(st), false) = (step, lock_break) {
@@ -788,7 +775,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
     match &prompt.kind {
         PromptKind::Manual { instructions } => {
             t.push(Line::raw(""));
-            t.push(Line::styled("By hand:", theme.muted()));
+            t.push(Line::styled(s::BY_HAND, theme.muted()));
             for l in instructions.lines() {
                 t.push(Line::styled(format!("  {l}"), theme.title(false)));
             }
@@ -821,10 +808,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
         }
         PromptKind::Resume { interrupted } if !interrupted.is_empty() => {
             t.push(Line::raw(""));
-            t.push(Line::styled(
-                "Interrupted, outcome unknown (check these by hand):",
-                theme.alert(),
-            ));
+            t.push(Line::styled(s::INTERRUPTED, theme.alert()));
             for (st, h) in interrupted {
                 t.push(Line::styled(
                     format!("  {} on {}", app.step_id(*st), app.host_name(*h)),
@@ -838,9 +822,9 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
         t.push(Line::raw(""));
         t.push(Line::styled(
             if lock_break {
-                "What it does:"
+                s::WHAT_IT_DOES
             } else {
-                "Exact command per host:"
+                s::EXACT_COMMANDS
             },
             theme.muted(),
         ));
@@ -854,7 +838,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
     for pv in &prompt.previews {
         t.push(Line::raw(""));
         t.push(Line::styled(
-            format!("Preview on {}: {}", app.host_name(pv.host), pv.command),
+            s::preview_on(app.host_name(pv.host), &pv.command),
             theme.muted(),
         ));
         if pv.lines.is_empty() && pv.error.is_none() {
@@ -890,14 +874,7 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
     let mut k = Vec::new();
     if !lock_break {
         for d in &prompt.choices {
-            let key = match d {
-                Decision::Run => "y",
-                Decision::Skip => "s",
-                Decision::Retry => "r",
-                Decision::Undo => "u",
-                Decision::Abort => "a",
-                Decision::Override => "",
-            };
+            let key = answer_key(*d).map(String::from).unwrap_or_default();
             let style = if *d == Decision::Abort {
                 theme.danger()
             } else {
@@ -909,10 +886,10 @@ fn render_prompt(app: &App, theme: &Theme, p: &PromptState, area: Rect, buf: &mu
                 theme.text(),
             ));
         }
-        k.push(Span::styled("Esc", theme.key()));
-        k.push(Span::styled(" look around   ", theme.text()));
-        k.push(Span::styled("j/k", theme.key()));
-        k.push(Span::styled(" scroll", theme.muted()));
+        for (key, what) in s::PROMPT_KEYS {
+            k.push(Span::styled(*key, theme.key()));
+            k.push(Span::styled(format!(" {what}   "), theme.text()));
+        }
     } else {
         k.push(Span::styled(s::TYPE_ENTER, theme.muted()));
     }
@@ -952,7 +929,7 @@ fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf: &mut Buffe
         } => {
             render_confirm(
                 theme,
-                "Unknown host key",
+                s::HOST_KEY_TITLE,
                 &s::trust_host_key(host, key_type, fingerprint),
                 s::TRUST_KEYS,
                 area,
@@ -966,13 +943,20 @@ fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf: &mut Buffe
                 s::passphrase(host, key_path),
                 s::HIDDEN_TYPING
             );
-            render_confirm(theme, "Passphrase", &body, s::PASSPHRASE_KEYS, area, buf);
+            render_confirm(
+                theme,
+                s::PASSPHRASE_TITLE,
+                &body,
+                s::PASSPHRASE_KEYS,
+                area,
+                buf,
+            );
         }
     }
 }
 
 fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let r = modal_area(area, 80, 90);
+    let r = modal_area(area, 80, 100);
     Clear.render(r, buf);
     let block = modal_block(theme, s::HELP, false);
     let inner = block.inner(r);
@@ -980,13 +964,19 @@ fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![Line::styled(s::HELP_MAIN_KEYS, theme.title(false))];
     for b in BINDINGS {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<18}", b.keys), theme.key()),
+            Span::styled(format!("  {:<18}", b.label), theme.key()),
             Span::styled(b.help, theme.text()),
         ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(s::HELP_MODAL_KEYS, theme.title(false)));
-    for (k, h) in MODAL_BINDINGS {
+    for (k, _, h) in ANSWERS {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k:<18}"), theme.key()),
+            Span::styled(*h, theme.text()),
+        ]));
+    }
+    for (k, h) in QUESTION_KEYS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {k:<18}"), theme.key()),
             Span::styled(*h, theme.text()),
@@ -1000,12 +990,9 @@ fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
 fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let Some(f) = &app.finished else { return };
     let (word, style) = match f.status {
-        RunStatus::Ok => (
-            "finished: every step done or skipped",
-            theme.ok().add_modifier(Modifier::BOLD),
-        ),
-        RunStatus::Failed => ("stopped: a step failed", theme.alert()),
-        RunStatus::Aborted => ("aborted", theme.alert()),
+        RunStatus::Ok => (s::RUN_OK, theme.ok().add_modifier(Modifier::BOLD)),
+        RunStatus::Failed => (s::RUN_FAILED, theme.alert()),
+        RunStatus::Aborted => (s::RUN_ABORTED, theme.alert()),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -1015,15 +1002,15 @@ fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("Run {word}"), style),
-        Span::styled(format!(" (exit status {})", f.exit_code), theme.muted()),
+        Span::styled(s::run_result(word), style),
+        Span::styled(s::exit_status(f.exit_code), theme.muted()),
     ])];
-    let journal = f.journal.as_ref().map_or_else(
-        || "(none: dry run)".to_string(),
-        |j| j.display().to_string(),
-    );
+    let journal = f
+        .journal
+        .as_ref()
+        .map_or_else(|| s::NO_JOURNAL.to_string(), |j| j.display().to_string());
     lines.push(Line::from(vec![
-        Span::styled("Journal: ", theme.muted()),
+        Span::styled(s::JOURNAL_LABEL, theme.muted()),
         Span::styled(journal, theme.text()),
     ]));
     lines.push(Line::raw(""));
@@ -1062,7 +1049,7 @@ fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             ];
             if let Some(u) = c.undo {
                 spans.push(Span::styled(
-                    format!("  undo {}", u.word()),
+                    format!(" {}", s::undo_state(u.word())),
                     theme.status(u),
                 ));
             }
