@@ -14,7 +14,8 @@ use support::django::{self, Site};
 use support::sshd::Sshd;
 
 fn repo_file(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect("read shipped runbook")
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
+        .expect("read shipped runbook")
 }
 
 /// A `[hosts.NAME]` table reaching `sshd` with its generated keys.
@@ -29,7 +30,10 @@ fn ssh_host(name: &str, sshd: &Sshd, known_hosts: &Path, extra: &str) -> String 
 
 fn known_hosts(dir: &Path, servers: &[&Sshd]) -> PathBuf {
     let path = dir.join("known_hosts");
-    let text: String = servers.iter().map(|s| format!("{}\n", s.known_hosts_line())).collect();
+    let text: String = servers
+        .iter()
+        .map(|s| format!("{}\n", s.known_hosts_line()))
+        .collect();
     std::fs::write(&path, text).expect("write known_hosts");
     path
 }
@@ -37,7 +41,10 @@ fn known_hosts(dir: &Path, servers: &[&Sshd]) -> PathBuf {
 /// Replace the runbook's connection settings (from `[ssh]` or the first
 /// `[hosts.` up to `marker`) with the test's hosts.
 fn with_hosts(runbook: &str, hosts: &str, marker: &str) -> String {
-    let start = runbook.find("[ssh]").or_else(|| runbook.find("[hosts.")).expect("hosts in runbook");
+    let start = runbook
+        .find("[ssh]")
+        .or_else(|| runbook.find("[hosts."))
+        .expect("hosts in runbook");
     let end = runbook.find(marker).expect("marker in runbook");
     format!("{}{hosts}\n{}", &runbook[..start], &runbook[end..])
 }
@@ -55,18 +62,30 @@ fn coralnet(broken: bool, on_failure: Option<&str>) -> Coralnet {
     site.start();
     let sshd = Sshd::start();
     let kh = known_hosts(fx.dir.path(), &[&sshd]);
-    let mut text = with_hosts(&repo_file("config.example.toml"), &ssh_host("web", &sshd, &kh, "roles = [\"web\"]"), "[logs.apache]");
+    let mut text = with_hosts(
+        &repo_file("config.example.toml"),
+        &ssh_host("web", &sshd, &kh, "roles = [\"web\"]"),
+        "[logs.apache]",
+    );
     text = text.replace("lead = \"10m\"", "lead = \"2s\"");
     if let Some(policy) = on_failure {
         text = text.replace(
             "run = \"cd {{site}} && {{python}} manage.py migrate --noinput\"",
             &format!("run = \"cd {{{{site}}}} && {{{{python}}}} manage.py migrate --noinput\"\non_failure = \"{policy}\""),
         );
-        assert!(text.contains("on_failure = \""), "the migrate step was found");
+        assert!(
+            text.contains("on_failure = \""),
+            "the migrate step was found"
+        );
     }
     let runbook = fx.path("coralnet.toml");
     std::fs::write(&runbook, text).expect("write runbook");
-    Coralnet { fx, sshd, site, runbook }
+    Coralnet {
+        fx,
+        sshd,
+        site,
+        runbook,
+    }
 }
 
 impl Coralnet {
@@ -106,7 +125,11 @@ impl Coralnet {
 fn coralnet_update_over_ssh_waits_for_the_robot_and_serves_the_new_version() {
     let cn = coralnet(false, None);
     let old_head = cn.site.git(&["rev-parse", "HEAD"]);
-    assert!(cn.site.get().is_some_and(|(s, b)| s == 200 && b.contains("CoralNet v1: 7 notes")));
+    assert!(
+        cn.site
+            .get()
+            .is_some_and(|(s, b)| s == 200 && b.contains("CoralNet v1: 7 notes"))
+    );
     // The vision backend is busy when the update starts; it finishes a few seconds later.
     std::fs::write(cn.flag(), "").expect("flag");
     let flag = cn.flag();
@@ -115,7 +138,9 @@ fn coralnet_update_over_ssh_waits_for_the_robot_and_serves_the_new_version() {
         std::fs::remove_file(flag).expect("remove the flag");
     });
     // The guard polls every 30 s in the shipped runbook; the test polls faster.
-    let text = std::fs::read_to_string(&cn.runbook).expect("runbook").replace("poll = \"30s\"", "poll = \"500ms\"");
+    let text = std::fs::read_to_string(&cn.runbook)
+        .expect("runbook")
+        .replace("poll = \"30s\"", "poll = \"500ms\"");
     std::fs::write(&cn.runbook, text).expect("runbook");
 
     let out = cn.run(&["--yes"], "");
@@ -124,25 +149,67 @@ fn coralnet_update_over_ssh_waits_for_the_robot_and_serves_the_new_version() {
 
     let site = &cn.site;
     assert_ne!(site.git(&["rev-parse", "HEAD"]), old_head);
-    assert_eq!(site.git(&["rev-parse", "HEAD"]), site.git(&["rev-parse", "origin/master"]), "the code is at origin's head");
-    assert_eq!(site.applied_migrations(), ["notes.0001_initial", "notes.0002_note_colour"]);
-    assert_eq!(site.shell("from notes.models import Note; print(Note.objects.count())"), "7", "the rows are still there");
-    let css = std::fs::read_to_string(site.root.join("static_root/notes/site.css")).expect("collected css");
-    assert!(css.contains("teal"), "the new static file is collected: {css}");
+    assert_eq!(
+        site.git(&["rev-parse", "HEAD"]),
+        site.git(&["rev-parse", "origin/master"]),
+        "the code is at origin's head"
+    );
+    assert_eq!(
+        site.applied_migrations(),
+        ["notes.0001_initial", "notes.0002_note_colour"]
+    );
+    assert_eq!(
+        site.shell("from notes.models import Note; print(Note.objects.count())"),
+        "7",
+        "the rows are still there"
+    );
+    let css = std::fs::read_to_string(site.root.join("static_root/notes/site.css"))
+        .expect("collected css");
+    assert!(
+        css.contains("teal"),
+        "the new static file is collected: {css}"
+    );
     let (status, body) = site.get().expect("the site answers");
     assert_eq!(status, 200);
     assert_eq!(body, "CoralNet v2: 7 notes in blue\n");
     assert!(!cn.banner().exists(), "the banner is down");
 
     let j = cn.fx.journal();
-    for step in ["banner-on", "wait-for-start", "robot-idle", "stop-server", "fetch", "rebase", "requirements", "collectstatic", "migrate", "start-server", "site-answers", "try-it", "banner-off"] {
+    for step in [
+        "banner-on",
+        "wait-for-start",
+        "robot-idle",
+        "stop-server",
+        "fetch",
+        "rebase",
+        "requirements",
+        "collectstatic",
+        "migrate",
+        "start-server",
+        "site-answers",
+        "try-it",
+        "banner-off",
+    ] {
         assert_eq!(status_of(&j, step).as_deref(), Some("ok"), "{step}");
     }
-    let polls: Vec<bool> = events(&j, "guard_poll", Some("robot-idle")).iter().filter_map(|e| e["ok"].as_bool()).collect();
-    assert!(polls.len() >= 2 && !polls[0] && polls[polls.len() - 1], "the guard waited for the flag: {polls:?}");
+    let polls: Vec<bool> = events(&j, "guard_poll", Some("robot-idle"))
+        .iter()
+        .filter_map(|e| e["ok"].as_bool())
+        .collect();
+    assert!(
+        polls.len() >= 2 && !polls[0] && polls[polls.len() - 1],
+        "the guard waited for the flag: {polls:?}"
+    );
     let migrate = output_lines(&j, "migrate", "web", "stdout").join("\n");
-    assert!(migrate.contains("Applying notes.0002_note_colour... OK"), "{migrate}");
-    assert_eq!(cn.sshd.connections(), 1, "one SSH connection for the whole run");
+    assert!(
+        migrate.contains("Applying notes.0002_note_colour... OK"),
+        "{migrate}"
+    );
+    assert_eq!(
+        cn.sshd.connections(),
+        1,
+        "one SSH connection for the whole run"
+    );
 }
 
 fn status_of(j: &[serde_json::Value], step: &str) -> Option<String> {
@@ -157,8 +224,16 @@ fn a_broken_migration_stops_the_run_under_on_failure_abort() {
     assert_eq!(code(&out), 1, "{}", describe(&out));
     let j = cn.fx.journal();
     assert_eq!(status_of(&j, "migrate").as_deref(), Some("failed"));
-    assert!(output_lines(&j, "migrate", "web", "stderr").iter().any(|l| l.contains("broken on purpose")));
-    assert_eq!(status_of(&j, "site-answers"), None, "nothing after the migration ran");
+    assert!(
+        output_lines(&j, "migrate", "web", "stderr")
+            .iter()
+            .any(|l| l.contains("broken on purpose"))
+    );
+    assert_eq!(
+        status_of(&j, "site-answers"),
+        None,
+        "nothing after the migration ran"
+    );
     assert_eq!(j.last().expect("events")["exit_code"], 1);
 }
 
@@ -172,13 +247,27 @@ fn aborting_a_broken_migration_restarts_the_old_code_and_takes_the_banner_down()
     assert_eq!(code(&out), 3, "{}", describe(&out));
     let text = stdout(&out);
     assert!(text.contains("? rollback [6/13 rebase] undo"), "{text}");
-    assert!(text.contains("? rollback [10/13 start-server] always step"), "{text}");
-    assert!(text.contains("? rollback [13/13 banner-off] always step"), "{text}");
-    assert_eq!(cn.site.git(&["rev-parse", "HEAD"]), old_head, "the code is back at the old commit");
+    assert!(
+        text.contains("? rollback [10/13 start-server] always step"),
+        "{text}"
+    );
+    assert!(
+        text.contains("? rollback [13/13 banner-off] always step"),
+        "{text}"
+    );
+    assert_eq!(
+        cn.site.git(&["rev-parse", "HEAD"]),
+        old_head,
+        "the code is back at the old commit"
+    );
     let (status, body) = cn.site.get().expect("the server is started again");
     assert_eq!((status, body.as_str()), (200, "CoralNet v1: 7 notes\n"));
     assert!(!cn.banner().exists(), "the banner is down");
-    assert_eq!(cn.site.applied_migrations().len(), 2, "0002 applied, the broken 0003 rolled back by its transaction");
+    assert_eq!(
+        cn.site.applied_migrations().len(),
+        2,
+        "0002 applied, the broken 0003 rolled back by its transaction"
+    );
 }
 
 /// Polls every site while a run goes on: (time, index of site, answered).
@@ -206,7 +295,11 @@ impl Poller {
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        Self { stop, samples, thread: Some(thread) }
+        Self {
+            stop,
+            samples,
+            thread: Some(thread),
+        }
     }
 
     fn finish(mut self) -> Vec<(Instant, usize, bool)> {
@@ -255,45 +348,106 @@ fn cluster(runbook_rel: &str, names: [&str; 2], marker: &str, role: &str) -> Clu
 }
 
 /// Start and finish times of each (step, host) from the journal, on the test's clock.
-fn step_spans(j: &[serde_json::Value]) -> Vec<(String, String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
-    let ts = |e: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(e["ts"].as_str().expect("ts")).expect("rfc3339").with_timezone(&chrono::Utc);
+fn step_spans(
+    j: &[serde_json::Value],
+) -> Vec<(
+    String,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    let ts = |e: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(e["ts"].as_str().expect("ts"))
+            .expect("rfc3339")
+            .with_timezone(&chrono::Utc)
+    };
     let mut spans = Vec::new();
     for (i, e) in j.iter().enumerate() {
         if e["event"] == "step_started" && e.get("phase").is_none() {
             let end = j[i..]
                 .iter()
-                .find(|f| f["event"] == "step_finished" && f["step"] == e["step"] && f["host"] == e["host"])
+                .find(|f| {
+                    f["event"] == "step_finished"
+                        && f["step"] == e["step"]
+                        && f["host"] == e["host"]
+                })
                 .expect("finished");
-            spans.push((e["step"].as_str().unwrap_or_default().to_string(), e["host"].as_str().unwrap_or_default().to_string(), ts(e), ts(end)));
+            spans.push((
+                e["step"].as_str().unwrap_or_default().to_string(),
+                e["host"].as_str().unwrap_or_default().to_string(),
+                ts(e),
+                ts(end),
+            ));
         }
     }
     spans
 }
 
 /// Map the poller's instants to wall-clock time.
-fn wall(at: Instant, anchor: (Instant, chrono::DateTime<chrono::Utc>)) -> chrono::DateTime<chrono::Utc> {
-    anchor.1 + chrono::Duration::from_std(at.saturating_duration_since(anchor.0)).unwrap_or_default()
+fn wall(
+    at: Instant,
+    anchor: (Instant, chrono::DateTime<chrono::Utc>),
+) -> chrono::DateTime<chrono::Utc> {
+    anchor.1
+        + chrono::Duration::from_std(at.saturating_duration_since(anchor.0)).unwrap_or_default()
 }
 
 /// While `host` (index `i`) is inside its rolling block, every poll of the other site answered.
-fn assert_other_site_up(spans: &[(String, String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)], rolling: &[&str], names: [&str; 2], samples: &[(Instant, usize, bool)], anchor: (Instant, chrono::DateTime<chrono::Utc>)) {
+fn assert_other_site_up(
+    spans: &[(
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    )],
+    rolling: &[&str],
+    names: [&str; 2],
+    samples: &[(Instant, usize, bool)],
+    anchor: (Instant, chrono::DateTime<chrono::Utc>),
+) {
     for (i, name) in names.iter().enumerate() {
-        let mine: Vec<_> = spans.iter().filter(|s| &s.1 == name && rolling.contains(&s.0.as_str())).collect();
+        let mine: Vec<_> = spans
+            .iter()
+            .filter(|s| &s.1 == name && rolling.contains(&s.0.as_str()))
+            .collect();
         let from = mine.iter().map(|s| s.2).min().expect("rolling steps ran");
         let to = mine.iter().map(|s| s.3).max().expect("rolling steps ran");
         let other = 1 - i;
-        let during: Vec<bool> = samples.iter().filter(|(t, site, _)| *site == other && (from..=to).contains(&wall(*t, anchor))).map(|s| s.2).collect();
-        assert!(!during.is_empty(), "the poller sampled {} while {name} was upgraded", names[other]);
-        assert!(during.iter().all(|ok| *ok), "{} stopped answering while {name} was upgraded: {during:?}", names[other]);
+        let during: Vec<bool> = samples
+            .iter()
+            .filter(|(t, site, _)| *site == other && (from..=to).contains(&wall(*t, anchor)))
+            .map(|s| s.2)
+            .collect();
+        assert!(
+            !during.is_empty(),
+            "the poller sampled {} while {name} was upgraded",
+            names[other]
+        );
+        assert!(
+            during.iter().all(|ok| *ok),
+            "{} stopped answering while {name} was upgraded: {during:?}",
+            names[other]
+        );
         // And the node upgraded really was down for a moment or restarted: its own samples exist.
-        let others_spans: Vec<_> = spans.iter().filter(|s| s.1 == names[other] && rolling.contains(&s.0.as_str())).collect();
-        assert!(others_spans.iter().all(|s| s.2 > to || s.3 < from), "the rolling blocks of the two hosts overlap");
+        let others_spans: Vec<_> = spans
+            .iter()
+            .filter(|s| s.1 == names[other] && rolling.contains(&s.0.as_str()))
+            .collect();
+        assert!(
+            others_spans.iter().all(|s| s.2 > to || s.3 < from),
+            "the rolling blocks of the two hosts overlap"
+        );
     }
 }
 
 #[test]
 fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
-    let c = cluster("examples/synnefo.toml", ["node1", "node2"], "[[steps]]", "node");
+    let c = cluster(
+        "examples/synnefo.toml",
+        ["node1", "node2"],
+        "[[steps]]",
+        "node",
+    );
     let ports = c.nodes.iter().map(|(_, s)| s.port).collect();
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports);
@@ -302,13 +456,20 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
         &c.runbook,
         &[
             "--yes",
-            "--var", &format!("node_out=touch {root}/drained-{{{{host}}}}"),
-            "--var", &format!("node_in=rm -f {root}/drained-{{{{host}}}}"),
-            "--var", "node_restart={{stop}} && {{start}}",
-            "--var", "node_url={{url}}",
-            "--var", "manage={{python}} manage.py",
-            "--var", "services_stop={{stop}}",
-            "--var", "services_start={{start}}",
+            "--var",
+            &format!("node_out=touch {root}/drained-{{{{host}}}}"),
+            "--var",
+            &format!("node_in=rm -f {root}/drained-{{{{host}}}}"),
+            "--var",
+            "node_restart={{stop}} && {{start}}",
+            "--var",
+            "node_url={{url}}",
+            "--var",
+            "manage={{python}} manage.py",
+            "--var",
+            "services_stop={{stop}}",
+            "--var",
+            "services_start={{start}}",
         ],
         "",
     );
@@ -317,22 +478,52 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
     let j = c.fx.journal();
     let spans = step_spans(&j);
     let rolling = ["take-out", "upgrade", "restart", "check-node", "put-back"];
-    let order: Vec<String> = spans.iter().filter(|s| rolling.contains(&s.0.as_str())).map(|s| format!("{}@{}", s.0, s.1)).collect();
+    let order: Vec<String> = spans
+        .iter()
+        .filter(|s| rolling.contains(&s.0.as_str()))
+        .map(|s| format!("{}@{}", s.0, s.1))
+        .collect();
     assert_eq!(
         order,
-        ["take-out@node1", "upgrade@node1", "restart@node1", "check-node@node1", "put-back@node1", "take-out@node2", "upgrade@node2", "restart@node2", "check-node@node2", "put-back@node2"]
+        [
+            "take-out@node1",
+            "upgrade@node1",
+            "restart@node1",
+            "check-node@node1",
+            "put-back@node1",
+            "take-out@node2",
+            "upgrade@node2",
+            "restart@node2",
+            "check-node@node2",
+            "put-back@node2"
+        ]
     );
     assert_other_site_up(&spans, &rolling, ["node1", "node2"], &samples, anchor);
     for (_, site) in &c.nodes {
-        assert_eq!(site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))), Some((200, true)));
+        assert_eq!(
+            site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))),
+            Some((200, true))
+        );
     }
-    assert_eq!(c.nodes[0].1.applied_migrations().len(), 2, "migrate ran on node1's database");
-    assert!(!Path::new(&format!("{root}/drained-node1")).exists() && !Path::new(&format!("{root}/drained-node2")).exists());
+    assert_eq!(
+        c.nodes[0].1.applied_migrations().len(),
+        2,
+        "migrate ran on node1's database"
+    );
+    assert!(
+        !Path::new(&format!("{root}/drained-node1")).exists()
+            && !Path::new(&format!("{root}/drained-node2")).exists()
+    );
 }
 
 #[test]
 fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
-    let c = cluster("examples/djangoplicity.toml", ["web1", "web2"], "[[steps]]", "web");
+    let c = cluster(
+        "examples/djangoplicity.toml",
+        ["web1", "web2"],
+        "[[steps]]",
+        "web",
+    );
     let ports = c.nodes.iter().map(|(_, s)| s.port).collect();
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports);
@@ -341,12 +532,18 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
         &c.runbook,
         &[
             "--yes",
-            "--var", &format!("cron_stop=echo stopped >> {root}/cron-{{{{host}}}}"),
-            "--var", &format!("cron_start=echo started >> {root}/cron-{{{{host}}}}"),
-            "--var", &format!("balancer_out=touch {root}/out-{{{{host}}}}"),
-            "--var", &format!("balancer_in=rm -f {root}/out-{{{{host}}}}"),
-            "--var", "web_restart={{stop}} && {{start}}",
-            "--var", "web_url={{url}}",
+            "--var",
+            &format!("cron_stop=echo stopped >> {root}/cron-{{{{host}}}}"),
+            "--var",
+            &format!("cron_start=echo started >> {root}/cron-{{{{host}}}}"),
+            "--var",
+            &format!("balancer_out=touch {root}/out-{{{{host}}}}"),
+            "--var",
+            &format!("balancer_in=rm -f {root}/out-{{{{host}}}}"),
+            "--var",
+            "web_restart={{stop}} && {{start}}",
+            "--var",
+            "web_url={{url}}",
         ],
         "",
     );
@@ -361,10 +558,16 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
     assert_eq!(first.0, "cron-off");
     assert_eq!(last.0, "cron-on");
     for host in ["web1", "web2"] {
-        assert_eq!(std::fs::read_to_string(format!("{root}/cron-{host}")).expect("cron log"), "stopped\nstarted\n");
+        assert_eq!(
+            std::fs::read_to_string(format!("{root}/cron-{host}")).expect("cron log"),
+            "stopped\nstarted\n"
+        );
     }
     for (_, site) in &c.nodes {
-        assert_eq!(site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))), Some((200, true)));
+        assert_eq!(
+            site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))),
+            Some((200, true))
+        );
         assert_eq!(site.applied_migrations().len(), 2);
     }
 }
@@ -374,10 +577,18 @@ fn flowspy_dumps_the_database_then_upgrades() {
     let fx = Fixture::new();
     let site = Site::create(&fx.path("flowspy"), 4, false);
     site.start();
-    std::fs::write(site.root.join("site/coralsite/settings.py.dist"), "DEBUG = False\nNEW_SETTING = 1\n").expect("dist");
+    std::fs::write(
+        site.root.join("site/coralsite/settings.py.dist"),
+        "DEBUG = False\nNEW_SETTING = 1\n",
+    )
+    .expect("dist");
     let sshd = Sshd::start();
     let kh = known_hosts(fx.dir.path(), &[&sshd]);
-    let text = with_hosts(&repo_file("examples/flowspy.toml"), &ssh_host("flowspy", &sshd, &kh, ""), "[[steps]]");
+    let text = with_hosts(
+        &repo_file("examples/flowspy.toml"),
+        &ssh_host("flowspy", &sshd, &kh, ""),
+        "[[steps]]",
+    );
     let runbook = fx.path("flowspy.toml");
     std::fs::write(&runbook, text).expect("runbook");
     let root = fx.root();
@@ -386,14 +597,26 @@ fn flowspy_dumps_the_database_then_upgrades() {
         &runbook,
         &[
             "--yes",
-            "--var", &format!("site={}", site.work_tree()),
-            "--var", &format!("python={}", site.python),
-            "--var", &format!("dump_dir={dumps}"),
-            "--var", "settings=coralsite/settings.py",
-            "--var", "settings_dist=coralsite/settings.py.dist",
-            "--var", &format!("web_restart={} && {}", site.stop_command(), site.start_command()),
-            "--var", &format!("celery_stop=echo stop >> {root}/celery"),
-            "--var", &format!("celery_start=echo start >> {root}/celery"),
+            "--var",
+            &format!("site={}", site.work_tree()),
+            "--var",
+            &format!("python={}", site.python),
+            "--var",
+            &format!("dump_dir={dumps}"),
+            "--var",
+            "settings=coralsite/settings.py",
+            "--var",
+            "settings_dist=coralsite/settings.py.dist",
+            "--var",
+            &format!(
+                "web_restart={} && {}",
+                site.stop_command(),
+                site.start_command()
+            ),
+            "--var",
+            &format!("celery_stop=echo stop >> {root}/celery"),
+            "--var",
+            &format!("celery_start=echo start >> {root}/celery"),
         ],
         "",
     );
@@ -401,15 +624,33 @@ fn flowspy_dumps_the_database_then_upgrades() {
     let j = fx.journal();
     let run_id = j[0]["run_id"].as_str().expect("run id");
     let dump_path = format!("{dumps}/flowspy-{run_id}.json");
-    let dump: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump_path).expect("the dump file exists")).expect("dump is JSON");
-    let notes = dump.as_array().expect("array").iter().filter(|o| o["model"] == "notes.note").count();
+    let dump: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dump_path).expect("the dump file exists"))
+            .expect("dump is JSON");
+    let notes = dump
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|o| o["model"] == "notes.note")
+        .count();
     assert_eq!(notes, 4, "the dump holds the rows");
-    assert!(output_lines(&j, "dump", "flowspy", "stdout").iter().any(|l| l.contains(&dump_path)), "the journal names the dump's path");
+    assert!(
+        output_lines(&j, "dump", "flowspy", "stdout")
+            .iter()
+            .any(|l| l.contains(&dump_path)),
+        "the journal names the dump's path"
+    );
     let settings = events(&j, "step_finished", Some("settings"));
     assert_eq!(settings[0]["status"], "ok");
-    assert_eq!(std::fs::read_to_string(format!("{root}/celery")).expect("celery"), "stop\nstart\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("{root}/celery")).expect("celery"),
+        "stop\nstart\n"
+    );
     assert_eq!(site.applied_migrations().len(), 2);
-    assert_eq!(site.get().map(|(s, b)| (s, b)), Some((200, "CoralNet v2: 4 notes in blue\n".to_string())));
+    assert_eq!(
+        site.get().map(|(s, b)| (s, b)),
+        Some((200, "CoralNet v2: 4 notes in blue\n".to_string()))
+    );
 }
 
 #[test]
@@ -423,8 +664,26 @@ fn djnro_moves_the_data_to_a_new_host() {
     let kh = known_hosts(fx.dir.path(), &[&s1, &s2]);
     let hosts = format!(
         "[ssh]\nuser = \"root\"\n\n{}{}",
-        ssh_host("old", &s1, &kh, &format!("vars = {{ site = \"{}\", python = \"{}\" }}", old.work_tree(), old.python)),
-        ssh_host("new", &s2, &kh, &format!("vars = {{ site = \"{}\", python = \"{}\" }}", new.work_tree(), new.python))
+        ssh_host(
+            "old",
+            &s1,
+            &kh,
+            &format!(
+                "vars = {{ site = \"{}\", python = \"{}\" }}",
+                old.work_tree(),
+                old.python
+            )
+        ),
+        ssh_host(
+            "new",
+            &s2,
+            &kh,
+            &format!(
+                "vars = {{ site = \"{}\", python = \"{}\" }}",
+                new.work_tree(),
+                new.python
+            )
+        )
     );
     let text = with_hosts(&repo_file("examples/djnro.toml"), &hosts, "[[steps]]");
     let runbook = fx.path("djnro.toml");
@@ -442,9 +701,27 @@ fn djnro_moves_the_data_to_a_new_host() {
         "",
     );
     assert_eq!(code(&out), 0, "{}", describe(&out));
-    assert!(Path::new(&format!("{root}/old-dump/djnro.json")).exists(), "the dump file exists");
-    assert_eq!(new.shell("from notes.models import Note; print(Note.objects.count())"), "6", "the data reached the new database");
-    assert_eq!(new.applied_migrations(), ["notes.0001_initial", "notes.0002_note_colour"]);
-    assert_eq!(new.git(&["rev-parse", "HEAD"]), new.git(&["rev-parse", "origin/master"]), "the new host runs the new code");
-    assert_eq!(old.shell("from notes.models import Note; print(Note.objects.count())"), "6", "the old host keeps its data");
+    assert!(
+        Path::new(&format!("{root}/old-dump/djnro.json")).exists(),
+        "the dump file exists"
+    );
+    assert_eq!(
+        new.shell("from notes.models import Note; print(Note.objects.count())"),
+        "6",
+        "the data reached the new database"
+    );
+    assert_eq!(
+        new.applied_migrations(),
+        ["notes.0001_initial", "notes.0002_note_colour"]
+    );
+    assert_eq!(
+        new.git(&["rev-parse", "HEAD"]),
+        new.git(&["rev-parse", "origin/master"]),
+        "the new host runs the new code"
+    );
+    assert_eq!(
+        old.shell("from notes.models import Note; print(Note.objects.count())"),
+        "6",
+        "the old host keeps its data"
+    );
 }

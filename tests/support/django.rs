@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 /// The virtualenv with Django and gunicorn (`scripts/test` makes it).
 pub fn venv() -> PathBuf {
     let dir = std::env::var_os("DRYDOCK_TEST_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("e2e-venv"),
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join("e2e-venv")
+        },
         PathBuf::from,
     );
     let python = dir.join("bin").join("python");
@@ -50,7 +54,8 @@ impl Site {
     /// Build the site under `root` with `rows` notes; `broken` adds a failing
     /// migration on origin.
     pub fn create(root: &Path, rows: usize, broken: bool) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/django/make-site.sh");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/django/make-site.sh");
         let python = python();
         let mut cmd = Command::new("bash");
         cmd.arg(script).arg(root).arg(&python).arg(rows.to_string());
@@ -98,11 +103,17 @@ impl Site {
     /// The shell command that stops gunicorn and waits until it is gone.
     pub fn stop_command(&self) -> String {
         let pid = self.pidfile();
-        format!("if [ -f {pid} ]; then kill $(cat {pid}); while [ -e {pid} ]; do sleep 0.1; done; fi")
+        format!(
+            "if [ -f {pid} ]; then kill $(cat {pid}); while [ -e {pid} ]; do sleep 0.1; done; fi"
+        )
     }
 
     pub fn start(&self) {
-        let status = Command::new("sh").arg("-c").arg(self.start_command()).status().expect("start gunicorn");
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(self.start_command())
+            .status()
+            .expect("start gunicorn");
         assert!(status.success(), "gunicorn did not start");
         self.wait_until_up();
     }
@@ -110,13 +121,20 @@ impl Site {
     pub fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while get(self.port).is_none() {
-            assert!(Instant::now() < deadline, "gunicorn never answered on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "gunicorn never answered on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     pub fn stop(&self) {
-        let _ = Command::new("sh").arg("-c").arg(self.stop_command()).status();
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(self.stop_command())
+            .status();
     }
 
     /// What the site answers: (status, body).
@@ -125,7 +143,12 @@ impl Site {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git").arg("-C").arg(self.work_tree()).args(args).output().expect("git");
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.work_tree())
+            .args(args)
+            .output()
+            .expect("git");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -157,7 +180,8 @@ impl Drop for Site {
 
 /// One GET of `/` on 127.0.0.1:port.
 pub fn get(port: u16) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
         .write_all(format!("GET / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
@@ -165,6 +189,9 @@ pub fn get(port: u16) -> Option<(u16, String)> {
     let mut reply = String::new();
     stream.read_to_string(&mut reply).ok()?;
     let status = reply.split_whitespace().nth(1)?.parse().ok()?;
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
