@@ -3,6 +3,7 @@
 //! connection per host.
 
 pub mod local;
+pub mod ssh;
 
 use std::sync::Arc;
 
@@ -162,14 +163,10 @@ pub trait Transport: Send + Sync {
 /// Connect to a host as its runbook entry says.
 pub async fn connect(
     host: &Host,
-    _prompter: Arc<dyn Prompter>,
+    prompter: Arc<dyn Prompter>,
 ) -> Result<Arc<dyn Transport>, ConnectError> {
     match host.transport {
         TransportKind::Local => Ok(Arc::new(local::LocalTransport::new(&host.name))),
-        TransportKind::Ssh => Err(ConnectError::Other {
-            host: host.name.clone(),
-            reason: "the ssh transport is not built yet in this version; use transport = \"local\""
-                .into(),
-        }),
+        TransportKind::Ssh => Ok(Arc::new(ssh::connect(host, prompter).await?)),
     }
 }

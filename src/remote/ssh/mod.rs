@@ -1,0 +1,296 @@
+//! The `ssh` transport: one SSH connection per host, on the ssh2 crate.
+//!
+//! [`SshTransport`] is a cheap handle; the session itself lives on a thread of
+//! its own (see `session`), which every call reaches through a request with
+//! its own reply channel.
+
+pub mod auth;
+pub mod config;
+pub mod known_hosts;
+mod session;
+pub mod wrap;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    BoxedIo, Chunk, ConnectError, ExecRequest, ExitStatus, Prompter, Transport, TransportError,
+};
+use crate::runbook::{Host, HostKeyPolicy};
+use session::{Handle, Request, Setup, SftpOp, SftpValue};
+
+/// How long a cancelled command may take to be ended on the host before we
+/// stop waiting and report it cancelled anyway.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+/// `~` and `~/...` on this machine.
+pub fn expand_home(path: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    if path == "~" {
+        if let Some(h) = home() {
+            return h;
+        }
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(h) = home() {
+            return h.join(rest);
+        }
+    }
+    PathBuf::from(path)
+}
+
+/// A path on the host: SFTP starts in the login directory, so `~/x` is `x`.
+fn remote_path(path: &str) -> PathBuf {
+    if path == "~" {
+        PathBuf::from(".")
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        PathBuf::from(rest)
+    } else {
+        PathBuf::from(path)
+    }
+}
+
+/// Where and how to connect, after `~/.ssh/config` filled in what the runbook left open.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub hostname: String,
+    pub user: String,
+    pub port: u16,
+    pub identity: Option<PathBuf>,
+    pub config_identities: Vec<PathBuf>,
+    pub known_hosts: PathBuf,
+    pub policy: HostKeyPolicy,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub fn resolve(host: &Host) -> Self {
+        let cfg = config::lookup(&host.address);
+        let user = match (&cfg.user, host.user_given) {
+            (Some(u), false) => u.clone(),
+            _ => host.user.clone(),
+        };
+        let port = match (cfg.port, host.port_given) {
+            (Some(p), false) => p,
+            _ => host.port,
+        };
+        let hostname = cfg
+            .host_name
+            .clone()
+            .unwrap_or_else(|| host.address.clone());
+        let config_identities = cfg
+            .identity_files
+            .iter()
+            .map(|f| config::expand_identity(f, &hostname, &user))
+            .collect();
+        Self {
+            name: host.name.clone(),
+            hostname,
+            user,
+            port,
+            identity: host.identity.as_deref().map(expand_home),
+            config_identities,
+            known_hosts: known_hosts::path_for(host.known_hosts.as_deref()),
+            policy: host.host_keys,
+            timeout: host.connect_timeout,
+        }
+    }
+}
+
+pub struct SshTransport {
+    name: String,
+    handle: Handle,
+    next_id: AtomicU64,
+}
+
+/// Connect, check the host key and authenticate; questions go to `prompter`.
+pub async fn connect(
+    host: &Host,
+    prompter: Arc<dyn Prompter>,
+) -> Result<SshTransport, ConnectError> {
+    let target = Target::resolve(host);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    session::spawn(target, tx);
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Setup::Ask(question, answer) => {
+                let reply = prompter.ask(question).await;
+                let _ = answer.send(reply);
+            }
+            Setup::Ready(handle) => {
+                return Ok(SshTransport {
+                    name: host.name.clone(),
+                    handle,
+                    next_id: AtomicU64::new(1),
+                });
+            }
+            Setup::Failed(e) => return Err(e),
+        }
+    }
+    Err(ConnectError::Other {
+        host: host.name.clone(),
+        reason: "the connection thread ended without a word".into(),
+    })
+}
+
+/// The command that follows a log file, for the log pane.
+pub fn tail_command(path: &str) -> String {
+    format!("tail -n 200 -F {}", wrap::quote(path))
+}
+
+impl SshTransport {
+    fn lost(&self) -> TransportError {
+        TransportError::Lost {
+            host: self.name.clone(),
+            reason: self.handle.end_reason(),
+        }
+    }
+
+    async fn sftp(&self, op: SftpOp) -> Result<SftpValue, TransportError> {
+        let (reply, rx) = oneshot::channel();
+        if !self.handle.send(Request::Sftp { op, reply }) {
+            return Err(self.lost());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.lost()))
+    }
+
+    /// Follow `path` on the host (`tail -F`), sending its lines to `output`
+    /// until `cancel`; restart it after a reconnect by calling it again.
+    pub async fn tail(
+        &self,
+        path: &str,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        self.exec(
+            ExecRequest {
+                command: tail_command(path),
+                pty: false,
+            },
+            output,
+            cancel,
+        )
+        .await
+    }
+}
+
+fn unexpected(what: &str) -> TransportError {
+    TransportError::Failed(format!("unexpected answer to {what}"))
+}
+
+#[async_trait]
+impl Transport for SshTransport {
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, mut rx) = oneshot::channel();
+        let sent = self.handle.send(Request::Exec {
+            id,
+            command: request.command,
+            pty: request.pty,
+            output,
+            reply,
+        });
+        if !sent {
+            return Err(self.lost());
+        }
+        tokio::select! {
+            r = &mut rx => r.unwrap_or_else(|_| Err(self.lost())),
+            () = cancel.cancelled() => {
+                self.handle.send(Request::Cancel { id });
+                match tokio::time::timeout(CANCEL_WAIT, rx).await {
+                    Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                    _ => Err(TransportError::Cancelled),
+                }
+            }
+        }
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool, TransportError> {
+        match self.sftp(SftpOp::Exists(remote_path(path))).await? {
+            SftpValue::Bool(b) => Ok(b),
+            _ => Err(unexpected("exists")),
+        }
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
+        match self.sftp(SftpOp::Read(remote_path(path))).await? {
+            SftpValue::Bytes(b) => Ok(b),
+            _ => Err(unexpected("read")),
+        }
+    }
+
+    async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<(), TransportError> {
+        self.sftp(SftpOp::Write(remote_path(path), data.to_vec()))
+            .await
+            .map(drop)
+    }
+
+    async fn remove_file(&self, path: &str) -> Result<(), TransportError> {
+        self.sftp(SftpOp::RemoveFile(remote_path(path)))
+            .await
+            .map(drop)
+    }
+
+    async fn create_dir(&self, path: &str) -> Result<bool, TransportError> {
+        match self.sftp(SftpOp::CreateDir(remote_path(path))).await? {
+            SftpValue::Bool(b) => Ok(b),
+            _ => Err(unexpected("mkdir")),
+        }
+    }
+
+    async fn remove_dir(&self, path: &str) -> Result<(), TransportError> {
+        self.sftp(SftpOp::RemoveDir(remote_path(path)))
+            .await
+            .map(drop)
+    }
+
+    async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxedIo, TransportError> {
+        // A socket pair: the session thread polls its end like any fd, and
+        // tokio drives ours.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| TransportError::Failed(format!("cannot create a socket pair: {e}")))?;
+        ours.set_nonblocking(true)
+            .and_then(|()| theirs.set_nonblocking(true))
+            .map_err(|e| TransportError::Failed(format!("socket pair: {e}")))?;
+        let ours = tokio::net::UnixStream::from_std(ours)
+            .map_err(|e| TransportError::Failed(format!("socket pair: {e}")))?;
+        let (reply, rx) = oneshot::channel();
+        let sent = self.handle.send(Request::Tunnel {
+            host: host.to_string(),
+            port,
+            socket: theirs,
+            reply,
+        });
+        if !sent {
+            return Err(self.lost());
+        }
+        rx.await.unwrap_or_else(|_| Err(self.lost()))?;
+        Ok(Box::new(ours))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_paths() {
+        assert_eq!(
+            remote_path("~/.drydock.lock"),
+            PathBuf::from(".drydock.lock")
+        );
+        assert_eq!(remote_path("/srv/x"), PathBuf::from("/srv/x"));
+        assert_eq!(remote_path("~"), PathBuf::from("."));
+    }
+}

@@ -1,0 +1,577 @@
+//! The ssh transport against a real sshd on 127.0.0.1, through the built binary.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::sshd::Sshd;
+
+/// Longest any drydock run here may take: past it the run counts as hung.
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    journal: Vec<Value>,
+}
+
+impl Run {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    fn events(&self, kind: &str) -> Vec<&Value> {
+        self.journal.iter().filter(|e| e["event"] == kind).collect()
+    }
+
+    fn output_lines(&self, step: &str) -> Vec<String> {
+        self.events("output")
+            .into_iter()
+            .filter(|e| e["step"] == step)
+            .map(|e| e["line"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn status_of(&self, step: &str) -> Vec<String> {
+        self.events("step_finished")
+            .into_iter()
+            .filter(|e| e["step"] == step)
+            .map(|e| e["status"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+/// A test's own world: a HOME without ssh settings, a journal dir, a work dir.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["home", "journal", "work"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        World { dir }
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.path("known_hosts")
+    }
+
+    /// The `[runbook]` and `[ssh]` head of a runbook for `sshd`.
+    fn head(&self, sshd: &Sshd, policy: &str) -> String {
+        format!(
+            "[runbook]\nname = \"ssh test\"\nlock = \"{work}/lock\"\n\n\
+             [ssh]\nuser = \"root\"\nport = {port}\nidentity = \"{key}\"\n\
+             known_hosts = \"{kh}\"\nhost_keys = \"{policy}\"\nconnect_timeout = \"5s\"\n\n\
+             [hosts.web]\naddress = \"127.0.0.1\"\n\n",
+            work = self.path("work").display(),
+            port = sshd.port,
+            key = sshd.user_key.display(),
+            kh = self.known_hosts().display(),
+        )
+    }
+
+    fn trust(&self, sshd: &Sshd) {
+        std::fs::write(self.known_hosts(), sshd.known_hosts_line()).expect("known_hosts");
+    }
+
+    /// Run `drydock run --headless --yes` on `runbook`; panics if it hangs.
+    fn run(&self, runbook: &str) -> Run {
+        self.run_with(runbook, |_| {})
+    }
+
+    /// As `run`, calling `during` with the journal path while drydock runs.
+    fn run_with(&self, runbook: &str, during: impl FnOnce(&Path)) -> Run {
+        let rb = self.path("runbook.toml");
+        std::fs::write(&rb, runbook).expect("runbook");
+        let journal_dir = self.path("journal");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_drydock"))
+            .args(["run", "--headless", "--yes"])
+            .arg(&rb)
+            .arg("--journal-dir")
+            .arg(&journal_dir)
+            .env("HOME", self.path("home"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start drydock");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let out_t = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        during(&journal_dir);
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > HANG_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "drydock hung for {HANG_LIMIT:?}; stdout:\n{}",
+                    out_t.join().unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stdout = out_t.join().unwrap_or_default();
+        let stderr = err_t.join().unwrap_or_default();
+        Run {
+            code: status.code(),
+            stdout,
+            stderr,
+            journal: read_journal(&journal_dir),
+        }
+    }
+}
+
+fn read_journal(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("journal dir").flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        out.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
+    }
+    out
+}
+
+fn step(id: &str, body: &str) -> String {
+    format!("[[steps]]\nid = \"{id}\"\ntitle = \"{id}\"\n{body}\n\n")
+}
+
+#[test]
+fn multi_step_run_over_one_connection() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let site = w.path("work").join("site");
+    let before = sshd.connections();
+    let mut rb = w.head(&sshd, "strict");
+    rb += &format!(
+        "[banner]\nhosts = [\"web\"]\npath = \"{site}/maintenance.json\"\nmessage = \"Down for an update at {{{{starts_at}}}}.\"\n\
+         content = '{{\"message\": \"{{{{message}}}}\"}}'\nlead = \"0s\"\n\n",
+        site = site.display()
+    );
+    rb += &step(
+        "prepare",
+        &format!(
+            "run = \"mkdir -p {0} && echo v2 > {0}/VERSION && echo prepared\"",
+            site.display()
+        ),
+    );
+    rb += &step("banner-on", "banner = \"on\"");
+    rb += &step(
+        "show-banner",
+        &format!("run = \"cat {}/maintenance.json\"", site.display()),
+    );
+    rb += &step(
+        "streams",
+        "run = \"printf 'one\\\\ntwo\\\\n'; echo 'to stderr' >&2; printf 'no newline'\"",
+    );
+    rb += &step(
+        "status",
+        "run = \"test -s VERSION || echo 'home is the login dir'; exit 0\"",
+    );
+    rb += &step("tty", "run = \"test -t 0 && echo has-a-tty\"\npty = true");
+    rb += &step("banner-off", "banner = \"off\"");
+    rb += &step(
+        "banner-gone",
+        &format!(
+            "guard = {{ file_absent = \"{}/maintenance.json\", poll = \"1s\", timeout = \"10s\" }}",
+            site.display()
+        ),
+    );
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(0), "drydock failed:\n{}", run.text());
+
+    // Effects on the server's side.
+    assert_eq!(
+        std::fs::read_to_string(site.join("VERSION"))
+            .expect("VERSION")
+            .trim(),
+        "v2"
+    );
+    assert!(!site.join("maintenance.json").exists(), "banner still up");
+
+    // The journal holds exactly what the commands printed.
+    assert_eq!(run.output_lines("prepare"), vec!["prepared"]);
+    let banner = run.output_lines("show-banner");
+    assert_eq!(banner.len(), 1, "{banner:?}");
+    assert!(
+        banner[0].starts_with("{\"message\": \"Down for an update at "),
+        "{banner:?}"
+    );
+    let mut streams = run.output_lines("streams");
+    streams.sort();
+    assert_eq!(streams, vec!["no newline", "one", "to stderr", "two"]);
+    let by_stream: Vec<(String, String)> = run
+        .events("output")
+        .into_iter()
+        .filter(|e| e["step"] == "streams")
+        .map(|e| {
+            (
+                e["stream"].as_str().unwrap_or("").to_string(),
+                e["line"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        by_stream.contains(&("stderr".into(), "to stderr".into())),
+        "{by_stream:?}"
+    );
+    assert!(
+        by_stream.contains(&("stdout".into(), "one".into())),
+        "{by_stream:?}"
+    );
+    assert_eq!(run.output_lines("status"), vec!["home is the login dir"]);
+    assert_eq!(run.output_lines("tty"), vec!["has-a-tty"]);
+    for s in [
+        "prepare",
+        "banner-on",
+        "show-banner",
+        "streams",
+        "status",
+        "tty",
+        "banner-off",
+        "banner-gone",
+    ] {
+        assert_eq!(run.status_of(s), vec!["ok"], "step {s}:\n{}", run.text());
+    }
+
+    // One TCP connection, one login, for the whole run.
+    assert_eq!(
+        sshd.connections() - before,
+        1,
+        "sshd log:\n{}",
+        sshd.log_text()
+    );
+    assert_eq!(sshd.logins(), 1, "sshd log:\n{}", sshd.log_text());
+}
+
+#[test]
+fn unknown_host_key_is_refused_under_strict() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    let marker = w.path("work").join("ran");
+    let rb =
+        w.head(&sshd, "strict") + &step("touch", &format!("run = \"touch {}\"", marker.display()));
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(5), "{}", run.text());
+    let text = run.text();
+    assert!(
+        text.contains(&sshd.fingerprint()),
+        "fingerprint missing:\n{text}"
+    );
+    assert!(
+        text.contains("ssh-ed25519") && text.contains("web"),
+        "{text}"
+    );
+    assert!(!marker.exists(), "a step ran");
+    assert!(
+        !w.known_hosts().exists()
+            || std::fs::read_to_string(w.known_hosts())
+                .unwrap_or_default()
+                .is_empty()
+    );
+    assert_eq!(sshd.logins(), 0);
+}
+
+#[test]
+fn unknown_host_key_is_added_under_accept_new() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    let rb = w.head(&sshd, "accept-new") + &step("hello", "run = \"echo hello\"");
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(run.output_lines("hello"), vec!["hello"]);
+    let known = std::fs::read_to_string(w.known_hosts()).expect("known_hosts written");
+    assert_eq!(known, sshd.known_hosts_line());
+    // And the next run finds it there.
+    let again = w.run(&(w.head(&sshd, "strict") + &step("hello", "run = \"echo hello\"")));
+    assert_eq!(again.code, Some(0), "{}", again.text());
+}
+
+#[test]
+fn hashed_known_hosts_entries_match() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let status = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(w.known_hosts())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ssh-keygen -H");
+    assert!(status.success());
+    let text = std::fs::read_to_string(w.known_hosts()).expect("known_hosts");
+    assert!(text.starts_with("|1|"), "not hashed: {text}");
+    let run = w.run(&(w.head(&sshd, "strict") + &step("hello", "run = \"echo hello\"")));
+    assert_eq!(run.code, Some(0), "{}", run.text());
+}
+
+#[test]
+fn changed_host_key_is_refused_under_both_policies() {
+    let sshd = Sshd::start();
+    let other = tempfile::tempdir().expect("temp");
+    let fake = other.path().join("fake");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&fake)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let fake_pub = std::fs::read_to_string(fake.with_extension("pub")).expect("pub");
+    let mut parts = fake_pub.split_whitespace();
+    let (kt, key) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    for policy in ["strict", "accept-new"] {
+        let w = World::new();
+        let known = format!(
+            "# a comment\nexample.org {kt} {key}\n[127.0.0.1]:{} {kt} {key}\n",
+            sshd.port
+        );
+        std::fs::write(w.known_hosts(), &known).expect("known_hosts");
+        let marker = w.path("work").join("ran");
+        let rb = w.head(&sshd, policy)
+            + &step("touch", &format!("run = \"touch {}\"", marker.display()));
+        let run = w.run(&rb);
+        assert_eq!(run.code, Some(5), "{policy}: {}", run.text());
+        let text = run.text();
+        assert!(text.contains("CHANGED"), "{policy}: {text}");
+        assert!(
+            text.contains(&format!("{} line 3", w.known_hosts().display())),
+            "{policy}: {text}"
+        );
+        assert!(text.contains(&sshd.fingerprint()), "{policy}: {text}");
+        assert!(!marker.exists(), "{policy}: a step ran");
+        assert_eq!(
+            std::fs::read_to_string(w.known_hosts()).expect("kh"),
+            known,
+            "{policy}: known_hosts was changed"
+        );
+    }
+    assert_eq!(sshd.logins(), 0);
+}
+
+#[test]
+fn wrong_key_and_unreachable_port_exit_5_naming_the_host() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let marker = w.path("work").join("ran");
+    let body = step("touch", &format!("run = \"touch {}\"", marker.display()));
+
+    // A key the server does not know.
+    let stranger = w.path("stranger");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let rb = w.head(&sshd, "strict").replace(
+        &sshd.user_key.display().to_string(),
+        &stranger.display().to_string(),
+    ) + &body;
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(5), "{}", run.text());
+    assert!(
+        run.text()
+            .contains("authentication to 'web' as 'root' failed"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("panicked"), "{}", run.text());
+
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let rb = w.head(&sshd, "strict").replace(
+        &format!("port = {}", sshd.port),
+        &format!("port = {closed}"),
+    ) + &body;
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(5), "{}", run.text());
+    assert!(
+        run.text().contains("cannot reach host 'web'"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("panicked"), "{}", run.text());
+    assert!(!marker.exists(), "a step ran");
+}
+
+#[test]
+fn server_killed_mid_step_makes_it_lost() {
+    let mut sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let rb = w.head(&sshd, "strict")
+        + &step("long", "run = \"echo started; sleep 120\"")
+        + &step("after", "run = \"echo never\"");
+    let mut killed_at = None;
+    let run = w.run_with(&rb, |journal| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if read_journal(journal)
+                .iter()
+                .any(|e| e["event"] == "output" && e["line"] == "started")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd.kill();
+        killed_at = Some(Instant::now());
+    });
+    let took = killed_at.map(|t| t.elapsed()).unwrap_or_default();
+    assert!(
+        took < Duration::from_secs(30),
+        "drydock took {took:?} to notice"
+    );
+    assert_eq!(run.status_of("long"), vec!["lost"], "{}", run.text());
+    assert!(run.status_of("after").is_empty(), "{}", run.text());
+    assert!(run.text().contains("web"), "{}", run.text());
+    assert!(run.events("run_finished").len() == 1, "{}", run.text());
+    assert_ne!(run.code, Some(0));
+}
+
+#[test]
+fn cancelled_step_leaves_no_process_behind() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    // A sleep length nobody else uses marks our processes on the server.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1);
+    let marker = format!("sleep 300.{}{}", std::process::id(), nanos);
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "slow",
+            &format!(
+                "run = \"echo going; {marker}; echo done\"\ntimeout = \"2s\"\non_failure = \"continue\""
+            ),
+        )
+        + &step("next", "run = \"echo next\"");
+    let run = w.run(&rb);
+    assert_eq!(run.status_of("slow"), vec!["timeout"], "{}", run.text());
+    assert_eq!(run.output_lines("next"), vec!["next"], "{}", run.text());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(&marker)
+            .output()
+            .expect("pgrep");
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind on the server: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn http_step_goes_through_the_tunnel() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let docroot = w.path("work").join("www");
+    std::fs::create_dir_all(&docroot).expect("docroot");
+    std::fs::write(docroot.join("index.html"), "<p>drydock-tunnel-ok</p>\n").expect("index");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&docroot)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 -m http.server (install python3)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "http.server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "smoke",
+            &format!(
+                "http = {{ url = \"http://127.0.0.1:{port}/\", status = 200, contains = \"drydock-tunnel-ok\", via = \"web\" }}"
+            ),
+        );
+    let run = w.run(&rb);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(run.status_of("smoke"), vec!["ok"], "{}", run.text());
+    assert_eq!(sshd.logins(), 1);
+}
+
+#[test]
+fn ssh_config_supplies_hostname_port_and_identity() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let ssh_dir = w.path("home").join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
+    std::fs::write(
+        ssh_dir.join("config"),
+        format!(
+            "Host other\n  Port 1\n\nHost web-alias\n  HostName 127.0.0.1\n  Port {}\n  User root\n  IdentityFile {}\n",
+            sshd.port,
+            sshd.user_key.display()
+        ),
+    )
+    .expect("config");
+    let rb = format!(
+        "[runbook]\nname = \"cfg\"\nlock = \"{}/lock\"\n\n[ssh]\nknown_hosts = \"{}\"\n\n[hosts.web]\naddress = \"web-alias\"\n\n",
+        w.path("work").display(),
+        w.known_hosts().display()
+    ) + &step("who", "run = \"id -un\"");
+    let run = w.run(&rb);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(run.output_lines("who"), vec!["root"]);
+}
