@@ -4,6 +4,8 @@
 //!
 //! These tests need tmux. Where it is missing they fail and say to install it.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -342,4 +344,107 @@ fn resizing_to_too_small_and_back_then_sigint_restores_the_terminal() {
     let killed = Command::new("kill").args(["-INT", &pid]).status();
     assert!(killed.is_ok_and(|s| s.success()));
     assert_eq!(t.exit_status(), 3);
+}
+
+/// A runbook with one host over SSH to `sshd`, with an empty known_hosts.
+fn ssh_setup(dir: &Path, sshd: &support::sshd::Sshd) -> String {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    std::fs::write(dir.join("known_hosts"), "").expect("known_hosts");
+    let runbook = dir.join("ssh.toml");
+    let text = format!(
+        "[runbook]\nname = \"ssh in the TUI\"\nlock = \"{dir}/lock\"\n\n\
+         [ssh]\nuser = \"root\"\nport = {port}\nidentity = \"{key}\"\n\
+         known_hosts = \"{dir}/known_hosts\"\nhost_keys = \"strict\"\nconnect_timeout = \"5s\"\n\n\
+         [hosts.web]\naddress = \"127.0.0.1\"\n\n\
+         [[steps]]\nid = \"hello\"\ntitle = \"Say hello over SSH\"\nrun = \"echo hello over ssh\"\n",
+        dir = dir.display(),
+        port = sshd.port,
+        key = sshd.user_key.display(),
+    );
+    std::fs::write(&runbook, text).expect("runbook");
+    format!(
+        "HOME={} {} run {} --journal-dir {}",
+        quote(&home.display().to_string()),
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.join("journal").display().to_string())
+    )
+}
+
+#[test]
+fn an_unknown_host_key_is_shown_and_trusted_on_yes() {
+    let sshd = support::sshd::Sshd::start();
+    let dir = tempdir();
+    let t = Tmux::start("hostkey-yes", &ssh_setup(dir.path(), &sshd));
+    let screen = t.wait_for("Unknown host key");
+    assert!(
+        screen.contains(&sshd.fingerprint()),
+        "the fingerprint is shown:\n{screen}"
+    );
+    t.keys(&["y"]);
+    let screen = t.wait_for("Summary");
+    assert!(
+        screen.contains("finished: every step done or skipped"),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let known = std::fs::read_to_string(dir.path().join("known_hosts")).expect("known_hosts");
+    assert!(!known.trim().is_empty(), "the trusted key is remembered");
+}
+
+#[test]
+fn an_unknown_host_key_refused_stops_the_run() {
+    let sshd = support::sshd::Sshd::start();
+    let dir = tempdir();
+    let t = Tmux::start("hostkey-no", &ssh_setup(dir.path(), &sshd));
+    t.wait_for("Unknown host key");
+    t.keys(&["n"]);
+    t.wait_for("Summary");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 5);
+    let known = std::fs::read_to_string(dir.path().join("known_hosts")).expect("known_hosts");
+    assert!(known.trim().is_empty(), "nothing is written on no");
+}
+
+#[test]
+fn a_key_passphrase_is_asked_and_never_shown() {
+    let sshd = support::sshd::Sshd::start();
+    let dir = tempdir();
+    let mut command = ssh_setup(dir.path(), &sshd);
+    std::fs::write(dir.path().join("known_hosts"), sshd.known_hosts_line()).expect("known_hosts");
+    // The same key, encrypted with a passphrase.
+    let key = dir.path().join("id_locked");
+    std::fs::copy(&sshd.user_key, &key).expect("copy key");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "hunter2secret", "-f"])
+        .arg(&key)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "ssh-keygen -p failed");
+    let runbook = dir.path().join("ssh.toml");
+    let text = std::fs::read_to_string(&runbook).expect("runbook");
+    let text = text.replace(
+        &sshd.user_key.display().to_string(),
+        &key.display().to_string(),
+    );
+    std::fs::write(&runbook, text).expect("runbook");
+    command = format!("SSH_AUTH_SOCK= {command}");
+    let t = Tmux::start("passphrase", &command);
+    t.wait_for("Passphrase for the key");
+    t.keys(&["-l", "hunter2secret"]);
+    let screen = t.screen();
+    assert!(
+        !screen.contains("hunter2"),
+        "the passphrase is never shown:\n{screen}"
+    );
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Summary");
+    assert!(
+        screen.contains("finished: every step done or skipped"),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
 }
