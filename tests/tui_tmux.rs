@@ -448,3 +448,25 @@ fn a_key_passphrase_is_asked_and_never_shown() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 0);
 }
+
+#[test]
+fn no_color_draws_no_colour() {
+    let dir = tempdir();
+    let t = Tmux::start("nocolor", &format!("NO_COLOR=1 {}", setup(dir.path())));
+    t.wait_for("Confirm this step");
+    let screen = t.tmux(&["capture-pane", "-p", "-e", "-t", "t"]);
+    for sgr in screen.split("\x1b[").skip(1) {
+        let params = sgr.split('m').next().unwrap_or_default();
+        let colour = params.split(';').any(|p| {
+            matches!(
+                p.parse::<u16>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        });
+        assert!(!colour, "a colour under NO_COLOR: ESC[{params}m");
+    }
+    t.keys(&["a"]);
+    t.wait_for("Summary");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 3);
+}

@@ -205,6 +205,9 @@ fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if let Some(id) = &app.run_id {
         top.push(Span::styled(format!("  run {id}"), theme.muted()));
     }
+    // The description goes last on the line: the line is cut at the screen's
+    // edge, and the run's state matters more than its description.
+    let description = app.plan.description.as_ref().map(|d| format!("  {d}"));
     if app.mode == Mode::Run {
         let elapsed =
             app.finished
@@ -244,6 +247,9 @@ fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             format!("  banner: starts in {}", clock(left)),
             theme.alert(),
         ));
+    }
+    if let Some(d) = description {
+        top.push(Span::styled(d, theme.muted()));
     }
     Paragraph::new(Line::from(top)).render(l1, buf);
 
