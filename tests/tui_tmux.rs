@@ -470,3 +470,29 @@ fn no_color_draws_no_colour() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 3);
 }
+
+/// Not a test of its own: the body `a_panic_restores_the_terminal` runs in
+/// tmux. It enters the full screen, forgets the guard (so only the panic
+/// hook can restore the terminal) and panics.
+#[test]
+fn panic_child() {
+    if std::env::var_os("DRYDOCK_PANIC_CHILD").is_none() {
+        return;
+    }
+    let guard = drydock::tui::term::TerminalGuard::enter().expect("enter the full screen");
+    std::mem::forget(guard);
+    std::thread::sleep(Duration::from_millis(300));
+    panic!("a panic for the test");
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let exe = std::env::current_exe().expect("test binary");
+    let command = format!(
+        "DRYDOCK_PANIC_CHILD=1 {} panic_child --exact --nocapture --test-threads 1",
+        quote(&exe.display().to_string())
+    );
+    let t = Tmux::start("panic", &command);
+    t.wait_for("a panic for the test");
+    assert_ne!(t.exit_status(), 0);
+}
