@@ -32,14 +32,17 @@ pub enum Command {
         runbook: PathBuf,
         /// The [logs] entries to show (default: all).
         log: Vec<String>,
+        /// Colour theme.
+        #[arg(long, value_name = "NAME")]
+        theme: Option<String>,
     },
     /// Past runs: id, runbook, user, start, result.
     History {
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
     },
-    /// The example runbook on a throwaway local site.
-    Demo,
+    /// The example runbook on a throwaway local site, in the TUI.
+    Demo(DemoArgs),
     /// List the themes found.
     Themes,
     /// Print shell completions.
@@ -98,4 +101,17 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((key.to_string(), value.to_string()))
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    /// Colour theme of the TUI.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Keep the throwaway site (its path is printed) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Run line by line instead of in the TUI (answers read from standard input).
+    #[arg(long)]
+    pub headless: bool,
 }

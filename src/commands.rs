@@ -28,13 +28,100 @@ pub fn dispatch(cli: Cli) -> i32 {
             );
             exit::OK
         }
-        Command::Logs { .. } | Command::Demo | Command::Themes => {
-            eprintln!(
-                "drydock: this command comes with the terminal interface, which this build does not have yet"
-            );
-            exit::USAGE
+        Command::Logs {
+            runbook,
+            log,
+            theme,
+        } => logs(&runbook, &log, theme.as_deref()),
+        Command::Demo(args) => crate::demo::run(args),
+        Command::Themes => themes(),
+    }
+}
+
+fn themes() -> i32 {
+    let mut out = std::io::stdout().lock();
+    let mut code = exit::OK;
+    for (name, from) in crate::tui::theme::list() {
+        let default = if name == crate::tui::theme::DEFAULT {
+            " (default)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "{name:<16} {from}{default}");
+        if let Err(e) = crate::tui::theme::resolve(Some(&name), false) {
+            let _ = writeln!(out, "{:<16} invalid: {e}", "");
+            code = exit::USAGE;
         }
     }
+    if let Some(dir) = crate::tui::theme::user_dir() {
+        let _ = writeln!(
+            out,
+            "\nYour own themes go in {}/NAME.toml; each role left out comes from the default.",
+            dir.display()
+        );
+    }
+    code
+}
+
+/// The theme for a TUI: `--theme`, else the runbook's, else the default.
+pub fn pick_theme(flag: Option<&str>, plan: &Plan) -> Result<crate::tui::theme::Theme, i32> {
+    let name = flag.or(plan.theme.as_deref());
+    crate::tui::theme::resolve(name, crate::tui::theme::no_color_env()).map_err(|e| {
+        eprintln!("drydock: theme: {e}");
+        exit::USAGE
+    })
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("drydock: cannot start: {e}");
+            exit::FAILED
+        })
+}
+
+fn logs(path: &Path, names: &[String], theme: Option<&str>) -> i32 {
+    let plan = match load(path, &[]) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if plan.logs.is_empty() {
+        eprintln!("drydock: {} has no [logs] entries to show", path.display());
+        return exit::USAGE;
+    }
+    let mut wanted = Vec::new();
+    for name in names {
+        match plan.logs.iter().position(|l| &l.name == name) {
+            Some(i) => wanted.push(i),
+            None => {
+                let known: Vec<&str> = plan.logs.iter().map(|l| l.name.as_str()).collect();
+                eprintln!(
+                    "drydock: no log '{name}' in {}; logs are: {}",
+                    path.display(),
+                    known.join(", ")
+                );
+                return exit::USAGE;
+            }
+        }
+    }
+    if wanted.is_empty() {
+        wanted = (0..plan.logs.len()).collect();
+    }
+    if !std::io::stdout().is_terminal() {
+        eprintln!("drydock: logs needs a terminal");
+        return exit::USAGE;
+    }
+    let theme = match pick_theme(theme, &plan) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    rt.block_on(crate::tui::logs_only(Arc::new(plan), wanted, theme))
 }
 
 fn load(path: &Path, vars: &[(String, String)]) -> Result<Plan, i32> {
@@ -310,22 +397,27 @@ fn run(args: RunArgs) -> i32 {
         }
         None => None,
     };
-    if !args.headless && std::io::stdout().is_terminal() {
-        eprintln!(
-            "drydock: the terminal interface is not in this build yet; running line by line (--headless)"
-        );
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("drydock: cannot start: {e}");
-            return exit::FAILED;
+    let tui = !args.headless && std::io::stdout().is_terminal();
+    // A bad --theme is a usage error even where the TUI does not open.
+    let theme = if tui || args.theme.is_some() {
+        match pick_theme(args.theme.as_deref(), &plan) {
+            Ok(t) => Some(t).filter(|_| tui),
+            Err(code) => return code,
         }
+    } else {
+        None
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let plan = Arc::new(plan);
+    let ui = crate::tui::ui_channel();
+    let prompter: Arc<dyn crate::remote::Prompter> = if tui {
+        Arc::new(crate::tui::TuiPrompter::new(ui.0.clone()))
+    } else {
+        Arc::new(crate::remote::Declining)
+    };
     let options = engine::Options {
         yes: args.yes,
         step_mode: args.step,
@@ -334,8 +426,9 @@ fn run(args: RunArgs) -> i32 {
         only_hosts,
         journal_dir,
         resume,
-        prompter: Arc::new(crate::remote::Declining),
-        offer_lock_break: false,
+        prompter,
+        // Breaking a held lock needs someone to type the step id: only the TUI offers it.
+        offer_lock_break: tui,
     };
     runtime.block_on(async move {
         let handle = match engine::start(plan.clone(), options) {
@@ -345,6 +438,9 @@ fn run(args: RunArgs) -> i32 {
                 return exit::FAILED;
             }
         };
-        crate::headless::drive(&plan, handle).await
+        match theme {
+            Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
+            None => crate::headless::drive(&plan, handle).await,
+        }
     })
 }

@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod demo;
 pub mod engine;
 pub mod headless;
 pub mod journal;
 pub mod remote;
 pub mod runbook;
+pub mod tui;

@@ -1,0 +1,296 @@
+//! Every key binding, listed once: the help overlay and the footer are drawn
+//! from these tables, and input maps keys to intents through them.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::engine::Decision;
+
+/// What the admin wants, independent of the key that said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextHost,
+    PrevHost,
+    FocusNext,
+    FocusPrev,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Follow,
+    NextLog,
+    EnlargeLogs,
+    HideLogs,
+    Answer,
+    Abort,
+    Override,
+    Help,
+    Quit,
+}
+
+/// One key that says an intent.
+pub struct Key {
+    pub code: KeyCode,
+    /// With Control held (Ctrl-D, Ctrl-U, Ctrl-C).
+    pub ctrl: bool,
+    pub intent: Intent,
+}
+
+const fn key(code: KeyCode, intent: Intent) -> Key {
+    Key {
+        code,
+        ctrl: false,
+        intent,
+    }
+}
+
+const fn ch(c: char, intent: Intent) -> Key {
+    key(KeyCode::Char(c), intent)
+}
+
+const fn ctrl(c: char, intent: Intent) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: true,
+        intent,
+    }
+}
+
+/// A line of the help: the keys as shown, what they do, and the keys themselves.
+pub struct Binding {
+    pub label: &'static str,
+    pub help: &'static str,
+    /// The footer's word for it.
+    pub short: &'static str,
+    /// Shown in the footer too (the footer has room for a few).
+    pub footer: bool,
+    pub keys: &'static [Key],
+}
+
+use Intent as I;
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        label: "↑/k ↓/j",
+        help: "move in the focused pane",
+        short: "move",
+        footer: true,
+        keys: &[
+            key(KeyCode::Up, I::Up),
+            ch('k', I::Up),
+            key(KeyCode::Down, I::Down),
+            ch('j', I::Down),
+        ],
+    },
+    Binding {
+        label: "PgUp/PgDn ^u/^d",
+        help: "scroll a page",
+        short: "page",
+        footer: false,
+        keys: &[
+            key(KeyCode::PageUp, I::PageUp),
+            key(KeyCode::PageDown, I::PageDown),
+            ctrl('u', I::PageUp),
+            ctrl('d', I::PageDown),
+        ],
+    },
+    Binding {
+        label: "g/Home G/End",
+        help: "top / end (end: follow again, or the running step)",
+        short: "top/end",
+        footer: false,
+        keys: &[
+            key(KeyCode::Home, I::Top),
+            ch('g', I::Top),
+            key(KeyCode::End, I::Bottom),
+            ch('G', I::Bottom),
+        ],
+    },
+    Binding {
+        label: "Tab/S-Tab",
+        help: "focus the next / previous pane",
+        short: "focus",
+        footer: true,
+        keys: &[
+            key(KeyCode::Tab, I::FocusNext),
+            key(KeyCode::BackTab, I::FocusPrev),
+        ],
+    },
+    Binding {
+        label: "←/h →/l",
+        help: "previous / next host (in the log pane: log tab)",
+        short: "host",
+        footer: true,
+        keys: &[
+            key(KeyCode::Left, I::PrevHost),
+            ch('h', I::PrevHost),
+            key(KeyCode::Right, I::NextHost),
+            ch('l', I::NextHost),
+        ],
+    },
+    Binding {
+        label: "/",
+        help: "search the focused pane",
+        short: "search",
+        footer: true,
+        keys: &[ch('/', I::Search)],
+    },
+    Binding {
+        label: "n/N",
+        help: "next / previous match",
+        short: "match",
+        footer: false,
+        keys: &[ch('n', I::SearchNext), ch('N', I::SearchPrev)],
+    },
+    Binding {
+        label: "f",
+        help: "follow the end of the focused pane",
+        short: "follow",
+        footer: false,
+        keys: &[ch('f', I::Follow)],
+    },
+    Binding {
+        label: "t",
+        help: "next log tab",
+        short: "log tab",
+        footer: false,
+        keys: &[ch('t', I::NextLog)],
+    },
+    Binding {
+        label: "L",
+        help: "enlarge / shrink the log pane",
+        short: "enlarge logs",
+        footer: false,
+        keys: &[ch('L', I::EnlargeLogs)],
+    },
+    Binding {
+        label: "H",
+        help: "hide / show the log pane",
+        short: "hide logs",
+        footer: false,
+        keys: &[ch('H', I::HideLogs)],
+    },
+    Binding {
+        label: "Enter",
+        help: "open the question the run is waiting on",
+        short: "answer",
+        footer: true,
+        keys: &[key(KeyCode::Enter, I::Answer)],
+    },
+    Binding {
+        label: "a",
+        help: "abort the run (asks first)",
+        short: "abort",
+        footer: false,
+        keys: &[ch('a', I::Abort)],
+    },
+    Binding {
+        label: "o",
+        help: "override a waiting guard (type the step id)",
+        short: "override",
+        footer: false,
+        keys: &[ch('o', I::Override)],
+    },
+    Binding {
+        label: "?",
+        help: "this help",
+        short: "help",
+        footer: true,
+        keys: &[ch('?', I::Help), key(KeyCode::F(1), I::Help)],
+    },
+    Binding {
+        label: "q ^c",
+        help: "quit (asks first during a run; ^c twice: at once)",
+        short: "quit",
+        footer: true,
+        keys: &[ch('q', I::Quit), ctrl('c', I::Quit)],
+    },
+];
+
+/// The answers to the run's questions: the key, the decision, and what it means.
+pub const ANSWERS: &[(char, Decision, &str)] = &[
+    (
+        'y',
+        Decision::Run,
+        "run the step (gate, undo, always) / done (by hand)",
+    ),
+    (
+        's',
+        Decision::Skip,
+        "skip the step / leave it (in a rollback)",
+    ),
+    ('r', Decision::Retry, "retry the failed step"),
+    ('u', Decision::Undo, "run the failed step's undo"),
+    (
+        'a',
+        Decision::Abort,
+        "abort the run; the undo steps are offered next",
+    ),
+];
+
+/// The other keys inside a question.
+pub const QUESTION_KEYS: &[(&str, &str)] = &[
+    ("Esc", "look around; Enter opens the question again"),
+    ("j/k PgUp/PgDn", "scroll a long question"),
+];
+
+/// The key that gives `decision` in a question.
+pub fn answer_key(decision: Decision) -> Option<char> {
+    ANSWERS
+        .iter()
+        .find(|(_, d, _)| *d == decision)
+        .map(|(c, _, _)| *c)
+}
+
+/// The decision a key gives in a question.
+pub fn answer(code: KeyCode) -> Option<Decision> {
+    ANSWERS
+        .iter()
+        .find(|(c, _, _)| code == KeyCode::Char(*c))
+        .map(|(_, d, _)| *d)
+}
+
+/// Map a key press to an intent; `None` for keys with no meaning here.
+pub fn intent(key: KeyEvent) -> Option<Intent> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    BINDINGS
+        .iter()
+        .flat_map(|b| b.keys.iter())
+        .find(|k| k.code == key.code && k.ctrl == ctrl)
+        .map(|k| k.intent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let all: Vec<(KeyCode, bool)> = BINDINGS
+            .iter()
+            .flat_map(|b| b.keys.iter())
+            .map(|k| (k.code, k.ctrl))
+            .collect();
+        for (i, k) in all.iter().enumerate() {
+            assert!(!all[i + 1..].contains(k), "{k:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn vim_keys_and_arrows_agree() {
+        let press = |code| intent(KeyEvent::new(code, KeyModifiers::NONE));
+        assert_eq!(press(KeyCode::Char('j')), press(KeyCode::Down));
+        assert_eq!(press(KeyCode::Char('k')), press(KeyCode::Up));
+        assert_eq!(press(KeyCode::Char('h')), press(KeyCode::Left));
+        assert_eq!(press(KeyCode::Char('l')), press(KeyCode::Right));
+        assert_eq!(
+            intent(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Intent::Quit)
+        );
+        assert_eq!(press(KeyCode::Char('c')), None);
+    }
+}

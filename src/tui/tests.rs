@@ -1,0 +1,1162 @@
+//! Snapshots of every view and modal on a fixed 100x30 screen, in the default
+//! theme (with colours) and under `NO_COLOR`, and the gated flows driven by
+//! keys: the prompt, yes, and no.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use super::app::{App, Command, Mode, UiMsg};
+use super::theme::Theme;
+use super::view;
+use super::{TuiPrompter, ui_channel};
+use crate::engine::{Decision, Event, HostFailure, Phase, PreviewOutput, Prompt, PromptKind};
+use crate::journal::{Outcome, RunStatus};
+use crate::remote::{ExitStatus, Prompter, Question, Stream};
+use crate::runbook::Plan;
+
+const W: u16 = 100;
+const H: u16 = 30;
+
+const RUNBOOK: &str = r#"
+[runbook]
+name = "CoralNet production update"
+
+[vars]
+site = "/srv/coralnet"
+
+[hosts.web]
+transport = "local"
+
+[hosts.worker]
+transport = "local"
+
+[logs.apache]
+host = "web"
+path = "/var/log/apache2/error.log"
+highlight = ["error", "Traceback"]
+
+[logs.celery]
+host = "worker"
+path = "/var/log/celery.log"
+
+[banner]
+hosts = ["web"]
+path = "{{site}}/maintenance.json"
+message = "Down for an update at {{starts_at}}."
+lead = "10m"
+
+[[steps]]
+id = "banner-on"
+title = "Put up the maintenance banner"
+hosts = ["web"]
+banner = "on"
+undo = "rm -f {{site}}/maintenance.json"
+
+[[steps]]
+id = "wait-start"
+title = "Wait for the announced start"
+hosts = ["web"]
+wait = "banner"
+
+[[steps]]
+id = "robot-idle"
+title = "Wait until the vision backend is idle"
+hosts = ["web"]
+guard = { file_absent = "/cnhome/images/robot_running_flag", poll = "30s", timeout = "72h" }
+
+[[steps]]
+id = "stop-server"
+title = "Stop the web server"
+notes = "Apache stops serving; the banner stays up."
+hosts = ["web"]
+confirm = true
+run = "sudo apachectl stop"
+undo = "sudo apachectl start"
+
+[[steps]]
+id = "fetch"
+title = "Fetch and rebase the code"
+confirm = true
+preview = "git -C {{site}} log --oneline HEAD..origin/master"
+run = "git -C {{site}} fetch origin && git -C {{site}} rebase origin/master"
+
+[[steps]]
+id = "pip"
+title = "Install changed requirements"
+when = "git -C {{site}} diff --quiet ORIG_HEAD HEAD -- requirements.txt; test $? -eq 1"
+run = "pip install -r {{site}}/requirements.txt"
+
+[[steps]]
+id = "migrate"
+title = "Apply the database migrations"
+hosts = ["web"]
+run = "python manage.py migrate"
+rolling = "web-nodes"
+
+[[steps]]
+id = "check"
+title = "Try the site by hand"
+hosts = ["web"]
+manual = "Open the site and upload an image."
+
+[[steps]]
+id = "banner-off"
+title = "Take the banner down"
+hosts = ["web"]
+banner = "off"
+always = true
+"#;
+
+fn plan() -> Arc<Plan> {
+    match crate::runbook::load_str(Path::new("coralnet.toml"), RUNBOOK, &[]) {
+        Ok(p) => Arc::new(p),
+        Err(e) => panic!("test runbook: {e}"),
+    }
+}
+
+fn wall0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
+        .single()
+        .unwrap_or_default()
+}
+
+struct Fixture {
+    app: App,
+    t0: Instant,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let t0 = Instant::now();
+        let mut app = App::new(plan(), Mode::Run, t0, wall0());
+        app.size = (W, H);
+        let mut f = Fixture { app, t0 };
+        f.ev(
+            0,
+            Event::RunStarted {
+                run_id: "20260102-030405-test".into(),
+                journal: Some(PathBuf::from("/journal/20260102-030405-test.jsonl")),
+                resumed: false,
+                dry_run: false,
+            },
+        );
+        for h in 0..2 {
+            f.ev(0, Event::HostConnecting { host: h });
+            f.ev(0, Event::HostConnected { host: h });
+            f.ev(
+                0,
+                Event::LockTaken {
+                    host: h,
+                    path: format!("/tmp/lock-{h}"),
+                },
+            );
+        }
+        f
+    }
+
+    fn at(&self, secs: u64) -> Instant {
+        self.t0 + Duration::from_secs(secs)
+    }
+
+    fn ev(&mut self, secs: u64, e: Event) {
+        let now = self.at(secs);
+        self.app.on_event(e, now);
+    }
+
+    fn clock(&mut self, secs: u64) {
+        let now = self.at(secs);
+        self.app
+            .set_clock(now, wall0() + chrono::Duration::seconds(secs as i64));
+    }
+
+    fn run_step(
+        &mut self,
+        step: usize,
+        host: usize,
+        start: u64,
+        secs: u64,
+        lines: &[(Stream, &str)],
+        outcome: Outcome,
+    ) {
+        self.ev(
+            start,
+            Event::StepStarted {
+                step,
+                host,
+                command: format!("command of step {}", step + 1),
+                phase: Phase::Main,
+                attempt: 1,
+            },
+        );
+        for (stream, l) in lines {
+            self.ev(
+                start,
+                Event::Output {
+                    step,
+                    host,
+                    stream: *stream,
+                    line: l.to_string(),
+                },
+            );
+        }
+        let exit = Some(ExitStatus::code(if outcome == Outcome::Ok { 0 } else { 1 }));
+        self.ev(
+            start + secs,
+            Event::StepFinished {
+                step,
+                host,
+                outcome,
+                exit,
+                duration: Duration::from_secs(secs),
+                phase: Phase::Main,
+                message: None,
+            },
+        );
+    }
+
+    /// Steps 1-3 done, the way most views find the run.
+    fn advanced() -> Self {
+        let mut f = Fixture::new();
+        f.run_step(0, 0, 1, 1, &[], Outcome::Ok);
+        f.run_step(1, 0, 2, 600, &[], Outcome::Ok);
+        f.run_step(
+            2,
+            0,
+            602,
+            30,
+            &[(Stream::Stdout, "robot_running_flag is gone")],
+            Outcome::Ok,
+        );
+        f.log_lines();
+        f
+    }
+
+    fn log_lines(&mut self) {
+        for l in [
+            "[wsgi:info] request served",
+            "[wsgi:error] Traceback (most recent call last):",
+            "  File \"views.py\", line 3",
+            "[wsgi:info] request served",
+        ] {
+            self.app.on_ui(UiMsg::Log {
+                ix: 0,
+                line: l.to_string(),
+            });
+        }
+        self.app.on_ui(UiMsg::LogState {
+            ix: 0,
+            state: super::app::LogState::Tailing,
+        });
+    }
+
+    fn key(&mut self, code: KeyCode) -> Option<Command> {
+        self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    fn gate(&mut self, secs: u64) {
+        let prompt = Prompt {
+            step: 4,
+            kind: PromptKind::Gate,
+            hosts: vec![0, 1],
+            commands: vec![(0, "git -C /srv/coralnet fetch origin && git -C /srv/coralnet rebase origin/master".into()), (1, "git -C /srv/coralnet fetch origin && git -C /srv/coralnet rebase origin/master".into())],
+            previews: vec![PreviewOutput {
+                host: 0,
+                command: "git -C /srv/coralnet log --oneline HEAD..origin/master".into(),
+                lines: vec!["\x1b[33m3f2a1c9\x1b[0m Add label export".into(), "\x1b[33m8e7d6b5\x1b[0m Fix upload of large images".into()],
+                exit: Some(ExitStatus::code(0)),
+                error: None,
+            }],
+            choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
+        };
+        self.ev(secs, Event::Prompt(prompt));
+    }
+}
+
+fn buffer(app: &App, theme: &Theme) -> Buffer {
+    let mut terminal = match Terminal::new(TestBackend::new(W, H)) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = terminal.draw(|f| view::draw(app, theme, f.area(), f.buffer_mut())) {
+        panic!("{e}");
+    }
+    terminal.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let cell = &buf[(x, y)];
+            line.push_str(cell.symbol());
+            skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Snapshot a view twice: the default theme's full buffer (text and styles)
+/// and the `NO_COLOR` one, which must not carry a single colour.
+fn snap(name: &str, app: &App) {
+    let dark = buffer(app, &Theme::fallback());
+    insta::assert_snapshot!(format!("{name}"), format!("{}\n{:?}", text(&dark), dark));
+    let mono = buffer(app, &Theme::fallback().no_color());
+    for cell in mono.content() {
+        assert!(
+            cell.fg == Color::Reset && cell.bg == Color::Reset,
+            "{name}: NO_COLOR drew a colour: {cell:?}"
+        );
+    }
+    insta::assert_snapshot!(
+        format!("{name}__no_color"),
+        format!("{}\n{:?}", text(&mono), mono)
+    );
+}
+
+fn screen(app: &App) -> String {
+    text(&buffer(app, &Theme::fallback()))
+}
+
+#[test]
+fn run_view_with_output_and_logs() {
+    let mut f = Fixture::advanced();
+    f.run_step(
+        3,
+        0,
+        640,
+        2,
+        &[(Stream::Stdout, "httpd stopped")],
+        Outcome::Ok,
+    );
+    f.ev(
+        650,
+        Event::StepStarted {
+            step: 4,
+            host: 0,
+            command: "git fetch origin".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    f.ev(
+        651,
+        Event::Output {
+            step: 4,
+            host: 0,
+            stream: Stream::Stdout,
+            line: "From github.com:coralnet/coralnet".into(),
+        },
+    );
+    f.ev(
+        651,
+        Event::Output {
+            step: 4,
+            host: 0,
+            stream: Stream::Stdout,
+            line: "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
+        },
+    );
+    f.ev(
+        652,
+        Event::Output {
+            step: 4,
+            host: 0,
+            stream: Stream::Stderr,
+            line: "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
+        },
+    );
+    f.ev(
+        653,
+        Event::StepSkipped {
+            step: 5,
+            host: 1,
+            reason: "when: exited 1".into(),
+            earlier: None,
+        },
+    );
+    f.clock(655);
+    snap("run_view", &f.app);
+}
+
+#[test]
+fn dry_run_header_and_rollback_marker() {
+    let mut f = Fixture::new();
+    f.ev(
+        0,
+        Event::RunStarted {
+            run_id: "20260102-030405-test".into(),
+            journal: None,
+            resumed: false,
+            dry_run: true,
+        },
+    );
+    f.ev(1, Event::RollbackStarted);
+    f.clock(5);
+    let s = screen(&f.app);
+    assert!(s.contains("DRY RUN"), "{s}");
+    assert!(s.contains("ROLLING"), "{s}");
+}
+
+#[test]
+fn gate_prompt_yes() {
+    let mut f = Fixture::advanced();
+    f.gate(700);
+    f.clock(701);
+    snap("gate_prompt", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Run))
+    );
+    f.ev(
+        702,
+        Event::Decided {
+            step: 4,
+            decision: Decision::Run,
+            automatic: false,
+        },
+    );
+    assert!(f.app.prompt.is_none());
+    f.ev(
+        702,
+        Event::StepStarted {
+            step: 4,
+            host: 0,
+            command: "git fetch".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    f.clock(703);
+    snap("gate_yes", &f.app);
+}
+
+#[test]
+fn gate_prompt_no_skips_and_ignores_other_keys() {
+    let mut f = Fixture::advanced();
+    f.gate(700);
+    // Keys that are not answers here change nothing, and the modal takes them all.
+    assert_eq!(f.key(KeyCode::Char('r')), None);
+    assert_eq!(f.key(KeyCode::Char('q')), None);
+    assert!(f.app.overlay.is_none());
+    assert_eq!(
+        f.key(KeyCode::Char('s')),
+        Some(Command::Decide(Decision::Skip))
+    );
+    f.ev(
+        701,
+        Event::Decided {
+            step: 4,
+            decision: Decision::Skip,
+            automatic: false,
+        },
+    );
+    f.ev(
+        701,
+        Event::StepSkipped {
+            step: 4,
+            host: 0,
+            reason: "skipped by the admin".into(),
+            earlier: None,
+        },
+    );
+    f.ev(
+        701,
+        Event::StepSkipped {
+            step: 4,
+            host: 1,
+            reason: "skipped by the admin".into(),
+            earlier: None,
+        },
+    );
+    f.clock(702);
+    snap("gate_no", &f.app);
+}
+
+#[test]
+fn gate_escape_looks_around_and_enter_reopens() {
+    let mut f = Fixture::advanced();
+    f.gate(700);
+    assert_eq!(f.key(KeyCode::Esc), None);
+    f.clock(701);
+    snap("gate_hidden", &f.app);
+    // Looking around: keys move, they do not answer.
+    assert_eq!(f.key(KeyCode::Char('y')), None);
+    f.key(KeyCode::Enter);
+    assert!(f.app.prompt.as_ref().is_some_and(|p| !p.hidden));
+    assert_eq!(
+        f.key(KeyCode::Char('a')),
+        Some(Command::Decide(Decision::Abort))
+    );
+}
+
+#[test]
+fn guard_waiting_view_and_override() {
+    let mut f = Fixture::new();
+    f.run_step(0, 0, 1, 1, &[], Outcome::Ok);
+    f.run_step(1, 0, 2, 600, &[], Outcome::Ok);
+    f.ev(
+        602,
+        Event::StepStarted {
+            step: 2,
+            host: 0,
+            command: "wait until /cnhome/images/robot_running_flag is absent".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    for (i, t) in [(1u32, 602u64), (2, 632), (3, 662)] {
+        f.ev(
+            t,
+            Event::GuardPolled {
+                step: 2,
+                host: 0,
+                ok: false,
+                detail: "/cnhome/images/robot_running_flag is present".into(),
+                checks: i,
+                next_check: Some(Duration::from_secs(30)),
+            },
+        );
+    }
+    f.clock(672);
+    snap("guard_waiting", &f.app);
+    f.key(KeyCode::Char('o'));
+    f.type_text("robot");
+    assert_eq!(f.key(KeyCode::Enter), None, "a wrong id must not override");
+    snap("guard_override_prompt", &f.app);
+    for _ in 0.."robot".len() {
+        f.key(KeyCode::Backspace);
+    }
+    f.type_text("robot-idle");
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Decide(Decision::Override))
+    );
+    assert!(f.app.overlay.is_none());
+}
+
+#[test]
+fn guard_override_no() {
+    let mut f = Fixture::new();
+    f.ev(
+        2,
+        Event::StepStarted {
+            step: 2,
+            host: 0,
+            command: "wait".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    f.key(KeyCode::Char('o'));
+    f.type_text("robot-idle");
+    assert_eq!(f.key(KeyCode::Esc), None);
+    assert!(f.app.overlay.is_none());
+}
+
+#[test]
+fn banner_countdown() {
+    let mut f = Fixture::new();
+    f.run_step(0, 0, 1, 1, &[], Outcome::Ok);
+    f.ev(
+        2,
+        Event::StepStarted {
+            step: 1,
+            host: 0,
+            command: "wait until the banner's start time".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    f.ev(
+        2,
+        Event::Waiting {
+            step: 1,
+            until: wall0() + chrono::Duration::seconds(602),
+        },
+    );
+    f.clock(30);
+    snap("banner_countdown", &f.app);
+}
+
+fn failure(f: &mut Fixture) {
+    f.run_step(
+        4,
+        0,
+        700,
+        3,
+        &[
+            (
+                Stream::Stderr,
+                "error: could not apply 3f2a1c9... Add label export",
+            ),
+            (
+                Stream::Stderr,
+                "CONFLICT (content): Merge conflict in project/settings.py",
+            ),
+        ],
+        Outcome::Failed,
+    );
+    f.run_step(4, 1, 700, 2, &[], Outcome::Ok);
+    f.ev(
+        703,
+        Event::Prompt(Prompt {
+            step: 4,
+            kind: PromptKind::Failure {
+                failures: vec![HostFailure {
+                    host: 0,
+                    outcome: Outcome::Failed,
+                    exit: Some(ExitStatus::code(1)),
+                    message: None,
+                    last_stderr: vec![
+                        "error: could not apply 3f2a1c9... Add label export".into(),
+                        "CONFLICT (content): Merge conflict in project/settings.py".into(),
+                    ],
+                }],
+            },
+            hosts: vec![0],
+            commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
+            previews: vec![],
+            choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
+        }),
+    );
+    f.clock(704);
+}
+
+#[test]
+fn failure_retry() {
+    let mut f = Fixture::advanced();
+    failure(&mut f);
+    snap("failure_prompt", &f.app);
+    assert_eq!(f.key(KeyCode::Char('u')), None, "undo is not offered here");
+    assert_eq!(
+        f.key(KeyCode::Char('r')),
+        Some(Command::Decide(Decision::Retry))
+    );
+    f.ev(
+        705,
+        Event::Decided {
+            step: 4,
+            decision: Decision::Retry,
+            automatic: false,
+        },
+    );
+    f.ev(
+        705,
+        Event::StepStarted {
+            step: 4,
+            host: 0,
+            command: "git rebase".into(),
+            phase: Phase::Main,
+            attempt: 2,
+        },
+    );
+    f.clock(706);
+    snap("failure_retry", &f.app);
+}
+
+#[test]
+fn failure_abort() {
+    let mut f = Fixture::advanced();
+    failure(&mut f);
+    assert_eq!(
+        f.key(KeyCode::Char('a')),
+        Some(Command::Decide(Decision::Abort))
+    );
+}
+
+fn rollback_prompt(f: &mut Fixture, kind: PromptKind, step: usize, command: &str) {
+    f.ev(710, Event::RollbackStarted);
+    f.ev(
+        710,
+        Event::Prompt(Prompt {
+            step,
+            kind,
+            hosts: vec![0],
+            commands: vec![(0, command.into())],
+            previews: vec![],
+            choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
+        }),
+    );
+    f.clock(711);
+}
+
+#[test]
+fn undo_offer_yes_and_leave() {
+    let mut f = Fixture::advanced();
+    f.run_step(3, 0, 640, 2, &[], Outcome::Ok);
+    rollback_prompt(&mut f, PromptKind::Undo, 3, "sudo apachectl start");
+    snap("undo_prompt", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Run))
+    );
+    assert_eq!(
+        f.key(KeyCode::Char('s')),
+        Some(Command::Decide(Decision::Skip))
+    );
+}
+
+#[test]
+fn always_offer() {
+    let mut f = Fixture::advanced();
+    rollback_prompt(
+        &mut f,
+        PromptKind::Always,
+        8,
+        "take the banner down: rm /srv/coralnet/maintenance.json",
+    );
+    snap("always_prompt", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Char('s')),
+        Some(Command::Decide(Decision::Skip))
+    );
+}
+
+#[test]
+fn manual_step() {
+    let mut f = Fixture::advanced();
+    f.ev(
+        720,
+        Event::Prompt(Prompt {
+            step: 7,
+            kind: PromptKind::Manual {
+                instructions: "Open the site and upload an image.".into(),
+            },
+            hosts: vec![0],
+            commands: vec![],
+            previews: vec![],
+            choices: vec![Decision::Run, Decision::Abort],
+        }),
+    );
+    f.clock(721);
+    snap("manual_prompt", &f.app);
+    assert_eq!(f.key(KeyCode::Char('s')), None, "skip is not offered here");
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Run))
+    );
+}
+
+#[test]
+fn resume_prompt() {
+    let mut f = Fixture::new();
+    f.ev(
+        0,
+        Event::StepSkipped {
+            step: 0,
+            host: 0,
+            reason: "done earlier".into(),
+            earlier: Some(Outcome::Ok),
+        },
+    );
+    f.ev(
+        1,
+        Event::Prompt(Prompt {
+            step: 3,
+            kind: PromptKind::Resume {
+                interrupted: vec![(3, 0)],
+            },
+            hosts: vec![0],
+            commands: vec![],
+            previews: vec![],
+            choices: vec![Decision::Run, Decision::Abort],
+        }),
+    );
+    f.clock(2);
+    snap("resume_prompt", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Run))
+    );
+}
+
+#[test]
+fn lock_break_needs_the_step_id() {
+    let mut f = Fixture::new();
+    f.ev(
+        1,
+        Event::LockHeld {
+            host: 0,
+            path: "/tmp/lock-0".into(),
+            holder: "run 20260101-000000-aaaa by alice on laptop".into(),
+        },
+    );
+    f.ev(
+        1,
+        Event::Prompt(Prompt {
+            step: 0,
+            kind: PromptKind::Gate,
+            hosts: vec![0],
+            commands: vec![(
+                0,
+                "break the lock /tmp/lock-0 held by run 20260101-000000-aaaa by alice on laptop"
+                    .into(),
+            )],
+            previews: vec![],
+            choices: vec![Decision::Override, Decision::Abort],
+        }),
+    );
+    f.clock(2);
+    snap("lock_break_prompt", &f.app);
+    // 'y' is text here, not an answer.
+    assert_eq!(f.key(KeyCode::Char('y')), None);
+    assert_eq!(f.key(KeyCode::Enter), None);
+    f.key(KeyCode::Backspace);
+    f.type_text("banner-on");
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Decide(Decision::Override))
+    );
+}
+
+#[test]
+fn lock_break_no_aborts_from_the_main_view() {
+    let mut f = Fixture::new();
+    f.ev(
+        1,
+        Event::Prompt(Prompt {
+            step: 0,
+            kind: PromptKind::Gate,
+            hosts: vec![0],
+            commands: vec![],
+            previews: vec![],
+            choices: vec![Decision::Override, Decision::Abort],
+        }),
+    );
+    f.key(KeyCode::Esc);
+    f.key(KeyCode::Char('a'));
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Abort))
+    );
+}
+
+#[test]
+fn host_key_question_yes_and_no() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        for (key, want) in [('y', Some("yes".to_string())), ('n', None)] {
+            let (tx, mut rx) = ui_channel();
+            let prompter = TuiPrompter::new(tx);
+            let ask = tokio::spawn(async move {
+                prompter
+                    .ask(Question::TrustHostKey {
+                        host: "web".into(),
+                        key_type: "ssh-ed25519".into(),
+                        fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+                    })
+                    .await
+            });
+            let mut f = Fixture::new();
+            let Some(msg) = rx.recv().await else {
+                panic!("no question")
+            };
+            f.app.on_ui(msg);
+            f.clock(1);
+            if key == 'y' {
+                snap("host_key_question", &f.app);
+            }
+            // The question takes every key first.
+            f.key(KeyCode::Char('q'));
+            assert!(f.app.overlay.is_none());
+            f.key(KeyCode::Char(key));
+            assert!(f.app.question.is_none());
+            let answer = ask.await.ok().flatten();
+            assert_eq!(answer, want);
+        }
+    });
+}
+
+#[test]
+fn passphrase_is_never_echoed() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        let (tx, mut rx) = ui_channel();
+        let prompter = TuiPrompter::new(tx);
+        let ask = tokio::spawn(async move {
+            prompter
+                .ask(Question::Passphrase {
+                    host: "web".into(),
+                    key_path: "~/.ssh/id_ed25519".into(),
+                })
+                .await
+        });
+        let mut f = Fixture::new();
+        let Some(msg) = rx.recv().await else {
+            panic!("no question")
+        };
+        f.app.on_ui(msg);
+        f.type_text("hunter2secret");
+        f.clock(1);
+        snap("passphrase_question", &f.app);
+        let s = screen(&f.app);
+        assert!(!s.contains("hunter2") && !s.contains("*****"), "{s}");
+        f.key(KeyCode::Enter);
+        assert_eq!(ask.await.ok().flatten(), Some("hunter2secret".to_string()));
+    });
+}
+
+#[test]
+fn help_overlay() {
+    let mut f = Fixture::advanced();
+    f.key(KeyCode::Char('?'));
+    f.clock(640);
+    snap("help", &f.app);
+    f.key(KeyCode::Esc);
+    assert!(f.app.overlay.is_none());
+}
+
+#[test]
+fn quit_asks_while_running_yes_and_no() {
+    let mut f = Fixture::advanced();
+    assert_eq!(f.key(KeyCode::Char('q')), None);
+    f.clock(640);
+    snap("confirm_quit", &f.app);
+    assert_eq!(f.key(KeyCode::Char('n')), None);
+    assert!(f.app.overlay.is_none());
+    f.key(KeyCode::Char('q'));
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Abort))
+    );
+    assert!(f.app.quitting);
+}
+
+#[test]
+fn ctrl_c_twice_leaves() {
+    let mut f = Fixture::advanced();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(f.app.on_key(ctrl_c), None);
+    assert_eq!(f.app.on_key(ctrl_c), Some(Command::ForceQuit));
+}
+
+#[test]
+fn abort_asks_first() {
+    let mut f = Fixture::advanced();
+    f.key(KeyCode::Char('a'));
+    f.clock(640);
+    snap("confirm_abort", &f.app);
+    assert_eq!(f.key(KeyCode::Esc), None);
+    f.key(KeyCode::Char('a'));
+    assert_eq!(
+        f.key(KeyCode::Char('y')),
+        Some(Command::Decide(Decision::Abort))
+    );
+}
+
+#[test]
+fn summary_after_the_run() {
+    let mut f = Fixture::advanced();
+    f.run_step(3, 0, 640, 2, &[], Outcome::Ok);
+    f.ev(
+        650,
+        Event::StepFinished {
+            step: 3,
+            host: 0,
+            outcome: Outcome::Ok,
+            exit: Some(ExitStatus::code(0)),
+            duration: Duration::from_secs(1),
+            phase: Phase::Undo,
+            message: None,
+        },
+    );
+    f.ev(
+        651,
+        Event::RunFinished {
+            status: RunStatus::Aborted,
+            exit_code: 3,
+            journal: Some(PathBuf::from("/journal/20260102-030405-test.jsonl")),
+        },
+    );
+    f.clock(652);
+    snap("summary", &f.app);
+    assert_eq!(f.key(KeyCode::Char('q')), Some(Command::Quit));
+}
+
+#[test]
+fn search_highlights_and_moves() {
+    let mut f = Fixture::advanced();
+    f.ev(
+        700,
+        Event::StepStarted {
+            step: 6,
+            host: 0,
+            command: "python manage.py migrate".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    for i in 0..60 {
+        let line = if i % 20 == 7 {
+            format!("  Applying images.{i:04}_auto... OK")
+        } else {
+            format!("  Rendering model states... {i}")
+        };
+        f.ev(
+            700,
+            Event::Output {
+                step: 6,
+                host: 0,
+                stream: Stream::Stdout,
+                line,
+            },
+        );
+    }
+    f.key(KeyCode::Char('/'));
+    f.type_text("applying");
+    f.clock(701);
+    snap("search_typing", &f.app);
+    f.key(KeyCode::Enter);
+    f.key(KeyCode::Char('n'));
+    snap("search_found", &f.app);
+    let pane = f.app.output(6, 0);
+    assert!(pane.is_some_and(|p| !p.follow));
+    f.key(KeyCode::Char('G'));
+    assert!(f.app.output(6, 0).is_some_and(|p| p.follow));
+}
+
+#[test]
+fn switching_hosts_shows_their_output() {
+    let mut f = Fixture::advanced();
+    f.run_step(
+        4,
+        0,
+        700,
+        1,
+        &[(Stream::Stdout, "web says hi")],
+        Outcome::Ok,
+    );
+    f.run_step(
+        4,
+        1,
+        700,
+        1,
+        &[(Stream::Stdout, "worker says hi")],
+        Outcome::Ok,
+    );
+    f.app.auto_select = false;
+    f.app.selected = 4;
+    f.app.host_sel = 0;
+    assert!(screen(&f.app).contains("web says hi"));
+    f.key(KeyCode::Char('l'));
+    assert!(screen(&f.app).contains("worker says hi"));
+}
+
+#[test]
+fn log_pane_enlarged_and_hidden() {
+    let mut f = Fixture::advanced();
+    f.clock(640);
+    f.key(KeyCode::Char('L'));
+    snap("logs_enlarged", &f.app);
+    f.key(KeyCode::Char('H'));
+    let s = screen(&f.app);
+    assert!(!s.contains("Traceback"), "{s}");
+}
+
+#[test]
+fn logs_only_mode() {
+    let mut app = App::new(plan(), Mode::Logs, Instant::now(), wall0());
+    app.size = (W, H);
+    for l in [
+        "GET / 200",
+        "[error] File does not exist: /srv/coralnet/static/x.png",
+        "GET /images 200",
+    ] {
+        app.on_ui(UiMsg::Log {
+            ix: 0,
+            line: l.to_string(),
+        });
+    }
+    app.on_ui(UiMsg::LogState {
+        ix: 0,
+        state: super::app::LogState::Tailing,
+    });
+    snap("logs_only", &app);
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+        Some(Command::Quit)
+    );
+}
+
+#[test]
+fn too_small_terminal_gets_a_message() {
+    let f = Fixture::advanced();
+    let mut terminal = match Terminal::new(TestBackend::new(40, 10)) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    let _ = terminal.draw(|fr| view::draw(&f.app, &Theme::fallback(), fr.area(), fr.buffer_mut()));
+    insta::assert_snapshot!("too_small", text(terminal.backend().buffer()));
+}
+
+#[test]
+fn any_size_draws_without_panic() {
+    let mut f = Fixture::advanced();
+    failure(&mut f);
+    for w in [1u16, 10, 59, 60, 61, 80, 200] {
+        for h in [1u16, 5, 14, 15, 16, 40] {
+            let mut terminal = match Terminal::new(TestBackend::new(w, h)) {
+                Ok(t) => t,
+                Err(e) => panic!("{e}"),
+            };
+            let _ = terminal
+                .draw(|fr| view::draw(&f.app, &Theme::fallback(), fr.area(), fr.buffer_mut()));
+        }
+    }
+}
+
+#[test]
+fn scrollback_is_bounded() {
+    let mut f = Fixture::new();
+    f.app.scrollback = 1000;
+    f.ev(
+        1,
+        Event::StepStarted {
+            step: 4,
+            host: 0,
+            command: "yes".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    for i in 0..5000 {
+        f.ev(
+            1,
+            Event::Output {
+                step: 4,
+                host: 0,
+                stream: Stream::Stdout,
+                line: format!("y {i}"),
+            },
+        );
+    }
+    assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
+}
