@@ -282,6 +282,8 @@ fn aborting_a_broken_migration_restarts_the_old_code_and_takes_the_banner_down()
         old_head,
         "the code is back at the old commit"
     );
+    // gunicorn --daemon returns before it listens.
+    cn.site.wait_until_up();
     let (status, body) = cn.site.get().expect("the server is started again");
     assert_eq!((status, body.as_str()), (200, "CoralNet v1: 7 notes\n"));
     assert!(!cn.banner().exists(), "the banner is down");
