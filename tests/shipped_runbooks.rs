@@ -172,7 +172,7 @@ fn djnro_plan_dumps_on_the_old_host_and_loads_on_the_new() {
             "scp old.example.org:",
             "new: $ cd /srv/djnro && /srv/djnro/venv/bin/python manage.py migrate --noinput edumanage 0001",
             "new: $ cd /srv/djnro && /srv/djnro/venv/bin/python manage.py loaddata /var/backups/djnro/djnro-dump.json",
-            "new: $ git -C /srv/djnro merge --ff-only origin/master",
+            "new: $ git -C /srv/djnro fetch -q origin && git -C /srv/djnro merge --ff-only origin/master",
             "migrate --noinput --fake-initial",
         ],
     );

@@ -160,7 +160,12 @@ impl Site {
             .current_dir(self.root.join("site"))
             .output()
             .expect("manage.py shell");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        // Django 5.2's shell announces the models it imported; that is not the answer.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.contains("imported automatically"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The migrations applied to the database, as `app.name`.
@@ -180,11 +185,16 @@ impl Drop for Site {
 
 /// One GET of `/` on 127.0.0.1:port.
 pub fn get(port: u16) -> Option<(u16, String)> {
+    get_path(port, "/")
+}
+
+/// One GET of `path` on 127.0.0.1:port: (status, body).
+pub fn get_path(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream =
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
-        .write_all(format!("GET / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
         .ok()?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).ok()?;
