@@ -430,17 +430,25 @@ fn run(args: RunArgs) -> i32 {
         // Breaking a held lock needs someone to type the step id: only the TUI offers it.
         offer_lock_break: tui,
     };
-    runtime.block_on(async move {
-        let handle = match engine::start(plan.clone(), options) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("drydock: {e}");
-                return exit::FAILED;
-            }
-        };
-        match theme {
-            Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
-            None => crate::headless::drive(&plan, handle).await,
+    runtime.block_on(drive(plan, options, theme, ui))
+}
+
+/// Start the engine and hand the run to the TUI (given a theme) or to headless mode.
+pub(crate) async fn drive(
+    plan: Arc<Plan>,
+    options: engine::Options,
+    theme: Option<crate::tui::theme::Theme>,
+    ui: crate::tui::UiChannel,
+) -> i32 {
+    let handle = match engine::start(plan.clone(), options) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("drydock: {e}");
+            return exit::FAILED;
         }
-    })
+    };
+    match theme {
+        Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
+        None => crate::headless::drive(&plan, handle).await,
+    }
 }

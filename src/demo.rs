@@ -458,19 +458,7 @@ pub fn run(args: DemoArgs) -> i32 {
         prompter: Arc::new(crate::tui::TuiPrompter::new(ui.0.clone())),
         offer_lock_break: tui,
     };
-    let code = runtime.block_on(async move {
-        let handle = match engine::start(plan.clone(), options) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("drydock: {e}");
-                return exit::FAILED;
-            }
-        };
-        match theme {
-            Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
-            None => crate::headless::drive(&plan, handle).await,
-        }
-    });
+    let code = runtime.block_on(crate::commands::drive(plan, options, theme, ui));
     drop(helpers);
     if args.keep {
         eprintln!("drydock: the demo site stays in {}", root.display());

@@ -672,10 +672,7 @@ impl Ctx {
             Ok(p) => p,
             Err(e) => return HostResult::new(host, Outcome::Failed).with_message(e),
         };
-        let command = match switch {
-            BannerSwitch::On => format!("write the maintenance banner to {path}"),
-            BannerSwitch::Off => format!("remove the maintenance banner {path}"),
-        };
+        let command = banner_command(switch, &path);
         self.emitter
             .emit(Event::StepStarted {
                 step,
@@ -1442,23 +1439,14 @@ impl Engine {
                         self.ctx.render(t, h).unwrap_or_else(|e| format!("<{e}>"))
                     }
                     Action::Guard(g) => self.ctx.describe_guard(&g.check, h),
-                    Action::Banner(BannerSwitch::On) => {
+                    Action::Banner(switch) => {
                         let path = self
                             .plan()
                             .banner
                             .as_ref()
                             .and_then(|b| self.ctx.render(&b.path, h).ok())
                             .unwrap_or_default();
-                        format!("write the maintenance banner to {path}")
-                    }
-                    Action::Banner(BannerSwitch::Off) => {
-                        let path = self
-                            .plan()
-                            .banner
-                            .as_ref()
-                            .and_then(|b| self.ctx.render(&b.path, h).ok())
-                            .unwrap_or_default();
-                        format!("remove the maintenance banner {path}")
+                        banner_command(*switch, &path)
                     }
                     Action::Wait(WaitFor::Banner) => {
                         "wait until the banner's start time".to_string()
@@ -1886,6 +1874,13 @@ impl Engine {
                 _ => return,
             }
         }
+    }
+}
+
+fn banner_command(switch: BannerSwitch, path: &str) -> String {
+    match switch {
+        BannerSwitch::On => format!("write the maintenance banner to {path}"),
+        BannerSwitch::Off => format!("remove the maintenance banner {path}"),
     }
 }
 

@@ -22,7 +22,8 @@ use crate::engine::output::{LineSplitter, sanitize};
 use crate::engine::{Decision, Event, RunHandle, exit};
 use crate::remote::{Chunk, ExecRequest, Prompter, Question};
 use crate::runbook::Plan;
-use app::{App, Command, LogState, Mode, UiMsg};
+pub use app::UiMsg;
+use app::{App, Command, LogState, Mode};
 use theme::Theme;
 
 /// At most this many frames a second; output never forces more.
@@ -62,9 +63,12 @@ pub fn scrollback() -> usize {
 
 /// The channel the TUI's helpers report on; make it before the engine starts
 /// so the engine's prompter can use it.
-pub fn ui_channel() -> (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>) {
+pub fn ui_channel() -> UiChannel {
     mpsc::channel(1024)
 }
+
+/// Both ends of the channel made by [`ui_channel`].
+pub type UiChannel = (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>);
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
