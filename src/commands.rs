@@ -416,7 +416,7 @@ fn run(args: RunArgs) -> i32 {
     let prompter: Arc<dyn crate::remote::Prompter> = if tui {
         Arc::new(crate::tui::TuiPrompter::new(ui.0.clone()))
     } else {
-        Arc::new(crate::remote::Declining)
+        Arc::new(crate::headless::TerminalPrompter)
     };
     let options = engine::Options {
         yes: args.yes,

@@ -51,6 +51,28 @@ pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
     }
 }
 
+/// Headless mode's answers to the transport: a key's passphrase is read from
+/// the terminal without echo (standard input carries the gate answers); an
+/// unknown host key is refused, as `strict` requires when nobody can look at it.
+pub struct TerminalPrompter;
+
+#[async_trait::async_trait]
+impl crate::remote::Prompter for TerminalPrompter {
+    async fn ask(&self, question: crate::remote::Question) -> Option<String> {
+        match question {
+            crate::remote::Question::Passphrase { host, key_path } => {
+                let prompt = format!("drydock: passphrase for {key_path} (host {host}): ");
+                tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt).ok())
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|p| !p.is_empty())
+            }
+            crate::remote::Question::TrustHostKey { .. } => None,
+        }
+    }
+}
+
 fn spawn_stdin_reader() -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel(16);
     std::thread::spawn(move || {
