@@ -433,28 +433,45 @@ fn server_killed_mid_step_makes_it_lost() {
     let mut sshd = Sshd::start();
     let w = World::new();
     w.trust(&sshd);
+    let started = w.path("work").join("started");
     let rb = w.head(&sshd, "strict")
-        + &step("long", "run = \"echo started; sleep 120\"")
+        + &step(
+            "long",
+            &format!(
+                "run = \"echo started; touch {}; sleep 120\"",
+                started.display()
+            ),
+        )
         + &step("after", "run = \"echo never\"");
     let mut killed_at = None;
-    let run = w.run_with(&rb, |journal| {
+    let run = w.run_with(&rb, |_| {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if read_journal(journal)
-                .iter()
-                .any(|e| e["event"] == "output" && e["line"] == "started")
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        while !started.exists() {
+            assert!(Instant::now() < deadline, "the step never started");
+            std::thread::sleep(Duration::from_millis(20));
         }
         sshd.kill();
         killed_at = Some(Instant::now());
     });
     let took = killed_at.map(|t| t.elapsed()).unwrap_or_default();
     assert!(
-        took < Duration::from_secs(30),
+        took < Duration::from_secs(5),
         "drydock took {took:?} to notice"
+    );
+    let finished = run.events("step_finished");
+    let duration = finished
+        .first()
+        .and_then(|e| e["duration_ms"].as_u64())
+        .unwrap_or(u64::MAX);
+    assert!(
+        duration < 5_000,
+        "the lost step took {duration} ms:\n{}",
+        run.text()
+    );
+    assert!(
+        run.text().contains("connection to web lost: the"),
+        "{}",
+        run.text()
     );
     assert_eq!(run.status_of("long"), vec!["lost"], "{}", run.text());
     assert!(run.status_of("after").is_empty(), "{}", run.text());
@@ -543,11 +560,36 @@ fn http_step_goes_through_the_tunnel() {
             ),
         );
     let run = w.run(&rb);
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert_eq!(run.status_of("smoke"), vec!["ok"], "{}", run.text());
     assert_eq!(sshd.logins(), 1);
+
+    // The same check through a server that refuses to forward fails, so the
+    // request did travel through the SSH connection.
+    let refusing = Sshd::start_with("AllowTcpForwarding no");
+    let w = World::new();
+    w.trust(&refusing);
+    let rb = w.head(&refusing, "strict")
+        + &step(
+            "smoke",
+            &format!(
+                "http = {{ url = \"http://127.0.0.1:{port}/\", status = 200, via = \"web\" }}\non_failure = \"abort\""
+            ),
+        );
+    let denied = w.run(&rb);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        denied.status_of("smoke"),
+        vec!["failed"],
+        "{}",
+        denied.text()
+    );
+    assert!(
+        denied.text().contains("the host could not open 127.0.0.1"),
+        "{}",
+        denied.text()
+    );
 }
 
 #[test]

@@ -65,8 +65,10 @@ impl Sshd {
         let d = dir.path().display();
         std::fs::write(
             &config,
+            // sshd keeps the first value of a keyword: the extra lines go first.
             format!(
-                "Port {port}\n\
+                "{extra_config}\n\
+                 Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {d}/ssh_host_ed25519_key\n\
                  PidFile {d}/sshd.pid\n\
@@ -79,8 +81,7 @@ impl Sshd {
                  PubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\n\
                  Subsystem sftp internal-sftp\n\
-                 LogLevel VERBOSE\n\
-                 {extra_config}\n"
+                 LogLevel VERBOSE\n"
             ),
         )
         .expect("write sshd_config");

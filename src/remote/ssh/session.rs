@@ -214,6 +214,18 @@ fn is_fatal(c: i32) -> bool {
     )
 }
 
+/// Why a connection ended, in words for the admin (libssh2 names only the
+/// operation that noticed).
+fn describe_loss(e: &ssh2::Error) -> String {
+    match code(e) {
+        -13 => "the server closed the connection".into(),
+        -43 => "the connection broke: reading from the server failed".into(),
+        -7 => "the connection broke: sending to the server failed".into(),
+        -9 | -30 => "the server stopped answering".into(),
+        _ => format!("the connection failed ({})", e.message()),
+    }
+}
+
 fn establish(
     target: &Target,
     setup: &mpsc::UnboundedSender<Setup>,
@@ -415,7 +427,7 @@ impl Ctx<'_> {
     fn error(&self, e: &ssh2::Error) -> Result<String, Fatal> {
         let c = code(e);
         if is_fatal(c) {
-            return Err(Fatal(e.message().to_string()));
+            return Err(Fatal(describe_loss(e)));
         }
         Ok(e.message().to_string())
     }
@@ -423,7 +435,7 @@ impl Ctx<'_> {
     fn io_error(&self, e: &std::io::Error) -> Result<String, Fatal> {
         if let Some(last) = ssh2::Error::last_session_error(self.session) {
             if is_fatal(code(&last)) {
-                return Err(Fatal(last.message().to_string()));
+                return Err(Fatal(describe_loss(&last)));
             }
         }
         Ok(e.to_string())
@@ -1301,7 +1313,7 @@ impl Pump {
                     Err(e) if would_block(&e) => {
                         self.next_keepalive = Instant::now() + Duration::from_secs(1)
                     }
-                    Err(e) => return e.message().to_string(),
+                    Err(e) => return describe_loss(&e),
                 }
             }
             if let Err(reason) = self.wait(backpressure) {
@@ -1379,7 +1391,7 @@ impl Pump {
                 Err(e) => {
                     if let Some(last) = ssh2::Error::last_session_error(&self.session) {
                         if is_fatal(code(&last)) {
-                            return Err(Fatal(last.message().to_string()));
+                            return Err(Fatal(describe_loss(&last)));
                         }
                     }
                     // Not fatal: the server closed only this channel.
