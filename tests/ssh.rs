@@ -481,6 +481,71 @@ fn server_killed_mid_step_makes_it_lost() {
 }
 
 #[test]
+fn retry_after_a_lost_connection_connects_again() {
+    let mut sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let flag = w.path("work").join("first-try");
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "long",
+            &format!(
+                "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; sleep 120; fi\"",
+                flag.display()
+            ),
+        );
+    let rb_path = w.path("runbook.toml");
+    std::fs::write(&rb_path, rb).expect("runbook");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["run", "--headless"])
+        .arg(&rb_path)
+        .arg("--journal-dir")
+        .arg(w.path("journal"))
+        .env("HOME", w.path("home"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start drydock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !flag.exists() {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sshd.restart();
+    // The failure prompt: retry.
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"r\n").expect("answer");
+    }
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            panic!("drydock hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = read_journal(&w.path("journal"));
+    let statuses: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .filter_map(|e| e["status"].as_str())
+        .collect();
+    assert_eq!(statuses, vec!["lost", "ok"], "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("second-try"), "{text}");
+}
+
+#[test]
 fn cancelled_step_leaves_no_process_behind() {
     let sshd = Sshd::start();
     let w = World::new();

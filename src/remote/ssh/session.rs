@@ -106,6 +106,10 @@ impl Handle {
         true
     }
 
+    pub fn has_ended(&self) -> bool {
+        self.ended.lock().map_or(true, |r| r.is_some())
+    }
+
     pub fn end_reason(&self) -> String {
         self.ended
             .lock()
