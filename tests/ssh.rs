@@ -682,3 +682,257 @@ fn ssh_config_supplies_hostname_port_and_identity() {
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert_eq!(run.output_lines("who"), vec!["root"]);
 }
+
+/// The transport used directly: several channels at once, and the SFTP calls.
+mod transport {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use drydock::remote::ssh::SshTransport;
+    use drydock::remote::{Chunk, Declining, ExecRequest, Prompter, Question, Transport};
+    use drydock::runbook::{Host, HostKeyPolicy, TransportKind};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::support::sshd::Sshd;
+
+    fn host(sshd: &Sshd, known_hosts: &std::path::Path) -> Host {
+        Host {
+            name: "web".into(),
+            transport: TransportKind::Ssh,
+            address: "127.0.0.1".into(),
+            user: "root".into(),
+            port: sshd.port,
+            identity: Some(sshd.user_key.display().to_string()),
+            known_hosts: Some(known_hosts.display().to_string()),
+            host_keys: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(5),
+            roles: Vec::new(),
+            vars: Default::default(),
+            user_given: true,
+            port_given: true,
+        }
+    }
+
+    async fn connect(sshd: &Sshd, known_hosts: &std::path::Path) -> SshTransport {
+        std::fs::write(known_hosts, sshd.known_hosts_line()).expect("known_hosts");
+        drydock::remote::ssh::connect(&host(sshd, known_hosts), Arc::new(Declining))
+            .await
+            .expect("connect")
+    }
+
+    /// Answers from a list, and remembers what was asked.
+    struct Scripted {
+        answers: std::sync::Mutex<Vec<Option<String>>>,
+        asked: std::sync::Mutex<Vec<Question>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Prompter for Scripted {
+        async fn ask(&self, question: Question) -> Option<String> {
+            self.asked.lock().expect("lock").push(question);
+            let mut answers = self.answers.lock().expect("lock");
+            if answers.is_empty() {
+                None
+            } else {
+                answers.remove(0)
+            }
+        }
+    }
+
+    fn scripted(answers: &[Option<&str>]) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            answers: std::sync::Mutex::new(answers.iter().map(|a| a.map(str::to_string)).collect()),
+            asked: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_asks_to_trust_and_encrypted_keys_ask_for_the_passphrase() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let key = dir.path().join("locked");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "open sesame", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+        std::fs::write(sshd.dir.path().join("authorized_keys"), public).expect("authorized_keys");
+        let kh = dir.path().join("kh");
+        let mut h = host(&sshd, &kh);
+        h.identity = Some(key.display().to_string());
+
+        // Trust: yes; passphrase: wrong, then right.
+        let p = scripted(&[Some("yes"), Some("wrong"), Some("open sesame")]);
+        let t = drydock::remote::ssh::connect(&h, p.clone())
+            .await
+            .expect("connect");
+        let asked = p.asked.lock().expect("lock").clone();
+        assert_eq!(asked.len(), 3, "{asked:?}");
+        match &asked[0] {
+            Question::TrustHostKey {
+                host,
+                key_type,
+                fingerprint,
+            } => {
+                assert_eq!((host.as_str(), key_type.as_str()), ("web", "ssh-ed25519"));
+                assert_eq!(fingerprint, &sshd.fingerprint());
+            }
+            q => panic!("asked {q:?}"),
+        }
+        assert!(
+            matches!(&asked[1], Question::Passphrase { key_path, .. } if key_path.ends_with("locked"))
+        );
+        assert_eq!(
+            std::fs::read_to_string(&kh).expect("known_hosts"),
+            sshd.known_hosts_line()
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let echo = ExecRequest {
+            command: "echo in".into(),
+            pty: false,
+        };
+        t.exec(echo, tx, CancellationToken::new())
+            .await
+            .expect("exec");
+        assert_eq!(collect(rx).await, "in\n");
+
+        // Declining the passphrase: authentication fails, naming the key.
+        let p = scripted(&[None]);
+        let err = drydock::remote::ssh::connect(&h, p)
+            .await
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("authentication to 'web' as 'root' failed") && text.contains("locked"),
+            "{text}"
+        );
+        assert!(!text.contains("open sesame"));
+    }
+
+    async fn collect(mut rx: mpsc::Receiver<Chunk>) -> String {
+        let mut out = Vec::new();
+        while let Some(c) = rx.recv().await {
+            out.extend_from_slice(&c.data);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_tails_and_a_command_share_one_connection() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let before = sshd.connections();
+        let t = Arc::new(connect(&sshd, &dir.path().join("kh")).await);
+        let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+        std::fs::write(&a, "old a\n").expect("a");
+        std::fs::write(&b, "").expect("b");
+        let cancel = CancellationToken::new();
+        let mut tails = Vec::new();
+        for path in [&a, &b] {
+            let (tx, rx) = mpsc::channel(64);
+            let t = t.clone();
+            let path = path.display().to_string();
+            let c = cancel.clone();
+            let run = tokio::spawn(async move { t.tail(&path, tx, c).await });
+            tails.push((run, tokio::spawn(collect(rx))));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (tx, rx) = mpsc::channel(64);
+        let writer = format!(
+            "for i in 1 2 3; do echo a$i >> {}; echo b$i >> {}; sleep 0.1; done; echo written",
+            a.display(),
+            b.display()
+        );
+        let status = t
+            .exec(
+                ExecRequest {
+                    command: writer,
+                    pty: false,
+                },
+                tx,
+                CancellationToken::new(),
+            )
+            .await
+            .expect("exec");
+        assert!(status.success());
+        assert_eq!(collect(rx).await, "written\n");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cancel.cancel();
+        let mut seen = Vec::new();
+        for (run, out) in tails {
+            let r = run.await.expect("join");
+            assert!(
+                matches!(r, Err(drydock::remote::TransportError::Cancelled)),
+                "{r:?}"
+            );
+            seen.push(out.await.expect("join"));
+        }
+        assert_eq!(seen[0], "old a\na1\na2\na3\n");
+        assert_eq!(seen[1], "b1\nb2\nb3\n");
+        assert_eq!(sshd.connections() - before, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sftp_calls() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let t = connect(&sshd, &dir.path().join("kh")).await;
+        let file = dir.path().join("banner.json");
+        let f = file.display().to_string();
+        assert!(!t.exists(&f).await.expect("exists"));
+        t.write_atomic(&f, b"first").await.expect("write");
+        // Over an existing file too (OpenSSH's rename refuses to overwrite).
+        t.write_atomic(&f, b"second \"quoted\" $(not run)")
+            .await
+            .expect("overwrite");
+        assert_eq!(
+            std::fs::read(&file).expect("read"),
+            b"second \"quoted\" $(not run)"
+        );
+        assert_eq!(
+            t.read_file(&f).await.expect("read_file"),
+            b"second \"quoted\" $(not run)"
+        );
+        assert!(t.exists(&f).await.expect("exists"));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        t.remove_file(&f).await.expect("remove");
+        t.remove_file(&f).await.expect("remove again is fine");
+        assert!(!file.exists());
+
+        let lock = dir.path().join("lock").display().to_string();
+        assert!(t.create_dir(&lock).await.expect("mkdir"));
+        assert!(!t.create_dir(&lock).await.expect("mkdir again"));
+        t.remove_dir(&lock).await.expect("rmdir");
+        assert!(t.read_file(&f).await.is_err());
+
+        // `~/` is the login directory.
+        let name = format!("drydock-test-{}", std::process::id());
+        t.write_atomic(&format!("~/{name}"), b"home")
+            .await
+            .expect("home write");
+        let (tx, rx) = mpsc::channel(8);
+        let pwd = ExecRequest {
+            command: "pwd".into(),
+            pty: false,
+        };
+        t.exec(pwd, tx, CancellationToken::new())
+            .await
+            .expect("pwd");
+        let home = collect(rx).await.trim().to_string();
+        let in_home = std::path::Path::new(&home).join(&name);
+        assert_eq!(std::fs::read(&in_home).expect("in home"), b"home");
+        t.remove_file(&format!("~/{name}"))
+            .await
+            .expect("home remove");
+        assert!(!in_home.exists());
+    }
+}

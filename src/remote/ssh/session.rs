@@ -264,6 +264,14 @@ fn establish(
     let tcp = tcp.ok_or_else(|| unreachable(last))?;
     // Small requests (a trivial command's exec) must not wait for Nagle.
     let _ = tcp.set_nodelay(true);
+    // A network that silently drops everything never resets the socket; with
+    // keepalives in flight, this makes the kernel give up on it instead of
+    // retrying for a quarter of an hour.
+    let _ = nix::sys::socket::setsockopt(
+        &tcp,
+        nix::sys::socket::sockopt::TcpUserTimeout,
+        &(3 * KEEPALIVE_SECS * 1000),
+    );
     let other = |reason: String| ConnectError::Other {
         host: target.name.clone(),
         reason,
@@ -648,6 +656,11 @@ impl ExecJob {
                     }
                 }
                 ExecStage::Exec => {
+                    if self.cancelled_at.is_some() {
+                        // Cancelled before it started: never start it.
+                        self.stage = ExecStage::Close;
+                        continue;
+                    }
                     let Some(ch) = self.channel.as_mut() else {
                         return Ok(Turn::Done);
                     };
