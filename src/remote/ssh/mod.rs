@@ -12,7 +12,7 @@ pub mod wrap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +28,9 @@ use session::{Handle, Request, Setup, SftpOp, SftpValue};
 /// How long a cancelled command may take to be ended on the host before we
 /// stop waiting and report it cancelled anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(15);
+/// Output chunks (up to 32 KiB each) in flight between the session thread and
+/// the caller; past that the thread stops reading and the SSH window fills.
+const RELAY_DEPTH: usize = 32;
 
 /// `~` and `~/...` on this machine.
 pub fn expand_home(path: &str) -> PathBuf {
@@ -226,26 +229,44 @@ impl Transport for SshTransport {
         let handle = self.live().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
+        // The thread hands output to this channel, and we pass it on: that
+        // way we know when room was made and can wake the thread at once.
+        let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
+        let starved = Arc::new(AtomicBool::new(false));
         let sent = handle.send(Request::Exec {
             id,
             command: request.command,
             pty: request.pty,
-            output,
+            output: relay,
+            starved: starved.clone(),
             reply,
         });
         if !sent {
             return Err(self.lost(&handle));
         }
-        tokio::select! {
-            r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
-            () = cancel.cancelled() => {
-                handle.send(Request::Cancel { id });
-                match tokio::time::timeout(CANCEL_WAIT, rx).await {
-                    Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
-                    _ => Err(TransportError::Cancelled),
+        let forward = async {
+            while let Some(chunk) = relayed.recv().await {
+                if starved.swap(false, Ordering::SeqCst) {
+                    handle.wake();
+                }
+                // A caller that stopped listening still gets its status.
+                let _ = output.send(chunk).await;
+            }
+        };
+        let outcome = async {
+            tokio::select! {
+                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
+                () = cancel.cancelled() => {
+                    handle.send(Request::Cancel { id });
+                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
+                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                        _ => Err(TransportError::Cancelled),
+                    }
                 }
             }
-        }
+        };
+        let ((), result) = tokio::join!(forward, outcome);
+        result
     }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {

@@ -13,6 +13,7 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,9 @@ const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// Reading stops after this much per channel and pass, so one busy channel
 /// cannot starve the others.
 const READ_BUDGET: usize = 256 * 1024;
-/// Poll interval while some output waits for the engine to take it.
-const BACKPRESSURE_POLL: Duration = Duration::from_millis(5);
+/// Poll interval while some output waits for room; only a safety net, as the
+/// taker wakes the thread when it makes room.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(50);
 /// Blocking libssh2 calls after setup (dropping SFTP handles) give up after this.
 const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 
@@ -46,6 +48,8 @@ pub enum Request {
         command: String,
         pty: bool,
         output: mpsc::Sender<Chunk>,
+        /// Set when `output` was full, so the taker wakes the thread on taking.
+        starved: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
     },
     Cancel {
@@ -104,6 +108,11 @@ impl Handle {
         // A full wake socket already holds a wake-up; nothing is lost.
         let _ = (&*self.wake).write(&[1]);
         true
+    }
+
+    /// Ring the thread, e.g. after taking output it was waiting to hand over.
+    pub fn wake(&self) {
+        let _ = (&*self.wake).write(&[1]);
     }
 
     pub fn has_ended(&self) -> bool {
@@ -494,6 +503,7 @@ struct ExecJob {
     channel: Option<Channel>,
     /// None for internal commands and once the engine stopped listening.
     output: Option<mpsc::Sender<Chunk>>,
+    starved: Arc<AtomicBool>,
     reply: Option<oneshot::Sender<Result<ExitStatus, TransportError>>>,
     held: VecDeque<Chunk>,
     filter: wrap::PgidFilter,
@@ -523,6 +533,7 @@ impl ExecJob {
             stage: ExecStage::Open,
             channel: None,
             output,
+            starved: Arc::new(AtomicBool::new(false)),
             reply,
             held: VecDeque::new(),
             filter: if pty || internal {
@@ -579,7 +590,14 @@ impl ExecJob {
                 self.held.clear();
                 return true;
             };
-            match out.try_send(chunk) {
+            let mut attempt = out.try_send(chunk);
+            if let Err(mpsc::error::TrySendError::Full(chunk)) = attempt {
+                // Flag first, then try again: a taker that emptied the channel
+                // in between is caught by the retry, a later one sees the flag.
+                self.starved.store(true, Ordering::SeqCst);
+                attempt = out.try_send(chunk);
+            }
+            match attempt {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(chunk)) => {
                     self.held.push_front(chunk);
@@ -1346,14 +1364,13 @@ impl Pump {
                 command,
                 pty,
                 output,
+                starved,
                 reply,
-            } => self.jobs.push(Job::Exec(Box::new(ExecJob::new(
-                id,
-                &command,
-                pty,
-                Some(output),
-                Some(reply),
-            )))),
+            } => {
+                let mut job = ExecJob::new(id, &command, pty, Some(output), Some(reply));
+                job.starved = starved;
+                self.jobs.push(Job::Exec(Box::new(job)));
+            }
             Request::Cancel { id } => {
                 for job in &mut self.jobs {
                     if let Job::Exec(e) = job {
