@@ -587,6 +587,42 @@ fn cancelled_step_leaves_no_process_behind() {
 }
 
 #[test]
+fn cancelled_pty_step_is_hung_up() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1);
+    let marker = format!("sleep 300.{}{}", std::process::id(), nanos);
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "slow",
+            &format!("run = \"{marker}\"\npty = true\ntimeout = \"2s\"\non_failure = \"continue\""),
+        );
+    let run = w.run(&rb);
+    assert_eq!(run.status_of("slow"), vec!["timeout"], "{}", run.text());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(&marker)
+            .output()
+            .expect("pgrep");
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn http_step_goes_through_the_tunnel() {
     let sshd = Sshd::start();
     let w = World::new();
