@@ -93,6 +93,15 @@ impl World {
 
     /// As `run`, calling `during` with the journal path while drydock runs.
     fn run_with(&self, runbook: &str, during: impl FnOnce(&Path)) -> Run {
+        self.run_full(runbook, None, during)
+    }
+
+    /// As `run`, with `agent` as the ssh-agent socket.
+    fn run_with_agent(&self, runbook: &str, agent: &Path) -> Run {
+        self.run_full(runbook, Some(agent), |_| {})
+    }
+
+    fn run_full(&self, runbook: &str, agent: Option<&Path>, during: impl FnOnce(&Path)) -> Run {
         let rb = self.path("runbook.toml");
         std::fs::write(&rb, runbook).expect("runbook");
         let journal_dir = self.path("journal");
@@ -103,6 +112,7 @@ impl World {
             .arg(&journal_dir)
             .env("HOME", self.path("home"))
             .env_remove("SSH_AUTH_SOCK")
+            .envs(agent.map(|a| ("SSH_AUTH_SOCK", a)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -691,6 +701,46 @@ fn http_step_goes_through_the_tunnel() {
         "{}",
         denied.text()
     );
+}
+
+#[test]
+fn the_agent_is_tried_first() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let socket = w.path("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent (install openssh-client)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add")
+        .arg(&sshd.user_key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ssh-add");
+    assert!(added.success());
+    // No identity in the runbook and none in HOME: only the agent has the key.
+    let rb = w
+        .head(&sshd, "strict")
+        .replace(&format!("identity = \"{}\"\n", sshd.user_key.display()), "")
+        + &step("hello", "run = \"echo via-agent\"");
+    assert!(!rb.contains("identity"), "{rb}");
+    let run = w.run_with_agent(&rb, &socket);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(run.output_lines("hello"), vec!["via-agent"]);
 }
 
 #[test]

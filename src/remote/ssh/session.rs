@@ -28,6 +28,7 @@ use crate::remote::{Chunk, ConnectError, ExitStatus, Question, Stream, Transport
 use crate::runbook::HostKeyPolicy;
 
 const EAGAIN: i32 = -37;
+const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 /// Seconds between keepalives; a dead peer is noticed within about two of them.
 const KEEPALIVE_SECS: u32 = 15;
 /// How long a cancelled command may take to end before its channel is closed anyway.
@@ -372,9 +373,20 @@ fn check_host_key(
         .ok_or_else(|| refuse("the server sent no host key".into()))?;
     let key_type = known_hosts::key_type(key).unwrap_or_else(|| "unknown".into());
     let fingerprint = known_hosts::fingerprint(key);
-    let file = target.known_hosts.display().to_string();
+    let mut file = target.known_hosts.display().to_string();
     let token = known_hosts::host_token(&target.hostname, target.port);
-    match known_hosts::check(known_text, &target.hostname, target.port, key) {
+    let mut verdict = known_hosts::check(known_text, &target.hostname, target.port, key);
+    if verdict == Verdict::NotFound {
+        // As ssh does, the system-wide file vouches too (it is never written).
+        if let Ok(text) = std::fs::read_to_string(GLOBAL_KNOWN_HOSTS) {
+            let global = known_hosts::check(&text, &target.hostname, target.port, key);
+            if global != Verdict::NotFound {
+                verdict = global;
+                file = GLOBAL_KNOWN_HOSTS.to_string();
+            }
+        }
+    }
+    match verdict {
         Verdict::Match => Ok(()),
         Verdict::Revoked { line } => Err(refuse(format!(
             "its {key_type} key {fingerprint} is marked @revoked in {file} line {line}"
