@@ -963,6 +963,35 @@ mod transport {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exit_codes_and_signals() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let t = connect(&sshd, &dir.path().join("kh")).await;
+        for (command, pty, code, signal) in [
+            ("exit 7", false, Some(7), None),
+            ("true", false, Some(0), None),
+            ("kill -TERM $$", false, None, Some("SIGTERM")),
+            ("exit 3", true, Some(3), None),
+        ] {
+            let (tx, rx) = mpsc::channel(8);
+            let request = ExecRequest {
+                command: command.into(),
+                pty,
+            };
+            let status = t
+                .exec(request, tx, CancellationToken::new())
+                .await
+                .expect("exec");
+            assert_eq!(collect(rx).await, "", "{command}");
+            assert_eq!(
+                (status.code, status.signal.as_deref()),
+                (code, signal),
+                "{command}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sftp_calls() {
         let sshd = Sshd::start();
         let dir = tempfile::tempdir().expect("temp");
