@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "drydock",
-    version,
-    about = "Walk a production update runbook, step by step, over SSH"
-)]
+#[command(name = "drydock", version, about = "Walk a production update runbook, step by step, over SSH")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,7 +16,9 @@ pub enum Command {
     /// Run a runbook (the TUI on a terminal, else or with --headless line by line).
     Run(RunArgs),
     /// Validate a runbook; print every error as FILE:LINE:COL: message.
-    Check { runbook: PathBuf },
+    Check {
+        runbook: PathBuf,
+    },
     /// Print each step, its hosts and the exact command after templating.
     Plan {
         runbook: PathBuf,
@@ -43,7 +41,9 @@ pub enum Command {
     /// List the themes found.
     Themes,
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -93,9 +93,7 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{text}' is not KEY=VALUE; write it like --var site=/srv/app"))?;
     let key = key.trim();
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "'{key}' is not a variable name; use letters, digits and '_'"
-        ));
+        return Err(format!("'{key}' is not a variable name; use letters, digits and '_'"));
     }
     Ok((key.to_string(), value.to_string()))
 }

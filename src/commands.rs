@@ -9,9 +9,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Command, RunArgs, Selection};
 use crate::engine::{self, exit};
 use crate::journal::{self, RunStatus};
-use crate::runbook::{
-    self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
-};
+use crate::runbook::{self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short};
 
 pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
@@ -20,18 +18,11 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Run(args) => run(args),
         Command::History { journal_dir } => history(journal_dir.as_deref()),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "drydock",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "drydock", &mut std::io::stdout());
             exit::OK
         }
         Command::Logs { .. } | Command::Demo | Command::Themes => {
-            eprintln!(
-                "drydock: this command comes with the terminal interface, which this build does not have yet"
-            );
+            eprintln!("drydock: this command comes with the terminal interface, which this build does not have yet");
             exit::USAGE
         }
     }
@@ -43,11 +34,7 @@ fn load(path: &Path, vars: &[(String, String)]) -> Result<Plan, i32> {
             LoadError::Invalid(errors) => {
                 eprintln!("{errors}");
                 let n = errors.errors.len();
-                eprintln!(
-                    "drydock: {} has {n} error{}",
-                    path.display(),
-                    if n == 1 { "" } else { "s" }
-                );
+                eprintln!("drydock: {} has {n} error{}", path.display(), if n == 1 { "" } else { "s" });
             }
             other => eprintln!("drydock: {other}"),
         }
@@ -63,10 +50,7 @@ fn select_hosts(plan: &Plan, select: &Selection) -> Result<Vec<usize>, i32> {
         .map(|name| {
             plan.host_index(name).ok_or_else(|| {
                 let known: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
-                eprintln!(
-                    "drydock: --host {name}: no such host in the runbook; hosts are: {}",
-                    known.join(", ")
-                );
+                eprintln!("drydock: --host {name}: no such host in the runbook; hosts are: {}", known.join(", "));
                 exit::USAGE
             })
         })
@@ -112,10 +96,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         run_id: Some("<run_id>".into()),
         starts_at: Some("<starts_at>".into()),
     };
-    let render = |t: &runbook::template::Template, h: usize| {
-        plan.render(t, h, &vars)
-            .unwrap_or_else(|e| format!("<{e}>"))
-    };
+    let render = |t: &runbook::template::Template, h: usize| plan.render(t, h, &vars).unwrap_or_else(|e| format!("<{e}>"));
     let mut s = String::new();
     let _ = writeln!(s, "{}", plan.name);
     if let Some(d) = &plan.description {
@@ -124,12 +105,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     let _ = writeln!(s);
     let width = plan.steps.len().to_string().len();
     for (i, step) in plan.steps.iter().enumerate() {
-        let hosts: Vec<usize> = step
-            .hosts
-            .iter()
-            .copied()
-            .filter(|h| only.is_empty() || only.contains(h))
-            .collect();
+        let hosts: Vec<usize> = step.hosts.iter().copied().filter(|h| only.is_empty() || only.contains(h)).collect();
         let mut marks = Vec::new();
         if step.confirm || matches!(step.action, Action::Manual(_)) {
             marks.push("[gate]".to_string());
@@ -147,24 +123,13 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             marks.push("[always]".to_string());
         }
         if step.on_failure != runbook::OnFailure::Pause {
-            marks.push(format!(
-                "[on failure: {}]",
-                match step.on_failure {
-                    runbook::OnFailure::Abort => "abort",
-                    runbook::OnFailure::Continue => "continue",
-                    runbook::OnFailure::Pause => "pause",
-                }
-            ));
+            marks.push(format!("[on failure: {}]", match step.on_failure {
+                runbook::OnFailure::Abort => "abort",
+                runbook::OnFailure::Continue => "continue",
+                runbook::OnFailure::Pause => "pause",
+            }));
         }
-        let _ = writeln!(
-            s,
-            "{:>width$}. {}  {}{}{}",
-            i + 1,
-            step.id,
-            step.title,
-            if marks.is_empty() { "" } else { "  " },
-            marks.join(" ")
-        );
+        let _ = writeln!(s, "{:>width$}. {}  {}{}{}", i + 1, step.id, step.title, if marks.is_empty() { "" } else { "  " }, marks.join(" "));
         if hosts.is_empty() {
             let _ = writeln!(s, "     (no selected host)");
         }
@@ -184,16 +149,9 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                         GuardCheck::FileAbsent(p) => format!("file_absent {}", render(p, h)),
                         GuardCheck::FilePresent(p) => format!("file_present {}", render(p, h)),
                         GuardCheck::Command(c) => format!("command {}", render(c, h)),
-                        GuardCheck::Http(c) => format!(
-                            "http {} status {}",
-                            render(&c.url, c.via.unwrap_or(h)),
-                            c.status
-                        ),
+                        GuardCheck::Http(c) => format!("http {} status {}", render(&c.url, c.via.unwrap_or(h)), c.status),
                     };
-                    let timeout = g
-                        .timeout
-                        .map(|t| format!(", timeout {}", short(t)))
-                        .unwrap_or_default();
+                    let timeout = g.timeout.map(|t| format!(", timeout {}", short(t))).unwrap_or_default();
                     format!("guard: {what} (poll {}{timeout})", short(g.poll))
                 }
                 Action::Banner(BannerSwitch::On) => {
@@ -203,30 +161,15 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                     format!("banner on: {path}: {msg}")
                 }
                 Action::Banner(BannerSwitch::Off) => {
-                    let path = plan
-                        .banner
-                        .as_ref()
-                        .map(|b| render(&b.path, h))
-                        .unwrap_or_default();
+                    let path = plan.banner.as_ref().map(|b| render(&b.path, h)).unwrap_or_default();
                     format!("banner off: {path}")
                 }
                 Action::Wait(WaitFor::Banner) => "wait until the banner's start time".into(),
                 Action::Wait(WaitFor::For(d)) => format!("wait {}", short(*d)),
                 Action::Http(c) => {
-                    let via = c
-                        .via
-                        .map(|v| format!(" via {}", plan.hosts[v].name))
-                        .unwrap_or_default();
-                    let contains = c
-                        .contains
-                        .as_ref()
-                        .map(|t| format!(" containing '{}'", render(t, h)))
-                        .unwrap_or_default();
-                    format!(
-                        "http: GET {}{via} expect {}{contains}",
-                        render(&c.url, c.via.unwrap_or(h)),
-                        c.status
-                    )
+                    let via = c.via.map(|v| format!(" via {}", plan.hosts[v].name)).unwrap_or_default();
+                    let contains = c.contains.as_ref().map(|t| format!(" containing '{}'", render(t, h))).unwrap_or_default();
+                    format!("http: GET {}{via} expect {}{contains}", render(&c.url, c.via.unwrap_or(h)), c.status)
                 }
             };
             let _ = writeln!(s, "     {name}: {action}");
@@ -251,10 +194,7 @@ fn history(dir: Option<&Path>) -> i32 {
         println!("no runs in {}", dir.display());
         return exit::OK;
     }
-    println!(
-        "{:<22} {:<10} {:<24} {:<16} RUNBOOK",
-        "RUN", "USER", "STARTED", "RESULT"
-    );
+    println!("{:<22} {:<10} {:<24} {:<16} RUNBOOK", "RUN", "USER", "STARTED", "RESULT");
     for run in runs {
         let result = match run.finished {
             Some((RunStatus::Ok, code)) => format!("ok ({code})"),
@@ -262,10 +202,7 @@ fn history(dir: Option<&Path>) -> i32 {
             Some((RunStatus::Aborted, code)) => format!("aborted ({code})"),
             None => "unfinished".to_string(),
         };
-        println!(
-            "{:<22} {:<10} {:<24} {:<16} {}",
-            run.run_id, run.user, run.started, result, run.runbook
-        );
+        println!("{:<22} {:<10} {:<24} {:<16} {}", run.run_id, run.user, run.started, result, run.runbook);
     }
     exit::OK
 }
@@ -284,19 +221,13 @@ fn run(args: RunArgs) -> i32 {
             Some(i) => Some(i),
             None => {
                 let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
-                eprintln!(
-                    "drydock: --from {id}: no step has that id; steps are: {}",
-                    ids.join(", ")
-                );
+                eprintln!("drydock: --from {id}: no step has that id; steps are: {}", ids.join(", "));
                 return exit::USAGE;
             }
         },
         None => None,
     };
-    let journal_dir = args
-        .journal_dir
-        .clone()
-        .unwrap_or_else(journal::default_dir);
+    let journal_dir = args.journal_dir.clone().unwrap_or_else(journal::default_dir);
     let resume = match &args.resume {
         Some(id) => {
             let id = (!id.is_empty()).then_some(id.as_str());
@@ -311,14 +242,9 @@ fn run(args: RunArgs) -> i32 {
         None => None,
     };
     if !args.headless && std::io::stdout().is_terminal() {
-        eprintln!(
-            "drydock: the terminal interface is not in this build yet; running line by line (--headless)"
-        );
+        eprintln!("drydock: the terminal interface is not in this build yet; running line by line (--headless)");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drydock: cannot start: {e}");

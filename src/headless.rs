@@ -76,30 +76,18 @@ fn letter(decision: Decision) -> &'static str {
     }
 }
 
-async fn read_answer(
-    printer: &mut Printer<'_>,
-    prompt: &Prompt,
-    answers: &mut mpsc::Receiver<String>,
-) -> Decision {
+async fn read_answer(printer: &mut Printer<'_>, prompt: &Prompt, answers: &mut mpsc::Receiver<String>) -> Decision {
     loop {
         let Some(line) = answers.recv().await else {
             printer.line("end of input: abort");
             return Decision::Abort;
         };
         let answer = line.trim().to_ascii_lowercase();
-        if let Some(d) = prompt
-            .choices
-            .iter()
-            .find(|d| letter(**d) == answer || d.as_str() == answer)
-        {
+        if let Some(d) = prompt.choices.iter().find(|d| letter(**d) == answer || d.as_str() == answer) {
             return *d;
         }
         let valid: Vec<&str> = prompt.choices.iter().map(|d| letter(*d)).collect();
-        printer.line(&format!(
-            "'{}' is not an answer here; answer one of: {}",
-            line.trim(),
-            valid.join(", ")
-        ));
+        printer.line(&format!("'{}' is not an answer here; answer one of: {}", line.trim(), valid.join(", ")));
         printer.flush();
     }
 }
@@ -133,47 +121,22 @@ impl<'p> Printer<'p> {
     }
 
     fn tag(&self, step: usize) -> String {
-        format!(
-            "[{}/{} {}]",
-            step + 1,
-            self.plan.steps.len(),
-            self.plan.steps[step].id
-        )
+        format!("[{}/{} {}]", step + 1, self.plan.steps.len(), self.plan.steps[step].id)
     }
 
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted {
-                run_id,
-                journal,
-                resumed,
-                dry_run,
-            } => {
+            Event::RunStarted { run_id, journal, resumed, dry_run } => {
                 let what = if *resumed { "resuming run" } else { "run" };
-                let dry = if *dry_run {
-                    " (DRY RUN: nothing is changed)"
-                } else {
-                    ""
-                };
-                let journal = journal
-                    .as_ref()
-                    .map(|j| format!("; journal {}", j.display()))
-                    .unwrap_or_default();
-                self.line(&format!(
-                    "drydock: {what} {run_id} of \"{}\"{dry}{journal}",
-                    self.plan.name
-                ));
+                let dry = if *dry_run { " (DRY RUN: nothing is changed)" } else { "" };
+                let journal = journal.as_ref().map(|j| format!("; journal {}", j.display())).unwrap_or_default();
+                self.line(&format!("drydock: {what} {run_id} of \"{}\"{dry}{journal}", self.plan.name));
             }
             Event::HostConnecting { host } => {
                 let h = &self.plan.hosts[*host];
                 let text = match h.transport {
-                    crate::runbook::TransportKind::Local => {
-                        format!("[{}] local: commands run on this machine", h.name)
-                    }
-                    crate::runbook::TransportKind::Ssh => format!(
-                        "[{}] connecting to {}@{}:{}",
-                        h.name, h.user, h.address, h.port
-                    ),
+                    crate::runbook::TransportKind::Local => format!("[{}] local: commands run on this machine", h.name),
+                    crate::runbook::TransportKind::Ssh => format!("[{}] connecting to {}@{}:{}", h.name, h.user, h.address, h.port),
                 };
                 self.line(&text);
             }
@@ -196,90 +159,31 @@ impl<'p> Printer<'p> {
                     self.host(*host)
                 );
                 self.line(&text);
-                eprintln!(
-                    "drydock: {}: lock {path} is held by {holder}",
-                    self.host(*host)
-                );
+                eprintln!("drydock: {}: lock {path} is held by {holder}", self.host(*host));
             }
-            Event::StepSkipped {
-                step,
-                host,
-                reason,
-                earlier,
-            } => {
+            Event::StepSkipped { step, host, reason, earlier } => {
                 let text = match earlier {
-                    Some(o) => format!(
-                        "{} {}: already {} earlier in this run",
-                        self.tag(*step),
-                        self.host(*host),
-                        o.as_str()
-                    ),
-                    None => format!(
-                        "{} {}: skipped: {reason}",
-                        self.tag(*step),
-                        self.host(*host)
-                    ),
+                    Some(o) => format!("{} {}: already {} earlier in this run", self.tag(*step), self.host(*host), o.as_str()),
+                    None => format!("{} {}: skipped: {reason}", self.tag(*step), self.host(*host)),
                 };
                 self.line(&text);
             }
-            Event::StepStarted {
-                step,
-                host,
-                command,
-                phase,
-                attempt,
-            } => {
+            Event::StepStarted { step, host, command, phase, attempt } => {
                 let undo = if *phase == Phase::Undo { "undo " } else { "" };
-                let again = if *attempt > 1 {
-                    format!(" (attempt {attempt})")
-                } else {
-                    String::new()
-                };
-                let text = format!(
-                    "{} {}: {undo}start{again}: {command}",
-                    self.tag(*step),
-                    self.host(*host)
-                );
+                let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                let text = format!("{} {}: {undo}start{again}: {command}", self.tag(*step), self.host(*host));
                 self.line(&text);
             }
-            Event::Output {
-                step,
-                host,
-                stream,
-                line,
-            } => {
+            Event::Output { step, host, stream, line } => {
                 let mark = if *stream == Stream::Stderr { '!' } else { '|' };
-                let line = if self.colour {
-                    line.clone()
-                } else {
-                    strip_sgr(line).into_owned()
-                };
-                let text = format!(
-                    "{}@{} {mark} {line}",
-                    self.plan.steps[*step].id,
-                    self.host(*host)
-                );
+                let line = if self.colour { line.clone() } else { strip_sgr(line).into_owned() };
+                let text = format!("{}@{} {mark} {line}", self.plan.steps[*step].id, self.host(*host));
                 self.line(&text);
             }
-            Event::StepFinished {
-                step,
-                host,
-                outcome,
-                exit,
-                duration,
-                phase,
-                message,
-            } => {
+            Event::StepFinished { step, host, outcome, exit, duration, phase, message } => {
                 let undo = if *phase == Phase::Undo { "undo " } else { "" };
-                let status = exit
-                    .as_ref()
-                    .filter(|e| !e.success())
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default();
-                let message = message
-                    .as_ref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
+                let status = exit.as_ref().filter(|e| !e.success()).map(|e| format!(" ({e})")).unwrap_or_default();
+                let message = message.as_ref().map(|m| format!(": {m}")).unwrap_or_default();
                 let text = format!(
                     "{} {}: {undo}{}{status} in {}{message}",
                     self.tag(*step),
@@ -289,71 +193,38 @@ impl<'p> Printer<'p> {
                 );
                 self.line(&text);
             }
-            Event::GuardPolled {
-                step,
-                host,
-                ok,
-                detail,
-                checks,
-                next_check,
-            } => {
+            Event::GuardPolled { step, host, ok, detail, checks, next_check } => {
                 let state = if *ok { "holds" } else { "does not hold yet" };
-                let next = next_check
-                    .map(|n| format!("; next check in {}", short(n)))
-                    .unwrap_or_default();
-                let text = format!(
-                    "{} {}: guard {state} (check {checks}): {detail}{next}",
-                    self.tag(*step),
-                    self.host(*host)
-                );
+                let next = next_check.map(|n| format!("; next check in {}", short(n))).unwrap_or_default();
+                let text = format!("{} {}: guard {state} (check {checks}): {detail}{next}", self.tag(*step), self.host(*host));
                 self.line(&text);
             }
             Event::Waiting { step, until } => {
                 let left = (*until - chrono::Utc::now()).to_std().unwrap_or_default();
-                let text = format!(
-                    "{} waiting until {} ({} from now)",
-                    self.tag(*step),
-                    crate::clock::rfc3339(*until),
-                    short(left)
-                );
+                let text = format!("{} waiting until {} ({} from now)", self.tag(*step), crate::clock::rfc3339(*until), short(left));
                 self.line(&text);
             }
             Event::Prompt(prompt) => self.prompt(prompt),
-            Event::Decided {
-                step,
-                decision,
-                automatic,
-            } => {
+            Event::Decided { step, decision, automatic } => {
                 if *automatic {
                     let text = format!("{} --yes: {}", self.tag(*step), decision.as_str());
                     self.line(&text);
                 }
             }
             Event::Notice { step, text } => {
-                let tag = step
-                    .map(|s| format!("{} ", self.tag(s)))
-                    .unwrap_or_default();
+                let tag = step.map(|s| format!("{} ", self.tag(s))).unwrap_or_default();
                 self.line(&format!("{tag}note: {text}"));
             }
             Event::RollbackStarted => {
-                self.line(
-                    "rollback: offering the undo of what ran (newest first), then the always steps",
-                );
+                self.line("rollback: offering the undo of what ran (newest first), then the always steps");
             }
-            Event::RunFinished {
-                status,
-                exit_code,
-                journal,
-            } => {
+            Event::RunFinished { status, exit_code, journal } => {
                 let status = match status {
                     RunStatus::Ok => "finished: ok",
                     RunStatus::Failed => "finished: failed",
                     RunStatus::Aborted => "finished: aborted",
                 };
-                let journal = journal
-                    .as_ref()
-                    .map(|j| format!("; journal {}", j.display()))
-                    .unwrap_or_default();
+                let journal = journal.as_ref().map(|j| format!("; journal {}", j.display())).unwrap_or_default();
                 self.line(&format!("drydock: {status} (exit {exit_code}){journal}"));
             }
         }
@@ -366,19 +237,12 @@ impl<'p> Printer<'p> {
         let hosts = hosts.join(", ");
         let head = match &prompt.kind {
             PromptKind::Gate => format!("? {tag} {} on {hosts}", step.title),
-            PromptKind::Manual { instructions } => {
-                format!("? {tag} by hand on {hosts}: {instructions}")
-            }
+            PromptKind::Manual { instructions } => format!("? {tag} by hand on {hosts}: {instructions}"),
             PromptKind::Failure { failures } => {
                 let what: Vec<String> = failures
                     .iter()
                     .map(|f| {
-                        let how = f
-                            .exit
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .or_else(|| f.message.clone())
-                            .unwrap_or_else(|| f.outcome.as_str().into());
+                        let how = f.exit.as_ref().map(ToString::to_string).or_else(|| f.message.clone()).unwrap_or_else(|| f.outcome.as_str().into());
                         format!("{} {} ({how})", self.host(f.host), f.outcome.as_str())
                     })
                     .collect();
@@ -389,11 +253,7 @@ impl<'p> Printer<'p> {
                     .iter()
                     .map(|(s, h)| format!("{} on {}", self.plan.steps[*s].id, self.host(*h)))
                     .collect();
-                let lost = if lost.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (interrupted, outcome unknown: {})", lost.join(", "))
-                };
+                let lost = if lost.is_empty() { String::new() } else { format!(" (interrupted, outcome unknown: {})", lost.join(", ")) };
                 format!("? resume at {tag} {} on {hosts}{lost}", step.title)
             }
             PromptKind::Undo => format!("? rollback {tag} undo {} on {hosts}", step.title),
@@ -420,11 +280,7 @@ impl<'p> Printer<'p> {
             self.line(&text);
         }
         for preview in &prompt.previews {
-            let text = format!(
-                "    preview on {}: {}",
-                self.host(preview.host),
-                preview.command
-            );
+            let text = format!("    preview on {}: {}", self.host(preview.host), preview.command);
             self.line(&text);
             for l in &preview.lines {
                 self.line(&format!("    | {}", strip_sgr(l)));

@@ -337,8 +337,5 @@ pub fn default_dir() -> PathBuf {
         return PathBuf::from(dir).join("drydock").join("runs");
     }
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local")
-        .join("state")
-        .join("drydock")
-        .join("runs")
+    home.join(".local").join("state").join("drydock").join("runs")
 }

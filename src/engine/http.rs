@@ -22,9 +22,7 @@ pub struct Target {
 }
 
 pub fn parse_url(url: &str) -> Result<Target, String> {
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| format!("'{url}' is not a URL: {e}"))?;
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("'{url}' is not a URL: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("'{url}' is not an http:// URL"));
     }
@@ -57,10 +55,7 @@ pub async fn get(io: BoxedIo, target: &Target, timeout: Duration) -> Result<Resp
         let driver = tokio::spawn(conn);
         let request = Request::get(target.path_and_query.as_str())
             .header(hyper::header::HOST, target.authority.as_str())
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("drydock/", env!("CARGO_PKG_VERSION")),
-            )
+            .header(hyper::header::USER_AGENT, concat!("drydock/", env!("CARGO_PKG_VERSION")))
             .header(hyper::header::CONNECTION, "close")
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("bad request: {e}"))?;
@@ -86,12 +81,9 @@ pub async fn get(io: BoxedIo, target: &Target, timeout: Duration) -> Result<Resp
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| {
-        format!(
-            "no answer within {}",
-            crate::runbook::duration::short(timeout)
-        )
-    })?
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {}", crate::runbook::duration::short(timeout)))?
 }
 
 #[cfg(test)]
@@ -101,10 +93,7 @@ mod tests {
     #[test]
     fn parses_urls() {
         let t = parse_url("http://127.0.0.1:8000/health?x=1").unwrap();
-        assert_eq!(
-            (t.host.as_str(), t.port, t.path_and_query.as_str()),
-            ("127.0.0.1", 8000, "/health?x=1")
-        );
+        assert_eq!((t.host.as_str(), t.port, t.path_and_query.as_str()), ("127.0.0.1", 8000, "/health?x=1"));
         let t = parse_url("http://example.org").unwrap();
         assert_eq!((t.port, t.path_and_query.as_str()), (80, "/"));
         assert!(parse_url("https://example.org/").is_err());

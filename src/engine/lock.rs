@@ -67,8 +67,7 @@ fn owner_path(dir: &str) -> String {
 /// run, or two `local` hosts sharing a path) counts as taken.
 pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquired, TransportError> {
     if t.create_dir(dir).await? {
-        t.write_atomic(&owner_path(dir), me.to_text().as_bytes())
-            .await?;
+        t.write_atomic(&owner_path(dir), me.to_text().as_bytes()).await?;
         return Ok(Acquired::Taken);
     }
     let text = match t.read_file(&owner_path(dir)).await {
@@ -81,8 +80,7 @@ pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquire
     };
     let holder = Owner::parse(&text);
     if holder.run_id == me.run_id {
-        t.write_atomic(&owner_path(dir), me.to_text().as_bytes())
-            .await?;
+        t.write_atomic(&owner_path(dir), me.to_text().as_bytes()).await?;
         return Ok(Acquired::Taken);
     }
     Ok(Acquired::Held(holder.describe()))

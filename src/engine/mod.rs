@@ -69,10 +69,7 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
     let (event_tx, event_rx) = mpsc::channel(1024);
     let (decision_tx, decision_rx) = mpsc::channel(16);
     let (run_id, journal) = match &options.resume {
-        Some(summary) => (
-            summary.run_id.clone(),
-            Some(Journal::append_to(&summary.path)?),
-        ),
+        Some(summary) => (summary.run_id.clone(), Some(Journal::append_to(&summary.path)?)),
         None => {
             let run_id = crate::clock::new_run_id();
             let journal = if options.dry_run {
@@ -103,12 +100,10 @@ pub fn find_resumable(
     let runs = journal::list_runs(dir).map_err(|e| e.to_string())?;
     let wanted = runbook_key(runbook);
     if let Some(id) = run_id {
-        let run = runs.into_iter().find(|r| r.run_id == id).ok_or_else(|| {
-            format!(
-                "no run '{id}' in {}; `drydock history` lists the runs",
-                dir.display()
-            )
-        })?;
+        let run = runs
+            .into_iter()
+            .find(|r| r.run_id == id)
+            .ok_or_else(|| format!("no run '{id}' in {}; `drydock history` lists the runs", dir.display()))?;
         if let Some((status, _)) = run.finished {
             return Err(format!(
                 "run '{id}' already finished ({}); there is nothing to resume",
@@ -142,10 +137,7 @@ pub fn runbook_key(path: &std::path::Path) -> String {
 }
 
 /// What a resumed run knows of its steps, by index.
-pub(crate) fn resume_outcomes(
-    plan: &Plan,
-    summary: &RunSummary,
-) -> HashMap<(usize, usize), Outcome> {
+pub(crate) fn resume_outcomes(plan: &Plan, summary: &RunSummary) -> HashMap<(usize, usize), Outcome> {
     let mut out = HashMap::new();
     for ((step, host), outcome) in &summary.outcomes {
         if let (Some(s), Some(h)) = (plan.step_index(step), plan.host_index(host)) {

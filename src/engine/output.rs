@@ -73,9 +73,7 @@ pub fn sanitize(line: &[u8]) -> String {
                         seq.push(c);
                     }
                     let is_sgr = final_byte == Some('m')
-                        && seq
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || c == ';' || c == ':');
+                        && seq.chars().all(|c| c.is_ascii_digit() || c == ';' || c == ':');
                     if is_sgr {
                         out.push_str("\x1b[");
                         out.push_str(&seq);
@@ -150,10 +148,7 @@ mod tests {
 
     #[test]
     fn splits_lines_across_chunks() {
-        assert_eq!(
-            lines(&[b"ab", b"c\nde", b"f\n\ng"]),
-            ["abc", "def", "", "g"]
-        );
+        assert_eq!(lines(&[b"ab", b"c\nde", b"f\n\ng"]), ["abc", "def", "", "g"]);
     }
 
     #[test]
@@ -170,10 +165,7 @@ mod tests {
         assert_eq!(sanitize(b"a\x1b[2Jb\x1b[10;1Hc"), "abc");
         assert_eq!(sanitize(b"\x1b]0;evil title\x07ok"), "ok");
         assert_eq!(sanitize(b"\x1b]52;c;ZXZpbA==\x1b\\ok"), "ok");
-        assert_eq!(
-            sanitize(b"bell\x07 and \x08backspace"),
-            "bell and backspace"
-        );
+        assert_eq!(sanitize(b"bell\x07 and \x08backspace"), "bell and backspace");
         assert_eq!(sanitize(b"10%\r50%\r100%"), "100%");
         assert_eq!(sanitize(b"crlf\r"), "crlf");
         assert_eq!(sanitize(b"bad \xff utf8"), "bad \u{fffd} utf8");

@@ -16,9 +16,7 @@ use super::{Options, RunResult, exit, http};
 use crate::journal::{GateDecision, Journal, Outcome, Record, RunStatus};
 use crate::remote::{self, ExecRequest, ExitStatus, Stream, Transport, TransportError};
 use crate::runbook::duration::short;
-use crate::runbook::{
-    Action, BannerSwitch, GuardCheck, HttpCheck, OnFailure, Plan, RunVars, WaitFor,
-};
+use crate::runbook::{Action, BannerSwitch, GuardCheck, HttpCheck, OnFailure, Plan, RunVars, WaitFor};
 
 /// How many lines of a preview or condition are kept for the gate.
 const PREVIEW_LINES: usize = 500;
@@ -75,38 +73,19 @@ impl Emitter {
     fn record(&self, event: &Event, starts_at: Option<&str>) -> Option<Record> {
         let phase = |p: Phase| (p == Phase::Undo).then(|| "undo".to_string());
         Some(match event {
-            Event::StepStarted {
-                step,
-                host,
-                command,
-                phase: p,
-                ..
-            } => Record::StepStarted {
+            Event::StepStarted { step, host, command, phase: p, .. } => Record::StepStarted {
                 step: self.step_id(*step),
                 host: self.host_name(*host),
                 command: command.clone(),
                 phase: phase(*p),
             },
-            Event::Output {
-                step,
-                host,
-                stream,
-                line,
-            } => Record::Output {
+            Event::Output { step, host, stream, line } => Record::Output {
                 step: self.step_id(*step),
                 host: self.host_name(*host),
                 stream: *stream,
                 line: strip_sgr(line).into_owned(),
             },
-            Event::StepFinished {
-                step,
-                host,
-                outcome,
-                exit,
-                duration,
-                phase: p,
-                message,
-            } => Record::StepFinished {
+            Event::StepFinished { step, host, outcome, exit, duration, phase: p, message } => Record::StepFinished {
                 step: self.step_id(*step),
                 host: self.host_name(*host),
                 status: *outcome,
@@ -116,12 +95,7 @@ impl Emitter {
                 reason: message.clone(),
                 starts_at: starts_at.map(str::to_string),
             },
-            Event::StepSkipped {
-                step,
-                host,
-                reason,
-                earlier: None,
-            } => Record::StepFinished {
+            Event::StepSkipped { step, host, reason, earlier: None } => Record::StepFinished {
                 step: self.step_id(*step),
                 host: self.host_name(*host),
                 status: Outcome::Skipped,
@@ -146,9 +120,7 @@ impl Emitter {
                 host: self.host_name(*host),
                 ok: *ok,
             },
-            Event::RunFinished {
-                status, exit_code, ..
-            } => Record::RunFinished {
+            Event::RunFinished { status, exit_code, .. } => Record::RunFinished {
                 status: *status,
                 exit_code: *exit_code,
             },
@@ -268,14 +240,8 @@ impl Ctx {
             .ok_or_else(|| format!("host {} is not connected", self.plan.hosts[host].name))
     }
 
-    fn render(
-        &self,
-        template: &crate::runbook::template::Template,
-        host: HostIx,
-    ) -> Result<String, String> {
-        self.plan
-            .render(template, host, &self.vars())
-            .map_err(|e| e.to_string())
+    fn render(&self, template: &crate::runbook::template::Template, host: HostIx) -> Result<String, String> {
+        self.plan.render(template, host, &self.vars()).map_err(|e| e.to_string())
     }
 
     /// Run a command and stream its output as the step's output.
@@ -334,17 +300,12 @@ impl Ctx {
             res.last_stderr = last_stderr;
             match result {
                 Ok(status) => {
-                    res.outcome = if status.success() {
-                        Outcome::Ok
-                    } else {
-                        Outcome::Failed
-                    };
+                    res.outcome = if status.success() { Outcome::Ok } else { Outcome::Failed };
                     res.exit = Some(status);
                 }
                 Err(TransportError::Cancelled) if timed_out => {
                     res.outcome = Outcome::Timeout;
-                    res.message = timeout
-                        .map(|t| format!("timed out after {}; the command was ended", short(t)));
+                    res.message = timeout.map(|t| format!("timed out after {}; the command was ended", short(t)));
                 }
                 Err(TransportError::Cancelled) => {
                     res.message = Some("cancelled; the command was ended".into());
@@ -366,8 +327,7 @@ impl Ctx {
                     message: res.message.clone(),
                 })
                 .await;
-            let retryable =
-                matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
+            let retryable = matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
             if !retryable || attempt > retries {
                 return res;
             }
@@ -384,20 +344,13 @@ impl Ctx {
     }
 
     /// Turn output chunks into sanitized line events; returns the last stderr lines.
-    async fn stream_output(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        mut rx: mpsc::Receiver<crate::remote::Chunk>,
-    ) -> Vec<String> {
+    async fn stream_output(&self, step: StepIx, host: HostIx, mut rx: mpsc::Receiver<crate::remote::Chunk>) -> Vec<String> {
         let mut splitters = [LineSplitter::default(), LineSplitter::default()];
         let mut tail: VecDeque<String> = VecDeque::new();
         let mut pending: Vec<(Stream, String)> = Vec::new();
         while let Some(chunk) = rx.recv().await {
             let i = usize::from(chunk.stream == Stream::Stderr);
-            splitters[i].push(&chunk.data, |line| {
-                pending.push((chunk.stream, sanitize(line)))
-            });
+            splitters[i].push(&chunk.data, |line| pending.push((chunk.stream, sanitize(line))));
             self.flush_lines(step, host, &mut pending, &mut tail).await;
         }
         for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
@@ -407,13 +360,7 @@ impl Ctx {
         tail.into_iter().collect()
     }
 
-    async fn flush_lines(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        pending: &mut Vec<(Stream, String)>,
-        tail: &mut VecDeque<String>,
-    ) {
+    async fn flush_lines(&self, step: StepIx, host: HostIx, pending: &mut Vec<(Stream, String)>, tail: &mut VecDeque<String>) {
         for (stream, line) in pending.drain(..) {
             if stream == Stream::Stderr {
                 if tail.len() == FAILURE_TAIL {
@@ -421,24 +368,12 @@ impl Ctx {
                 }
                 tail.push_back(line.clone());
             }
-            self.emitter
-                .emit(Event::Output {
-                    step,
-                    host,
-                    stream,
-                    line,
-                })
-                .await;
+            self.emitter.emit(Event::Output { step, host, stream, line }).await;
         }
     }
 
     /// Run a command quietly (previews, conditions, guard commands).
-    async fn capture(
-        &self,
-        host: HostIx,
-        command: &str,
-        cancel: &CancellationToken,
-    ) -> Result<(ExitStatus, Vec<String>), String> {
+    async fn capture(&self, host: HostIx, command: &str, cancel: &CancellationToken) -> Result<(ExitStatus, Vec<String>), String> {
         let transport = self.transport(host)?;
         let (tx, mut rx) = mpsc::channel(64);
         let token = cancel.child_token();
@@ -489,55 +424,32 @@ impl Ctx {
                 .await
                 .map_err(|e| format!("{url} via {}: {e}", self.plan.hosts[via].name))?,
             None => {
-                let stream = tokio::time::timeout(
-                    HTTP_TIMEOUT,
-                    tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
-                )
-                .await
-                .map_err(|_| format!("{url}: no connection within {}", short(HTTP_TIMEOUT)))?
-                .map_err(|e| format!("{url}: {e}"))?;
+                let stream = tokio::time::timeout(HTTP_TIMEOUT, tokio::net::TcpStream::connect((target.host.as_str(), target.port)))
+                    .await
+                    .map_err(|_| format!("{url}: no connection within {}", short(HTTP_TIMEOUT)))?
+                    .map_err(|e| format!("{url}: {e}"))?;
                 Box::new(stream)
             }
         };
-        let response = http::get(io, &target, HTTP_TIMEOUT)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let response = http::get(io, &target, HTTP_TIMEOUT).await.map_err(|e| format!("{url}: {e}"))?;
         if response.status != check.status {
-            return Err(format!(
-                "{url} answered HTTP {}, expected {}",
-                response.status, check.status
-            ));
+            return Err(format!("{url} answered HTTP {}, expected {}", response.status, check.status));
         }
         if let Some(contains) = &check.contains {
             let needle = self.render(contains, url_host)?;
             if !response.body.contains(&needle) {
-                return Err(format!(
-                    "{url} answered HTTP {} without '{needle}'",
-                    response.status
-                ));
+                return Err(format!("{url} answered HTTP {} without '{needle}'", response.status));
             }
-            return Ok(format!(
-                "{url} answered HTTP {} containing '{needle}'",
-                response.status
-            ));
+            return Ok(format!("{url} answered HTTP {} containing '{needle}'", response.status));
         }
         Ok(format!("{url} answered HTTP {}", response.status))
     }
 
     /// One check of a guard on one host: (holds, what was seen).
-    async fn guard_check(
-        &self,
-        host: HostIx,
-        check: &GuardCheck,
-        cancel: &CancellationToken,
-    ) -> (bool, String) {
+    async fn guard_check(&self, host: HostIx, check: &GuardCheck, cancel: &CancellationToken) -> (bool, String) {
         let file_check = |template, want_present: bool| async move {
             let path = self.render(template, host)?;
-            let present = self
-                .transport(host)?
-                .exists(&path)
-                .await
-                .map_err(|e| e.to_string())?;
+            let present = self.transport(host)?.exists(&path).await.map_err(|e| e.to_string())?;
             let state = if present { "present" } else { "absent" };
             Ok::<_, String>((present == want_present, format!("{path} is {state}")))
         };
@@ -545,16 +457,10 @@ impl Ctx {
             GuardCheck::FileAbsent(p) => file_check(p, false).await,
             GuardCheck::FilePresent(p) => file_check(p, true).await,
             GuardCheck::Command(c) => match self.render(c, host) {
-                Ok(cmd) => self
-                    .capture(host, &cmd, cancel)
-                    .await
-                    .map(|(status, lines)| {
-                        let last = lines
-                            .last()
-                            .map(|l| format!(": {}", strip_sgr(l)))
-                            .unwrap_or_default();
-                        (status.success(), format!("`{cmd}` {status}{last}"))
-                    }),
+                Ok(cmd) => self.capture(host, &cmd, cancel).await.map(|(status, lines)| {
+                    let last = lines.last().map(|l| format!(": {}", strip_sgr(l))).unwrap_or_default();
+                    (status.success(), format!("`{cmd}` {status}{last}"))
+                }),
                 Err(e) => Err(e),
             },
             GuardCheck::Http(check) => match self.http_check(host, check).await {
@@ -571,22 +477,11 @@ impl Ctx {
             GuardCheck::FileAbsent(p) => format!("wait until {} is absent", r(p)),
             GuardCheck::FilePresent(p) => format!("wait until {} is present", r(p)),
             GuardCheck::Command(c) => format!("wait until `{}` exits 0", r(c)),
-            GuardCheck::Http(h) => format!(
-                "wait until {} answers HTTP {}",
-                self.render(&h.url, h.via.unwrap_or(host))
-                    .unwrap_or_default(),
-                h.status
-            ),
+            GuardCheck::Http(h) => format!("wait until {} answers HTTP {}", self.render(&h.url, h.via.unwrap_or(host)).unwrap_or_default(), h.status),
         }
     }
 
-    async fn guard_host(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        cancel: &CancellationToken,
-        overridden: &AtomicBool,
-    ) -> HostResult {
+    async fn guard_host(&self, step: StepIx, host: HostIx, cancel: &CancellationToken, overridden: &AtomicBool) -> HostResult {
         let Action::Guard(guard) = &self.plan.steps[step].action else {
             return HostResult::new(host, Outcome::Failed);
         };
@@ -612,14 +507,12 @@ impl Ctx {
                 break if overridden.load(Ordering::SeqCst) {
                     HostResult::new(host, Outcome::Ok).with_message("guard overridden by the admin")
                 } else {
-                    HostResult::new(host, Outcome::Failed)
-                        .with_message("cancelled while waiting on the guard")
+                    HostResult::new(host, Outcome::Failed).with_message("cancelled while waiting on the guard")
                 };
             }
             let now = Instant::now();
             let expired = deadline.is_some_and(|d| now >= d);
-            let next =
-                (!ok && !expired).then(|| deadline.map_or(guard.poll, |d| guard.poll.min(d - now)));
+            let next = (!ok && !expired).then(|| deadline.map_or(guard.poll, |d| guard.poll.min(d - now)));
             self.emitter
                 .emit(Event::GuardPolled {
                     step,
@@ -635,9 +528,8 @@ impl Ctx {
             }
             let Some(wait) = next else {
                 let limit = guard.timeout.map(short).unwrap_or_default();
-                break HostResult::new(host, Outcome::Timeout).with_message(format!(
-                    "the guard did not hold within {limit} ({checks} checks; last: {detail})"
-                ));
+                break HostResult::new(host, Outcome::Timeout)
+                    .with_message(format!("the guard did not hold within {limit} ({checks} checks; last: {detail})"));
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
@@ -661,8 +553,7 @@ impl Ctx {
     async fn banner_host(&self, step: StepIx, host: HostIx, switch: BannerSwitch) -> HostResult {
         let started = Instant::now();
         let Some(banner) = &self.plan.banner else {
-            return HostResult::new(host, Outcome::Failed)
-                .with_message("the runbook has no [banner]");
+            return HostResult::new(host, Outcome::Failed).with_message("the runbook has no [banner]");
         };
         let vars = self.vars();
         let render = |t| self.plan.render(t, host, &vars).map_err(|e| e.to_string());
@@ -675,13 +566,7 @@ impl Ctx {
             BannerSwitch::Off => format!("remove the maintenance banner {path}"),
         };
         self.emitter
-            .emit(Event::StepStarted {
-                step,
-                host,
-                command,
-                phase: Phase::Main,
-                attempt: 1,
-            })
+            .emit(Event::StepStarted { step, host, command, phase: Phase::Main, attempt: 1 })
             .await;
         let result: Result<Option<String>, String> = async {
             let transport = self.transport(host)?;
@@ -689,23 +574,14 @@ impl Ctx {
                 BannerSwitch::On => {
                     let message = render(&banner.message)?;
                     let content = match &banner.content {
-                        Some(c) => self
-                            .plan
-                            .render_banner(c, host, &vars, &message)
-                            .map_err(|e| e.to_string())?,
+                        Some(c) => self.plan.render_banner(c, host, &vars, &message).map_err(|e| e.to_string())?,
                         None => message.clone(),
                     };
-                    transport
-                        .write_atomic(&path, content.as_bytes())
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    transport.write_atomic(&path, content.as_bytes()).await.map_err(|e| e.to_string())?;
                     Ok(Some(message))
                 }
                 BannerSwitch::Off => {
-                    transport
-                        .remove_file(&path)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    transport.remove_file(&path).await.map_err(|e| e.to_string())?;
                     Ok(None)
                 }
             }
@@ -715,21 +591,14 @@ impl Ctx {
             Ok(message) => {
                 if let Some(message) = message {
                     self.emitter
-                        .emit(Event::Output {
-                            step,
-                            host,
-                            stream: Stream::Stdout,
-                            line: message,
-                        })
+                        .emit(Event::Output { step, host, stream: Stream::Stdout, line: message })
                         .await;
                 }
                 HostResult::new(host, Outcome::Ok)
             }
             Err(e) => HostResult::new(host, Outcome::Failed).with_message(e),
         };
-        let starts_at = (switch == BannerSwitch::On && res.outcome == Outcome::Ok)
-            .then_some(vars.starts_at)
-            .flatten();
+        let starts_at = (switch == BannerSwitch::On && res.outcome == Outcome::Ok).then_some(vars.starts_at).flatten();
         self.emitter
             .emit_with(
                 Event::StepFinished {
@@ -749,21 +618,10 @@ impl Ctx {
 
     async fn http_host(&self, step: StepIx, host: HostIx, check: &HttpCheck) -> HostResult {
         let started = Instant::now();
-        let url = self
-            .render(&check.url, check.via.unwrap_or(host))
-            .unwrap_or_default();
-        let via = check
-            .via
-            .map(|v| format!(" through {}", self.plan.hosts[v].name))
-            .unwrap_or_default();
+        let url = self.render(&check.url, check.via.unwrap_or(host)).unwrap_or_default();
+        let via = check.via.map(|v| format!(" through {}", self.plan.hosts[v].name)).unwrap_or_default();
         self.emitter
-            .emit(Event::StepStarted {
-                step,
-                host,
-                command: format!("GET {url}{via}"),
-                phase: Phase::Main,
-                attempt: 1,
-            })
+            .emit(Event::StepStarted { step, host, command: format!("GET {url}{via}"), phase: Phase::Main, attempt: 1 })
             .await;
         let timeout = self.plan.steps[step].timeout.unwrap_or(HTTP_TIMEOUT);
         let result = tokio::time::timeout(timeout, self.http_check(host, check))
@@ -771,24 +629,10 @@ impl Ctx {
             .unwrap_or_else(|_| Err(format!("{url}: no answer within {}", short(timeout))));
         let (res, line) = match result {
             Ok(detail) => (HostResult::new(host, Outcome::Ok), detail),
-            Err(detail) => (
-                HostResult::new(host, Outcome::Failed).with_message(detail.clone()),
-                detail,
-            ),
+            Err(detail) => (HostResult::new(host, Outcome::Failed).with_message(detail.clone()), detail),
         };
-        let stream = if res.outcome == Outcome::Ok {
-            Stream::Stdout
-        } else {
-            Stream::Stderr
-        };
-        self.emitter
-            .emit(Event::Output {
-                step,
-                host,
-                stream,
-                line,
-            })
-            .await;
+        let stream = if res.outcome == Outcome::Ok { Stream::Stdout } else { Stream::Stderr };
+        self.emitter.emit(Event::Output { step, host, stream, line }).await;
         self.emitter
             .emit(Event::StepFinished {
                 step,
@@ -804,20 +648,11 @@ impl Ctx {
     }
 
     /// The step's action on one host.
-    async fn act(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        cancel: &CancellationToken,
-        overridden: &AtomicBool,
-    ) -> HostResult {
+    async fn act(&self, step: StepIx, host: HostIx, cancel: &CancellationToken, overridden: &AtomicBool) -> HostResult {
         let s = &self.plan.steps[step];
         match &s.action {
             Action::Run(t) => match self.render(t, host) {
-                Ok(cmd) => {
-                    self.run_command(step, host, cmd, Phase::Main, s.timeout, s.retries, cancel)
-                        .await
-                }
+                Ok(cmd) => self.run_command(step, host, cmd, Phase::Main, s.timeout, s.retries, cancel).await,
                 Err(e) => HostResult::new(host, Outcome::Failed).with_message(e),
             },
             Action::Guard(_) => self.guard_host(step, host, cancel, overridden).await,
@@ -830,13 +665,7 @@ impl Ctx {
 }
 
 impl Engine {
-    pub(crate) fn new(
-        plan: Arc<Plan>,
-        opts: Options,
-        run_id: String,
-        emitter: Emitter,
-        inbox: mpsc::Receiver<Decision>,
-    ) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, opts: Options, run_id: String, emitter: Emitter, inbox: mpsc::Receiver<Decision>) -> Self {
         let participants = if opts.only_hosts.is_empty() {
             (0..plan.hosts.len()).collect()
         } else {
@@ -881,11 +710,7 @@ impl Engine {
                 runbook: super::runbook_key(&plan.path),
                 runbook_sha256: plan.sha256.clone(),
                 user: whoami::username(),
-                hosts: self
-                    .participants
-                    .iter()
-                    .map(|&h| plan.hosts[h].name.clone())
-                    .collect(),
+                hosts: self.participants.iter().map(|&h| plan.hosts[h].name.clone()).collect(),
             };
             self.ctx.emitter.write_record(record);
         }
@@ -905,9 +730,7 @@ impl Engine {
         }
         let flow = self.walk().await;
         match flow {
-            Flow::Next if self.continued_failures => {
-                self.finish(RunStatus::Failed, exit::FAILED).await
-            }
+            Flow::Next if self.continued_failures => self.finish(RunStatus::Failed, exit::FAILED).await,
             Flow::Next => self.finish(RunStatus::Ok, exit::OK).await,
             Flow::Abort => {
                 self.rollback().await;
@@ -923,10 +746,7 @@ impl Engine {
     async fn connect(&mut self) -> bool {
         let plan = self.ctx.plan.clone();
         for &h in &self.participants {
-            self.ctx
-                .emitter
-                .emit(Event::HostConnecting { host: h })
-                .await;
+            self.ctx.emitter.emit(Event::HostConnecting { host: h }).await;
         }
         let attempts = self.participants.iter().map(|&h| {
             let prompter = self.opts.prompter.clone();
@@ -942,11 +762,7 @@ impl Engine {
                 }
                 Err(e) => {
                     ok = false;
-                    self.emit(Event::HostFailed {
-                        host: h,
-                        error: e.to_string(),
-                    })
-                    .await;
+                    self.emit(Event::HostFailed { host: h, error: e.to_string() }).await;
                 }
             }
         }
@@ -959,52 +775,32 @@ impl Engine {
             let path = match self.ctx.render(&self.plan().lock, h) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.emit(Event::HostFailed {
-                        host: h,
-                        error: format!("lock path: {e}"),
-                    })
-                    .await;
+                    self.emit(Event::HostFailed { host: h, error: format!("lock path: {e}") }).await;
                     return false;
                 }
             };
-            let Ok(transport) = self.ctx.transport(h) else {
-                return false;
-            };
+            let Ok(transport) = self.ctx.transport(h) else { return false };
             loop {
                 match lock::acquire(transport.as_ref(), &path, &me).await {
                     Ok(Acquired::Taken) => {
                         self.locks.push((h, path.clone()));
-                        self.emit(Event::LockTaken {
-                            host: h,
-                            path: path.clone(),
-                        })
-                        .await;
+                        self.emit(Event::LockTaken { host: h, path: path.clone() }).await;
                         break;
                     }
                     Ok(Acquired::Held(holder)) => {
-                        self.emit(Event::LockHeld {
-                            host: h,
-                            path: path.clone(),
-                            holder: holder.clone(),
-                        })
-                        .await;
+                        self.emit(Event::LockHeld { host: h, path: path.clone(), holder: holder.clone() }).await;
                         if self.opts.offer_lock_break {
                             let decision = self
                                 .ask(Prompt {
                                     step: 0,
                                     kind: PromptKind::Gate,
                                     hosts: vec![h],
-                                    commands: vec![(
-                                        h,
-                                        format!("break the lock {path} held by {holder}"),
-                                    )],
+                                    commands: vec![(h, format!("break the lock {path} held by {holder}"))],
                                     previews: Vec::new(),
                                     choices: vec![Decision::Override, Decision::Abort],
                                 })
                                 .await;
-                            if decision == Decision::Override
-                                && lock::release(transport.as_ref(), &path).await.is_ok()
-                            {
+                            if decision == Decision::Override && lock::release(transport.as_ref(), &path).await.is_ok() {
                                 continue;
                             }
                         }
@@ -1012,11 +808,7 @@ impl Engine {
                         return false;
                     }
                     Err(e) => {
-                        self.emit(Event::HostFailed {
-                            host: h,
-                            error: format!("cannot take the lock {path}: {e}"),
-                        })
-                        .await;
+                        self.emit(Event::HostFailed { host: h, error: format!("cannot take the lock {path}: {e}") }).await;
                         self.release_locks().await;
                         return false;
                     }
@@ -1030,14 +822,8 @@ impl Engine {
         for (h, path) in std::mem::take(&mut self.locks) {
             if let Ok(t) = self.ctx.transport(h) {
                 if let Err(e) = lock::release(t.as_ref(), &path).await {
-                    self.emit(Event::Notice {
-                        step: None,
-                        text: format!(
-                            "could not release the lock {path} on {}: {e}",
-                            self.plan().hosts[h].name
-                        ),
-                    })
-                    .await;
+                    self.emit(Event::Notice { step: None, text: format!("could not release the lock {path} on {}: {e}", self.plan().hosts[h].name) })
+                        .await;
                 }
             }
         }
@@ -1046,17 +832,8 @@ impl Engine {
     async fn finish(mut self, status: RunStatus, exit_code: i32) -> RunResult {
         self.release_locks().await;
         let journal = self.ctx.emitter.journal_path();
-        self.emit(Event::RunFinished {
-            status,
-            exit_code,
-            journal: journal.clone(),
-        })
-        .await;
-        RunResult {
-            status,
-            exit_code,
-            journal,
-        }
+        self.emit(Event::RunFinished { status, exit_code, journal: journal.clone() }).await;
+        RunResult { status, exit_code, journal }
     }
 
     /// Wait for the admin's decision on `prompt` (or take `--yes`'s).
@@ -1066,20 +843,11 @@ impl Engine {
         let auto = self.opts.yes
             && matches!(
                 prompt.kind,
-                PromptKind::Gate
-                    | PromptKind::Manual { .. }
-                    | PromptKind::Resume { .. }
-                    | PromptKind::Undo
-                    | PromptKind::Always
+                PromptKind::Gate | PromptKind::Manual { .. } | PromptKind::Resume { .. } | PromptKind::Undo | PromptKind::Always
             )
             && prompt.choices.contains(&Decision::Run);
         if auto {
-            self.emit(Event::Decided {
-                step,
-                decision: Decision::Run,
-                automatic: true,
-            })
-            .await;
+            self.emit(Event::Decided { step, decision: Decision::Run, automatic: true }).await;
             return Decision::Run;
         }
         let choices = prompt.choices.clone();
@@ -1090,12 +858,7 @@ impl Engine {
                 Some(_) => continue,
                 None => Decision::Abort,
             };
-            self.emit(Event::Decided {
-                step,
-                decision,
-                automatic: false,
-            })
-            .await;
+            self.emit(Event::Decided { step, decision, automatic: false }).await;
             return decision;
         }
     }
@@ -1116,9 +879,7 @@ impl Engine {
             self.outcomes = super::resume_outcomes(self.plan(), &summary);
             let mut interrupted = Vec::new();
             for (step, host) in &summary.interrupted {
-                if let (Some(s), Some(h)) =
-                    (self.plan().step_index(step), self.plan().host_index(host))
-                {
+                if let (Some(s), Some(h)) = (self.plan().step_index(step), self.plan().host_index(host)) {
                     interrupted.push((s, h));
                     self.outcomes.insert((s, h), Outcome::Unknown);
                     self.emit(Event::StepFinished {
@@ -1128,22 +889,15 @@ impl Engine {
                         exit: None,
                         duration: Duration::ZERO,
                         phase: Phase::Main,
-                        message: Some(
-                            "interrupted: drydock stopped while this ran; its outcome is unknown"
-                                .into(),
-                        ),
+                        message: Some("interrupted: drydock stopped while this ran; its outcome is unknown".into()),
                     })
                     .await;
                 }
             }
             first_pending = (0..step_count).find(|&s| {
-                self.targets(s)
-                    .iter()
-                    .any(|&h| !self.outcomes.get(&(s, h)).is_some_and(|o| o.is_settled()))
+                self.targets(s).iter().any(|&h| !self.outcomes.get(&(s, h)).is_some_and(|o| o.is_settled()))
             });
-            let Some(next) = first_pending else {
-                return Flow::Next;
-            };
+            let Some(next) = first_pending else { return Flow::Next };
             let hosts = self.targets(next);
             let decision = self
                 .ask(Prompt {
@@ -1165,9 +919,7 @@ impl Engine {
             let label = self.plan().steps[ix].rolling.clone();
             let mut block_end = ix + 1;
             if let Some(label) = &label {
-                while block_end < step_count
-                    && self.plan().steps[block_end].rolling.as_ref() == Some(label)
-                {
+                while block_end < step_count && self.plan().steps[block_end].rolling.as_ref() == Some(label) {
                     block_end += 1;
                 }
             }
@@ -1186,11 +938,7 @@ impl Engine {
     }
 
     /// A rolling block: every step of it on one host, then on the next.
-    async fn rolling(
-        &mut self,
-        block: std::ops::Range<StepIx>,
-        first_pending: Option<StepIx>,
-    ) -> Flow {
+    async fn rolling(&mut self, block: std::ops::Range<StepIx>, first_pending: Option<StepIx>) -> Flow {
         let mut hosts: Vec<HostIx> = Vec::new();
         for s in block.clone() {
             for h in self.targets(s) {
@@ -1215,13 +963,7 @@ impl Engine {
     async fn skip(&mut self, step: StepIx, hosts: &[HostIx], reason: &str) {
         for &h in hosts {
             self.outcomes.insert((step, h), Outcome::Skipped);
-            self.emit(Event::StepSkipped {
-                step,
-                host: h,
-                reason: reason.to_string(),
-                earlier: None,
-            })
-            .await;
+            self.emit(Event::StepSkipped { step, host: h, reason: reason.to_string(), earlier: None }).await;
         }
     }
 
@@ -1231,13 +973,8 @@ impl Engine {
         for &h in hosts {
             match self.outcomes.get(&(ix, h)) {
                 Some(o) if o.is_settled() => {
-                    self.emit(Event::StepSkipped {
-                        step: ix,
-                        host: h,
-                        reason: "done earlier in this run".into(),
-                        earlier: Some(*o),
-                    })
-                    .await;
+                    self.emit(Event::StepSkipped { step: ix, host: h, reason: "done earlier in this run".into(), earlier: Some(*o) })
+                        .await;
                 }
                 _ => targets.push(h),
             }
@@ -1284,11 +1021,7 @@ impl Engine {
             return self.wait(ix, &targets, wait).await;
         }
         if matches!(step.action, Action::Banner(BannerSwitch::On)) {
-            let lead = self
-                .plan()
-                .banner
-                .as_ref()
-                .map_or(Duration::ZERO, |b| b.lead);
+            let lead = self.plan().banner.as_ref().map_or(Duration::ZERO, |b| b.lead);
             let starts = chrono::Utc::now() + chrono::Duration::from_std(lead).unwrap_or_default();
             if let Ok(mut vars) = self.ctx.run_vars.lock() {
                 vars.starts_at = Some(crate::clock::rfc3339(starts));
@@ -1305,10 +1038,7 @@ impl Engine {
             if aborted {
                 return Flow::Abort;
             }
-            let failures: Vec<HostResult> = results
-                .into_iter()
-                .filter(|r| r.outcome != Outcome::Ok)
-                .collect();
+            let failures: Vec<HostResult> = results.into_iter().filter(|r| r.outcome != Outcome::Ok).collect();
             if failures.is_empty() {
                 return Flow::Next;
             }
@@ -1319,11 +1049,7 @@ impl Engine {
                 }
                 OnFailure::Abort => return Flow::Stop,
                 OnFailure::Pause if self.opts.yes => {
-                    self.emit(Event::Notice {
-                        step: Some(ix),
-                        text: "--yes does not answer a failure: the run stops".into(),
-                    })
-                    .await;
+                    self.emit(Event::Notice { step: Some(ix), text: "--yes does not answer a failure: the run stops".into() }).await;
                     return Flow::Stop;
                 }
                 OnFailure::Pause => {}
@@ -1359,8 +1085,7 @@ impl Engine {
                 match decision {
                     Decision::Retry => break,
                     Decision::Skip => {
-                        self.skip(ix, &failed_hosts, "failed, then skipped by the admin")
-                            .await;
+                        self.skip(ix, &failed_hosts, "failed, then skipped by the admin").await;
                         return Flow::Next;
                     }
                     Decision::Undo => self.undo(ix, &failed_hosts).await,
@@ -1402,12 +1127,7 @@ impl Engine {
             }
         };
         if let Some(decision) = decided {
-            self.emit(Event::Decided {
-                step: ix,
-                decision,
-                automatic: false,
-            })
-            .await;
+            self.emit(Event::Decided { step: ix, decision, automatic: false }).await;
         }
         (results, aborted)
     }
@@ -1418,38 +1138,19 @@ impl Engine {
             .iter()
             .map(|&h| {
                 let text = match &step.action {
-                    Action::Run(t) | Action::Manual(t) => {
-                        self.ctx.render(t, h).unwrap_or_else(|e| format!("<{e}>"))
-                    }
+                    Action::Run(t) | Action::Manual(t) => self.ctx.render(t, h).unwrap_or_else(|e| format!("<{e}>")),
                     Action::Guard(g) => self.ctx.describe_guard(&g.check, h),
                     Action::Banner(BannerSwitch::On) => {
-                        let path = self
-                            .plan()
-                            .banner
-                            .as_ref()
-                            .and_then(|b| self.ctx.render(&b.path, h).ok())
-                            .unwrap_or_default();
+                        let path = self.plan().banner.as_ref().and_then(|b| self.ctx.render(&b.path, h).ok()).unwrap_or_default();
                         format!("write the maintenance banner to {path}")
                     }
                     Action::Banner(BannerSwitch::Off) => {
-                        let path = self
-                            .plan()
-                            .banner
-                            .as_ref()
-                            .and_then(|b| self.ctx.render(&b.path, h).ok())
-                            .unwrap_or_default();
+                        let path = self.plan().banner.as_ref().and_then(|b| self.ctx.render(&b.path, h).ok()).unwrap_or_default();
                         format!("remove the maintenance banner {path}")
                     }
-                    Action::Wait(WaitFor::Banner) => {
-                        "wait until the banner's start time".to_string()
-                    }
+                    Action::Wait(WaitFor::Banner) => "wait until the banner's start time".to_string(),
                     Action::Wait(WaitFor::For(d)) => format!("wait {}", short(*d)),
-                    Action::Http(c) => format!(
-                        "GET {}",
-                        self.ctx
-                            .render(&c.url, c.via.unwrap_or(h))
-                            .unwrap_or_default()
-                    ),
+                    Action::Http(c) => format!("GET {}", self.ctx.render(&c.url, c.via.unwrap_or(h)).unwrap_or_default()),
                 };
                 (h, text)
             })
@@ -1457,9 +1158,7 @@ impl Engine {
     }
 
     async fn previews(&self, ix: StepIx, hosts: &[HostIx]) -> Vec<PreviewOutput> {
-        let Some(preview) = &self.plan().steps[ix].preview else {
-            return Vec::new();
-        };
+        let Some(preview) = &self.plan().steps[ix].preview else { return Vec::new() };
         let cancel = CancellationToken::new();
         let runs = hosts.iter().map(|&h| {
             let cancel = &cancel;
@@ -1467,28 +1166,10 @@ impl Engine {
                 let command = self.ctx.render(preview, h);
                 match command {
                     Ok(command) => match self.ctx.capture(h, &command, cancel).await {
-                        Ok((status, lines)) => PreviewOutput {
-                            host: h,
-                            command,
-                            lines,
-                            exit: Some(status),
-                            error: None,
-                        },
-                        Err(e) => PreviewOutput {
-                            host: h,
-                            command,
-                            lines: Vec::new(),
-                            exit: None,
-                            error: Some(e),
-                        },
+                        Ok((status, lines)) => PreviewOutput { host: h, command, lines, exit: Some(status), error: None },
+                        Err(e) => PreviewOutput { host: h, command, lines: Vec::new(), exit: None, error: Some(e) },
                     },
-                    Err(e) => PreviewOutput {
-                        host: h,
-                        command: preview.source().to_string(),
-                        lines: Vec::new(),
-                        exit: None,
-                        error: Some(e),
-                    },
+                    Err(e) => PreviewOutput { host: h, command: preview.source().to_string(), lines: Vec::new(), exit: None, error: Some(e) },
                 }
             }
         });
@@ -1499,10 +1180,7 @@ impl Engine {
         let previews = self.previews(ix, hosts).await;
         let kind = match &self.plan().steps[ix].action {
             Action::Manual(t) => PromptKind::Manual {
-                instructions: hosts
-                    .first()
-                    .and_then(|&h| self.ctx.render(t, h).ok())
-                    .unwrap_or_else(|| t.source().to_string()),
+                instructions: hosts.first().and_then(|&h| self.ctx.render(t, h).ok()).unwrap_or_else(|| t.source().to_string()),
             },
             _ => PromptKind::Gate,
         };
@@ -1519,14 +1197,7 @@ impl Engine {
 
     async fn tick_off(&mut self, ix: StepIx, hosts: &[HostIx]) {
         for (h, text) in self.commands(ix, hosts) {
-            self.emit(Event::StepStarted {
-                step: ix,
-                host: h,
-                command: text,
-                phase: Phase::Main,
-                attempt: 1,
-            })
-            .await;
+            self.emit(Event::StepStarted { step: ix, host: h, command: text, phase: Phase::Main, attempt: 1 }).await;
             self.outcomes.insert((ix, h), Outcome::Ok);
             self.ran.push((ix, h));
             self.emit(Event::StepFinished {
@@ -1542,12 +1213,7 @@ impl Engine {
         }
     }
 
-    async fn check_when(
-        &mut self,
-        ix: StepIx,
-        when: &crate::runbook::template::Template,
-        targets: Vec<HostIx>,
-    ) -> Vec<HostIx> {
+    async fn check_when(&mut self, ix: StepIx, when: &crate::runbook::template::Template, targets: Vec<HostIx>) -> Vec<HostIx> {
         let cancel = CancellationToken::new();
         let ctx = &self.ctx;
         let checks = targets.iter().map(|&h| {
@@ -1567,22 +1233,8 @@ impl Engine {
         for (h, cmd, result) in results {
             match result {
                 Ok((status, _)) if status.success() => keep.push(h),
-                Ok((status, _)) => {
-                    self.skip(
-                        ix,
-                        &[h],
-                        &format!("condition `{cmd}` was not met ({status})"),
-                    )
-                    .await
-                }
-                Err(e) => {
-                    self.skip(
-                        ix,
-                        &[h],
-                        &format!("condition `{cmd}` could not be checked: {e}"),
-                    )
-                    .await
-                }
+                Ok((status, _)) => self.skip(ix, &[h], &format!("condition `{cmd}` was not met ({status})")).await,
+                Err(e) => self.skip(ix, &[h], &format!("condition `{cmd}` could not be checked: {e}")).await,
             }
         }
         keep
@@ -1593,20 +1245,12 @@ impl Engine {
         let until = match wait {
             WaitFor::For(d) => now + chrono::Duration::from_std(d).unwrap_or_default(),
             WaitFor::Banner => {
-                let starts = self
-                    .ctx
-                    .vars()
-                    .starts_at
-                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok());
+                let starts = self.ctx.vars().starts_at.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok());
                 match starts {
                     Some(t) => t.with_timezone(&chrono::Utc),
                     None => {
-                        self.emit(Event::Notice {
-                            step: Some(ix),
-                            text: "the banner has not gone up in this run: nothing to wait for"
-                                .into(),
-                        })
-                        .await;
+                        self.emit(Event::Notice { step: Some(ix), text: "the banner has not gone up in this run: nothing to wait for".into() })
+                            .await;
                         now
                     }
                 }
@@ -1614,14 +1258,7 @@ impl Engine {
         };
         let started = Instant::now();
         for (h, text) in self.commands(ix, hosts) {
-            self.emit(Event::StepStarted {
-                step: ix,
-                host: h,
-                command: text,
-                phase: Phase::Main,
-                attempt: 1,
-            })
-            .await;
+            self.emit(Event::StepStarted { step: ix, host: h, command: text, phase: Phase::Main, attempt: 1 }).await;
         }
         self.emit(Event::Waiting { step: ix, until }).await;
         let remaining = (until - now).to_std().unwrap_or_default();
@@ -1647,11 +1284,7 @@ impl Engine {
                 }
             }
         }
-        let outcome = if aborted {
-            Outcome::Failed
-        } else {
-            Outcome::Ok
-        };
+        let outcome = if aborted { Outcome::Failed } else { Outcome::Ok };
         for &h in hosts {
             self.outcomes.insert((ix, h), outcome);
             self.emit(Event::StepFinished {
@@ -1661,11 +1294,7 @@ impl Engine {
                 exit: None,
                 duration: started.elapsed(),
                 phase: Phase::Main,
-                message: if aborted {
-                    Some("aborted while waiting".into())
-                } else {
-                    message.clone()
-                },
+                message: if aborted { Some("aborted while waiting".into()) } else { message.clone() },
             })
             .await;
         }
@@ -1675,32 +1304,12 @@ impl Engine {
     async fn dry_run_step(&mut self, ix: StepIx, hosts: &[HostIx]) {
         for preview in self.previews(ix, hosts).await {
             let h = preview.host;
-            self.emit(Event::Notice {
-                step: Some(ix),
-                text: format!(
-                    "{}: preview `{}`",
-                    self.plan().hosts[h].name,
-                    preview.command
-                ),
-            })
-            .await;
+            self.emit(Event::Notice { step: Some(ix), text: format!("{}: preview `{}`", self.plan().hosts[h].name, preview.command) }).await;
             for line in preview.lines {
-                self.emit(Event::Output {
-                    step: ix,
-                    host: h,
-                    stream: Stream::Stdout,
-                    line,
-                })
-                .await;
+                self.emit(Event::Output { step: ix, host: h, stream: Stream::Stdout, line }).await;
             }
             if let Some(e) = preview.error {
-                self.emit(Event::Output {
-                    step: ix,
-                    host: h,
-                    stream: Stream::Stderr,
-                    line: e,
-                })
-                .await;
+                self.emit(Event::Output { step: ix, host: h, stream: Stream::Stderr, line: e }).await;
             }
         }
         let action = self.plan().steps[ix].action.clone();
@@ -1709,15 +1318,7 @@ impl Engine {
                 let cancel = CancellationToken::new();
                 for &h in hosts {
                     let (ok, detail) = self.ctx.guard_check(h, &guard.check, &cancel).await;
-                    self.emit(Event::GuardPolled {
-                        step: ix,
-                        host: h,
-                        ok,
-                        detail,
-                        checks: 1,
-                        next_check: None,
-                    })
-                    .await;
+                    self.emit(Event::GuardPolled { step: ix, host: h, ok, detail, checks: 1, next_check: None }).await;
                 }
             }
             Action::Http(check) => {
@@ -1726,38 +1327,20 @@ impl Engine {
                         Ok(d) => format!("check: {d}"),
                         Err(d) => format!("check failed now: {d}"),
                     };
-                    self.emit(Event::Notice {
-                        step: Some(ix),
-                        text: format!("{}: {text}", self.plan().hosts[h].name),
-                    })
-                    .await;
+                    self.emit(Event::Notice { step: Some(ix), text: format!("{}: {text}", self.plan().hosts[h].name) }).await;
                 }
             }
             _ => {}
         }
         for (h, command) in self.commands(ix, hosts) {
-            let note = if self.plan().steps[ix].when.is_some() {
-                " (if its condition holds)"
-            } else {
-                ""
-            };
-            self.emit(Event::StepSkipped {
-                step: ix,
-                host: h,
-                reason: format!(
-                    "dry run: would {}{note}",
-                    describe_action(&command, &action)
-                ),
-                earlier: None,
-            })
-            .await;
+            let note = if self.plan().steps[ix].when.is_some() { " (if its condition holds)" } else { "" };
+            self.emit(Event::StepSkipped { step: ix, host: h, reason: format!("dry run: would {}{note}", describe_action(&command, &action)), earlier: None })
+                .await;
         }
     }
 
     async fn undo(&mut self, ix: StepIx, hosts: &[HostIx]) {
-        let Some(undo) = self.plan().steps[ix].undo.clone() else {
-            return;
-        };
+        let Some(undo) = self.plan().steps[ix].undo.clone() else { return };
         let cancel = CancellationToken::new();
         let timeout = self.plan().steps[ix].timeout;
         let ctx = &self.ctx;
@@ -1766,10 +1349,7 @@ impl Engine {
             let undo = &undo;
             async move {
                 match ctx.render(undo, h) {
-                    Ok(cmd) => {
-                        ctx.run_command(ix, h, cmd, Phase::Undo, timeout, 0, cancel)
-                            .await
-                    }
+                    Ok(cmd) => ctx.run_command(ix, h, cmd, Phase::Undo, timeout, 0, cancel).await,
                     Err(e) => HostResult::new(h, Outcome::Failed).with_message(e),
                 }
             }
@@ -1797,11 +1377,7 @@ impl Engine {
         let always: Vec<(StepIx, Vec<HostIx>)> = (0..self.plan().steps.len())
             .filter(|&s| self.plan().steps[s].always)
             .map(|s| {
-                let hosts = self
-                    .targets(s)
-                    .into_iter()
-                    .filter(|&h| !self.outcomes.contains_key(&(s, h)))
-                    .collect::<Vec<_>>();
+                let hosts = self.targets(s).into_iter().filter(|&h| !self.outcomes.contains_key(&(s, h))).collect::<Vec<_>>();
                 (s, hosts)
             })
             .filter(|(_, hosts)| !hosts.is_empty())
@@ -1813,25 +1389,9 @@ impl Engine {
         for (s, hosts) in undo_offers {
             let commands = hosts
                 .iter()
-                .map(|&h| {
-                    (
-                        h,
-                        self.plan().steps[s]
-                            .undo
-                            .as_ref()
-                            .map(|u| self.ctx.render(u, h).unwrap_or_else(|e| e))
-                            .unwrap_or_default(),
-                    )
-                })
+                .map(|&h| (h, self.plan().steps[s].undo.as_ref().map(|u| self.ctx.render(u, h).unwrap_or_else(|e| e)).unwrap_or_default()))
                 .collect();
-            let prompt = Prompt {
-                step: s,
-                kind: PromptKind::Undo,
-                hosts: hosts.clone(),
-                commands,
-                previews: Vec::new(),
-                choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
-            };
+            let prompt = Prompt { step: s, kind: PromptKind::Undo, hosts: hosts.clone(), commands, previews: Vec::new(), choices: vec![Decision::Run, Decision::Skip, Decision::Abort] };
             match self.ask(prompt).await {
                 Decision::Run => self.undo(s, &hosts).await,
                 Decision::Skip => {}

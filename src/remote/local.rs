@@ -47,7 +47,11 @@ fn failed(what: &str, path: &str, e: std::io::Error) -> TransportError {
     TransportError::Failed(format!("{what} {path}: {e}"))
 }
 
-async fn pump(mut reader: impl AsyncRead + Unpin, stream: Stream, output: mpsc::Sender<Chunk>) {
+async fn pump(
+    mut reader: impl AsyncRead + Unpin,
+    stream: Stream,
+    output: mpsc::Sender<Chunk>,
+) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match reader.read(&mut buf).await {
@@ -76,8 +80,7 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     ExitStatus {
         code: status.code(),
         signal: status.signal().map(|s| {
-            Signal::try_from(s)
-                .map_or_else(|_| format!("signal {s}"), |sig| sig.as_str().to_string())
+            Signal::try_from(s).map_or_else(|_| format!("signal {s}"), |sig| sig.as_str().to_string())
         }),
     }
 }
@@ -99,9 +102,7 @@ impl Transport for LocalTransport {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| {
-                TransportError::Failed(format!("cannot start sh on {}: {e}", self.name))
-            })?;
+            .map_err(|e| TransportError::Failed(format!("cannot start sh on {}: {e}", self.name)))?;
         let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -128,9 +129,7 @@ impl Transport for LocalTransport {
                 return Err(TransportError::Cancelled);
             }
         };
-        let status = status.map_err(|e| {
-            TransportError::Failed(format!("waiting for the command on {}: {e}", self.name))
-        })?;
+        let status = status.map_err(|e| TransportError::Failed(format!("waiting for the command on {}: {e}", self.name)))?;
         let drained = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
             while readers.join_next().await.is_some() {}
         })

@@ -82,9 +82,7 @@ pub enum TransportError {
 /// Why a host could not be connected. Each says which host and what to do.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
-    #[error(
-        "cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there"
-    )]
+    #[error("cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there")]
     Unreachable {
         host: String,
         address: String,

@@ -12,9 +12,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "'{text}' has no unit; write it like \"{trimmed}s\" or \"{trimmed}m\""
         ));
     }
-    humantime::parse_duration(trimmed).map_err(|e| {
-        format!("'{text}' is not a duration ({e}); write it like \"30s\", \"10m\" or \"48h\"")
-    })
+    humantime::parse_duration(trimmed)
+        .map_err(|e| format!("'{text}' is not a duration ({e}); write it like \"30s\", \"10m\" or \"48h\""))
 }
 
 /// Short human form: `850ms`, `12.3s`, `4m05s`, `2h10m`.

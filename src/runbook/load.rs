@@ -41,11 +41,7 @@ pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Plan, LoadErr
     load_str(path, &source, overrides)
 }
 
-pub fn load_str(
-    path: &Path,
-    source: &str,
-    overrides: &[(String, String)],
-) -> Result<Plan, LoadError> {
+pub fn load_str(path: &Path, source: &str, overrides: &[(String, String)]) -> Result<Plan, LoadError> {
     let mut loader = Loader {
         source,
         diags: Vec::new(),
@@ -53,17 +49,12 @@ pub fn load_str(
     let plan = loader.load(path, overrides);
     match plan {
         Some(plan) if loader.diags.is_empty() => Ok(plan),
-        _ => Err(LoadError::Invalid(RunbookErrors::locate(
-            path,
-            source,
-            loader.diags,
-        ))),
+        _ => Err(LoadError::Invalid(RunbookErrors::locate(path, source, loader.diags))),
     }
 }
 
 const TOP_LEVEL: &[&str] = &["runbook", "vars", "ssh", "hosts", "logs", "banner", "steps"];
-const ID_RULE: &str =
-    "ids are lowercase letters, digits, '-' and '_', starting with a letter or digit";
+const ID_RULE: &str = "ids are lowercase letters, digits, '-' and '_', starting with a letter or digit";
 
 struct Loader<'s> {
     source: &'s str,
@@ -147,14 +138,7 @@ impl<'s> Loader<'s> {
                 "banner" => raw.banner = self.section(value).map(|b| (value.span(), b)),
                 "hosts" | "logs" => {
                     let DeValue::Table(entries) = value.get_ref() else {
-                        self.error(
-                            value.span(),
-                            format!(
-                                "'{}' must be a table of tables, like [{}.NAME]",
-                                key.get_ref(),
-                                key.get_ref()
-                            ),
-                        );
+                        self.error(value.span(), format!("'{}' must be a table of tables, like [{}.NAME]", key.get_ref(), key.get_ref()));
                         continue;
                     };
                     for (name, entry) in entries.iter() {
@@ -171,10 +155,7 @@ impl<'s> Loader<'s> {
                 "steps" => {
                     raw.steps_span = Some(value.span());
                     let DeValue::Array(items) = value.get_ref() else {
-                        self.error(
-                            value.span(),
-                            "'steps' must be an array of tables, written [[steps]]",
-                        );
+                        self.error(value.span(), "'steps' must be an array of tables, written [[steps]]");
                         continue;
                     };
                     for item in items.iter() {
@@ -186,10 +167,7 @@ impl<'s> Loader<'s> {
                 other => {
                     self.error(
                         key.span(),
-                        format!(
-                            "unknown key '{other}'; expected one of {}",
-                            TOP_LEVEL.join(", ")
-                        ),
+                        format!("unknown key '{other}'; expected one of {}", TOP_LEVEL.join(", ")),
                     );
                 }
             }
@@ -268,17 +246,9 @@ impl<'s> Loader<'s> {
         for (k, v) in section {
             let name = k.get_ref();
             if HOST_VARS.contains(&name.as_str()) || RUNTIME_VARS.contains(&name.as_str()) {
-                self.error(
-                    k.span(),
-                    format!("'{name}' is a built-in variable and cannot be set in {what}"),
-                );
-            } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                || name.is_empty()
-            {
-                self.error(
-                    k.span(),
-                    format!("'{name}' is not a valid variable name; use letters, digits and '_'"),
-                );
+                self.error(k.span(), format!("'{name}' is a built-in variable and cannot be set in {what}"));
+            } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+                self.error(k.span(), format!("'{name}' is not a valid variable name; use letters, digits and '_'"));
             }
             out.insert(name.clone(), v.get_ref().clone());
         }
@@ -298,21 +268,13 @@ impl<'s> Loader<'s> {
                     .map(|(i, _)| i)
                     .collect();
                 if matching.is_empty() {
-                    let known: BTreeMap<&str, ()> = hosts
-                        .iter()
-                        .flat_map(|h| h.roles.iter())
-                        .map(|r| (r.as_str(), ()))
-                        .collect();
+                    let known: BTreeMap<&str, ()> = hosts.iter().flat_map(|h| h.roles.iter()).map(|r| (r.as_str(), ())).collect();
                     let known: Vec<&str> = known.keys().copied().collect();
                     self.error(
                         name.span(),
                         format!(
                             "no host has role '{role}'{}",
-                            if known.is_empty() {
-                                String::new()
-                            } else {
-                                format!("; roles are: {}", known.join(", "))
-                            }
+                            if known.is_empty() { String::new() } else { format!("; roles are: {}", known.join(", ")) }
                         ),
                     );
                 }
@@ -336,14 +298,7 @@ impl<'s> Loader<'s> {
         let found = hosts.iter().position(|h| &h.name == name.get_ref());
         if found.is_none() {
             let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-            self.error(
-                name.span(),
-                format!(
-                    "unknown host '{}'; hosts are: {}",
-                    name.get_ref(),
-                    known.join(", ")
-                ),
-            );
+            self.error(name.span(), format!("unknown host '{}'; hosts are: {}", name.get_ref(), known.join(", ")));
         }
         found
     }
@@ -351,10 +306,7 @@ impl<'s> Loader<'s> {
     fn resolve(&mut self, path: &Path, raw: Raw, overrides: &[(String, String)]) -> Option<Plan> {
         let Some(runbook) = raw.runbook else {
             if !raw.runbook_present {
-                self.error(
-                    0..0,
-                    "missing [runbook] table; start the file with [runbook] and name = \"...\"",
-                );
+                self.error(0..0, "missing [runbook] table; start the file with [runbook] and name = \"...\"");
             }
             return None;
         };
@@ -378,26 +330,14 @@ impl<'s> Loader<'s> {
         let mut hosts = Vec::new();
         for (name, h) in &raw.hosts {
             if !valid_id(name.get_ref()) {
-                self.error(
-                    name.span(),
-                    format!("host name '{}' is not valid; {ID_RULE}", name.get_ref()),
-                );
+                self.error(name.span(), format!("host name '{}' is not valid; {ID_RULE}", name.get_ref()));
             }
-            let transport = h
-                .transport
-                .as_ref()
-                .map_or(schema::TransportKind::Ssh, |t| *t.get_ref());
+            let transport = h.transport.as_ref().map_or(schema::TransportKind::Ssh, |t| *t.get_ref());
             let address = match (&h.address, transport) {
                 (Some(a), _) => a.get_ref().clone(),
                 (None, schema::TransportKind::Local) => "localhost".to_string(),
                 (None, schema::TransportKind::Ssh) => {
-                    self.error(
-                        name.span(),
-                        format!(
-                            "host '{}' needs an address (or transport = \"local\")",
-                            name.get_ref()
-                        ),
-                    );
+                    self.error(name.span(), format!("host '{}' needs an address (or transport = \"local\")", name.get_ref()));
                     String::new()
                 }
             };
@@ -420,16 +360,8 @@ impl<'s> Loader<'s> {
                 user_given: user.is_some(),
                 port: port.map_or(22, |p| *p.get_ref()),
                 port_given: port.is_some(),
-                identity: h
-                    .identity
-                    .as_ref()
-                    .or(ssh.identity.as_ref())
-                    .map(|t| t.get_ref().clone()),
-                known_hosts: h
-                    .known_hosts
-                    .as_ref()
-                    .or(ssh.known_hosts.as_ref())
-                    .map(|t| t.get_ref().clone()),
+                identity: h.identity.as_ref().or(ssh.identity.as_ref()).map(|t| t.get_ref().clone()),
+                known_hosts: h.known_hosts.as_ref().or(ssh.known_hosts.as_ref()).map(|t| t.get_ref().clone()),
                 host_keys: h
                     .host_keys
                     .as_ref()
@@ -441,10 +373,7 @@ impl<'s> Loader<'s> {
             });
         }
         if hosts.is_empty() {
-            self.error(
-                0..0,
-                "the runbook has no hosts; add one, e.g. [hosts.web] with address = \"...\"",
-            );
+            self.error(0..0, "the runbook has no hosts; add one, e.g. [hosts.web] with address = \"...\"");
         }
 
         let mut plan = Plan {
@@ -473,11 +402,7 @@ impl<'s> Loader<'s> {
                 Some(names) => self.select_hosts(names, &plan.hosts),
                 None => all_hosts.clone(),
             };
-            let lead = b
-                .lead
-                .as_ref()
-                .and_then(|l| self.duration(l))
-                .unwrap_or(Duration::ZERO);
+            let lead = b.lead.as_ref().and_then(|l| self.duration(l)).unwrap_or(Duration::ZERO);
             // A placeholder so that `{{starts_at}}` in the banner itself is accepted.
             plan.banner = Some(Banner {
                 hosts: hosts.clone(),
@@ -503,9 +428,7 @@ impl<'s> Loader<'s> {
 
         // Logs.
         for (name, l) in &raw.logs {
-            let Some(host) = self.host_ref(&l.host, &plan.hosts) else {
-                continue;
-            };
+            let Some(host) = self.host_ref(&l.host, &plan.hosts) else { continue };
             let path_t = self.checked_template(&l.path, &plan, Scope::Hosts(&[host]));
             plan.logs.push(LogSpec {
                 name: name.get_ref().clone(),
@@ -517,10 +440,7 @@ impl<'s> Loader<'s> {
 
         // Steps.
         if raw.steps.is_empty() && raw.steps_span.is_none() && self.diags.is_empty() {
-            self.error(
-                0..0,
-                "the runbook has no steps; add at least one [[steps]] table",
-            );
+            self.error(0..0, "the runbook has no steps; add at least one [[steps]] table");
         }
         let mut seen_ids: HashMap<String, Range<usize>> = HashMap::new();
         let mut closed_rolling: HashSet<String> = HashSet::new();
@@ -531,17 +451,11 @@ impl<'s> Loader<'s> {
             let s = step.get_ref();
             let id = s.id.get_ref().clone();
             if !valid_id(&id) {
-                self.error(
-                    s.id.span(),
-                    format!("step id '{id}' is not valid; {ID_RULE}"),
-                );
+                self.error(s.id.span(), format!("step id '{id}' is not valid; {ID_RULE}"));
             }
             if seen_ids.contains_key(&id) {
                 let (line, _) = super::diag::line_col(self.source, seen_ids[&id].start);
-                self.error(
-                    s.id.span(),
-                    format!("duplicate step id '{id}' (first used on line {line})"),
-                );
+                self.error(s.id.span(), format!("duplicate step id '{id}' (first used on line {line})"));
             } else {
                 seen_ids.insert(id.clone(), s.id.span());
             }
@@ -556,33 +470,18 @@ impl<'s> Loader<'s> {
                     }
                     self.select_hosts(names, &plan.hosts)
                 }
-                None if is_banner => plan
-                    .banner
-                    .as_ref()
-                    .map_or(all_hosts.clone(), |b| b.hosts.clone()),
+                None if is_banner => plan.banner.as_ref().map_or(all_hosts.clone(), |b| b.hosts.clone()),
                 None => all_hosts.clone(),
             };
 
             // Exactly one action.
             let mut actions: Vec<(&str, Range<usize>)> = Vec::new();
-            if let Some(t) = &s.run {
-                actions.push(("run", t.span()))
-            }
-            if let Some(t) = &s.guard {
-                actions.push(("guard", t.span()))
-            }
-            if let Some(t) = &s.banner {
-                actions.push(("banner", t.span()))
-            }
-            if let Some(t) = &s.wait {
-                actions.push(("wait", t.span()))
-            }
-            if let Some(t) = &s.manual {
-                actions.push(("manual", t.span()))
-            }
-            if let Some(t) = &s.http {
-                actions.push(("http", t.span()))
-            }
+            if let Some(t) = &s.run { actions.push(("run", t.span())) }
+            if let Some(t) = &s.guard { actions.push(("guard", t.span())) }
+            if let Some(t) = &s.banner { actions.push(("banner", t.span())) }
+            if let Some(t) = &s.wait { actions.push(("wait", t.span())) }
+            if let Some(t) = &s.manual { actions.push(("manual", t.span())) }
+            if let Some(t) = &s.http { actions.push(("http", t.span())) }
             actions.sort_by_key(|(_, sp)| sp.start);
             if actions.is_empty() {
                 self.error(
@@ -595,11 +494,7 @@ impl<'s> Loader<'s> {
                 let names: Vec<&str> = actions.iter().map(|(n, _)| *n).collect();
                 self.error(
                     actions[1].1.clone(),
-                    format!(
-                        "step '{id}' has {} actions ({}); a step does exactly one thing",
-                        names.len(),
-                        names.join(", ")
-                    ),
+                    format!("step '{id}' has {} actions ({}); a step does exactly one thing", names.len(), names.join(", ")),
                 );
                 continue;
             }
@@ -613,10 +508,7 @@ impl<'s> Loader<'s> {
                 }
             } else if let Some(b) = &s.banner {
                 if plan.banner.is_none() {
-                    self.error(
-                        b.span(),
-                        "a banner step needs a [banner] section saying where and what to write",
-                    );
+                    self.error(b.span(), "a banner step needs a [banner] section saying where and what to write");
                 }
                 if *b.get_ref() == BannerSwitch::On {
                     banner_on_seen = true;
@@ -627,20 +519,14 @@ impl<'s> Loader<'s> {
                     if plan.banner.is_none() {
                         self.error(w.span(), "wait = \"banner\" needs a [banner] section");
                     } else if !banner_on_seen {
-                        self.error(
-                            w.span(),
-                            "wait = \"banner\" must come after a step with banner = \"on\"",
-                        );
+                        self.error(w.span(), "wait = \"banner\" must come after a step with banner = \"on\"");
                     }
                     Action::Wait(WaitFor::Banner)
                 } else {
                     match duration::parse(w.get_ref()) {
                         Ok(d) => Action::Wait(WaitFor::For(d)),
                         Err(msg) => {
-                            self.error(
-                                w.span(),
-                                format!("wait must be \"banner\" or a duration: {msg}"),
-                            );
+                            self.error(w.span(), format!("wait must be \"banner\" or a duration: {msg}"));
                             continue;
                         }
                     }
@@ -649,14 +535,7 @@ impl<'s> Loader<'s> {
                 Action::Manual(self.checked_template(m, &plan, scope))
             } else if let Some(h) = &s.http {
                 let h = h.get_ref();
-                Action::Http(self.http(
-                    &h.url,
-                    h.status.as_ref(),
-                    h.contains.as_ref(),
-                    h.via.as_ref(),
-                    &plan,
-                    &hosts,
-                ))
+                Action::Http(self.http(&h.url, h.status.as_ref(), h.contains.as_ref(), h.via.as_ref(), &plan, &hosts))
             } else {
                 continue;
             };
@@ -679,18 +558,9 @@ impl<'s> Loader<'s> {
             }
 
             let timeout = s.timeout.as_ref().and_then(|t| self.duration(t));
-            let preview = s
-                .preview
-                .as_ref()
-                .map(|t| self.checked_template(t, &plan, scope));
-            let when = s
-                .when
-                .as_ref()
-                .map(|t| self.checked_template(t, &plan, scope));
-            let undo = s
-                .undo
-                .as_ref()
-                .map(|t| self.checked_template(t, &plan, scope));
+            let preview = s.preview.as_ref().map(|t| self.checked_template(t, &plan, scope));
+            let when = s.when.as_ref().map(|t| self.checked_template(t, &plan, scope));
+            let undo = s.undo.as_ref().map(|t| self.checked_template(t, &plan, scope));
             plan.steps.push(Step {
                 id,
                 title: s.title.get_ref().clone(),
@@ -702,10 +572,7 @@ impl<'s> Loader<'s> {
                 when,
                 timeout,
                 retries: s.retries.as_ref().map_or(0, |r| *r.get_ref()),
-                on_failure: s
-                    .on_failure
-                    .as_ref()
-                    .map_or(OnFailure::Pause, |o| *o.get_ref()),
+                on_failure: s.on_failure.as_ref().map_or(OnFailure::Pause, |o| *o.get_ref()),
                 undo,
                 always: s.always.unwrap_or(false),
                 rolling,
@@ -715,42 +582,22 @@ impl<'s> Loader<'s> {
         Some(plan)
     }
 
-    fn guard(
-        &mut self,
-        g: &Spanned<schema::GuardSection>,
-        plan: &Plan,
-        hosts: &[usize],
-    ) -> Option<Guard> {
+    fn guard(&mut self, g: &Spanned<schema::GuardSection>, plan: &Plan, hosts: &[usize]) -> Option<Guard> {
         let gs = g.get_ref();
         let scope = Scope::Hosts(hosts);
         let mut kinds: Vec<(&str, Range<usize>)> = Vec::new();
-        if let Some(t) = &gs.file_absent {
-            kinds.push(("file_absent", t.span()))
-        }
-        if let Some(t) = &gs.file_present {
-            kinds.push(("file_present", t.span()))
-        }
-        if let Some(t) = &gs.command {
-            kinds.push(("command", t.span()))
-        }
-        if let Some(t) = &gs.http {
-            kinds.push(("http", t.span()))
-        }
+        if let Some(t) = &gs.file_absent { kinds.push(("file_absent", t.span())) }
+        if let Some(t) = &gs.file_present { kinds.push(("file_present", t.span())) }
+        if let Some(t) = &gs.command { kinds.push(("command", t.span())) }
+        if let Some(t) = &gs.http { kinds.push(("http", t.span())) }
         kinds.sort_by_key(|(_, s)| s.start);
         if kinds.len() != 1 {
             let span = kinds.get(1).map_or(g.span(), |k| k.1.clone());
-            self.error(
-                span,
-                "a guard checks exactly one of file_absent, file_present, command, http",
-            );
+            self.error(span, "a guard checks exactly one of file_absent, file_present, command, http");
             return None;
         }
         if gs.http.is_none() {
-            for (key, span) in [
-                ("status", gs.status.as_ref().map(|s| s.span())),
-                ("contains", gs.contains.as_ref().map(|s| s.span())),
-                ("via", gs.via.as_ref().map(|s| s.span())),
-            ] {
+            for (key, span) in [("status", gs.status.as_ref().map(|s| s.span())), ("contains", gs.contains.as_ref().map(|s| s.span())), ("via", gs.via.as_ref().map(|s| s.span()))] {
                 if let Some(span) = span {
                     self.error(span, format!("'{key}' belongs to an http guard"));
                 }
@@ -763,33 +610,18 @@ impl<'s> Loader<'s> {
         } else if let Some(t) = &gs.command {
             GuardCheck::Command(self.checked_template(t, plan, scope))
         } else if let Some(t) = &gs.http {
-            GuardCheck::Http(self.http(
-                t,
-                gs.status.as_ref(),
-                gs.contains.as_ref(),
-                gs.via.as_ref(),
-                plan,
-                hosts,
-            ))
+            GuardCheck::Http(self.http(t, gs.status.as_ref(), gs.contains.as_ref(), gs.via.as_ref(), plan, hosts))
         } else {
             return None;
         };
-        let poll = gs
-            .poll
-            .as_ref()
-            .and_then(|p| self.duration(p))
-            .unwrap_or(Duration::from_secs(10));
+        let poll = gs.poll.as_ref().and_then(|p| self.duration(p)).unwrap_or(Duration::from_secs(10));
         if poll.is_zero() {
             if let Some(p) = &gs.poll {
                 self.error(p.span(), "poll must be longer than zero");
             }
         }
         let timeout = gs.timeout.as_ref().and_then(|t| self.duration(t));
-        Some(Guard {
-            check,
-            poll,
-            timeout,
-        })
+        Some(Guard { check, poll, timeout })
     }
 
     fn http(

@@ -175,23 +175,12 @@ impl Plan {
         }
     }
 
-    pub fn render(
-        &self,
-        template: &Template,
-        host: usize,
-        run: &RunVars,
-    ) -> Result<String, RenderError> {
+    pub fn render(&self, template: &Template, host: usize, run: &RunVars) -> Result<String, RenderError> {
         template.render(&|name| self.lookup(name, host, run))
     }
 
     /// Render banner text, where `{{message}}` is also known.
-    pub fn render_banner(
-        &self,
-        template: &Template,
-        host: usize,
-        run: &RunVars,
-        message: &str,
-    ) -> Result<String, RenderError> {
+    pub fn render_banner(&self, template: &Template, host: usize, run: &RunVars, message: &str) -> Result<String, RenderError> {
         template.render(&|name| {
             if name == "message" {
                 Ok(message.to_string())
@@ -213,17 +202,9 @@ impl Plan {
     pub fn secret_values(&self) -> Vec<String> {
         let is_secret = |name: &str| {
             let n = name.to_ascii_lowercase();
-            [
-                "password",
-                "passwd",
-                "secret",
-                "token",
-                "api_key",
-                "apikey",
-                "private_key",
-            ]
-            .iter()
-            .any(|s| n.contains(s))
+            ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key"]
+                .iter()
+                .any(|s| n.contains(s))
         };
         let mut values: Vec<String> = self
             .vars
