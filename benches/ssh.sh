@@ -29,7 +29,8 @@ fi
 TMP=$(mktemp -d)
 SSHD_PID=
 cleanup() {
-    [ -n "${SSH_MUX:-}" ] && ssh -F /dev/null -o ControlPath="$SSH_MUX" -O exit x 2>/dev/null || true
+    # A multiplexing master left by an interrupted loop (ControlPersist=yes).
+    [ -n "${SSH_MUX:-}" ] && ssh -F /dev/null -p "$PORT" -o ControlPath="$SSH_MUX" -O exit "$USER_NAME@127.0.0.1" 2>/dev/null || true
     [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
     rm -rf "$TMP"
 }
