@@ -194,23 +194,14 @@ impl SshTransport {
         rx.await.unwrap_or_else(|_| Err(self.lost(&handle)))
     }
 
-    /// Follow `path` on the host (`tail -F`), sending its lines to `output`
-    /// until `cancel`; restart it after a reconnect by calling it again.
+    /// Follow `path` on the host (`tail -F`); see [`crate::remote::tail`].
     pub async fn tail(
         &self,
         path: &str,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
-        self.exec(
-            ExecRequest {
-                command: tail_command(path),
-                pty: false,
-            },
-            output,
-            cancel,
-        )
-        .await
+        super::tail(self, path, output, cancel).await
     }
 }
 
