@@ -37,6 +37,7 @@ async fn engine_run(plan: Arc<runbook::Plan>, journal_dir: &std::path::Path) -> 
         resume: None,
         prompter: Arc::new(drydock::remote::Declining),
         offer_lock_break: false,
+        tail_logs: false,
     };
     let started = Instant::now();
     let mut handle = engine::start(plan, options).expect("start");

@@ -65,6 +65,7 @@ fn options(dir: &Path, prompter: Arc<dyn drydock::remote::Prompter>) -> drydock:
         resume: None,
         prompter,
         offer_lock_break: false,
+        tail_logs: false,
     }
 }
 

@@ -429,6 +429,8 @@ fn run(args: RunArgs) -> i32 {
         prompter,
         // Breaking a held lock needs someone to type the step id: only the TUI offers it.
         offer_lock_break: tui,
+        // Only the TUI shows the servers' logs.
+        tail_logs: tui,
     };
     runtime.block_on(drive(plan, options, theme, ui))
 }

@@ -457,6 +457,8 @@ pub fn run(args: DemoArgs) -> i32 {
         resume: None,
         prompter: Arc::new(crate::tui::TuiPrompter::new(ui.0.clone())),
         offer_lock_break: tui,
+        // Only the TUI shows the servers' logs.
+        tail_logs: tui,
     };
     let code = runtime.block_on(crate::commands::drive(plan, options, theme, ui));
     drop(helpers);

@@ -357,6 +357,8 @@ impl<'p> Printer<'p> {
                     .unwrap_or_default();
                 self.line(&format!("{tag}note: {text}"));
             }
+            // Headless mode shows the run, not the servers' logs.
+            Event::LogFollowing { .. } | Event::LogLine { .. } | Event::LogStopped { .. } => {}
             Event::RollbackStarted => {
                 self.line(
                     "rollback: offering the undo of what ran (newest first), then the always steps",

@@ -32,6 +32,7 @@ fn start(body: &str) -> (Run, tempfile::TempDir) {
         resume: None,
         prompter: Arc::new(drydock::remote::Declining),
         offer_lock_break: false,
+        tail_logs: false,
     };
     let handle = engine::start(plan, options).expect("start");
     (

@@ -93,6 +93,15 @@ impl World {
 
     /// As `run`, calling `during` with the journal path while drydock runs.
     fn run_with(&self, runbook: &str, during: impl FnOnce(&Path)) -> Run {
+        self.run_full(runbook, None, during)
+    }
+
+    /// As `run`, with `agent` as the ssh-agent socket.
+    fn run_with_agent(&self, runbook: &str, agent: &Path) -> Run {
+        self.run_full(runbook, Some(agent), |_| {})
+    }
+
+    fn run_full(&self, runbook: &str, agent: Option<&Path>, during: impl FnOnce(&Path)) -> Run {
         let rb = self.path("runbook.toml");
         std::fs::write(&rb, runbook).expect("runbook");
         let journal_dir = self.path("journal");
@@ -103,6 +112,7 @@ impl World {
             .arg(&journal_dir)
             .env("HOME", self.path("home"))
             .env_remove("SSH_AUTH_SOCK")
+            .envs(agent.map(|a| ("SSH_AUTH_SOCK", a)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -433,34 +443,116 @@ fn server_killed_mid_step_makes_it_lost() {
     let mut sshd = Sshd::start();
     let w = World::new();
     w.trust(&sshd);
+    let started = w.path("work").join("started");
     let rb = w.head(&sshd, "strict")
-        + &step("long", "run = \"echo started; sleep 120\"")
+        + &step(
+            "long",
+            &format!(
+                "run = \"echo started; touch {}; sleep 120\"",
+                started.display()
+            ),
+        )
         + &step("after", "run = \"echo never\"");
     let mut killed_at = None;
-    let run = w.run_with(&rb, |journal| {
+    let run = w.run_with(&rb, |_| {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if read_journal(journal)
-                .iter()
-                .any(|e| e["event"] == "output" && e["line"] == "started")
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        while !started.exists() {
+            assert!(Instant::now() < deadline, "the step never started");
+            std::thread::sleep(Duration::from_millis(20));
         }
         sshd.kill();
         killed_at = Some(Instant::now());
     });
     let took = killed_at.map(|t| t.elapsed()).unwrap_or_default();
     assert!(
-        took < Duration::from_secs(30),
+        took < Duration::from_secs(5),
         "drydock took {took:?} to notice"
+    );
+    let finished = run.events("step_finished");
+    let duration = finished
+        .first()
+        .and_then(|e| e["duration_ms"].as_u64())
+        .unwrap_or(u64::MAX);
+    assert!(
+        duration < 5_000,
+        "the lost step took {duration} ms:\n{}",
+        run.text()
+    );
+    assert!(
+        run.text().contains("connection to web lost: the"),
+        "{}",
+        run.text()
     );
     assert_eq!(run.status_of("long"), vec!["lost"], "{}", run.text());
     assert!(run.status_of("after").is_empty(), "{}", run.text());
     assert!(run.text().contains("web"), "{}", run.text());
     assert!(run.events("run_finished").len() == 1, "{}", run.text());
     assert_ne!(run.code, Some(0));
+}
+
+#[test]
+fn retry_after_a_lost_connection_connects_again() {
+    let mut sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let flag = w.path("work").join("first-try");
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "long",
+            &format!(
+                "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; sleep 120; fi\"",
+                flag.display()
+            ),
+        );
+    let rb_path = w.path("runbook.toml");
+    std::fs::write(&rb_path, rb).expect("runbook");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["run", "--headless"])
+        .arg(&rb_path)
+        .arg("--journal-dir")
+        .arg(w.path("journal"))
+        .env("HOME", w.path("home"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start drydock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !flag.exists() {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sshd.restart();
+    // The failure prompt: retry.
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"r\n").expect("answer");
+    }
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            panic!("drydock hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let journal = read_journal(&w.path("journal"));
+    let statuses: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .filter_map(|e| e["status"].as_str())
+        .collect();
+    assert_eq!(statuses, vec!["lost", "ok"], "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("second-try"), "{text}");
 }
 
 #[test]
@@ -498,6 +590,42 @@ fn cancelled_step_leaves_no_process_behind() {
         assert!(
             Instant::now() < deadline,
             "left behind on the server: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn cancelled_pty_step_is_hung_up() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1);
+    let marker = format!("sleep 300.{}{}", std::process::id(), nanos);
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "slow",
+            &format!("run = \"{marker}\"\npty = true\ntimeout = \"2s\"\non_failure = \"continue\""),
+        );
+    let run = w.run(&rb);
+    assert_eq!(run.status_of("slow"), vec!["timeout"], "{}", run.text());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(&marker)
+            .output()
+            .expect("pgrep");
+        if out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: {}",
             String::from_utf8_lossy(&out.stdout)
         );
         std::thread::sleep(Duration::from_millis(100));
@@ -543,11 +671,76 @@ fn http_step_goes_through_the_tunnel() {
             ),
         );
     let run = w.run(&rb);
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert_eq!(run.status_of("smoke"), vec!["ok"], "{}", run.text());
     assert_eq!(sshd.logins(), 1);
+
+    // The same check through a server that refuses to forward fails, so the
+    // request did travel through the SSH connection.
+    let refusing = Sshd::start_with("AllowTcpForwarding no");
+    let w = World::new();
+    w.trust(&refusing);
+    let rb = w.head(&refusing, "strict")
+        + &step(
+            "smoke",
+            &format!(
+                "http = {{ url = \"http://127.0.0.1:{port}/\", status = 200, via = \"web\" }}\non_failure = \"abort\""
+            ),
+        );
+    let denied = w.run(&rb);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        denied.status_of("smoke"),
+        vec!["failed"],
+        "{}",
+        denied.text()
+    );
+    assert!(
+        denied.text().contains("the host could not open 127.0.0.1"),
+        "{}",
+        denied.text()
+    );
+}
+
+#[test]
+fn the_agent_is_tried_first() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let socket = w.path("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent (install openssh-client)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add")
+        .arg(&sshd.user_key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ssh-add");
+    assert!(added.success());
+    // No identity in the runbook and none in HOME: only the agent has the key.
+    let rb = w
+        .head(&sshd, "strict")
+        .replace(&format!("identity = \"{}\"\n", sshd.user_key.display()), "")
+        + &step("hello", "run = \"echo via-agent\"");
+    assert!(!rb.contains("identity"), "{rb}");
+    let run = w.run_with_agent(&rb, &socket);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(run.output_lines("hello"), vec!["via-agent"]);
 }
 
 #[test]
@@ -574,4 +767,358 @@ fn ssh_config_supplies_hostname_port_and_identity() {
     let run = w.run(&rb);
     assert_eq!(run.code, Some(0), "{}", run.text());
     assert_eq!(run.output_lines("who"), vec!["root"]);
+}
+
+/// The transport used directly: several channels at once, and the SFTP calls.
+mod transport {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use drydock::remote::ssh::SshTransport;
+    use drydock::remote::{Chunk, Declining, ExecRequest, Prompter, Question, Transport};
+    use drydock::runbook::{Host, HostKeyPolicy, TransportKind};
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::support::sshd::Sshd;
+
+    fn host(sshd: &Sshd, known_hosts: &std::path::Path) -> Host {
+        Host {
+            name: "web".into(),
+            transport: TransportKind::Ssh,
+            address: "127.0.0.1".into(),
+            user: "root".into(),
+            port: sshd.port,
+            identity: Some(sshd.user_key.display().to_string()),
+            known_hosts: Some(known_hosts.display().to_string()),
+            host_keys: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(5),
+            roles: Vec::new(),
+            vars: Default::default(),
+            user_given: true,
+            port_given: true,
+        }
+    }
+
+    async fn connect(sshd: &Sshd, known_hosts: &std::path::Path) -> SshTransport {
+        std::fs::write(known_hosts, sshd.known_hosts_line()).expect("known_hosts");
+        drydock::remote::ssh::connect(&host(sshd, known_hosts), Arc::new(Declining))
+            .await
+            .expect("connect")
+    }
+
+    /// Answers from a list, and remembers what was asked.
+    struct Scripted {
+        answers: std::sync::Mutex<Vec<Option<String>>>,
+        asked: std::sync::Mutex<Vec<Question>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Prompter for Scripted {
+        async fn ask(&self, question: Question) -> Option<String> {
+            self.asked.lock().expect("lock").push(question);
+            let mut answers = self.answers.lock().expect("lock");
+            if answers.is_empty() {
+                None
+            } else {
+                answers.remove(0)
+            }
+        }
+    }
+
+    fn scripted(answers: &[Option<&str>]) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            answers: std::sync::Mutex::new(answers.iter().map(|a| a.map(str::to_string)).collect()),
+            asked: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_asks_to_trust_and_encrypted_keys_ask_for_the_passphrase() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let key = dir.path().join("locked");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "open sesame", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+        std::fs::write(sshd.dir.path().join("authorized_keys"), public).expect("authorized_keys");
+        let kh = dir.path().join("kh");
+        let mut h = host(&sshd, &kh);
+        h.identity = Some(key.display().to_string());
+
+        // Trust: yes; passphrase: wrong, then right.
+        let p = scripted(&[Some("yes"), Some("wrong"), Some("open sesame")]);
+        let t = drydock::remote::ssh::connect(&h, p.clone())
+            .await
+            .expect("connect");
+        let asked = p.asked.lock().expect("lock").clone();
+        assert_eq!(asked.len(), 3, "{asked:?}");
+        match &asked[0] {
+            Question::TrustHostKey {
+                host,
+                key_type,
+                fingerprint,
+            } => {
+                assert_eq!((host.as_str(), key_type.as_str()), ("web", "ssh-ed25519"));
+                assert_eq!(fingerprint, &sshd.fingerprint());
+            }
+            q => panic!("asked {q:?}"),
+        }
+        assert!(
+            matches!(&asked[1], Question::Passphrase { key_path, .. } if key_path.ends_with("locked"))
+        );
+        assert_eq!(
+            std::fs::read_to_string(&kh).expect("known_hosts"),
+            sshd.known_hosts_line()
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let echo = ExecRequest {
+            command: "echo in".into(),
+            pty: false,
+        };
+        t.exec(echo, tx, CancellationToken::new())
+            .await
+            .expect("exec");
+        assert_eq!(collect(rx).await, "in\n");
+
+        // Declining the passphrase: authentication fails, naming the key.
+        let p = scripted(&[None]);
+        let err = drydock::remote::ssh::connect(&h, p)
+            .await
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("authentication to 'web' as 'root' failed") && text.contains("locked"),
+            "{text}"
+        );
+        assert!(!text.contains("open sesame"));
+    }
+
+    async fn collect(mut rx: mpsc::Receiver<Chunk>) -> String {
+        let mut out = Vec::new();
+        while let Some(c) = rx.recv().await {
+            out.extend_from_slice(&c.data);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_tails_and_a_command_share_one_connection() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let before = sshd.connections();
+        let t = Arc::new(connect(&sshd, &dir.path().join("kh")).await);
+        let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+        std::fs::write(&a, "old a\n").expect("a");
+        std::fs::write(&b, "").expect("b");
+        let cancel = CancellationToken::new();
+        let mut tails = Vec::new();
+        for path in [&a, &b] {
+            let (tx, rx) = mpsc::channel(64);
+            let t = t.clone();
+            let path = path.display().to_string();
+            let c = cancel.clone();
+            let run = tokio::spawn(async move { t.tail(&path, tx, c).await });
+            tails.push((run, tokio::spawn(collect(rx))));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (tx, rx) = mpsc::channel(64);
+        let writer = format!(
+            "for i in 1 2 3; do echo a$i >> {}; echo b$i >> {}; sleep 0.1; done; echo written",
+            a.display(),
+            b.display()
+        );
+        let status = t
+            .exec(
+                ExecRequest {
+                    command: writer,
+                    pty: false,
+                },
+                tx,
+                CancellationToken::new(),
+            )
+            .await
+            .expect("exec");
+        assert!(status.success());
+        assert_eq!(collect(rx).await, "written\n");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cancel.cancel();
+        let mut seen = Vec::new();
+        for (run, out) in tails {
+            let r = run.await.expect("join");
+            assert!(
+                matches!(r, Err(drydock::remote::TransportError::Cancelled)),
+                "{r:?}"
+            );
+            seen.push(out.await.expect("join"));
+        }
+        assert_eq!(seen[0], "old a\na1\na2\na3\n");
+        assert_eq!(seen[1], "b1\nb2\nb3\n");
+        assert_eq!(sshd.connections() - before, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn exit_codes_and_signals() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let t = connect(&sshd, &dir.path().join("kh")).await;
+        for (command, pty, code, signal) in [
+            ("exit 7", false, Some(7), None),
+            ("true", false, Some(0), None),
+            ("kill -TERM $$", false, None, Some("SIGTERM")),
+            ("exit 3", true, Some(3), None),
+        ] {
+            let (tx, rx) = mpsc::channel(8);
+            let request = ExecRequest {
+                command: command.into(),
+                pty,
+            };
+            let status = t
+                .exec(request, tx, CancellationToken::new())
+                .await
+                .expect("exec");
+            assert_eq!(collect(rx).await, "", "{command}");
+            assert_eq!(
+                (status.code, status.signal.as_deref()),
+                (code, signal),
+                "{command}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sftp_calls() {
+        let sshd = Sshd::start();
+        let dir = tempfile::tempdir().expect("temp");
+        let t = connect(&sshd, &dir.path().join("kh")).await;
+        let file = dir.path().join("banner.json");
+        let f = file.display().to_string();
+        assert!(!t.exists(&f).await.expect("exists"));
+        t.write_atomic(&f, b"first").await.expect("write");
+        // Over an existing file too (OpenSSH's rename refuses to overwrite).
+        t.write_atomic(&f, b"second \"quoted\" $(not run)")
+            .await
+            .expect("overwrite");
+        assert_eq!(
+            std::fs::read(&file).expect("read"),
+            b"second \"quoted\" $(not run)"
+        );
+        assert_eq!(
+            t.read_file(&f).await.expect("read_file"),
+            b"second \"quoted\" $(not run)"
+        );
+        assert!(t.exists(&f).await.expect("exists"));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        t.remove_file(&f).await.expect("remove");
+        t.remove_file(&f).await.expect("remove again is fine");
+        assert!(!file.exists());
+
+        let lock = dir.path().join("lock").display().to_string();
+        assert!(t.create_dir(&lock).await.expect("mkdir"));
+        assert!(!t.create_dir(&lock).await.expect("mkdir again"));
+        t.remove_dir(&lock).await.expect("rmdir");
+        assert!(t.read_file(&f).await.is_err());
+
+        // `~/` is the login directory.
+        let name = format!("drydock-test-{}", std::process::id());
+        t.write_atomic(&format!("~/{name}"), b"home")
+            .await
+            .expect("home write");
+        let (tx, rx) = mpsc::channel(8);
+        let pwd = ExecRequest {
+            command: "pwd".into(),
+            pty: false,
+        };
+        t.exec(pwd, tx, CancellationToken::new())
+            .await
+            .expect("pwd");
+        let home = collect(rx).await.trim().to_string();
+        let in_home = std::path::Path::new(&home).join(&name);
+        assert_eq!(std::fs::read(&in_home).expect("in home"), b"home");
+        t.remove_file(&format!("~/{name}"))
+            .await
+            .expect("home remove");
+        assert!(!in_home.exists());
+    }
+}
+
+/// The TUI's log pane follows `[logs]` on the run's own connection: a run
+/// with log tails still opens one SSH connection per host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_tails_share_the_run_connection() {
+    use drydock::engine::{self, Event};
+    let world = World::new();
+    let sshd = Sshd::start();
+    world.trust(&sshd);
+    let log = world.path("work/app.log");
+    std::fs::write(&log, "boot\n").expect("log");
+    let mut text = world.head(&sshd, "strict");
+    text.push_str(&format!(
+        "[logs.app]\nhost = \"web\"\npath = \"{}\"\n\n",
+        log.display()
+    ));
+    text.push_str(&step(
+        "work",
+        &format!(
+            "run = \"for i in 1 2 3 4 5; do echo line-$i >> {}; sleep 0.2; done\"",
+            log.display()
+        ),
+    ));
+    let rb = world.path("runbook.toml");
+    std::fs::write(&rb, text).expect("runbook");
+    let plan = std::sync::Arc::new(drydock::runbook::load(&rb, &[]).expect("runbook loads"));
+    let before = sshd.connections();
+    let options = engine::Options {
+        yes: true,
+        step_mode: false,
+        dry_run: false,
+        from: None,
+        only_hosts: Vec::new(),
+        journal_dir: world.path("journal"),
+        resume: None,
+        prompter: std::sync::Arc::new(drydock::remote::Declining),
+        offer_lock_break: false,
+        tail_logs: true,
+    };
+    let mut handle = engine::start(plan, options).expect("start");
+    let mut lines = Vec::new();
+    let mut exit_code = None;
+    let collect = async {
+        while let Some(event) = handle.events.recv().await {
+            match event {
+                Event::LogLine { log: 0, line } => lines.push(line),
+                Event::RunFinished {
+                    exit_code: code, ..
+                } => exit_code = Some(code),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(HANG_LIMIT, collect)
+        .await
+        .expect("the run ends");
+    assert_eq!(exit_code, Some(0));
+    assert!(
+        lines.contains(&"boot".to_string()),
+        "the tail starts with the file's end: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("line-")),
+        "lines written during the run arrive: {lines:?}"
+    );
+    assert_eq!(
+        sshd.connections() - before,
+        1,
+        "the tails ride on the run's connection"
+    );
 }

@@ -103,6 +103,20 @@ pub enum Event {
         text: String,
     },
     RollbackStarted,
+    /// A `[logs]` entry is followed (again, after a lost connection).
+    LogFollowing {
+        log: usize,
+    },
+    /// A line of a `[logs]` entry, sanitized like command output.
+    LogLine {
+        log: usize,
+        line: String,
+    },
+    /// A `[logs]` entry stopped; the engine tries again while the run lasts.
+    LogStopped {
+        log: usize,
+        reason: String,
+    },
     RunFinished {
         status: RunStatus,
         exit_code: i32,

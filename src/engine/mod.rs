@@ -48,6 +48,8 @@ pub struct Options {
     pub prompter: Arc<dyn Prompter>,
     /// Offer to break a lock held by another run instead of stopping.
     pub offer_lock_break: bool,
+    /// Follow the runbook's `[logs]` on the run's own connections.
+    pub tail_logs: bool,
 }
 
 pub struct RunResult {

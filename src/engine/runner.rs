@@ -176,6 +176,12 @@ impl Emitter {
         self.emit_with(event, None).await;
     }
 
+    /// A sender for events that are neither journaled nor carry commands
+    /// (log lines), with the secrets they must not show.
+    fn log_sink(&self) -> (mpsc::Sender<Event>, Vec<String>) {
+        (self.tx.clone(), self.secrets.clone())
+    }
+
     async fn emit_with(&self, mut event: Event, starts_at: Option<&str>) {
         match &mut event {
             Event::StepStarted { command, .. } => self.redact(command),
@@ -253,6 +259,8 @@ pub(crate) struct Engine {
     /// (step, host) in the order they ran, for the undo offers.
     ran: Vec<(StepIx, HostIx)>,
     locks: Vec<(HostIx, String)>,
+    /// Stops the log tails when the run ends.
+    tails: CancellationToken,
     /// (step, host) whose undo has already run, so a rollback does not offer it again.
     undone: Vec<(StepIx, HostIx)>,
     continued_failures: bool,
@@ -876,6 +884,7 @@ impl Engine {
             outcomes: HashMap::new(),
             ran: Vec::new(),
             locks: Vec::new(),
+            tails: CancellationToken::new(),
             undone: Vec::new(),
             continued_failures: false,
         }
@@ -916,6 +925,9 @@ impl Engine {
 
         if !self.connect().await {
             return self.finish(RunStatus::Failed, exit::UNREACHABLE).await;
+        }
+        if self.opts.tail_logs {
+            self.start_tails();
         }
         if !self.opts.dry_run && !self.take_locks().await {
             return self.finish(RunStatus::Failed, exit::LOCKED).await;
@@ -1043,6 +1055,23 @@ impl Engine {
         true
     }
 
+    /// Follow every `[logs]` entry as a channel on its host's connection,
+    /// starting again after the connection comes back.
+    fn start_tails(&self) {
+        for (ix, spec) in self.plan().logs.iter().enumerate() {
+            let Ok(transport) = self.ctx.transport(spec.host) else {
+                continue;
+            };
+            let path = match self.ctx.render(&spec.path, spec.host) {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            let (tx, secrets) = self.ctx.emitter.log_sink();
+            let cancel = self.tails.clone();
+            tokio::spawn(follow_log(ix, transport, path, tx, secrets, cancel));
+        }
+    }
+
     async fn release_locks(&mut self) {
         for (h, path) in std::mem::take(&mut self.locks) {
             if let Ok(t) = self.ctx.transport(h) {
@@ -1061,6 +1090,7 @@ impl Engine {
     }
 
     async fn finish(mut self, status: RunStatus, exit_code: i32) -> RunResult {
+        self.tails.cancel();
         self.release_locks().await;
         let journal = self.ctx.emitter.journal_path();
         self.emit(Event::RunFinished {
@@ -1873,6 +1903,56 @@ impl Engine {
                 Decision::Skip => {}
                 _ => return,
             }
+        }
+    }
+}
+
+/// How long a stopped log tail waits before it tries again.
+const TAIL_RETRY: Duration = Duration::from_secs(3);
+
+async fn follow_log(
+    log: usize,
+    transport: Arc<dyn Transport>,
+    path: String,
+    tx: mpsc::Sender<Event>,
+    secrets: Vec<String>,
+    cancel: CancellationToken,
+) {
+    while !cancel.is_cancelled() {
+        if tx.send(Event::LogFollowing { log }).await.is_err() {
+            return;
+        }
+        let (chunks_tx, mut chunks) = mpsc::channel(64);
+        let tail = remote::tail(transport.as_ref(), &path, chunks_tx, cancel.clone());
+        let forward = async {
+            let mut split = LineSplitter::default();
+            while let Some(chunk) = chunks.recv().await {
+                let mut lines = Vec::new();
+                split.push(&chunk.data, |l| lines.push(sanitize(l)));
+                for mut line in lines {
+                    for secret in &secrets {
+                        if line.contains(secret.as_str()) {
+                            line = line.replace(secret.as_str(), REDACTED);
+                        }
+                    }
+                    if tx.send(Event::LogLine { log, line }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        let (result, ()) = futures::future::join(tail, forward).await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        let reason = match result {
+            Ok(status) => format!("tail ended ({status})"),
+            Err(e) => e.to_string(),
+        };
+        let _ = tx.send(Event::LogStopped { log, reason }).await;
+        tokio::select! {
+            () = tokio::time::sleep(TAIL_RETRY) => {}
+            () = cancel.cancelled() => return,
         }
     }
 }

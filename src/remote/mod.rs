@@ -170,3 +170,19 @@ pub async fn connect(
         TransportKind::Ssh => Ok(Arc::new(ssh::connect(host, prompter).await?)),
     }
 }
+
+/// Follow a log file on a host (`tail -n 200 -F PATH`), sending what it prints
+/// to `output` until `cancel`. Works on any transport; after a lost SSH
+/// connection, calling it again reconnects and restarts the tail.
+pub async fn tail(
+    transport: &dyn Transport,
+    path: &str,
+    output: mpsc::Sender<Chunk>,
+    cancel: CancellationToken,
+) -> Result<ExitStatus, TransportError> {
+    let request = ExecRequest {
+        command: ssh::tail_command(path),
+        pty: false,
+    };
+    transport.exec(request, output, cancel).await
+}

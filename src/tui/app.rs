@@ -618,6 +618,15 @@ impl App {
                 }
                 None => self.status = Some(text),
             },
+            Event::LogFollowing { log } => self.on_ui(UiMsg::LogState {
+                ix: log,
+                state: LogState::Tailing,
+            }),
+            Event::LogLine { log, line } => self.on_ui(UiMsg::Log { ix: log, line }),
+            Event::LogStopped { log, reason } => self.on_ui(UiMsg::LogState {
+                ix: log,
+                state: LogState::Ended(reason),
+            }),
             Event::RollbackStarted => {
                 self.rollback = true;
                 self.waiting_until = None;

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::output::{LineSplitter, sanitize};
 use crate::engine::{Decision, Event, RunHandle, exit};
-use crate::remote::{Chunk, ExecRequest, Prompter, Question};
+use crate::remote::{Chunk, Prompter, Question};
 use crate::runbook::Plan;
 pub use app::UiMsg;
 use app::{App, Command, LogState, Mode};
@@ -70,10 +70,6 @@ pub fn ui_channel() -> UiChannel {
 /// Both ends of the channel made by [`ui_channel`].
 pub type UiChannel = (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>);
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// Tail each log entry through its host's transport, reporting lines to the UI.
 fn spawn_tails(
     plan: &Arc<Plan>,
@@ -105,11 +101,7 @@ fn spawn_tails(
             };
             let _ = tx.send(state(LogState::Tailing)).await;
             let (out_tx, mut out_rx) = mpsc::channel::<Chunk>(64);
-            let request = ExecRequest {
-                command: format!("tail -n 200 -F {}", shell_quote(&path)),
-                pty: false,
-            };
-            let exec = transport.exec(request, out_tx, cancel.clone());
+            let exec = crate::remote::tail(transport.as_ref(), &path, out_tx, cancel.clone());
             tokio::pin!(exec);
             let mut split = LineSplitter::default();
             let mut exec_done = None;
@@ -272,7 +264,8 @@ pub async fn drive(
     theme: Theme,
     ui: (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>),
 ) -> i32 {
-    let (ui_tx, mut ui_rx) = ui;
+    // The sender stays with the prompter the engine holds.
+    let (_, mut ui_rx) = ui;
     let RunHandle {
         mut events,
         decisions,
@@ -281,9 +274,7 @@ pub async fn drive(
     } = handle;
     let mut app = App::new(plan.clone(), Mode::Run, Instant::now(), chrono::Utc::now());
     app.set_scrollback(scrollback());
-    let cancel = CancellationToken::new();
-    let all: Vec<usize> = (0..plan.logs.len()).collect();
-    spawn_tails(&plan, &all, &ui_tx, &cancel);
+    // The engine follows the logs on the run's own connections (one per host).
     let mut guard = match term::TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
@@ -302,7 +293,6 @@ pub async fn drive(
         LoopOptions::default(),
     )
     .await;
-    cancel.cancel();
     drop(guard);
     if let Err(e) = &end {
         eprintln!("{}; aborting the run", strings::terminal_failed(e));

@@ -18,6 +18,7 @@ pub struct Sshd {
     pub user_key: PathBuf,
     pub host_key_pub: PathBuf,
     pub log: PathBuf,
+    config: PathBuf,
     child: Option<Child>,
 }
 
@@ -65,8 +66,10 @@ impl Sshd {
         let d = dir.path().display();
         std::fs::write(
             &config,
+            // sshd keeps the first value of a keyword: the extra lines go first.
             format!(
-                "Port {port}\n\
+                "{extra_config}\n\
+                 Port {port}\n\
                  ListenAddress 127.0.0.1\n\
                  HostKey {d}/ssh_host_ed25519_key\n\
                  PidFile {d}/sshd.pid\n\
@@ -79,33 +82,44 @@ impl Sshd {
                  PubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\n\
                  Subsystem sftp internal-sftp\n\
-                 LogLevel VERBOSE\n\
-                 {extra_config}\n"
+                 LogLevel VERBOSE\n"
             ),
         )
         .expect("write sshd_config");
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .arg("-E")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
         let mut sshd = Sshd {
             port,
             host_key_pub: host_key.with_extension("pub"),
             user_key,
             log,
+            config,
             dir,
-            child: Some(child),
+            child: None,
         };
-        sshd.wait_ready();
+        sshd.spawn();
         sshd
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-E")
+            .arg(&self.log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Start the server again after `kill`, same port and keys.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
     }
 
     fn wait_ready(&mut self) {

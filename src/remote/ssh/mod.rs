@@ -12,7 +12,7 @@ pub mod wrap;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +28,9 @@ use session::{Handle, Request, Setup, SftpOp, SftpValue};
 /// How long a cancelled command may take to be ended on the host before we
 /// stop waiting and report it cancelled anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(15);
+/// Output chunks (up to 32 KiB each) in flight between the session thread and
+/// the caller; past that the thread stops reading and the SSH window fills.
+const RELAY_DEPTH: usize = 32;
 
 /// `~` and `~/...` on this machine.
 pub fn expand_home(path: &str) -> PathBuf {
@@ -103,9 +106,14 @@ impl Target {
     }
 }
 
+/// A connection to one host. After the connection was lost, the next call
+/// connects again (host key check and all), so a retry can work once the
+/// server is back.
 pub struct SshTransport {
     name: String,
-    handle: Handle,
+    host: Host,
+    prompter: Arc<dyn Prompter>,
+    handle: tokio::sync::Mutex<Handle>,
     next_id: AtomicU64,
 }
 
@@ -114,6 +122,17 @@ pub async fn connect(
     host: &Host,
     prompter: Arc<dyn Prompter>,
 ) -> Result<SshTransport, ConnectError> {
+    let handle = open_session(host, prompter.as_ref()).await?;
+    Ok(SshTransport {
+        name: host.name.clone(),
+        host: host.clone(),
+        prompter,
+        handle: tokio::sync::Mutex::new(handle),
+        next_id: AtomicU64::new(1),
+    })
+}
+
+async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, ConnectError> {
     let target = Target::resolve(host);
     let (tx, mut rx) = mpsc::unbounded_channel();
     session::spawn(target, tx);
@@ -123,13 +142,7 @@ pub async fn connect(
                 let reply = prompter.ask(question).await;
                 let _ = answer.send(reply);
             }
-            Setup::Ready(handle) => {
-                return Ok(SshTransport {
-                    name: host.name.clone(),
-                    handle,
-                    next_id: AtomicU64::new(1),
-                });
-            }
+            Setup::Ready(handle) => return Ok(handle),
             Setup::Failed(e) => return Err(e),
         }
     }
@@ -145,38 +158,50 @@ pub fn tail_command(path: &str) -> String {
 }
 
 impl SshTransport {
-    fn lost(&self) -> TransportError {
+    fn lost(&self, handle: &Handle) -> TransportError {
         TransportError::Lost {
             host: self.name.clone(),
-            reason: self.handle.end_reason(),
+            reason: handle.end_reason(),
         }
+    }
+
+    /// The live session, connecting again first if the last one ended.
+    async fn live(&self) -> Result<Handle, TransportError> {
+        let mut current = self.handle.lock().await;
+        if current.has_ended() {
+            match open_session(&self.host, self.prompter.as_ref()).await {
+                Ok(fresh) => *current = fresh,
+                Err(e) => {
+                    return Err(TransportError::Lost {
+                        host: self.name.clone(),
+                        reason: format!(
+                            "{}, and connecting again failed: {e}",
+                            current.end_reason()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(current.clone())
     }
 
     async fn sftp(&self, op: SftpOp) -> Result<SftpValue, TransportError> {
+        let handle = self.live().await?;
         let (reply, rx) = oneshot::channel();
-        if !self.handle.send(Request::Sftp { op, reply }) {
-            return Err(self.lost());
+        if !handle.send(Request::Sftp { op, reply }) {
+            return Err(self.lost(&handle));
         }
-        rx.await.unwrap_or_else(|_| Err(self.lost()))
+        rx.await.unwrap_or_else(|_| Err(self.lost(&handle)))
     }
 
-    /// Follow `path` on the host (`tail -F`), sending its lines to `output`
-    /// until `cancel`; restart it after a reconnect by calling it again.
+    /// Follow `path` on the host (`tail -F`); see [`crate::remote::tail`].
     pub async fn tail(
         &self,
         path: &str,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
-        self.exec(
-            ExecRequest {
-                command: tail_command(path),
-                pty: false,
-            },
-            output,
-            cancel,
-        )
-        .await
+        super::tail(self, path, output, cancel).await
     }
 }
 
@@ -192,28 +217,47 @@ impl Transport for SshTransport {
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
+        let handle = self.live().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, mut rx) = oneshot::channel();
-        let sent = self.handle.send(Request::Exec {
+        // The thread hands output to this channel, and we pass it on: that
+        // way we know when room was made and can wake the thread at once.
+        let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
+        let starved = Arc::new(AtomicBool::new(false));
+        let sent = handle.send(Request::Exec {
             id,
             command: request.command,
             pty: request.pty,
-            output,
+            output: relay,
+            starved: starved.clone(),
             reply,
         });
         if !sent {
-            return Err(self.lost());
+            return Err(self.lost(&handle));
         }
-        tokio::select! {
-            r = &mut rx => r.unwrap_or_else(|_| Err(self.lost())),
-            () = cancel.cancelled() => {
-                self.handle.send(Request::Cancel { id });
-                match tokio::time::timeout(CANCEL_WAIT, rx).await {
-                    Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
-                    _ => Err(TransportError::Cancelled),
+        let forward = async {
+            while let Some(chunk) = relayed.recv().await {
+                if starved.swap(false, Ordering::SeqCst) {
+                    handle.wake();
+                }
+                // A caller that stopped listening still gets its status.
+                let _ = output.send(chunk).await;
+            }
+        };
+        let outcome = async {
+            tokio::select! {
+                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
+                () = cancel.cancelled() => {
+                    handle.send(Request::Cancel { id });
+                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
+                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                        _ => Err(TransportError::Cancelled),
+                    }
                 }
             }
-        }
+        };
+        let ((), result) = tokio::join!(forward, outcome);
+        result
     }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {
@@ -265,17 +309,18 @@ impl Transport for SshTransport {
             .map_err(|e| TransportError::Failed(format!("socket pair: {e}")))?;
         let ours = tokio::net::UnixStream::from_std(ours)
             .map_err(|e| TransportError::Failed(format!("socket pair: {e}")))?;
+        let handle = self.live().await?;
         let (reply, rx) = oneshot::channel();
-        let sent = self.handle.send(Request::Tunnel {
+        let sent = handle.send(Request::Tunnel {
             host: host.to_string(),
             port,
             socket: theirs,
             reply,
         });
         if !sent {
-            return Err(self.lost());
+            return Err(self.lost(&handle));
         }
-        rx.await.unwrap_or_else(|_| Err(self.lost()))?;
+        rx.await.unwrap_or_else(|_| Err(self.lost(&handle)))?;
         Ok(Box::new(ours))
     }
 }

@@ -13,6 +13,7 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ use crate::remote::{Chunk, ConnectError, ExitStatus, Question, Stream, Transport
 use crate::runbook::HostKeyPolicy;
 
 const EAGAIN: i32 = -37;
+const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 /// Seconds between keepalives; a dead peer is noticed within about two of them.
 const KEEPALIVE_SECS: u32 = 15;
 /// How long a cancelled command may take to end before its channel is closed anyway.
@@ -34,8 +36,9 @@ const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// Reading stops after this much per channel and pass, so one busy channel
 /// cannot starve the others.
 const READ_BUDGET: usize = 256 * 1024;
-/// Poll interval while some output waits for the engine to take it.
-const BACKPRESSURE_POLL: Duration = Duration::from_millis(5);
+/// Poll interval while some output waits for room; only a safety net, as the
+/// taker wakes the thread when it makes room.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(50);
 /// Blocking libssh2 calls after setup (dropping SFTP handles) give up after this.
 const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 
@@ -46,6 +49,8 @@ pub enum Request {
         command: String,
         pty: bool,
         output: mpsc::Sender<Chunk>,
+        /// Set when `output` was full, so the taker wakes the thread on taking.
+        starved: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
     },
     Cancel {
@@ -104,6 +109,15 @@ impl Handle {
         // A full wake socket already holds a wake-up; nothing is lost.
         let _ = (&*self.wake).write(&[1]);
         true
+    }
+
+    /// Ring the thread, e.g. after taking output it was waiting to hand over.
+    pub fn wake(&self) {
+        let _ = (&*self.wake).write(&[1]);
+    }
+
+    pub fn has_ended(&self) -> bool {
+        self.ended.lock().map_or(true, |r| r.is_some())
     }
 
     pub fn end_reason(&self) -> String {
@@ -214,6 +228,18 @@ fn is_fatal(c: i32) -> bool {
     )
 }
 
+/// Why a connection ended, in words for the admin (libssh2 names only the
+/// operation that noticed).
+fn describe_loss(e: &ssh2::Error) -> String {
+    match code(e) {
+        -13 => "the server closed the connection".into(),
+        -43 => "the connection broke: reading from the server failed".into(),
+        -7 => "the connection broke: sending to the server failed".into(),
+        -9 | -30 => "the server stopped answering".into(),
+        _ => format!("the connection failed ({})", e.message()),
+    }
+}
+
 fn establish(
     target: &Target,
     setup: &mpsc::UnboundedSender<Setup>,
@@ -248,6 +274,14 @@ fn establish(
     let tcp = tcp.ok_or_else(|| unreachable(last))?;
     // Small requests (a trivial command's exec) must not wait for Nagle.
     let _ = tcp.set_nodelay(true);
+    // A network that silently drops everything never resets the socket; with
+    // keepalives in flight, this makes the kernel give up on it instead of
+    // retrying for a quarter of an hour.
+    let _ = nix::sys::socket::setsockopt(
+        &tcp,
+        nix::sys::socket::sockopt::TcpUserTimeout,
+        &(3 * KEEPALIVE_SECS * 1000),
+    );
     let other = |reason: String| ConnectError::Other {
         host: target.name.clone(),
         reason,
@@ -339,9 +373,20 @@ fn check_host_key(
         .ok_or_else(|| refuse("the server sent no host key".into()))?;
     let key_type = known_hosts::key_type(key).unwrap_or_else(|| "unknown".into());
     let fingerprint = known_hosts::fingerprint(key);
-    let file = target.known_hosts.display().to_string();
+    let mut file = target.known_hosts.display().to_string();
     let token = known_hosts::host_token(&target.hostname, target.port);
-    match known_hosts::check(known_text, &target.hostname, target.port, key) {
+    let mut verdict = known_hosts::check(known_text, &target.hostname, target.port, key);
+    if verdict == Verdict::NotFound {
+        // As ssh does, the system-wide file vouches too (it is never written).
+        if let Ok(text) = std::fs::read_to_string(GLOBAL_KNOWN_HOSTS) {
+            let global = known_hosts::check(&text, &target.hostname, target.port, key);
+            if global != Verdict::NotFound {
+                verdict = global;
+                file = GLOBAL_KNOWN_HOSTS.to_string();
+            }
+        }
+    }
+    match verdict {
         Verdict::Match => Ok(()),
         Verdict::Revoked { line } => Err(refuse(format!(
             "its {key_type} key {fingerprint} is marked @revoked in {file} line {line}"
@@ -415,7 +460,7 @@ impl Ctx<'_> {
     fn error(&self, e: &ssh2::Error) -> Result<String, Fatal> {
         let c = code(e);
         if is_fatal(c) {
-            return Err(Fatal(e.message().to_string()));
+            return Err(Fatal(describe_loss(e)));
         }
         Ok(e.message().to_string())
     }
@@ -423,7 +468,7 @@ impl Ctx<'_> {
     fn io_error(&self, e: &std::io::Error) -> Result<String, Fatal> {
         if let Some(last) = ssh2::Error::last_session_error(self.session) {
             if is_fatal(code(&last)) {
-                return Err(Fatal(last.message().to_string()));
+                return Err(Fatal(describe_loss(&last)));
             }
         }
         Ok(e.to_string())
@@ -470,6 +515,7 @@ struct ExecJob {
     channel: Option<Channel>,
     /// None for internal commands and once the engine stopped listening.
     output: Option<mpsc::Sender<Chunk>>,
+    starved: Arc<AtomicBool>,
     reply: Option<oneshot::Sender<Result<ExitStatus, TransportError>>>,
     held: VecDeque<Chunk>,
     filter: wrap::PgidFilter,
@@ -499,6 +545,7 @@ impl ExecJob {
             stage: ExecStage::Open,
             channel: None,
             output,
+            starved: Arc::new(AtomicBool::new(false)),
             reply,
             held: VecDeque::new(),
             filter: if pty || internal {
@@ -555,7 +602,14 @@ impl ExecJob {
                 self.held.clear();
                 return true;
             };
-            match out.try_send(chunk) {
+            let mut attempt = out.try_send(chunk);
+            if let Err(mpsc::error::TrySendError::Full(chunk)) = attempt {
+                // Flag first, then try again: a taker that emptied the channel
+                // in between is caught by the retry, a later one sees the flag.
+                self.starved.store(true, Ordering::SeqCst);
+                attempt = out.try_send(chunk);
+            }
+            match attempt {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(chunk)) => {
                     self.held.push_front(chunk);
@@ -632,6 +686,11 @@ impl ExecJob {
                     }
                 }
                 ExecStage::Exec => {
+                    if self.cancelled_at.is_some() {
+                        // Cancelled before it started: never start it.
+                        self.stage = ExecStage::Close;
+                        continue;
+                    }
                     let Some(ch) = self.channel.as_mut() else {
                         return Ok(Turn::Done);
                     };
@@ -1301,7 +1360,7 @@ impl Pump {
                     Err(e) if would_block(&e) => {
                         self.next_keepalive = Instant::now() + Duration::from_secs(1)
                     }
-                    Err(e) => return e.message().to_string(),
+                    Err(e) => return describe_loss(&e),
                 }
             }
             if let Err(reason) = self.wait(backpressure) {
@@ -1317,14 +1376,13 @@ impl Pump {
                 command,
                 pty,
                 output,
+                starved,
                 reply,
-            } => self.jobs.push(Job::Exec(Box::new(ExecJob::new(
-                id,
-                &command,
-                pty,
-                Some(output),
-                Some(reply),
-            )))),
+            } => {
+                let mut job = ExecJob::new(id, &command, pty, Some(output), Some(reply));
+                job.starved = starved;
+                self.jobs.push(Job::Exec(Box::new(job)));
+            }
             Request::Cancel { id } => {
                 for job in &mut self.jobs {
                     if let Job::Exec(e) = job {
@@ -1379,7 +1437,7 @@ impl Pump {
                 Err(e) => {
                     if let Some(last) = ssh2::Error::last_session_error(&self.session) {
                         if is_fatal(code(&last)) {
-                            return Err(Fatal(last.message().to_string()));
+                            return Err(Fatal(describe_loss(&last)));
                         }
                     }
                     // Not fatal: the server closed only this channel.

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SSH transport speed: drydock against OpenSSH's own client, on a private sshd
+# on 127.0.0.1.
+#
+#   bash benches/ssh.sh            # builds target/release/drydock if needed
+#   DRYDOCK=path/to/drydock RUNS=7 bash benches/ssh.sh
+#
+# Needs: openssh-server (/usr/sbin/sshd) and openssh-client. Run as root, or
+# as a user sshd lets in with a key (the script starts sshd itself, on a free
+# port, with keys it generates in a temp dir; nothing outside 127.0.0.1).
+# Not run by CI. Prints the median wall time of RUNS runs of each and their
+# ratios:
+#   per-step:  a 20-step runbook of trivial commands (one connection, lock,
+#              journal) vs a bash loop of 20 `ssh` calls multiplexed over one
+#              ControlMaster connection (its setup included, as drydock's is)
+#   streaming: one step printing `seq 1 2000000` (every line sanitized, shown
+#              and journaled) vs `ssh HOST seq 1 2000000 >/dev/null`
+# Targets (issue 3): per-step <= 1.2x, streaming <= 1.5x.
+set -euo pipefail
+
+RUNS=${RUNS:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DRYDOCK=${DRYDOCK:-$ROOT/target/release/drydock}
+if [ ! -x "$DRYDOCK" ]; then
+    (cd "$ROOT" && cargo build --release -j 1)
+fi
+[ -x /usr/sbin/sshd ] || { echo "needs /usr/sbin/sshd: apt-get install -y openssh-server" >&2; exit 1; }
+
+TMP=$(mktemp -d)
+SSHD_PID=
+cleanup() {
+    # A multiplexing master left by an interrupted loop (ControlPersist=yes).
+    [ -n "${SSH_MUX:-}" ] && ssh -F /dev/null -p "$PORT" -o ControlPath="$SSH_MUX" -O exit "$USER_NAME@127.0.0.1" 2>/dev/null || true
+    [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+mkdir -p /run/sshd 2>/dev/null || true
+ssh-keygen -q -t ed25519 -N "" -f "$TMP/host_key"
+ssh-keygen -q -t ed25519 -N "" -f "$TMP/user_key"
+cp "$TMP/user_key.pub" "$TMP/authorized_keys"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+USER_NAME=$(id -un)
+cat >"$TMP/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $TMP/host_key
+PidFile $TMP/sshd.pid
+AuthorizedKeysFile $TMP/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+Subsystem sftp internal-sftp
+MaxStartups 100
+LogLevel ERROR
+EOF
+/usr/sbin/sshd -D -f "$TMP/sshd_config" -E "$TMP/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
+    sleep 0.05
+done
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$TMP/host_key.pub")" >"$TMP/known_hosts"
+mkdir -p "$TMP/home" "$TMP/journal"
+
+SSH=(ssh -F /dev/null -p "$PORT" -i "$TMP/user_key" -o IdentitiesOnly=yes -o BatchMode=yes
+     -o UserKnownHostsFile="$TMP/known_hosts" -o StrictHostKeyChecking=yes "$USER_NAME@127.0.0.1")
+
+head_toml() {
+    cat <<EOF
+[runbook]
+name = "bench"
+lock = "$TMP/lock"
+
+[ssh]
+user = "$USER_NAME"
+port = $PORT
+identity = "$TMP/user_key"
+known_hosts = "$TMP/known_hosts"
+
+[hosts.bench]
+address = "127.0.0.1"
+
+EOF
+}
+
+{
+    head_toml
+    for i in $(seq 1 20); do
+        printf '[[steps]]\nid = "s%d"\ntitle = "step %d"\nrun = "echo %d"\n\n' "$i" "$i" "$i"
+    done
+} >"$TMP/steps.toml"
+{
+    head_toml
+    printf '[[steps]]\nid = "seq"\ntitle = "stream"\nrun = "seq 1 2000000"\n'
+} >"$TMP/stream.toml"
+
+now() { date +%s.%N; }
+# median of RUNS timings of "$@", in seconds
+measure() {
+    local times=() t0 t1
+    for _ in $(seq "$RUNS"); do
+        t0=$(now)
+        "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+        t1=$(now)
+        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
+        rm -rf "$TMP/journal"/* "$TMP/lock"
+    done
+    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+drydock_run() {
+    HOME="$TMP/home" SSH_AUTH_SOCK= "$DRYDOCK" run --headless --yes "$1" --journal-dir "$TMP/journal"
+}
+ssh_loop() {
+    SSH_MUX="$TMP/mux-%C"
+    local i
+    for i in $(seq 1 20); do
+        "${SSH[@]}" -o ControlMaster=auto -o ControlPath="$SSH_MUX" -o ControlPersist=yes "echo $i"
+    done
+    ssh -F /dev/null -o ControlPath="$SSH_MUX" -O exit "$USER_NAME@127.0.0.1" -p "$PORT" 2>/dev/null || true
+}
+ssh_stream() { "${SSH[@]}" seq 1 2000000; }
+
+# Warm up both (page cache, sshd's first fork).
+drydock_run "$TMP/steps.toml" >/dev/null 2>&1
+ssh_loop >/dev/null 2>&1
+
+d_steps=$(measure drydock_run "$TMP/steps.toml")
+s_steps=$(measure ssh_loop)
+d_stream=$(measure drydock_run "$TMP/stream.toml")
+s_stream=$(measure ssh_stream)
+
+printf 'per-step   drydock %.3fs  ssh+ControlMaster %.3fs  ratio %.2fx (target <= 1.2x)\n' \
+    "$d_steps" "$s_steps" "$(awk -v a="$d_steps" -v b="$s_steps" 'BEGIN {print a / b}')"
+printf 'streaming  drydock %.3fs  ssh                %.3fs  ratio %.2fx (target <= 1.5x)\n' \
+    "$d_stream" "$s_stream" "$(awk -v a="$d_stream" -v b="$s_stream" 'BEGIN {print a / b}')"
