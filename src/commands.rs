@@ -73,7 +73,7 @@ pub fn pick_theme(flag: Option<&str>, plan: &Plan) -> Result<crate::tui::theme::
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, i32> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {

@@ -12,6 +12,11 @@ use crate::remote::Stream;
 use crate::runbook::Plan;
 use crate::runbook::duration::short;
 
+/// How many events are taken from the engine at once.
+const EVENT_BATCH: usize = 512;
+/// The longest a printed line waits in the buffer.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Run the front end until the run ends; returns the exit status.
 pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
     let answers = spawn_stdin_reader();
@@ -27,17 +32,33 @@ pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
             }
         }
     });
-    while let Some(event) = handle.events.recv().await {
-        printer.event(&event);
-        if let Event::Prompt(prompt) = &event {
-            printer.flush();
-            let decision = read_answer(&mut printer, prompt, &mut answers).await;
-            if handle.decisions.send(decision).await.is_err() {
-                break;
+    // Output is written in batches: a flush per line would cost a system
+    // call per line. Whatever is buffered goes out within FLUSH_EVERY.
+    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    let mut unflushed_since: Option<tokio::time::Instant> = None;
+    'events: loop {
+        let deadline = unflushed_since.map(|t| t + FLUSH_EVERY);
+        tokio::select! {
+            n = handle.events.recv_many(&mut batch, EVENT_BATCH) => if n == 0 { break },
+            () = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } }, if deadline.is_some() => {
+                printer.flush();
+                unflushed_since = None;
+                continue;
             }
         }
-        if handle.events.is_empty() {
-            printer.flush();
+        for event in batch.drain(..) {
+            printer.event(&event);
+            if let Event::Prompt(prompt) = &event {
+                printer.flush();
+                unflushed_since = None;
+                let decision = read_answer(&mut printer, prompt, &mut answers).await;
+                if handle.decisions.send(decision).await.is_err() {
+                    break 'events;
+                }
+            }
+        }
+        if unflushed_since.is_none() {
+            unflushed_since = Some(tokio::time::Instant::now());
         }
     }
     printer.flush();

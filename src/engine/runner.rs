@@ -156,6 +156,31 @@ impl Emitter {
         })
     }
 
+    fn write_output(&self, step: StepIx, host: HostIx, stream: Stream, line: &str) {
+        let Some(journal) = &self.journal else { return };
+        let result = match journal.lock() {
+            Ok(mut j) => j.write_output(
+                &self.plan.steps[step].id,
+                &self.plan.hosts[host].name,
+                stream,
+                &strip_sgr(line),
+            ),
+            Err(_) => return,
+        };
+        if let Err(e) = result {
+            self.journal_failed(e);
+        }
+    }
+
+    fn journal_failed(&self, e: crate::journal::JournalError) {
+        if !self.journal_broken.swap(true, Ordering::Relaxed) {
+            let _ = self.tx.try_send(Event::Notice {
+                step: None,
+                text: format!("journal: {e}"),
+            });
+        }
+    }
+
     pub(crate) fn write_record(&self, record: Record) {
         let Some(journal) = &self.journal else { return };
         let result = match journal.lock() {
@@ -163,12 +188,7 @@ impl Emitter {
             Err(_) => return,
         };
         if let Err(e) = result {
-            if !self.journal_broken.swap(true, Ordering::Relaxed) {
-                let _ = self.tx.try_send(Event::Notice {
-                    step: None,
-                    text: format!("journal: {e}"),
-                });
-            }
+            self.journal_failed(e);
         }
     }
 
@@ -198,7 +218,15 @@ impl Emitter {
             }
             _ => {}
         }
-        if let Some(record) = self.record(&event, starts_at) {
+        if let Event::Output {
+            step,
+            host,
+            stream,
+            line,
+        } = &event
+        {
+            self.write_output(*step, *host, *stream, line);
+        } else if let Some(record) = self.record(&event, starts_at) {
             self.write_record(record);
         }
         // A front end that has gone away does not stop the run.
