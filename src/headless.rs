@@ -293,16 +293,16 @@ impl<'p> Printer<'p> {
             } => {
                 let mark = if *stream == Stream::Stderr { '!' } else { '|' };
                 let line = if self.colour {
-                    line.clone()
+                    std::borrow::Cow::Borrowed(line.as_str())
                 } else {
-                    strip_sgr(line).into_owned()
+                    strip_sgr(line)
                 };
-                let text = format!(
+                // Written straight to the buffer: this runs for every line a step prints.
+                let _ = writeln!(
+                    self.out,
                     "{}@{} {mark} {line}",
-                    self.plan.steps[*step].id,
-                    self.host(*host)
+                    self.plan.steps[*step].id, self.plan.hosts[*host].name
                 );
-                self.line(&text);
             }
             Event::StepFinished {
                 step,

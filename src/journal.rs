@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -135,12 +135,28 @@ pub enum JournalError {
     },
 }
 
+/// How much output is gathered before it is handed to the writer thread.
+const CHUNK: usize = 256 * 1024;
+
+/// What the writer thread is asked to do.
+enum ToWriter {
+    Bytes(Vec<u8>),
+    /// Answer once everything before has reached the file.
+    Sync(std::sync::mpsc::SyncSender<std::io::Result<()>>),
+}
+
+/// The journal's file, written on a thread of its own: a step printing
+/// millions of lines must not wait on the disk, while a step's start is on
+/// disk before its command is sent.
 pub struct Journal {
     path: PathBuf,
-    out: BufWriter<File>,
-    /// The timestamp of the current millisecond, kept so that a burst of
-    /// output lines formats it once.
-    ts: (u128, String),
+    buf: Vec<u8>,
+    writer: Option<std::sync::mpsc::SyncSender<ToWriter>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The time output lines are stamped with, read once per burst of
+    /// lines that arrived together (see [`Journal::stamp`]).
+    ts: String,
+    ts_fresh: bool,
 }
 
 impl Journal {
@@ -157,11 +173,7 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(err)?;
-        Ok(Self {
-            path,
-            out: BufWriter::with_capacity(256 * 1024, file),
-            ts: (0, String::new()),
-        })
+        Self::start(path, file)
     }
 
     /// Continue an existing journal (`--resume`).
@@ -173,11 +185,75 @@ impl Journal {
                 path: path.to_path_buf(),
                 source,
             })?;
+        Self::start(path.to_path_buf(), file)
+    }
+
+    fn start(path: PathBuf, mut file: File) -> Result<Self, JournalError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(8);
+        let thread = std::thread::Builder::new()
+            .name("drydock-journal".into())
+            .spawn(move || {
+                let mut failed: Option<std::io::Error> = None;
+                for message in rx {
+                    match message {
+                        ToWriter::Bytes(bytes) => {
+                            if failed.is_none() {
+                                failed = file.write_all(&bytes).err();
+                            }
+                        }
+                        ToWriter::Sync(ack) => {
+                            let _ = ack.send(failed.take().map_or(Ok(()), Err));
+                        }
+                    }
+                }
+            })
+            .map_err(|source| JournalError::Write {
+                path: path.clone(),
+                source,
+            })?;
         Ok(Self {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(256 * 1024, file),
-            ts: (0, String::new()),
+            path,
+            buf: Vec::with_capacity(CHUNK),
+            writer: Some(tx),
+            thread: Some(thread),
+            ts: String::new(),
+            ts_fresh: false,
         })
+    }
+
+    fn error(&self, source: std::io::Error) -> JournalError {
+        JournalError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn hand_over(&mut self) -> Result<(), JournalError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let sent = self.writer.as_ref().map(|w| w.send(ToWriter::Bytes(bytes)));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.error(std::io::Error::other("the journal writer stopped"))),
+        }
+    }
+
+    /// Everything written so far is in the file when this returns.
+    pub fn flush(&mut self) -> Result<(), JournalError> {
+        self.hand_over()?;
+        let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel(1);
+        let sent = self.writer.as_ref().map(|w| w.send(ToWriter::Sync(ack_tx)));
+        let answer = match sent {
+            Some(Ok(())) => ack_rx.recv().ok(),
+            _ => None,
+        };
+        match answer {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(self.error(e)),
+            None => Err(self.error(std::io::Error::other("the journal writer stopped"))),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -192,17 +268,22 @@ impl Journal {
             ts: crate::clock::now_rfc3339(),
             record,
         };
-        let err = |source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        let text = serde_json::to_string(&line).map_err(|e| err(std::io::Error::other(e)))?;
-        self.out.write_all(text.as_bytes()).map_err(err)?;
-        self.out.write_all(b"\n").map_err(err)?;
+        serde_json::to_writer(&mut self.buf, &line)
+            .map_err(|e| self.error(std::io::Error::other(e)))?;
+        self.buf.push(b'\n');
         if flush {
-            self.out.flush().map_err(err)?;
+            self.flush()
+        } else if self.buf.len() >= CHUNK {
+            self.hand_over()
+        } else {
+            Ok(())
         }
-        Ok(())
+    }
+
+    /// The next output line is stamped with the time now; the lines after it
+    /// that arrived in the same read share that stamp.
+    pub fn stamp(&mut self) {
+        self.ts_fresh = false;
     }
 
     /// Append an `output` record. The hot path of a step that prints
@@ -215,20 +296,18 @@ impl Journal {
         stream: Stream,
         line: &str,
     ) -> Result<(), JournalError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        if now != self.ts.0 {
-            self.ts = (now, crate::clock::now_rfc3339());
+        if !self.ts_fresh {
+            self.ts = crate::clock::now_rfc3339();
+            self.ts_fresh = true;
         }
         let stream = match stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
         };
-        let out = &mut self.out;
+        let out = &mut self.buf;
         let result = (|| -> std::io::Result<()> {
             out.write_all(b"{\"ts\":\"")?;
-            out.write_all(self.ts.1.as_bytes())?;
+            out.write_all(self.ts.as_bytes())?;
             out.write_all(b"\",\"event\":\"output\",\"step\":")?;
             serde_json::to_writer(&mut *out, step)?;
             out.write_all(b",\"host\":")?;
@@ -239,17 +318,21 @@ impl Journal {
             serde_json::to_writer(&mut *out, line)?;
             out.write_all(b"}\n")
         })();
-        result.map_err(|source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        result.map_err(|source| self.error(source))?;
+        if self.buf.len() >= CHUNK {
+            self.hand_over()?;
+        }
+        Ok(())
     }
+}
 
-    pub fn flush(&mut self) -> Result<(), JournalError> {
-        self.out.flush().map_err(|source| JournalError::Write {
-            path: self.path.clone(),
-            source,
-        })
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = self.hand_over();
+        self.writer = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

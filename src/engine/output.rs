@@ -50,6 +50,13 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 /// drop every other escape sequence and control character, keep only what
 /// follows the last carriage return (what a terminal would have shown).
 pub fn sanitize(line: &[u8]) -> String {
+    // Most output is plain printable ASCII: nothing to remove or replace.
+    if line
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+    {
+        return String::from_utf8_lossy(line).into_owned();
+    }
     let text = String::from_utf8_lossy(line);
     let text = text.strip_suffix('\r').unwrap_or(&text);
     let text = match text.rfind('\r') {

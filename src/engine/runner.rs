@@ -156,19 +156,45 @@ impl Emitter {
         })
     }
 
-    fn write_output(&self, step: StepIx, host: HostIx, stream: Stream, line: &str) {
+    /// Journal lines that arrived together: one lock, one timestamp.
+    fn write_output<'l>(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        lines: impl Iterator<Item = (Stream, &'l str)>,
+    ) {
         let Some(journal) = &self.journal else { return };
         let result = match journal.lock() {
-            Ok(mut j) => j.write_output(
-                &self.plan.steps[step].id,
-                &self.plan.hosts[host].name,
-                stream,
-                &strip_sgr(line),
-            ),
+            Ok(mut j) => {
+                j.stamp();
+                let (id, name) = (&self.plan.steps[step].id, &self.plan.hosts[host].name);
+                lines.try_for_each(|(stream, line)| {
+                    j.write_output(id, name, stream, &strip_sgr(line))
+                })
+            }
             Err(_) => return,
         };
         if let Err(e) = result {
             self.journal_failed(e);
+        }
+    }
+
+    /// Emit the lines a command printed in one read, in order.
+    async fn emit_lines(&self, step: StepIx, host: HostIx, lines: &mut Vec<(Stream, String)>) {
+        for (_, line) in lines.iter_mut() {
+            self.redact(line);
+        }
+        self.write_output(step, host, lines.iter().map(|(s, l)| (*s, l.as_str())));
+        for (stream, line) in lines.drain(..) {
+            let _ = self
+                .tx
+                .send(Event::Output {
+                    step,
+                    host,
+                    stream,
+                    line,
+                })
+                .await;
         }
     }
 
@@ -225,7 +251,7 @@ impl Emitter {
             line,
         } = &event
         {
-            self.write_output(*step, *host, *stream, line);
+            self.write_output(*step, *host, std::iter::once((*stream, line.as_str())));
         } else if let Some(record) = self.record(&event, starts_at) {
             self.write_record(record);
         }
@@ -452,22 +478,15 @@ impl Ctx {
         pending: &mut Vec<(Stream, String)>,
         tail: &mut VecDeque<String>,
     ) {
-        for (stream, line) in pending.drain(..) {
-            if stream == Stream::Stderr {
+        for (stream, line) in pending.iter() {
+            if *stream == Stream::Stderr {
                 if tail.len() == FAILURE_TAIL {
                     tail.pop_front();
                 }
                 tail.push_back(line.clone());
             }
-            self.emitter
-                .emit(Event::Output {
-                    step,
-                    host,
-                    stream,
-                    line,
-                })
-                .await;
         }
+        self.emitter.emit_lines(step, host, pending).await;
     }
 
     /// Run a command quietly (previews, conditions, guard commands).
