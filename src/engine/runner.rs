@@ -161,7 +161,7 @@ impl Emitter {
         &self,
         step: StepIx,
         host: HostIx,
-        lines: impl Iterator<Item = (Stream, &'l str)>,
+        mut lines: impl Iterator<Item = (Stream, &'l str)>,
     ) {
         let Some(journal) = &self.journal else { return };
         let result = match journal.lock() {
