@@ -561,6 +561,27 @@ fn a_second_run_while_the_first_holds_the_lock_exits_4_naming_the_holder() {
     assert!(!fx.path("lock").exists(), "the lock is released");
 }
 
+/// Start `drydock run --yes` and SIGKILL it once the file `marker` appears
+/// (a step has begun), as a crash or a lost admin laptop would.
+fn kill_run_when(fx: &Fixture, runbook: &std::path::Path, marker: &str) {
+    let mut cmd = drydock();
+    cmd.args(["run", "--headless", "--yes"])
+        .arg(runbook)
+        .arg("--journal-dir")
+        .arg(fx.journal_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("start");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fx.path(marker).exists() {
+        assert!(Instant::now() < deadline, "{marker} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL drydock");
+    child.wait().expect("reap");
+}
+
 #[test]
 fn a_run_killed_mid_step_resumes_and_journals_the_step_as_unknown() {
     let fx = Fixture::new();
@@ -586,22 +607,7 @@ title = "Three"
 run = "echo three >> {{root}}/log"
 "#,
     );
-    let mut cmd = drydock();
-    cmd.args(["run", "--headless", "--yes"])
-        .arg(&rb)
-        .arg("--journal-dir")
-        .arg(fx.journal_dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().expect("start");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !fx.path("two-started").exists() {
-        assert!(Instant::now() < deadline, "step two never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL drydock");
-    child.wait().expect("reap");
+    kill_run_when(&fx, &rb, "two-started");
     fx.write("resumed", "");
 
     let out = fx.run(&rb, &["--resume", "--yes"], "");
@@ -659,22 +665,7 @@ title = "One"
 run = "touch {{root}}/started; sleep 30"
 "#,
     );
-    let mut cmd = drydock();
-    cmd.args(["run", "--headless", "--yes"])
-        .arg(&rb)
-        .arg("--journal-dir")
-        .arg(fx.journal_dir());
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().expect("start");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !fx.path("started").exists() {
-        assert!(Instant::now() < deadline, "step never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("kill");
-    child.wait().expect("reap");
+    kill_run_when(&fx, &rb, "started");
     let out = fx.run(&rb, &["--resume"], "a\n");
     assert_eq!(code(&out), 3, "{}", describe(&out));
     assert!(
