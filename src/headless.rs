@@ -184,6 +184,31 @@ impl<'p> Printer<'p> {
         )
     }
 
+    /// One line a command printed. Written straight to the buffer: this runs
+    /// for every line a step prints.
+    fn output(&mut self, step: usize, host: usize, stream: Stream, line: &str) {
+        let mark: &[u8] = if stream == Stream::Stderr {
+            b" ! "
+        } else {
+            b" | "
+        };
+        let line = if self.colour {
+            std::borrow::Cow::Borrowed(line)
+        } else {
+            strip_sgr(line)
+        };
+        let mut write = || -> std::io::Result<()> {
+            self.out.write_all(self.plan.steps[step].id.as_bytes())?;
+            self.out.write_all(b"@")?;
+            self.out.write_all(self.plan.hosts[host].name.as_bytes())?;
+            self.out.write_all(mark)?;
+            self.out.write_all(line.as_bytes())?;
+            self.out.write_all(b"\n")
+        };
+        // A closed stdout (a pipe to `head`) must not stop the run.
+        let _ = write();
+    }
+
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted {
@@ -290,19 +315,11 @@ impl<'p> Printer<'p> {
                 host,
                 stream,
                 line,
-            } => {
-                let mark = if *stream == Stream::Stderr { '!' } else { '|' };
-                let line = if self.colour {
-                    std::borrow::Cow::Borrowed(line.as_str())
-                } else {
-                    strip_sgr(line)
-                };
-                // Written straight to the buffer: this runs for every line a step prints.
-                let _ = writeln!(
-                    self.out,
-                    "{}@{} {mark} {line}",
-                    self.plan.steps[*step].id, self.plan.hosts[*host].name
-                );
+            } => self.output(*step, *host, *stream, line),
+            Event::Lines { step, host, lines } => {
+                for (stream, line) in lines {
+                    self.output(*step, *host, *stream, line);
+                }
             }
             Event::StepFinished {
                 step,

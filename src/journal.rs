@@ -153,10 +153,6 @@ pub struct Journal {
     buf: Vec<u8>,
     writer: Option<std::sync::mpsc::SyncSender<ToWriter>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// The time output lines are stamped with, read once per burst of
-    /// lines that arrived together (see [`Journal::stamp`]).
-    ts: String,
-    ts_fresh: bool,
 }
 
 impl Journal {
@@ -216,8 +212,6 @@ impl Journal {
             buf: Vec::with_capacity(CHUNK),
             writer: Some(tx),
             thread: Some(thread),
-            ts: String::new(),
-            ts_fresh: false,
         })
     }
 
@@ -280,43 +274,35 @@ impl Journal {
         }
     }
 
-    /// The next output line is stamped with the time now; the lines after it
-    /// that arrived in the same read share that stamp.
-    pub fn stamp(&mut self) {
-        self.ts_fresh = false;
-    }
-
-    /// Append an `output` record. The hot path of a step that prints
+    /// Append the `output` records of lines a command printed in one read,
+    /// stamped with the time now. The hot path of a step that prints
     /// millions of lines: written field by field, with the same layout as
-    /// [`Journal::write`] gives it, and no allocation.
-    pub fn write_output(
+    /// [`Journal::write`] gives it, the fixed part of the record made once.
+    pub fn write_output<L: AsRef<str>>(
         &mut self,
         step: &str,
         host: &str,
-        stream: Stream,
-        line: &str,
+        lines: impl Iterator<Item = (Stream, L)>,
     ) -> Result<(), JournalError> {
-        if !self.ts_fresh {
-            self.ts = crate::clock::now_rfc3339();
-            self.ts_fresh = true;
-        }
-        let stream = match stream {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        };
-        let out = &mut self.buf;
+        let mut head = Vec::with_capacity(128);
+        head.extend_from_slice(b"{\"ts\":\"");
+        head.extend_from_slice(crate::clock::now_rfc3339().as_bytes());
+        head.extend_from_slice(b"\",\"event\":\"output\",\"step\":");
         let result = (|| -> std::io::Result<()> {
-            out.write_all(b"{\"ts\":\"")?;
-            out.write_all(self.ts.as_bytes())?;
-            out.write_all(b"\",\"event\":\"output\",\"step\":")?;
-            serde_json::to_writer(&mut *out, step)?;
-            out.write_all(b",\"host\":")?;
-            serde_json::to_writer(&mut *out, host)?;
-            out.write_all(b",\"stream\":\"")?;
-            out.write_all(stream.as_bytes())?;
-            out.write_all(b"\",\"line\":")?;
-            serde_json::to_writer(&mut *out, line)?;
-            out.write_all(b"}\n")
+            serde_json::to_writer(&mut head, step)?;
+            head.extend_from_slice(b",\"host\":");
+            serde_json::to_writer(&mut head, host)?;
+            head.extend_from_slice(b",\"stream\":\"");
+            for (stream, line) in lines {
+                self.buf.extend_from_slice(&head);
+                self.buf.extend_from_slice(match stream {
+                    Stream::Stdout => b"stdout\",\"line\":",
+                    Stream::Stderr => b"stderr\",\"line\":",
+                });
+                serde_json::to_writer(&mut self.buf, line.as_ref())?;
+                self.buf.extend_from_slice(b"}\n");
+            }
+            Ok(())
         })();
         result.map_err(|source| self.error(source))?;
         if self.buf.len() >= CHUNK {

@@ -67,6 +67,13 @@ pub enum Event {
         stream: Stream,
         line: String,
     },
+    /// Lines a command printed that arrived together, in order: one event
+    /// for a burst, so that a step printing millions of lines is cheap.
+    Lines {
+        step: StepIx,
+        host: HostIx,
+        lines: Vec<(Stream, String)>,
+    },
     StepFinished {
         step: StepIx,
         host: HostIx,

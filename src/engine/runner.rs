@@ -161,17 +161,15 @@ impl Emitter {
         &self,
         step: StepIx,
         host: HostIx,
-        mut lines: impl Iterator<Item = (Stream, &'l str)>,
+        lines: impl Iterator<Item = (Stream, &'l str)>,
     ) {
         let Some(journal) = &self.journal else { return };
         let result = match journal.lock() {
-            Ok(mut j) => {
-                j.stamp();
-                let (id, name) = (&self.plan.steps[step].id, &self.plan.hosts[host].name);
-                lines.try_for_each(|(stream, line)| {
-                    j.write_output(id, name, stream, &strip_sgr(line))
-                })
-            }
+            Ok(mut j) => j.write_output(
+                &self.plan.steps[step].id,
+                &self.plan.hosts[host].name,
+                lines.map(|(stream, line)| (stream, strip_sgr(line))),
+            ),
             Err(_) => return,
         };
         if let Err(e) = result {
@@ -185,17 +183,11 @@ impl Emitter {
             self.redact(line);
         }
         self.write_output(step, host, lines.iter().map(|(s, l)| (*s, l.as_str())));
-        for (stream, line) in lines.drain(..) {
-            let _ = self
-                .tx
-                .send(Event::Output {
-                    step,
-                    host,
-                    stream,
-                    line,
-                })
-                .await;
+        if lines.is_empty() {
+            return;
         }
+        let lines = std::mem::take(lines);
+        let _ = self.tx.send(Event::Lines { step, host, lines }).await;
     }
 
     fn journal_failed(&self, e: crate::journal::JournalError) {

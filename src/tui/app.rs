@@ -502,6 +502,12 @@ impl App {
             } => {
                 self.pane_mut(step, host).push(stream, line);
             }
+            Event::Lines { step, host, lines } => {
+                let pane = self.pane_mut(step, host);
+                for (stream, line) in lines {
+                    pane.push(stream, line);
+                }
+            }
             Event::StepFinished {
                 step,
                 host,
