@@ -169,6 +169,28 @@ fn read_journal(dir: &Path) -> Vec<Value> {
     out
 }
 
+/// No process whose command line holds `marker` is left on the server
+/// (allowing 5 s for it to go).
+fn assert_gone_from_server(marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = Command::new("pgrep")
+            .arg("-f")
+            .arg(marker)
+            .output()
+            .expect("pgrep");
+        if out.stdout.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind on the server: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn step(id: &str, body: &str) -> String {
     format!("[[steps]]\nid = \"{id}\"\ntitle = \"{id}\"\n{body}\n\n")
 }
@@ -577,23 +599,7 @@ fn cancelled_step_leaves_no_process_behind() {
     let run = w.run(&rb);
     assert_eq!(run.status_of("slow"), vec!["timeout"], "{}", run.text());
     assert_eq!(run.output_lines("next"), vec!["next"], "{}", run.text());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = Command::new("pgrep")
-            .arg("-f")
-            .arg(&marker)
-            .output()
-            .expect("pgrep");
-        if out.stdout.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "left behind on the server: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_gone_from_server(&marker);
 }
 
 #[test]
@@ -613,23 +619,7 @@ fn cancelled_pty_step_is_hung_up() {
         );
     let run = w.run(&rb);
     assert_eq!(run.status_of("slow"), vec!["timeout"], "{}", run.text());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let out = Command::new("pgrep")
-            .arg("-f")
-            .arg(&marker)
-            .output()
-            .expect("pgrep");
-        if out.stdout.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "left behind: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_gone_from_server(&marker);
 }
 
 #[test]

@@ -1594,7 +1594,8 @@ impl Engine {
         self.ask(prompt).await
     }
 
-    async fn tick_off(&mut self, ix: StepIx, hosts: &[HostIx]) {
+    /// Journal a step that runs no command (wait, manual) as started on each host.
+    async fn announce(&self, ix: StepIx, hosts: &[HostIx]) {
         for (h, text) in self.commands(ix, hosts) {
             self.emit(Event::StepStarted {
                 step: ix,
@@ -1604,6 +1605,12 @@ impl Engine {
                 attempt: 1,
             })
             .await;
+        }
+    }
+
+    async fn tick_off(&mut self, ix: StepIx, hosts: &[HostIx]) {
+        self.announce(ix, hosts).await;
+        for &h in hosts {
             self.outcomes.insert((ix, h), Outcome::Ok);
             self.ran.push((ix, h));
             self.emit(Event::StepFinished {
@@ -1690,16 +1697,7 @@ impl Engine {
             }
         };
         let started = Instant::now();
-        for (h, text) in self.commands(ix, hosts) {
-            self.emit(Event::StepStarted {
-                step: ix,
-                host: h,
-                command: text,
-                phase: Phase::Main,
-                attempt: 1,
-            })
-            .await;
-        }
+        self.announce(ix, hosts).await;
         self.emit(Event::Waiting { step: ix, until }).await;
         let remaining = (until - now).to_std().unwrap_or_default();
         let sleep = tokio::time::sleep(remaining);

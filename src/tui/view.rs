@@ -603,15 +603,7 @@ fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf: &mut Buff
         format!(" {} ", pane_state(pane)),
         theme.muted(),
     ));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused {
-            BorderType::Thick
-        } else {
-            BorderType::Plain
-        })
-        .border_style(theme.border(focused))
-        .title(Line::from(title));
+    let block = pane_block(theme, focused, title);
     block.render(area, buf);
     if let (Some(panel), Some(lines)) = (a.panel, panel_lines(app)) {
         let lines: Vec<Line> = lines
@@ -640,6 +632,19 @@ fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf: &mut Buff
     }
 }
 
+/// A pane's frame: thick when it has the focus.
+fn pane_block<'a>(theme: &Theme, focused: bool, title: Vec<Span<'a>>) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(theme.border(focused))
+        .title(Line::from(title))
+}
+
 fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let focused = app.focus == Focus::Logs;
     let log = app.logs.get(app.log_tab);
@@ -648,15 +653,7 @@ fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         format!(" {} ", pane_state(log.map(|l| &l.pane))),
         theme.muted(),
     ));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused {
-            BorderType::Thick
-        } else {
-            BorderType::Plain
-        })
-        .border_style(theme.border(focused))
-        .title(Line::from(title));
+    let block = pane_block(theme, focused, title);
     let inner = block.inner(area);
     block.render(area, buf);
     let [tabs, text] = inner.layout(&Layout::vertical([
