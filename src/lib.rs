@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod demo;
+pub mod diag;
 pub mod engine;
 pub mod headless;
 pub mod journal;

@@ -4,6 +4,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = drydock::cli::Cli::parse();
+    let _log = drydock::diag::init();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "drydock started");
     let code = drydock::commands::dispatch(cli);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
