@@ -96,7 +96,7 @@ fn child(mode: &str, dir: &Path) {
         let theme = drydock::tui::theme::Theme::fallback();
         let mut app = drydock::tui::app::App::new(
             plan.clone(),
-            drydock::tui::app::Mode::Run,
+            drydock::tui::state::Mode::Run,
             Instant::now(),
             chrono::Utc::now(),
         );

@@ -2,8 +2,10 @@
 //! decisions, and the hosts only through the `Transport` trait (log tails).
 
 pub mod app;
+pub mod input;
 pub mod keys;
 pub mod pane;
+pub mod state;
 pub mod strings;
 pub mod term;
 pub mod theme;
@@ -22,8 +24,10 @@ use crate::engine::output::{LineSplitter, sanitize};
 use crate::engine::{Decision, Event, RunHandle, exit};
 use crate::remote::{Chunk, Prompter, Question};
 use crate::runbook::Plan;
+use app::App;
 pub use app::UiMsg;
-use app::{App, Command, LogState, Mode};
+use input::Command;
+use state::{LogState, Mode};
 use theme::Theme;
 
 /// At most this many frames a second; output never forces more.
@@ -232,7 +236,7 @@ where
                     engine_open = false;
                     if app.finished.is_none() && events_seen {
                         app.status = Some(strings::ENDED_WITHOUT_SUMMARY.into());
-                        app.finished = Some(app::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone() });
+                        app.finished = Some(state::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone() });
                     }
                     app.dirty = true;
                 }

@@ -1,6 +1,6 @@
 //! Every piece of text the TUI shows, in one place.
 
-use super::app::CellStatus;
+use super::state::CellStatus;
 use crate::engine::{Decision, PromptKind};
 use crate::remote::ExitStatus;
 

@@ -13,7 +13,9 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
-use super::app::{App, Command, Mode, UiMsg};
+use super::app::{App, UiMsg};
+use super::input::Command;
+use super::state::Mode;
 use super::theme::Theme;
 use super::view;
 use super::{TuiPrompter, ui_channel};
@@ -253,7 +255,7 @@ impl Fixture {
         }
         self.app.on_ui(UiMsg::LogState {
             ix: 0,
-            state: super::app::LogState::Tailing,
+            state: super::state::LogState::Tailing,
         });
     }
 
@@ -1097,7 +1099,7 @@ fn logs_only_mode() {
     }
     app.on_ui(UiMsg::LogState {
         ix: 0,
-        state: super::app::LogState::Tailing,
+        state: super::state::LogState::Tailing,
     });
     snap("logs_only", &app);
     assert_eq!(

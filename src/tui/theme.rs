@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::app::CellStatus;
+use super::state::CellStatus;
 
 pub const DEFAULT: &str = "dark";
 

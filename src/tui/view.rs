@@ -9,12 +9,12 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{
-    App, CellStatus, Conn, Focus, LockView, LogLayout, LogState, Mode, Overlay, PromptState,
-    QuestionState,
-};
+use super::app::{App, PromptState};
 use super::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
 use super::pane::{Pane, mark, sgr_line};
+use super::state::{
+    CellStatus, Conn, Focus, LockView, LogLayout, LogState, Mode, Overlay, QuestionState,
+};
 use super::strings as s;
 use super::theme::Theme;
 use crate::engine::{Decision, PromptKind};
