@@ -1,0 +1,173 @@
+//! The checklist: one line per step (and one of host cells when there are
+//! several hosts), scrolled to keep the selected step in view.
+
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
+
+use super::panes::pane_block;
+use super::{dur, pad};
+use crate::runbook::Action;
+use crate::tui::app::App;
+use crate::tui::state::{CellStatus, Focus};
+use crate::tui::strings as s;
+use crate::tui::theme::Theme;
+
+fn markers(app: &App, step: usize) -> Vec<&'static str> {
+    let st = &app.plan.steps[step];
+    let mut m = Vec::new();
+    if st.confirm || matches!(st.action, Action::Manual(_)) {
+        m.push(s::MARK_GATE);
+    }
+    if matches!(st.action, Action::Guard(_)) {
+        m.push(s::MARK_GUARD);
+    }
+    if st.when.is_some() {
+        m.push(s::MARK_WHEN);
+    }
+    if st.rolling.is_some() {
+        m.push(s::MARK_ROLLING);
+    }
+    if st.always {
+        m.push(s::MARK_ALWAYS);
+    }
+    m
+}
+
+/// The status a step shows as a whole: the most pressing of its hosts'.
+fn step_status(app: &App, step: usize) -> CellStatus {
+    let cells: Vec<CellStatus> = app
+        .step_hosts(step)
+        .iter()
+        .map(|&h| app.cells[step][h].status)
+        .collect();
+    let order = [
+        CellStatus::NeedsConfirm,
+        CellStatus::Failed,
+        CellStatus::Timeout,
+        CellStatus::Lost,
+        CellStatus::Running,
+        CellStatus::Waiting,
+        CellStatus::Unknown,
+        CellStatus::Pending,
+        CellStatus::Ok,
+        CellStatus::Skipped,
+    ];
+    if cells.is_empty() {
+        return CellStatus::Skipped;
+    }
+    if cells.iter().all(|c| *c == CellStatus::Skipped) {
+        return CellStatus::Skipped;
+    }
+    if cells
+        .iter()
+        .all(|c| matches!(c, CellStatus::Ok | CellStatus::Skipped))
+    {
+        return CellStatus::Ok;
+    }
+    order
+        .into_iter()
+        .find(|o| cells.contains(o))
+        .unwrap_or(CellStatus::Pending)
+}
+
+fn step_duration(app: &App, step: usize) -> Option<Duration> {
+    app.step_hosts(step)
+        .iter()
+        .filter_map(|&h| {
+            let c = &app.cells[step][h];
+            c.duration.or_else(|| {
+                matches!(c.status, CellStatus::Running | CellStatus::Waiting)
+                    .then(|| c.started.map(|s| app.now.saturating_duration_since(s)))
+                    .flatten()
+            })
+        })
+        .max()
+}
+
+pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let focused = app.focus == Focus::Checklist;
+    let done = (0..app.plan.steps.len())
+        .filter(|&i| matches!(step_status(app, i), CellStatus::Ok | CellStatus::Skipped))
+        .count();
+    let title = Span::styled(
+        format!(" {} {done}/{} ", s::CHECKLIST, app.plan.steps.len()),
+        theme.title(focused),
+    );
+    let block = pane_block(theme, focused, vec![title]);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    // Each step takes a line, plus a line of host cells when it has several hosts.
+    let multi = app.plan.hosts.len() > 1;
+    let rows_per = if multi { 2 } else { 1 };
+    let n = app.plan.steps.len();
+    let visible_steps = (height / rows_per).max(1);
+    let first = if app.selected >= visible_steps {
+        (app.selected + 1 - visible_steps).min(n.saturating_sub(visible_steps))
+    } else {
+        0
+    };
+    let numw = n.to_string().len();
+    let mut lines = Vec::new();
+    for i in first..(first + visible_steps).min(n) {
+        let st = &app.plan.steps[i];
+        let status = step_status(app, i);
+        let selected = i == app.selected;
+        let dur_text = step_duration(app, i).map(dur).unwrap_or_default();
+        let marks: String = markers(app, i).iter().map(|m| format!(" [{m}]")).collect();
+        let fixed = numw + 3 + 1 + dur_text.len() + 1;
+        let title_w = width.saturating_sub(fixed + marks.width());
+        let base = if selected {
+            theme.selection()
+        } else {
+            Style::default()
+        };
+        let mut spans = vec![
+            Span::styled(format!("{:>numw$} ", i + 1), base.patch(theme.muted())),
+            Span::styled(
+                format!("{} ", status.symbol()),
+                if selected { base } else { theme.status(status) },
+            ),
+            Span::styled(
+                pad(&st.title, title_w),
+                base.patch(if selected {
+                    Style::default()
+                } else {
+                    theme.text()
+                }),
+            ),
+            Span::styled(marks, base.patch(theme.muted())),
+            Span::styled(
+                format!(" {dur_text:>w$}", w = dur_text.len()),
+                base.patch(theme.muted()),
+            ),
+        ];
+        if app.current == Some(i) && !selected {
+            spans[0] = Span::styled(format!("{:>numw$}›", i + 1), theme.key());
+        }
+        lines.push(Line::from(spans));
+        if multi {
+            let mut cells = vec![Span::raw(" ".repeat(numw + 3))];
+            for &h in app.step_hosts(i) {
+                let c = &app.cells[i][h];
+                cells.push(Span::styled(
+                    format!("{} {}", c.status.symbol(), app.host_name(h)),
+                    theme.status(c.status),
+                ));
+                if let Some(u) = c.undo {
+                    cells.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
+                }
+                cells.push(Span::raw("  "));
+            }
+            lines.push(Line::from(cells));
+        }
+    }
+    Paragraph::new(lines).render(inner, buf);
+}
