@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, Finished, Focus, GuardState, HostView, LockView, LogLayout, LogState,
-    LogView, Mode, Overlay, QuestionState,
+    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, LockView,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -80,8 +80,8 @@ pub struct App {
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
     pub quitting: bool,
-    /// Screen size, for page sizes and the layout.
-    pub size: (u16, u16),
+    /// How tall the last frame drew the parts that scroll: page sizes and search.
+    pub heights: DrawnHeights,
     pub dirty: bool,
 }
 
@@ -170,7 +170,7 @@ impl App {
             finished: None,
             summary_hidden: false,
             quitting: false,
-            size: (100, 30),
+            heights: DrawnHeights::default(),
             dirty: true,
         }
     }

@@ -24,6 +24,14 @@ pub enum Command {
 impl App {
     /// Handle one key press; returns what the event loop must do.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let command = self.key_command(key);
+        if let Some(command) = command {
+            tracing::debug!(?command, "key handled");
+        }
+        command
+    }
+
+    fn key_command(&mut self, key: KeyEvent) -> Option<Command> {
         self.dirty = true;
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
@@ -281,19 +289,22 @@ impl App {
 
     // ---- intents -------------------------------------------------------
 
+    /// How far PageUp/PageDown move: the focused part's height as last drawn,
+    /// so paging never skips a line.
     fn page(&self) -> usize {
-        usize::from(self.size.1.saturating_sub(8)).max(1)
+        if self.focus == Focus::Checklist && self.mode == Mode::Run {
+            self.heights.checklist_steps()
+        } else {
+            self.pane_height()
+        }
     }
 
     /// Height of the pane that has focus, for scrolling and search.
     pub fn pane_height(&self) -> usize {
-        let area = ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1);
-        let areas = super::view::areas(self, area);
-        let rect = match self.focus {
-            Focus::Logs => areas.logs,
-            _ => areas.output_text,
-        };
-        usize::from(rect.map_or(1, |r| r.height)).max(1)
+        match self.focus {
+            Focus::Logs => self.heights.logs(),
+            Focus::Checklist | Focus::Output => self.heights.output(),
+        }
     }
 
     fn focused_pane(&mut self) -> Option<&mut Pane> {
@@ -376,6 +387,7 @@ impl App {
         } else {
             (pos + n - 1) % n
         }];
+        tracing::debug!(focus = ?self.focus, "focus moved");
     }
 
     fn start_search(&mut self, query: String) {
@@ -423,5 +435,6 @@ impl App {
         if self.log_layout == LogLayout::Hidden && self.focus == Focus::Logs {
             self.focus = Focus::Output;
         }
+        tracing::debug!(layout = ?self.log_layout, "log pane resized");
     }
 }

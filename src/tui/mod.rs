@@ -183,8 +183,6 @@ where
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
             app.set_clock(Instant::now(), chrono::Utc::now());
-            let size = terminal.size().map_err(io_err)?;
-            app.size = (size.width, size.height);
             terminal
                 .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
                 .map_err(io_err)?;
@@ -196,8 +194,7 @@ where
         tokio::select! {
             key = keys.next() => match key {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => command = app.on_key(k),
-                Some(Ok(TermEvent::Resize(w, h))) => {
-                    app.size = (w, h);
+                Some(Ok(TermEvent::Resize(..))) => {
                     app.dirty = true;
                     // A resize must repaint everything, not just the diff.
                     terminal.autoresize().map_err(io_err)?;

@@ -164,3 +164,45 @@ pub enum Mode {
     /// `drydock logs`: only the log pane.
     Logs,
 }
+
+/// The heights the last frame gave the parts that scroll, recorded by the
+/// view while it draws (as gitui's `VerticalScroll` does) and read by key
+/// handling for page sizes and search: the state never works out the layout.
+/// Until the first frame every height is 0, which readers take as 1.
+#[derive(Debug, Default)]
+pub struct DrawnHeights {
+    // std's `Cell`: drawing has only `&App`.
+    checklist_steps: std::cell::Cell<u16>,
+    output: std::cell::Cell<u16>,
+    logs: std::cell::Cell<u16>,
+}
+
+impl DrawnHeights {
+    /// Steps the checklist shows at once.
+    pub fn checklist_steps(&self) -> usize {
+        usize::from(self.checklist_steps.get()).max(1)
+    }
+
+    /// Lines of output shown, below any guard or banner-wait panel.
+    pub fn output(&self) -> usize {
+        usize::from(self.output.get()).max(1)
+    }
+
+    /// Lines of the log pane shown, below its tabs.
+    pub fn logs(&self) -> usize {
+        usize::from(self.logs.get()).max(1)
+    }
+
+    pub fn record_checklist_steps(&self, steps: usize) {
+        self.checklist_steps
+            .set(u16::try_from(steps).unwrap_or(u16::MAX));
+    }
+
+    pub fn record_output(&self, lines: u16) {
+        self.output.set(lines);
+    }
+
+    pub fn record_logs(&self, lines: u16) {
+        self.logs.set(lines);
+    }
+}

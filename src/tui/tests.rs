@@ -138,8 +138,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let t0 = Instant::now();
-        let mut app = App::new(plan(), Mode::Run, t0, wall0());
-        app.size = (W, H);
+        let app = App::new(plan(), Mode::Run, t0, wall0());
         let mut f = Fixture { app, t0 };
         f.ev(
             0,
@@ -259,7 +258,10 @@ impl Fixture {
         });
     }
 
+    /// A key pressed on the screen as last drawn: the event loop draws a
+    /// frame before it reads keys, and keys page by the heights drawn.
     fn key(&mut self, code: KeyCode) -> Option<Command> {
+        buffer(&self.app, &Theme::fallback());
         self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
     }
 
@@ -1045,6 +1047,68 @@ fn search_highlights_and_moves() {
     assert!(f.app.output(6, 0).is_some_and(|p| p.follow));
 }
 
+/// The numbers of the lines `label NNN` on screen, top to bottom.
+fn numbered(app: &App, label: &str) -> Vec<usize> {
+    screen(app)
+        .lines()
+        .filter_map(|l| {
+            let at = l.find(label)? + label.len();
+            l.get(at..at + 3)?.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn paging_moves_by_the_height_drawn_and_skips_no_line() {
+    let mut f = Fixture::advanced();
+    f.ev(
+        700,
+        Event::StepStarted {
+            step: 6,
+            host: 0,
+            command: "python manage.py migrate".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    for i in 0..100 {
+        f.ev(
+            700,
+            Event::Output {
+                step: 6,
+                host: 0,
+                stream: Stream::Stdout,
+                line: format!("output line {i:03}"),
+            },
+        );
+        f.app.on_ui(UiMsg::Log {
+            ix: 0,
+            line: format!("log line {i:03}"),
+        });
+    }
+    // The output pane has the focus first; Tab goes on to the logs.
+    for (label, focus_keys) in [
+        ("output line ", &[][..]),
+        ("log line ", &[KeyCode::Tab][..]),
+    ] {
+        for &k in focus_keys {
+            f.key(k);
+        }
+        f.key(KeyCode::Char('g'));
+        let top = numbered(&f.app, label);
+        f.key(KeyCode::PageDown);
+        let next = numbered(&f.app, label);
+        assert!(!top.is_empty(), "{label}: none shown");
+        assert_eq!(
+            next.first().copied(),
+            top.last().map(|l| l + 1),
+            "{label}: the next page starts right after the last line shown: {top:?} then {next:?}"
+        );
+        f.key(KeyCode::PageUp);
+        assert_eq!(numbered(&f.app, label), top, "{label}: PageUp comes back");
+    }
+}
+
 #[test]
 fn switching_hosts_shows_their_output() {
     let mut f = Fixture::advanced();
@@ -1086,7 +1150,6 @@ fn log_pane_enlarged_and_hidden() {
 #[test]
 fn logs_only_mode() {
     let mut app = App::new(plan(), Mode::Logs, Instant::now(), wall0());
-    app.size = (W, H);
     for l in [
         "GET / 200",
         "[error] File does not exist: /srv/coralnet/static/x.png",

@@ -109,6 +109,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
     let rows_per = if multi { 2 } else { 1 };
     let n = app.plan.steps.len();
     let visible_steps = (height / rows_per).max(1);
+    app.heights.record_checklist_steps(visible_steps);
     let first = if app.selected >= visible_steps {
         (app.selected + 1 - visible_steps).min(n.saturating_sub(visible_steps))
     } else {

@@ -27,25 +27,26 @@ use panes::{panel_lines, render_logs, render_output};
 pub const MIN_W: u16 = 60;
 pub const MIN_H: u16 = 15;
 
-pub struct Areas {
-    pub header: Rect,
-    pub body: Rect,
-    pub footer: Rect,
-    pub checklist: Option<Rect>,
-    pub output: Option<Rect>,
+/// Where each part of the screen goes.
+struct Areas {
+    header: Rect,
+    body: Rect,
+    footer: Rect,
+    checklist: Option<Rect>,
+    output: Option<Rect>,
     /// Where output lines go, inside the border and below any status panel.
-    pub output_text: Option<Rect>,
-    pub panel: Option<Rect>,
-    pub logs_block: Option<Rect>,
-    pub logs: Option<Rect>,
+    output_text: Option<Rect>,
+    panel: Option<Rect>,
+    logs_block: Option<Rect>,
 }
 
 fn inner(r: Rect) -> Rect {
     Block::default().borders(Borders::ALL).inner(r)
 }
 
-/// The layout, shared by drawing and by input (page sizes).
-pub fn areas(app: &App, area: Rect) -> Areas {
+/// The layout. Key handling never asks for it: the parts that scroll record
+/// the height they were drawn at (see `DrawnHeights`).
+fn areas(app: &App, area: Rect) -> Areas {
     let [header, body, footer] = area.layout(&Layout::vertical([
         Constraint::Length(2),
         Constraint::Fill(1),
@@ -60,16 +61,9 @@ pub fn areas(app: &App, area: Rect) -> Areas {
         output_text: None,
         panel: None,
         logs_block: None,
-        logs: None,
     };
     if app.mode == Mode::Logs {
         a.logs_block = Some(body);
-        a.logs = Some(
-            inner(body).layout::<2>(&Layout::vertical([
-                Constraint::Length(1),
-                Constraint::Fill(1),
-            ]))[1],
-        );
         return a;
     }
     let [left, right] = body.layout(&Layout::horizontal([
@@ -101,15 +95,7 @@ pub fn areas(app: &App, area: Rect) -> Areas {
     ]));
     a.panel = (panel_h > 0).then_some(panel);
     a.output_text = Some(rest);
-    if let Some(l) = logs {
-        a.logs_block = Some(l);
-        a.logs = Some(
-            inner(l).layout::<2>(&Layout::vertical([
-                Constraint::Length(1),
-                Constraint::Fill(1),
-            ]))[1],
-        );
-    }
+    a.logs_block = logs;
     a
 }
 

@@ -157,6 +157,7 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
         Paragraph::new(lines).render(panel, buf);
     }
     let Some(text) = a.output_text else { return };
+    app.heights.record_output(text.height);
     match pane {
         Some(p) if !p.is_empty() => render_pane_lines(p, theme, text, &[], buf),
         _ => {
@@ -204,6 +205,7 @@ pub(super) fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer
         Constraint::Length(1),
         Constraint::Fill(1),
     ]));
+    app.heights.record_logs(text.height);
     let mut spans = Vec::new();
     for (i, l) in app.logs.iter().enumerate() {
         let style = if i == app.log_tab {
