@@ -10,9 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
+use super::pad;
 use super::panes::pane_block;
-use super::{dur, pad};
 use crate::runbook::Action;
+use crate::runbook::duration::short;
 use crate::tui::app::App;
 use crate::tui::state::{CellStatus, Focus};
 use crate::tui::strings as s;
@@ -121,7 +122,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
         let st = &app.plan.steps[i];
         let status = step_status(app, i);
         let selected = i == app.selected;
-        let dur_text = step_duration(app, i).map(dur).unwrap_or_default();
+        let dur_text = step_duration(app, i).map(short).unwrap_or_default();
         let marks: String = markers(app, i).iter().map(|m| format!(" [{m}]")).collect();
         let fixed = numw + 3 + 1 + dur_text.len() + 1;
         let title_w = width.saturating_sub(fixed + marks.width());

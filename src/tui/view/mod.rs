@@ -192,19 +192,6 @@ pub fn clock(d: Duration) -> String {
     format!("{:02}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60)
 }
 
-fn dur(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 10_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else if ms < 3_600_000 {
-        let t = d.as_secs();
-        format!("{}m{:02}s", t / 60, t % 60)
-    } else {
-        let t = d.as_secs();
-        format!("{}h{:02}m", t / 3600, (t / 60) % 60)
-    }
-}
-
 /// `text` in exactly `width` columns: padded with spaces, or cut with an ellipsis.
 fn pad(text: &str, width: usize) -> String {
     let w = text.width();

@@ -8,10 +8,11 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
-use super::{dur, pad};
+use super::pad;
 use crate::engine::{Decision, PromptKind};
 use crate::journal::RunStatus;
 use crate::remote::Question;
+use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
 use crate::tui::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
@@ -350,7 +351,7 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
             } else {
                 " ".repeat(idw + 3)
             };
-            let d = c.duration.map(dur).unwrap_or_default();
+            let d = c.duration.map(short).unwrap_or_default();
             let mut spans = vec![
                 Span::styled(format!("{head}  "), theme.text()),
                 Span::styled(format!("{:<hostw$}  ", app.host_name(h)), theme.muted()),
