@@ -55,11 +55,11 @@ impl<'s> Loader<'s> {
         if s.title.get_ref().trim().is_empty() && !is_placeholder(&s.title) {
             self.error(s.title.span(), format!("step '{id}' needs a title"));
         }
-        let title = self.shared_text(&s.title, plan, &hosts, "a step's title");
+        let title = self.shared_text(&s.title, plan, &hosts, "a step's title is");
         let notes = s
             .notes
             .as_ref()
-            .map(|n| self.shared_text(n, plan, &hosts, "a step's notes"));
+            .map(|n| self.shared_text(n, plan, &hosts, "a step's notes are"));
 
         let action = self.action(read, plan, &hosts, sequence.banner_on_seen);
         if s.banner.as_ref().map(|b| *b.get_ref()) == Some(BannerSwitch::On) {

@@ -135,7 +135,8 @@ impl<'s> Loader<'s> {
     /// Text shown once for all of a step's `hosts` (a title, notes): its
     /// variables are those of the run (`[vars]`, `--var`); one that differs
     /// from host to host or is known only during the run is an error.
-    /// Returns the text with its variables' values.
+    /// Returns the text with its variables' values. `what` names the text
+    /// with its verb: "a step's title is".
     pub(super) fn shared_text(
         &mut self,
         text: &Text,
@@ -150,11 +151,11 @@ impl<'s> Loader<'s> {
                 Ok(_) => continue,
                 Err(NotShared::Unknown) => unknown_variable(var.name),
                 Err(NotShared::PerHost(culprit)) => format!(
-                    "{what} is shown once for all its hosts, and '{{{{{culprit}}}}}'{} differs from host to host; use it in a command, or give the value in [vars] or with --var",
+                    "{what} shown once for all its hosts, and '{{{{{culprit}}}}}'{} differs from host to host; use it in a command, or give the value in [vars] or with --var",
                     via(var.name, &culprit)
                 ),
                 Err(NotShared::RunTime(culprit)) => format!(
-                    "{what} is written before the run starts, and '{{{{{culprit}}}}}'{} is known only during the run; use it in a command",
+                    "{what} written before the run starts, and '{{{{{culprit}}}}}'{} is known only during the run; use it in a command",
                     via(var.name, &culprit)
                 ),
             };
@@ -253,25 +254,31 @@ impl<'s> Loader<'s> {
             .collect()
     }
 
-    /// A loop, at the first of its references written in the runbook.
+    /// A loop, at the first of its references written in the runbook, named
+    /// from the variable that reference is in.
     fn report_loop(&mut self, cycle: &[String], scope: &BTreeMap<&str, &Definition>) {
-        let mut at: Option<Range<usize>> = None;
+        let mut at: Option<(usize, Range<usize>)> = None;
         for (i, name) in cycle.iter().enumerate() {
             let next = &cycle[(i + 1) % cycle.len()];
             let Some(definition) = scope.get(name.as_str()).filter(|d| d.in_file) else {
                 continue;
             };
             if let Some(var) = definition.template.vars().find(|v| v.name == next) {
-                if at.as_ref().is_none_or(|a| var.span.start < a.start) {
-                    at = Some(var.span);
+                if at.as_ref().is_none_or(|(_, a)| var.span.start < a.start) {
+                    at = Some((i, var.span));
                 }
             }
         }
-        let message = match cycle {
+        let first = at.as_ref().map_or(0, |(i, _)| *i);
+        let mut path: Vec<&str> = cycle[first..]
+            .iter()
+            .chain(&cycle[..first])
+            .map(String::as_str)
+            .collect();
+        let message = match path.as_slice() {
             [only] => format!("variable '{only}' refers to itself"),
             _ => {
-                let mut path = cycle.to_vec();
-                path.push(cycle[0].clone());
+                path.push(path[0]);
                 format!(
                     "variables refer to each other in a loop: {}",
                     path.join(" -> ")
@@ -279,14 +286,12 @@ impl<'s> Loader<'s> {
             }
         };
         match at {
-            Some(span) => self.error(span, message),
+            Some((_, span)) => self.error(span, message),
             None => self.error(0..0, format!("{message} (all given with --var)")),
         }
     }
 }
 
-/// The definition each name has on a host (`host_defs`), or for the run as a
-/// whole: `--var`, then the host's vars, then `[vars]`, as `Plan::lookup`.
 fn run_scope<'a>(
     global: &'a BTreeMap<String, Definition>,
     host_defs: Option<&'a BTreeMap<String, Definition>>,
