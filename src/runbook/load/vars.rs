@@ -312,7 +312,7 @@ fn defined_anywhere(plan: &Plan, name: &str) -> bool {
         || plan.hosts.iter().any(|h| h.vars.contains_key(name))
 }
 
-/// " (through '{{b}}')" when the culprit is not the variable written.
+/// " (used by '{{node}}')" when the culprit is not the variable written.
 fn via(written: &str, culprit: &str) -> String {
     if written == culprit {
         String::new()
