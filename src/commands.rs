@@ -12,6 +12,7 @@ use crate::journal::{self, RunStatus};
 use crate::runbook::{
     self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
 };
+use crate::sanitize;
 
 pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
@@ -124,6 +125,11 @@ fn logs(path: &Path, names: &[String], theme: Option<&str>) -> i32 {
     rt.block_on(crate::tui::logs_only(Arc::new(plan), wanted, theme))
 }
 
+/// A path as shown: the runbook's own name may hold anything.
+fn shown(path: &Path) -> String {
+    sanitize::line(&path.display().to_string()).into_owned()
+}
+
 fn load(path: &Path, vars: &[(String, String)]) -> Result<Plan, i32> {
     runbook::load(path, vars).map_err(|e| {
         match &e {
@@ -132,7 +138,7 @@ fn load(path: &Path, vars: &[(String, String)]) -> Result<Plan, i32> {
                 let n = errors.errors.len();
                 eprintln!(
                     "drydock: {} has {n} error{}",
-                    path.display(),
+                    shown(path),
                     if n == 1 { "" } else { "s" }
                 );
             }
@@ -151,8 +157,9 @@ fn select_hosts(plan: &Plan, select: &Selection) -> Result<Vec<usize>, i32> {
             plan.host_index(name).ok_or_else(|| {
                 let known: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
                 eprintln!(
-                    "drydock: --host {name}: no such host in the runbook; hosts are: {}",
-                    known.join(", ")
+                    "drydock: --host {}: no such host in the runbook; hosts are: {}",
+                    sanitize::line(name),
+                    sanitize::line(&known.join(", "))
                 );
                 exit::USAGE
             })
@@ -165,8 +172,8 @@ fn check(path: &Path) -> i32 {
         Ok(plan) => {
             println!(
                 "{}: ok: \"{}\", {} step{}, {} host{}",
-                path.display(),
-                plan.name,
+                shown(path),
+                sanitize::line(&plan.name),
                 plan.steps.len(),
                 if plan.steps.len() == 1 { "" } else { "s" },
                 plan.hosts.len(),
@@ -192,21 +199,25 @@ fn plan(path: &Path, select: &Selection) -> i32 {
     exit::OK
 }
 
-/// The plan as text: each step with its markers, then per host the exact command.
+/// The plan as text: each step with its markers, then per host the exact
+/// command. Every string from the runbook goes through the sanitiser.
 pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     use std::fmt::Write as _;
     let vars = RunVars {
         run_id: Some("<run_id>".into()),
         starts_at: Some("<starts_at>".into()),
     };
+    let text = |s: &str| sanitize::text(s).into_owned();
     let render = |t: &runbook::template::Template, h: usize| {
-        plan.render(t, h, &vars)
-            .unwrap_or_else(|e| format!("<{e}>"))
+        plan.render(t, h, &vars).map_or_else(
+            |e| format!("<{}>", sanitize::line(&e.to_string())),
+            |s| text(&s),
+        )
     };
     let mut s = String::new();
-    let _ = writeln!(s, "{}", plan.name);
+    let _ = writeln!(s, "{}", text(&plan.name));
     if let Some(d) = &plan.description {
-        let _ = writeln!(s, "{d}");
+        let _ = writeln!(s, "{}", text(d));
     }
     let _ = writeln!(s);
     let width = plan.steps.len().to_string().len();
@@ -228,7 +239,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             marks.push("[when]".to_string());
         }
         if let Some(label) = &step.rolling {
-            marks.push(format!("[rolling: {label}]"));
+            marks.push(format!("[rolling: {}]", text(label)));
         }
         if step.always {
             marks.push("[always]".to_string());
@@ -247,8 +258,8 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             s,
             "{:>width$}. {}  {}{}{}",
             i + 1,
-            step.id,
-            step.title,
+            text(&step.id),
+            text(&step.title),
             if marks.is_empty() { "" } else { "  " },
             marks.join(" ")
         );
@@ -256,7 +267,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             let _ = writeln!(s, "     (no selected host)");
         }
         for &h in &hosts {
-            let name = &plan.hosts[h].name;
+            let name = text(&plan.hosts[h].name);
             if let Some(when) = &step.when {
                 let _ = writeln!(s, "     {name}: when: {}", render(when, h));
             }
@@ -302,7 +313,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                 Action::Http(c) => {
                     let via = c
                         .via_for(h)
-                        .map(|v| format!(" via {}", plan.hosts[v].name))
+                        .map(|v| format!(" via {}", text(&plan.hosts[v].name)))
                         .unwrap_or_default();
                     let contains = c
                         .contains

@@ -11,4 +11,5 @@ pub mod headless;
 pub mod journal;
 pub mod remote;
 pub mod runbook;
+pub mod sanitize;
 pub mod tui;

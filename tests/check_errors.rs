@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_drydock");
 
 /// So that the suite cannot shrink without anyone noticing.
-const MIN_FIXTURES: usize = 25;
+const MIN_FIXTURES: usize = 67;
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_runbooks")
@@ -410,4 +410,110 @@ fn an_unknown_host_is_refused_and_the_hosts_are_listed() {
     let out = drydock(&["plan", path_str(&runbook), "--host", "wbe"], dir.path());
     assert_refused(&out, &["--host wbe", "no such host", "hosts are: web"]);
     assert!(!dir.path().join("ran").exists(), "a step ran");
+}
+
+// ---- what check and plan print ----
+
+/// Written into runbooks as TOML escapes: an OSC that sets the terminal's
+/// title (ended by BEL), a CSI that clears the screen, a right-to-left override.
+const HOSTILE: &str = r"\u001b]0;pwned\u0007\u001b[2J\u202e";
+
+/// No escape, no BEL and no bidi override on either stream.
+fn assert_inert(what: &str, out: &Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let shown = text(bytes);
+        assert!(
+            !bytes.contains(&0x1b),
+            "{what}: an ESC byte on {name}: {shown:?}"
+        );
+        assert!(
+            !bytes.contains(&0x07),
+            "{what}: a BEL byte on {name}: {shown:?}"
+        );
+        assert!(
+            !shown.contains('\u{202e}'),
+            "{what}: U+202E on {name}: {shown:?}"
+        );
+    }
+}
+
+#[test]
+fn runbook_strings_cannot_drive_the_terminal_in_check_and_plan() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+
+    // Refused: the host name, the host a step names and a variable are
+    // quoted in the errors, and so is the file's own name.
+    let refused = dir.path().join("hostile\u{1b}[2J\u{202e}.toml");
+    fs::write(
+        &refused,
+        format!(
+            "[runbook]\nname = \"Hostile {HOSTILE}\"\n\n[hosts.\"web{HOSTILE}\"]\ntransport = \"local\"\n\n[[steps]]\nid = \"deploy\"\ntitle = \"Deploy {HOSTILE} now\"\nhosts = [\"db{HOSTILE}\"]\nrun = \"echo {{{{x{HOSTILE}}}}}\"\n"
+        ),
+    )
+    .expect("the runbook can be written");
+    for cmd in ["check", "plan"] {
+        let out = drydock(&[cmd, path_str(&refused)], dir.path());
+        assert_refused(
+            &out,
+            &["host name 'web", "is not valid", "unknown host 'db"],
+        );
+        assert_inert(&format!("{cmd} of a refused runbook"), &out);
+    }
+
+    // Accepted: the name, description, title, variables and command are printed.
+    let accepted = dir.path().join("accepted.toml");
+    fs::write(
+        &accepted,
+        format!(
+            "[runbook]\nname = \"Hostile {HOSTILE} name\"\ndescription = \"About {HOSTILE} it\"\n\n[vars]\ntarget = \"origin/{HOSTILE}main\"\n\n[hosts.web]\ntransport = \"local\"\n\n[[steps]]\nid = \"deploy\"\ntitle = \"Deploy {HOSTILE} onto {{{{target}}}}\"\nrolling = \"nodes{HOSTILE}\"\nrun = \"git rebase {{{{target}}}} # {HOSTILE}\"\n"
+        ),
+    )
+    .expect("the runbook can be written");
+    let out = drydock(&["check", path_str(&accepted)], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(text(&out.stdout).contains("Hostile"), "{}", text_of(&out));
+    assert_inert("check of an accepted runbook", &out);
+    let out = drydock(&["plan", path_str(&accepted)], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let plan = text(&out.stdout);
+    for shown in [
+        "Hostile",
+        "About",
+        "Deploy",
+        "origin/main",
+        "git rebase",
+        "nodes",
+    ] {
+        assert!(plan.contains(shown), "the plan shows '{shown}': {plan}");
+    }
+    assert_inert("plan of an accepted runbook", &out);
+}
+
+#[test]
+fn titles_and_notes_are_shown_with_the_values_of_the_run_variables() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let runbook = dir.path().join("titles.toml");
+    fs::write(
+        &runbook,
+        "[runbook]\nname = \"Titles\"\n\n[vars]\nbranch = \"main\"\ntarget = \"origin/{{branch}}\"\n\n[hosts.web]\ntransport = \"local\"\n\n[[steps]]\nid = \"rebase\"\ntitle = \"Rebase onto {{target}}\"\nnotes = \"Onto {{branch}}\"\nrun = \"git rebase {{target}}\"\n",
+    )
+    .expect("the runbook can be written");
+    let out = drydock(&["check", path_str(&runbook)], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = drydock(&["plan", path_str(&runbook)], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text(&out.stdout).contains("rebase  Rebase onto origin/main"),
+        "{}",
+        text_of(&out)
+    );
+    let out = drydock(
+        &["plan", path_str(&runbook), "--var", "branch=release"],
+        dir.path(),
+    );
+    assert!(
+        text(&out.stdout).contains("rebase  Rebase onto origin/release"),
+        "--var reaches the title: {}",
+        text_of(&out)
+    );
 }

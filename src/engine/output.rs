@@ -2,6 +2,9 @@
 //! control sequence removed except colours (SGR), so that nothing a server
 //! prints can drive the admin's terminal.
 
+/// The one sanitiser for everything shown, here where the engine looks for it.
+pub use crate::sanitize::sanitize;
+
 /// Longest line kept whole; longer output is cut into lines of this size so
 /// that a command printing without newlines cannot grow memory without end.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -44,80 +47,6 @@ impl LineSplitter {
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
-}
-
-/// Make one line of remote output safe to show: keep SGR colour sequences,
-/// drop every other escape sequence and control character, keep only what
-/// follows the last carriage return (what a terminal would have shown).
-pub fn sanitize(line: &[u8]) -> String {
-    // Most output is plain printable ASCII: nothing to remove or replace.
-    if line
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
-    {
-        return String::from_utf8_lossy(line).into_owned();
-    }
-    let text = String::from_utf8_lossy(line);
-    let text = text.strip_suffix('\r').unwrap_or(&text);
-    let text = match text.rfind('\r') {
-        Some(i) => &text[i + 1..],
-        None => text,
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    let mut seq = String::new();
-                    let mut final_byte = None;
-                    for c in chars.by_ref() {
-                        if ('\x40'..='\x7e').contains(&c) {
-                            final_byte = Some(c);
-                            break;
-                        }
-                        seq.push(c);
-                    }
-                    let is_sgr = final_byte == Some('m')
-                        && seq
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || c == ';' || c == ':');
-                    if is_sgr {
-                        out.push_str("\x1b[");
-                        out.push_str(&seq);
-                        out.push('m');
-                    }
-                }
-                Some(']') | Some('P') | Some('X') | Some('^') | Some('_') => {
-                    // OSC, DCS, SOS, PM, APC: up to BEL or ST.
-                    chars.next();
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' {
-                            break;
-                        }
-                        if c == '\x1b' && chars.peek() == Some(&'\\') {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                Some(_) => {
-                    // Two- or three-character escapes (charset selection etc.).
-                    if let Some(c) = chars.next() {
-                        if ('\x20'..='\x2f').contains(&c) {
-                            chars.next();
-                        }
-                    }
-                }
-                None => {}
-            },
-            '\t' => out.push('\t'),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The text without any escape sequence at all, for the journal and plain output.
@@ -169,22 +98,6 @@ mod tests {
         let out = lines(&[&big]);
         assert_eq!(out.len(), 3);
         assert_eq!(out[2].len(), 5);
-    }
-
-    #[test]
-    fn keeps_colours_and_drops_other_sequences() {
-        assert_eq!(sanitize(b"\x1b[31mred\x1b[0m"), "\x1b[31mred\x1b[0m");
-        assert_eq!(sanitize(b"a\x1b[2Jb\x1b[10;1Hc"), "abc");
-        assert_eq!(sanitize(b"\x1b]0;evil title\x07ok"), "ok");
-        assert_eq!(sanitize(b"\x1b]52;c;ZXZpbA==\x1b\\ok"), "ok");
-        assert_eq!(
-            sanitize(b"bell\x07 and \x08backspace"),
-            "bell and backspace"
-        );
-        assert_eq!(sanitize(b"10%\r50%\r100%"), "100%");
-        assert_eq!(sanitize(b"crlf\r"), "crlf");
-        assert_eq!(sanitize(b"bad \xff utf8"), "bad \u{fffd} utf8");
-        assert_eq!(sanitize(b"\x1b(Bcharset"), "charset");
     }
 
     #[test]

@@ -29,15 +29,16 @@ pub struct Located {
     pub message: String,
 }
 
+/// Shown on one line, and what it quotes from the runbook cannot drive the terminal.
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{}:{}:{}: {}",
-            self.file.display(),
+            crate::sanitize::line(&self.file.display().to_string()),
             self.line,
             self.column,
-            self.message
+            crate::sanitize::line(&self.message)
         )
     }
 }

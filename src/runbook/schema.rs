@@ -125,7 +125,7 @@ pub struct HttpSection {
 pub struct StepSection {
     pub id: Text,
     pub title: Text,
-    pub notes: Option<String>,
+    pub notes: Option<Text>,
     pub hosts: Option<Vec<Text>>,
 
     pub run: Option<Text>,

@@ -1,0 +1,174 @@
+//! The steps: each one's fields, and the rules that hold across steps
+//! (unique ids, consecutive rolling blocks, the banner before its wait).
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use super::read::{Raw, Read, is_placeholder};
+use super::vars::Scope;
+use super::{ID_RULE, Loader, valid_id};
+use crate::runbook::plan::{BannerSwitch, OnFailure, Plan, Step};
+use crate::runbook::schema::StepSection;
+
+/// What the steps before the one being read have settled.
+#[derive(Default)]
+pub(super) struct Sequence {
+    seen_ids: HashMap<String, Range<usize>>,
+    closed_rolling: HashSet<String>,
+    current_rolling: Option<String>,
+    /// A step before this one puts the banner up.
+    pub banner_on_seen: bool,
+}
+
+impl<'s> Loader<'s> {
+    pub(super) fn steps(&mut self, raw: &Raw, plan: &Plan) -> Vec<Step> {
+        if raw.steps.is_empty() && raw.steps_span.is_none() {
+            self.error(
+                0..0,
+                "the runbook has no steps; add at least one [[steps]] table",
+            );
+        }
+        let mut sequence = Sequence::default();
+        let mut steps = Vec::new();
+        for step in &raw.steps {
+            if let Some(step) = self.step(step, plan, &mut sequence) {
+                steps.push(step);
+            }
+        }
+        steps
+    }
+
+    /// One step, every field checked even when another is wrong; `None`
+    /// when it has errors that leave nothing to run.
+    fn step(
+        &mut self,
+        read: &Read<StepSection>,
+        plan: &Plan,
+        sequence: &mut Sequence,
+    ) -> Option<Step> {
+        let s = &read.value;
+        let id = s.id.get_ref().clone();
+        self.check_id(read, sequence);
+        let hosts = self.step_hosts(read, plan);
+        let scope = Scope::Hosts(&hosts);
+
+        if s.title.get_ref().trim().is_empty() && !is_placeholder(&s.title) {
+            self.error(s.title.span(), format!("step '{id}' needs a title"));
+        }
+        let title = self.shared_text(&s.title, plan, &hosts, "a step's title is");
+        let notes = s
+            .notes
+            .as_ref()
+            .map(|n| self.shared_text(n, plan, &hosts, "a step's notes are"));
+
+        let action = self.action(read, plan, &hosts, sequence.banner_on_seen);
+        if s.banner.as_ref().map(|b| *b.get_ref()) == Some(BannerSwitch::On) {
+            sequence.banner_on_seen = true;
+        }
+        self.check_rolling(read, sequence);
+
+        let timeout = s
+            .timeout
+            .as_ref()
+            .and_then(|t| self.nonzero_duration(t, "timeout"));
+        let preview = s
+            .preview
+            .as_ref()
+            .map(|t| self.checked_template(t, plan, scope));
+        let when = s
+            .when
+            .as_ref()
+            .map(|t| self.checked_template(t, plan, scope));
+        let undo = s
+            .undo
+            .as_ref()
+            .map(|t| self.checked_template(t, plan, scope));
+        Some(Step {
+            id,
+            title,
+            notes,
+            hosts,
+            action: action?,
+            confirm: s.confirm.unwrap_or(false),
+            preview,
+            when,
+            timeout,
+            retries: s.retries.as_ref().map_or(0, |r| *r.get_ref()),
+            on_failure: s
+                .on_failure
+                .as_ref()
+                .map_or(OnFailure::Pause, |o| *o.get_ref()),
+            undo,
+            always: s.always.unwrap_or(false),
+            rolling: s.rolling.as_ref().map(|r| r.get_ref().clone()),
+            pty: s.pty.unwrap_or(false),
+        })
+    }
+
+    fn check_id(&mut self, read: &Read<StepSection>, sequence: &mut Sequence) {
+        let id = &read.value.id;
+        if is_placeholder(id) {
+            return;
+        }
+        let name = id.get_ref();
+        if !valid_id(name) {
+            self.error(
+                id.span(),
+                format!("step id '{name}' is not valid; {ID_RULE}"),
+            );
+        }
+        if let Some(first) = sequence.seen_ids.get(name) {
+            let (line, _) = crate::runbook::diag::line_col(self.source, first.start);
+            self.error(
+                id.span(),
+                format!("duplicate step id '{name}' (first used on line {line})"),
+            );
+        } else {
+            sequence.seen_ids.insert(name.clone(), id.span());
+        }
+    }
+
+    /// The hosts a step runs on. When its `hosts` were refused, none: its
+    /// variables are then checked against every host.
+    fn step_hosts(&mut self, read: &Read<StepSection>, plan: &Plan) -> Vec<usize> {
+        let s = &read.value;
+        match &s.hosts {
+            Some(names) => {
+                if names.is_empty() {
+                    self.error(
+                        read.span.clone(),
+                        format!("step '{}' has an empty hosts list", s.id.get_ref()),
+                    );
+                }
+                self.select_hosts(names, &plan.hosts)
+            }
+            None if read.refused("hosts") => Vec::new(),
+            None if s.banner.is_some() => plan
+                .banner
+                .as_ref()
+                .map_or_else(|| (0..plan.hosts.len()).collect(), |b| b.hosts.clone()),
+            None => (0..plan.hosts.len()).collect(),
+        }
+    }
+
+    /// The steps of a rolling block are consecutive.
+    fn check_rolling(&mut self, read: &Read<StepSection>, sequence: &mut Sequence) {
+        let text = read.value.rolling.as_ref();
+        let label = text.map(|r| r.get_ref().clone());
+        if sequence.current_rolling == label {
+            return;
+        }
+        if let Some(previous) = sequence.current_rolling.take() {
+            sequence.closed_rolling.insert(previous);
+        }
+        if let (Some(label), Some(text)) = (&label, text) {
+            if sequence.closed_rolling.contains(label) {
+                self.error(
+                    text.span(),
+                    format!("rolling block '{label}' was already closed by other steps; the steps of a rolling block must be consecutive"),
+                );
+            }
+        }
+        sequence.current_rolling = label;
+    }
+}
