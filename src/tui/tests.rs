@@ -202,8 +202,8 @@ impl Fixture {
                 Event::Output {
                     step,
                     host,
-                    stream: *stream,
-                    line: l.to_string(),
+                    phase: Phase::Main,
+                    lines: vec![(*stream, l.to_string())],
                 },
             );
         }
@@ -365,8 +365,8 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stdout,
-            line: "From github.com:coralnet/coralnet".into(),
+            phase: Phase::Main,
+            lines: vec![(Stream::Stdout, "From github.com:coralnet/coralnet".into())],
         },
     );
     f.ev(
@@ -374,8 +374,11 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stdout,
-            line: "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
+            phase: Phase::Main,
+            lines: vec![(
+                Stream::Stdout,
+                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
+            )],
         },
     );
     f.ev(
@@ -383,8 +386,11 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stderr,
-            line: "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
+            phase: Phase::Main,
+            lines: vec![(
+                Stream::Stderr,
+                "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
+            )],
         },
     );
     f.ev(
@@ -807,7 +813,11 @@ fn lock_break_needs_the_step_id() {
         1,
         Event::Prompt(Prompt {
             step: 0,
-            kind: PromptKind::Gate,
+            kind: PromptKind::LockBreak {
+                host: 0,
+                path: "/tmp/lock-0".into(),
+                holder: "run 20260101-000000-aaaa by alice on laptop".into(),
+            },
             hosts: vec![0],
             commands: vec![(
                 0,
@@ -815,7 +825,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
-            choices: vec![Decision::Override, Decision::Abort],
+            choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
     f.clock(2);
@@ -827,7 +837,7 @@ fn lock_break_needs_the_step_id() {
     f.type_text("banner-on");
     assert_eq!(
         f.key(KeyCode::Enter),
-        Some(Command::Decide(Decision::Override))
+        Some(Command::Decide(Decision::BreakLock { host: 0 }))
     );
 }
 
@@ -838,11 +848,15 @@ fn lock_break_no_aborts_from_the_main_view() {
         1,
         Event::Prompt(Prompt {
             step: 0,
-            kind: PromptKind::Gate,
+            kind: PromptKind::LockBreak {
+                host: 0,
+                path: "/tmp/lock-0".into(),
+                holder: "another run".into(),
+            },
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
-            choices: vec![Decision::Override, Decision::Abort],
+            choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
     f.key(KeyCode::Esc);
@@ -1025,8 +1039,8 @@ fn search_highlights_and_moves() {
             Event::Output {
                 step: 6,
                 host: 0,
-                stream: Stream::Stdout,
-                line,
+                phase: Phase::Main,
+                lines: vec![(Stream::Stdout, line)],
             },
         );
     }
@@ -1153,8 +1167,8 @@ fn scrollback_is_bounded() {
             Event::Output {
                 step: 4,
                 host: 0,
-                stream: Stream::Stdout,
-                line: format!("y {i}"),
+                phase: Phase::Main,
+                lines: vec![(Stream::Stdout, format!("y {i}"))],
             },
         );
     }
