@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -91,41 +90,46 @@ pub fn follow_logs(
 ) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel(1024);
     let out = Outbox::new(tx, Arc::new(Redactor::for_plan(&plan)));
-    tokio::spawn(async move {
-        let mut hosts: Vec<HostIx> = plan.logs.iter().map(|l| l.host).collect();
-        hosts.sort_unstable();
-        hosts.dedup();
-        let connecting = hosts.iter().map(|&h| {
-            let prompter = prompter.clone();
-            let host = &plan.hosts[h];
-            async move { (h, remote::connect(host, prompter).await) }
-        });
-        let connected = tokio::select! {
-            c = join_all(connecting) => c,
-            () = cancel.cancelled() => return,
-        };
-        for (h, result) in connected {
-            let transport = match result {
+    let mut hosts: Vec<HostIx> = plan.logs.iter().map(|l| l.host).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    // Each host on its own: one that is slow to connect (or asks a
+    // question) holds up no other's logs.
+    for host in hosts {
+        let plan = plan.clone();
+        let prompter = prompter.clone();
+        let out = out.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let connected = tokio::select! {
+                c = remote::connect(&plan.hosts[host], prompter) => c,
+                () = cancel.cancelled() => return,
+            };
+            let logs = plan.logs.iter().enumerate().filter(|(_, l)| l.host == host);
+            let transport = match connected {
                 Ok(t) => t,
                 Err(e) => {
-                    tracing::debug!(host = %plan.hosts[h].name, error = %e, "log host unreachable");
-                    for (log, _) in plan.logs.iter().enumerate().filter(|(_, l)| l.host == h) {
+                    tracing::debug!(host = %plan.hosts[host].name, error = %e, "log host unreachable");
+                    for (log, _) in logs {
                         let reason = e.to_string();
                         out.send(Event::LogStopped { log, reason }).await;
                     }
-                    continue;
+                    return;
                 }
             };
-            for (log, spec) in plan.logs.iter().enumerate().filter(|(_, l)| l.host == h) {
+            for (log, spec) in logs {
                 let path = plan
-                    .render(&spec.path, h, &RunVars::default())
+                    .render(&spec.path, host, &RunVars::default())
                     .unwrap_or_default();
                 let follow = follow_log(log, transport.clone(), path, out.clone(), cancel.clone());
                 tokio::spawn(follow);
             }
-        }
-        // Hold the channel open for the front end until it is done.
+        });
+    }
+    // Hold the channel open for the front end until it is done.
+    tokio::spawn(async move {
         cancel.cancelled().await;
+        drop(out);
     });
     rx
 }
