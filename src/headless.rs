@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::output::strip_sgr;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
-use crate::journal::{Outcome, RunStatus};
+use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
 use crate::runbook::duration::short;
@@ -116,6 +116,7 @@ fn letter(decision: Decision) -> &'static str {
         Decision::Undo => "u",
         Decision::Abort => "a",
         Decision::Override => "o",
+        Decision::BreakLock { .. } => "b",
     }
 }
 
@@ -186,11 +187,12 @@ impl<'p> Printer<'p> {
 
     /// One line a command printed. Written straight to the buffer: this runs
     /// for every line a step prints.
-    fn output(&mut self, step: usize, host: usize, stream: Stream, line: &str) {
-        let mark: &[u8] = if stream == Stream::Stderr {
-            b" ! "
-        } else {
-            b" | "
+    fn output(&mut self, step: usize, host: usize, phase: Phase, stream: Stream, line: &str) {
+        let mark: &[u8] = match (phase, stream) {
+            (Phase::Main, Stream::Stdout) => b" | ",
+            (Phase::Main, Stream::Stderr) => b" ! ",
+            (Phase::Undo, Stream::Stdout) => b" undo | ",
+            (Phase::Undo, Stream::Stderr) => b" undo ! ",
         };
         let line = if self.colour {
             std::borrow::Cow::Borrowed(line)
@@ -313,12 +315,11 @@ impl<'p> Printer<'p> {
             Event::Output {
                 step,
                 host,
-                stream,
-                line,
-            } => self.output(*step, *host, *stream, line),
-            Event::Lines { step, host, lines } => {
+                phase,
+                lines,
+            } => {
                 for (stream, line) in lines {
-                    self.output(*step, *host, *stream, line);
+                    self.output(*step, *host, *phase, *stream, line);
                 }
             }
             Event::StepFinished {
@@ -460,6 +461,10 @@ impl<'p> Printer<'p> {
             }
             PromptKind::Undo => format!("? rollback {tag} undo {} on {hosts}", step.title),
             PromptKind::Always => format!("? rollback {tag} always step {} on {hosts}", step.title),
+            PromptKind::LockBreak { host, path, holder } => format!(
+                "? [{}] the lock {path} is held by {holder}: break it?",
+                self.host(*host)
+            ),
         };
         self.line(&head);
         if let Some(notes) = &step.notes {
@@ -503,12 +508,12 @@ impl<'p> Printer<'p> {
                     (Decision::Run, PromptKind::Manual { .. }) => "done",
                     (Decision::Run, PromptKind::Resume { .. }) => "resume",
                     (Decision::Skip, PromptKind::Undo | PromptKind::Always) => "leave",
+                    (Decision::BreakLock { .. }, _) => "break the lock",
                     (d, _) => d.as_str(),
                 };
                 format!("{} {word}", letter(*d))
             })
             .collect();
         self.line(&format!("  answer: {}", choices.join(" / ")));
-        let _ = Outcome::Ok;
     }
 }

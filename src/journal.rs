@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::remote::Stream;
 
@@ -48,13 +49,35 @@ pub enum RunStatus {
     Aborted,
 }
 
+/// An answer to a question, as the journal names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum GateDecision {
     Run,
     Skip,
+    Retry,
+    Undo,
     Abort,
     Override,
+    BreakLock,
+}
+
+/// The text of an `output` record: one line, or lines that arrived together
+/// on one stream. Written as `line` or `lines`; both are read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputText {
+    Line(String),
+    Lines(Vec<String>),
+}
+
+impl OutputText {
+    pub fn lines(&self) -> &[String] {
+        match self {
+            OutputText::Line(line) => std::slice::from_ref(line),
+            OutputText::Lines(lines) => lines,
+        }
+    }
 }
 
 /// One journal line's event and fields.
@@ -80,11 +103,20 @@ pub enum Record {
         step: String,
         host: String,
         stream: Stream,
-        line: String,
+        /// `undo` for the output of a step's undo command.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+        #[serde(flatten)]
+        text: OutputText,
     },
+    /// An answer. A question about a host rather than a step (breaking its
+    /// lock) names the host and no step.
     Gate {
-        step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
         decision: GateDecision,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     GuardPoll {
         step: String,
@@ -137,22 +169,26 @@ pub enum JournalError {
 
 /// How much output is gathered before it is handed to the writer thread.
 const CHUNK: usize = 256 * 1024;
+/// Chunks queued for the writer thread before writers wait for it.
+const QUEUE: usize = 8;
 
 /// What the writer thread is asked to do.
 enum ToWriter {
     Bytes(Vec<u8>),
     /// Answer once everything before has reached the file.
-    Sync(std::sync::mpsc::SyncSender<std::io::Result<()>>),
+    Sync(oneshot::Sender<std::io::Result<()>>),
 }
 
-/// The journal's file, written on a thread of its own: a step printing
-/// millions of lines must not wait on the disk, while a step's start is on
-/// disk before its command is sent.
+/// The journal's file, written on a thread of its own: the run's single
+/// runtime thread never waits on the disk. Writers wait (asynchronously)
+/// only where the record must be on disk before the run goes on (a step's
+/// start, before its command is sent), or when the disk falls behind.
 pub struct Journal {
     path: PathBuf,
-    buf: Vec<u8>,
-    writer: Option<std::sync::mpsc::SyncSender<ToWriter>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Records not yet handed to the writer. An async lock, held while a
+    /// full chunk is handed over, so that chunks reach the file in order.
+    buf: tokio::sync::Mutex<Vec<u8>>,
+    writer: mpsc::Sender<ToWriter>,
 }
 
 impl Journal {
@@ -185,12 +221,13 @@ impl Journal {
     }
 
     fn start(path: PathBuf, mut file: File) -> Result<Self, JournalError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(8);
-        let thread = std::thread::Builder::new()
+        let (tx, mut rx) = mpsc::channel::<ToWriter>(QUEUE);
+        std::thread::Builder::new()
             .name("drydock-journal".into())
             .spawn(move || {
                 let mut failed: Option<std::io::Error> = None;
-                for message in rx {
+                // Ends when every sender is gone and the queue is drained.
+                while let Some(message) = rx.blocking_recv() {
                     match message {
                         ToWriter::Bytes(bytes) => {
                             if failed.is_none() {
@@ -209,9 +246,8 @@ impl Journal {
             })?;
         Ok(Self {
             path,
-            buf: Vec::with_capacity(CHUNK),
-            writer: Some(tx),
-            thread: Some(thread),
+            buf: tokio::sync::Mutex::new(Vec::with_capacity(CHUNK)),
+            writer: tx,
         })
     }
 
@@ -222,31 +258,36 @@ impl Journal {
         }
     }
 
-    fn hand_over(&mut self) -> Result<(), JournalError> {
-        if self.buf.is_empty() {
+    fn stopped(&self) -> JournalError {
+        self.error(std::io::Error::other("the journal writer stopped"))
+    }
+
+    async fn hand_over(&self, buf: &mut Vec<u8>) -> Result<(), JournalError> {
+        if buf.is_empty() {
             return Ok(());
         }
-        let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let sent = self.writer.as_ref().map(|w| w.send(ToWriter::Bytes(bytes)));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            _ => Err(self.error(std::io::Error::other("the journal writer stopped"))),
-        }
+        let bytes = std::mem::replace(buf, Vec::with_capacity(CHUNK));
+        self.writer
+            .send(ToWriter::Bytes(bytes))
+            .await
+            .map_err(|_| self.stopped())
     }
 
     /// Everything written so far is in the file when this returns.
-    pub fn flush(&mut self) -> Result<(), JournalError> {
-        self.hand_over()?;
-        let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel(1);
-        let sent = self.writer.as_ref().map(|w| w.send(ToWriter::Sync(ack_tx)));
-        let answer = match sent {
-            Some(Ok(())) => ack_rx.recv().ok(),
-            _ => None,
-        };
-        match answer {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(self.error(e)),
-            None => Err(self.error(std::io::Error::other("the journal writer stopped"))),
+    pub async fn flush(&self) -> Result<(), JournalError> {
+        let (ack_tx, ack_rx) = oneshot::channel();
+        {
+            let mut buf = self.buf.lock().await;
+            self.hand_over(&mut buf).await?;
+            self.writer
+                .send(ToWriter::Sync(ack_tx))
+                .await
+                .map_err(|_| self.stopped())?;
+        }
+        match ack_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.error(e)),
+            Err(_) => Err(self.stopped()),
         }
     }
 
@@ -255,69 +296,100 @@ impl Journal {
     }
 
     /// Append one record. Output lines are buffered; every other record is
-    /// flushed at once, so a step is on disk as started before it runs.
-    pub fn write(&mut self, record: Record) -> Result<(), JournalError> {
+    /// on disk when this returns, so a step is recorded as started before it runs.
+    pub async fn write(&self, record: Record) -> Result<(), JournalError> {
         let flush = !matches!(record, Record::Output { .. });
         let line = Line {
             ts: crate::clock::now_rfc3339(),
             record,
         };
-        serde_json::to_writer(&mut self.buf, &line)
-            .map_err(|e| self.error(std::io::Error::other(e)))?;
-        self.buf.push(b'\n');
-        if flush {
-            self.flush()
-        } else if self.buf.len() >= CHUNK {
-            self.hand_over()
-        } else {
-            Ok(())
+        {
+            let mut buf = self.buf.lock().await;
+            serde_json::to_writer(&mut *buf, &line)
+                .map_err(|e| self.error(std::io::Error::other(e)))?;
+            buf.push(b'\n');
+            if !flush && buf.len() >= CHUNK {
+                self.hand_over(&mut buf).await?;
+            }
         }
+        if flush { self.flush().await } else { Ok(()) }
     }
 
     /// Append the `output` records of lines a command printed in one read,
-    /// stamped with the time now. The hot path of a step that prints
-    /// millions of lines: written field by field, with the same layout as
-    /// [`Journal::write`] gives it, the fixed part of the record made once.
-    pub fn write_output<L: AsRef<str>>(
-        &mut self,
+    /// stamped with the time now: one record per run of lines on one stream,
+    /// with `line` for a single line and `lines` for several. The hot path of
+    /// a step that prints millions of lines: written field by field, with
+    /// the layout [`Journal::write`] gives it, the fixed part made once.
+    pub async fn write_output<L: AsRef<str>>(
+        &self,
         step: &str,
         host: &str,
-        lines: impl Iterator<Item = (Stream, L)>,
+        undo: bool,
+        lines: &[(Stream, L)],
     ) -> Result<(), JournalError> {
-        let mut head = Vec::with_capacity(128);
-        head.extend_from_slice(b"{\"ts\":\"");
-        head.extend_from_slice(crate::clock::now_rfc3339().as_bytes());
-        head.extend_from_slice(b"\",\"event\":\"output\",\"step\":");
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut buf = self.buf.lock().await;
         let result = (|| -> std::io::Result<()> {
+            let mut head = Vec::with_capacity(128);
+            head.extend_from_slice(b"{\"ts\":\"");
+            head.extend_from_slice(crate::clock::now_rfc3339().as_bytes());
+            head.extend_from_slice(b"\",\"event\":\"output\",\"step\":");
             serde_json::to_writer(&mut head, step)?;
             head.extend_from_slice(b",\"host\":");
             serde_json::to_writer(&mut head, host)?;
             head.extend_from_slice(b",\"stream\":\"");
-            for (stream, line) in lines {
-                self.buf.extend_from_slice(&head);
-                self.buf.extend_from_slice(match stream {
-                    Stream::Stdout => b"stdout\",\"line\":",
-                    Stream::Stderr => b"stderr\",\"line\":",
+            let phase: &[u8] = if undo { b",\"phase\":\"undo\"" } else { b"" };
+            for run in lines.chunk_by(|a, b| a.0 == b.0) {
+                buf.extend_from_slice(&head);
+                buf.extend_from_slice(match run[0].0 {
+                    Stream::Stdout => b"stdout\"",
+                    Stream::Stderr => b"stderr\"",
                 });
-                serde_json::to_writer(&mut self.buf, line.as_ref())?;
-                self.buf.extend_from_slice(b"}\n");
+                buf.extend_from_slice(phase);
+                if let [(_, line)] = run {
+                    buf.extend_from_slice(b",\"line\":");
+                    serde_json::to_writer(&mut *buf, line.as_ref())?;
+                } else {
+                    buf.extend_from_slice(b",\"lines\":[");
+                    for (i, (_, line)) in run.iter().enumerate() {
+                        if i > 0 {
+                            buf.push(b',');
+                        }
+                        serde_json::to_writer(&mut *buf, line.as_ref())?;
+                    }
+                    buf.push(b']');
+                }
+                buf.extend_from_slice(b"}\n");
             }
             Ok(())
         })();
         result.map_err(|source| self.error(source))?;
-        if self.buf.len() >= CHUNK {
-            self.hand_over()?;
+        if buf.len() >= CHUNK {
+            self.hand_over(&mut buf).await?;
         }
         Ok(())
     }
 }
 
 impl Drop for Journal {
+    /// A journal dropped without a last [`Journal::flush`] (a run that was
+    /// itself dropped) still hands its records to the writer, which writes
+    /// them and ends.
     fn drop(&mut self) {
-        let _ = self.hand_over();
-        self.writer = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let rest = std::mem::take(self.buf.get_mut());
+        if rest.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(message)) =
+            self.writer.try_send(ToWriter::Bytes(rest))
+        {
+            // The queue is full: wait for room off the runtime's thread.
+            let writer = self.writer.clone();
+            std::thread::spawn(move || {
+                let _ = writer.blocking_send(message);
+            });
         }
     }
 }
@@ -455,4 +527,102 @@ pub fn default_dir() -> PathBuf {
         .join("state")
         .join("drydock")
         .join("runs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output_records(
+        dir: &Path,
+        undo: bool,
+        lines: &[(Stream, &str)],
+    ) -> (Vec<String>, Vec<Line>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let journal = Journal::create(dir, "run").expect("journal");
+        rt.block_on(async {
+            journal
+                .write_output("step", "host", undo, lines)
+                .await
+                .expect("written");
+            journal.flush().await.expect("flushed");
+        });
+        let text = std::fs::read_to_string(journal.path()).expect("read");
+        let parsed = read(journal.path()).expect("parsed");
+        (text.lines().map(str::to_string).collect(), parsed)
+    }
+
+    #[test]
+    fn output_is_written_as_line_or_lines_and_read_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (text, parsed) = output_records(
+            dir.path(),
+            false,
+            &[
+                (Stream::Stdout, "one"),
+                (Stream::Stdout, "two \"quoted\""),
+                (Stream::Stderr, "warn"),
+                (Stream::Stdout, "three"),
+            ],
+        );
+        assert_eq!(text.len(), 3, "{text:?}");
+        let texts: Vec<(Stream, Vec<String>)> = parsed
+            .iter()
+            .map(|l| match &l.record {
+                Record::Output {
+                    stream,
+                    text,
+                    phase: None,
+                    ..
+                } => (*stream, text.lines().to_vec()),
+                other => panic!("not output: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                (Stream::Stdout, vec!["one".into(), "two \"quoted\"".into()]),
+                (Stream::Stderr, vec!["warn".into()]),
+                (Stream::Stdout, vec!["three".into()]),
+            ]
+        );
+        assert!(text[0].contains("\"lines\":[\"one\","), "{}", text[0]);
+        assert!(text[1].contains("\"line\":\"warn\""), "{}", text[1]);
+    }
+
+    #[test]
+    fn the_fast_path_writes_what_serde_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (text, parsed) = output_records(
+            dir.path(),
+            true,
+            &[
+                (Stream::Stderr, "a"),
+                (Stream::Stdout, "b"),
+                (Stream::Stdout, "c"),
+            ],
+        );
+        for (written, line) in text.iter().zip(&parsed) {
+            let again = serde_json::to_string(line).expect("serialize");
+            assert_eq!(written, &again);
+        }
+        assert!(text[0].contains("\"phase\":\"undo\""), "{}", text[0]);
+    }
+
+    #[test]
+    fn a_lock_break_is_a_gate_on_a_host() {
+        let line = r#"{"ts":"t","event":"gate","decision":"break_lock","host":"web"}"#;
+        let parsed: Line = serde_json::from_str(line).expect("parses");
+        assert_eq!(
+            parsed.record,
+            Record::Gate {
+                step: None,
+                decision: GateDecision::BreakLock,
+                host: Some("web".into()),
+            }
+        );
+        assert_eq!(serde_json::to_string(&parsed).expect("serialize"), line);
+    }
 }

@@ -13,6 +13,10 @@ struct Run {
 }
 
 fn start(body: &str) -> (Run, tempfile::TempDir) {
+    start_with(body, |_| {})
+}
+
+fn start_with(body: &str, adjust: impl FnOnce(&mut engine::Options)) -> (Run, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().display().to_string();
     let text = format!(
@@ -22,7 +26,7 @@ fn start(body: &str) -> (Run, tempfile::TempDir) {
     let path = dir.path().join("runbook.toml");
     std::fs::write(&path, text).expect("write");
     let plan = Arc::new(drydock::runbook::load(&path, &[]).expect("runbook loads"));
-    let options = engine::Options {
+    let mut options = engine::Options {
         yes: false,
         step_mode: false,
         dry_run: false,
@@ -34,6 +38,7 @@ fn start(body: &str) -> (Run, tempfile::TempDir) {
         offer_lock_break: false,
         tail_logs: false,
     };
+    adjust(&mut options);
     let handle = engine::start(plan, options).expect("start");
     (
         Run {
@@ -273,4 +278,286 @@ run = "echo git -C {{site}} rebase > {{root}}/rebased-{{host}}"
     let (status, _, _) = run.finish().await;
     assert_eq!(status, RunStatus::Ok);
     assert!(root.join("rebased-a").exists() && root.join("rebased-b").exists());
+}
+
+/// The journal of a finished run, one JSON value a line.
+fn journal_of(events: &[Event]) -> Vec<serde_json::Value> {
+    let path = events
+        .iter()
+        .find_map(|e| match e {
+            Event::RunFinished {
+                journal: Some(j), ..
+            } => Some(j.clone()),
+            _ => None,
+        })
+        .expect("the run names its journal");
+    std::fs::read_to_string(path)
+        .expect("journal")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Whether a process whose command line contains `marker` runs, within 5 s.
+fn gone(marker: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .expect("ps");
+        if !String::from_utf8_lossy(&ps.stdout).contains(marker) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn a_guard_check_that_does_not_finish_is_abandoned_at_the_next_poll() {
+    let (mut run, _dir) = start(
+        r#"
+[[steps]]
+id = "idle"
+title = "Worker idle"
+hosts = ["a"]
+guard = { command = "exec sleep 31.7", poll = "300ms", timeout = "2s" }
+on_failure = "abort"
+"#,
+    );
+    let started = std::time::Instant::now();
+    let polled = run
+        .until("a check given up", |e| {
+            matches!(e, Event::GuardPolled { checks: 2, .. })
+        })
+        .await;
+    let Event::GuardPolled { ok, detail, .. } = polled else {
+        unreachable!()
+    };
+    assert!(!ok);
+    assert_eq!(detail, "the check did not finish within 300ms");
+    let (status, code, events) = run.finish().await;
+    assert_eq!((status, code), (RunStatus::Failed, 1));
+    assert_eq!(finished(&events, 0), [Outcome::Timeout]);
+    let checks = events
+        .iter()
+        .filter(|e| matches!(e, Event::GuardPolled { .. }))
+        .count();
+    assert!(
+        checks >= 5,
+        "a check every poll until the deadline: {checks}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the guard ends at its deadline"
+    );
+    assert!(gone("sleep 31.7"), "an abandoned check still runs");
+}
+
+#[tokio::test]
+async fn previews_and_conditions_that_outlive_the_steps_timeout_are_abandoned() {
+    let (mut run, _dir) = start(
+        r#"
+[[steps]]
+id = "look"
+title = "Look first"
+hosts = ["a"]
+confirm = true
+preview = "exec sleep 32.3"
+timeout = "400ms"
+run = "true"
+[[steps]]
+id = "maybe"
+title = "Only where it holds"
+hosts = ["a"]
+when = "exec sleep 33.1"
+timeout = "400ms"
+run = "true"
+"#,
+    );
+    let prompt = run
+        .until("the gate", |e| matches!(e, Event::Prompt(_)))
+        .await;
+    let Event::Prompt(p) = prompt else {
+        unreachable!()
+    };
+    assert_eq!(
+        p.previews[0].error.as_deref(),
+        Some("no answer within 400ms")
+    );
+    run.decide(Decision::Skip).await;
+    let skipped = run
+        .until("the condition's verdict", |e| {
+            matches!(e, Event::StepSkipped { step: 1, .. })
+        })
+        .await;
+    let Event::StepSkipped { reason, .. } = skipped else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason,
+        "condition `exec sleep 33.1` could not be checked: no answer within 400ms"
+    );
+    let (status, _, _) = run.finish().await;
+    assert_eq!(status, RunStatus::Ok);
+    assert!(gone("sleep 32.3") && gone("sleep 33.1"));
+}
+
+#[tokio::test]
+async fn a_held_lock_is_its_own_question_and_its_break_is_journaled_on_the_host() {
+    let (mut run, dir) = start_with(
+        r#"
+[[steps]]
+id = "first"
+title = "First"
+run = "touch {{root}}/ran-{{host}}"
+"#,
+        |o| o.offer_lock_break = true,
+    );
+    let root = dir.path();
+    // Another run holds the lock; the engine may already be looking at it.
+    let lock = root.join("lock");
+    std::fs::create_dir(&lock).expect("lock dir");
+    std::fs::write(
+        lock.join("owner"),
+        "run_id=20260101-000000-other\nuser=alice\nmachine=laptop\nsince=then\nrunbook=x\n",
+    )
+    .expect("owner");
+    let prompt = run
+        .until("the lock-break question", |e| matches!(e, Event::Prompt(_)))
+        .await;
+    let Event::Prompt(p) = prompt else {
+        unreachable!()
+    };
+    let PromptKind::LockBreak { host, path, holder } = &p.kind else {
+        panic!("not a lock break: {:?}", p.kind)
+    };
+    assert_eq!(*host, 0);
+    assert_eq!(path, &lock.display().to_string());
+    assert!(holder.contains("20260101-000000-other"), "{holder}");
+    assert_eq!(
+        p.choices,
+        [Decision::BreakLock { host: 0 }, Decision::Abort]
+    );
+    // An answer for another host's lock is not taken for this one.
+    run.decide(Decision::BreakLock { host: 1 }).await;
+    run.decide(Decision::BreakLock { host: 0 }).await;
+    let (status, code, events) = run.finish().await;
+    assert_eq!((status, code), (RunStatus::Ok, 0));
+    assert!(root.join("ran-a").exists() && root.join("ran-b").exists());
+    let gates: Vec<_> = journal_of(&events)
+        .into_iter()
+        .filter(|e| e["event"] == "gate")
+        .collect();
+    assert_eq!(gates.len(), 1, "{gates:?}");
+    assert_eq!(gates[0]["decision"], "break_lock");
+    assert_eq!(gates[0]["host"], "a");
+    assert!(gates[0].get("step").is_none(), "no step: {}", gates[0]);
+}
+
+#[tokio::test]
+async fn an_undos_output_is_marked_as_the_undo_and_secrets_never_show() {
+    let (mut run, _dir) = start(
+        r#"
+[vars]
+api_token = "tok-4242-secret"
+[[steps]]
+id = "migrate"
+title = "Migrate"
+hosts = ["a"]
+run = "echo using tok-4242-secret; echo denied for tok-4242-secret >&2; false"
+undo = "echo undone; echo undone too"
+"#,
+    );
+    let prompt = run
+        .until("the failure", |e| matches!(e, Event::Prompt(_)))
+        .await;
+    let Event::Prompt(p) = prompt else {
+        unreachable!()
+    };
+    let PromptKind::Failure { failures } = &p.kind else {
+        panic!("not a failure: {:?}", p.kind)
+    };
+    assert_eq!(failures[0].last_stderr, ["denied for ********"]);
+    run.decide(Decision::Undo).await;
+    run.until("the failure again", |e| matches!(e, Event::Prompt(_)))
+        .await;
+    run.decide(Decision::Skip).await;
+    let (status, _, events) = run.finish().await;
+    assert_eq!(status, RunStatus::Ok);
+    let mut main = Vec::new();
+    let mut undo = Vec::new();
+    for e in &events {
+        if let Event::Output { phase, lines, .. } = e {
+            let text = lines.iter().map(|(_, l)| l.clone());
+            match phase {
+                engine::Phase::Main => main.extend(text),
+                engine::Phase::Undo => undo.extend(text),
+            }
+        }
+    }
+    assert_eq!(main, ["using ********", "denied for ********"]);
+    assert_eq!(undo, ["undone", "undone too"]);
+    let journal = journal_of(&events);
+    let text = serde_json::to_string(&journal).expect("json");
+    assert!(!text.contains("tok-4242-secret"), "{text}");
+    let undo_output: Vec<&serde_json::Value> = journal
+        .iter()
+        .filter(|e| e["event"] == "output" && e["phase"] == "undo")
+        .collect();
+    assert!(!undo_output.is_empty(), "{journal:?}");
+    let decisions: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["event"] == "gate")
+        .filter_map(|e| e["decision"].as_str())
+        .collect();
+    assert_eq!(decisions, ["undo", "skip"]);
+}
+
+#[tokio::test]
+async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "booted with tok-77-secret\n").expect("log");
+    let text = format!(
+        "[runbook]\nname = \"logs\"\n[vars]\napi_token = \"tok-77-secret\"\n[hosts.a]\ntransport = \"local\"\n[logs.app]\nhost = \"a\"\npath = \"{}\"\n[[steps]]\nid = \"x\"\ntitle = \"X\"\nrun = \"true\"\n",
+        log.display()
+    );
+    let path = dir.path().join("runbook.toml");
+    std::fs::write(&path, text).expect("write");
+    let plan = Arc::new(drydock::runbook::load(&path, &[]).expect("runbook loads"));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut events =
+        engine::follow_logs(plan, Arc::new(drydock::remote::Declining), cancel.clone());
+    let mut lines = Vec::new();
+    let mut appended = false;
+    let follow = async {
+        while let Some(e) = events.recv().await {
+            if let Event::LogLine { log: 0, line } = e {
+                lines.push(line);
+                if !appended {
+                    appended = true;
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&log)
+                        .expect("open log");
+                    std::io::Write::write_all(&mut f, b"later\n").expect("append");
+                } else {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), follow)
+        .await
+        .expect("the log's lines arrive");
+    assert_eq!(lines, ["booted with ********", "later"]);
+    cancel.cancel();
+    let closed = async { while events.recv().await.is_some() {} };
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("the followers end when cancelled");
 }

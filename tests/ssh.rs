@@ -13,6 +13,17 @@ use support::sshd::Sshd;
 /// Longest any drydock run here may take: past it the run counts as hung.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
 
+/// The lines of one journal `output` record: `line`, or `lines` for several.
+fn record_lines(record: &Value) -> Vec<String> {
+    match record["lines"].as_array() {
+        Some(lines) => lines
+            .iter()
+            .map(|l| l.as_str().unwrap_or_default().to_string())
+            .collect(),
+        None => vec![record["line"].as_str().unwrap_or_default().to_string()],
+    }
+}
+
 struct Run {
     code: Option<i32>,
     stdout: String,
@@ -33,7 +44,7 @@ impl Run {
         self.events("output")
             .into_iter()
             .filter(|e| e["step"] == step)
-            .map(|e| e["line"].as_str().unwrap_or_default().to_string())
+            .flat_map(record_lines)
             .collect()
     }
 
@@ -264,11 +275,11 @@ fn multi_step_run_over_one_connection() {
         .events("output")
         .into_iter()
         .filter(|e| e["step"] == "streams")
-        .map(|e| {
-            (
-                e["stream"].as_str().unwrap_or("").to_string(),
-                e["line"].as_str().unwrap_or("").to_string(),
-            )
+        .flat_map(|e| {
+            let stream = e["stream"].as_str().unwrap_or("").to_string();
+            record_lines(e)
+                .into_iter()
+                .map(move |l| (stream.clone(), l))
         })
         .collect();
     assert!(

@@ -61,17 +61,13 @@ pub enum Event {
         phase: Phase,
         attempt: u32,
     },
+    /// Lines a command printed that arrived together, in order: one event
+    /// for a burst, so that a step printing millions of lines is cheap.
+    /// `phase` tells an undo's output from the step's own.
     Output {
         step: StepIx,
         host: HostIx,
-        stream: Stream,
-        line: String,
-    },
-    /// Lines a command printed that arrived together, in order: one event
-    /// for a burst, so that a step printing millions of lines is cheap.
-    Lines {
-        step: StepIx,
-        host: HostIx,
+        phase: Phase,
         lines: Vec<(Stream, String)>,
     },
     StepFinished {
@@ -133,6 +129,9 @@ pub enum Event {
 
 #[derive(Debug, Clone)]
 pub struct Prompt {
+    /// The step the question is about. A lock break is about a host, not a
+    /// step: there it is the runbook's first step, whose id the admin types
+    /// to confirm.
     pub step: StepIx,
     pub kind: PromptKind,
     pub hosts: Vec<HostIx>,
@@ -156,6 +155,12 @@ pub enum PromptKind {
     Undo,
     /// During a rollback: run this `always` step?
     Always,
+    /// Another run holds the lock on `host`: break it, or abort?
+    LockBreak {
+        host: HostIx,
+        path: String,
+        holder: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +190,11 @@ pub enum Decision {
     Abort,
     /// Treat a guard as holding though it does not.
     Override,
+    /// Remove the lock another run holds on `host`, and take it. The host is
+    /// part of the answer so that it cannot be taken for another host's lock.
+    BreakLock {
+        host: HostIx,
+    },
 }
 
 impl Decision {
@@ -196,6 +206,7 @@ impl Decision {
             Decision::Undo => "undo",
             Decision::Abort => "abort",
             Decision::Override => "override",
+            Decision::BreakLock { .. } => "break_lock",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The run lock on each host: an atomic `mkdir` with an `owner` file that
 //! names the run holding it.
 
+use super::event::{Decision, Event, Prompt, PromptKind};
+use super::runner::Engine;
 use crate::remote::{Transport, TransportError};
 
 pub struct Owner {
@@ -91,4 +93,108 @@ pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquire
 pub async fn release(t: &dyn Transport, dir: &str) -> Result<(), TransportError> {
     t.remove_file(&owner_path(dir)).await?;
     t.remove_dir(dir).await
+}
+
+impl Engine {
+    /// Take the lock on every host that takes part; false (with every lock
+    /// taken so far released) when one cannot be taken.
+    pub(super) async fn take_locks(&mut self) -> bool {
+        let me = Owner::current(&self.run_id, &self.plan().name);
+        for h in self.participants.clone() {
+            let path = match self.ctx.render(&self.plan().lock, h) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.emit(Event::HostFailed {
+                        host: h,
+                        error: format!("lock path: {e}"),
+                    })
+                    .await;
+                    return false;
+                }
+            };
+            let Ok(transport) = self.ctx.transport(h) else {
+                return false;
+            };
+            loop {
+                match acquire(transport.as_ref(), &path, &me).await {
+                    Ok(Acquired::Taken) => {
+                        tracing::debug!(host = %self.plan().hosts[h].name, path = %path, "lock taken");
+                        self.locks.push((h, path.clone()));
+                        self.emit(Event::LockTaken {
+                            host: h,
+                            path: path.clone(),
+                        })
+                        .await;
+                        break;
+                    }
+                    Ok(Acquired::Held(holder)) => {
+                        tracing::debug!(host = %self.plan().hosts[h].name, path = %path, holder = %holder, "lock held");
+                        self.emit(Event::LockHeld {
+                            host: h,
+                            path: path.clone(),
+                            holder: holder.clone(),
+                        })
+                        .await;
+                        if self.opts.offer_lock_break
+                            && self.ask_lock_break(h, &path, holder).await
+                            && release(transport.as_ref(), &path).await.is_ok()
+                        {
+                            tracing::debug!(host = %self.plan().hosts[h].name, path = %path, "lock broken");
+                            continue;
+                        }
+                        self.release_locks().await;
+                        return false;
+                    }
+                    Err(e) => {
+                        self.emit(Event::HostFailed {
+                            host: h,
+                            error: format!("cannot take the lock {path}: {e}"),
+                        })
+                        .await;
+                        self.release_locks().await;
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Ask whether to break the lock another run holds on `host`.
+    async fn ask_lock_break(&mut self, host: usize, path: &str, holder: String) -> bool {
+        let decision = self
+            .ask(Prompt {
+                step: 0,
+                hosts: vec![host],
+                commands: vec![(host, format!("break the lock {path} held by {holder}"))],
+                kind: PromptKind::LockBreak {
+                    host,
+                    path: path.to_string(),
+                    holder,
+                },
+                previews: Vec::new(),
+                choices: vec![Decision::BreakLock { host }, Decision::Abort],
+            })
+            .await;
+        decision == Decision::BreakLock { host }
+    }
+
+    pub(super) async fn release_locks(&mut self) {
+        for (h, path) in std::mem::take(&mut self.locks) {
+            let Ok(t) = self.ctx.transport(h) else {
+                continue;
+            };
+            let name = self.plan().hosts[h].name.clone();
+            match release(t.as_ref(), &path).await {
+                Ok(()) => tracing::debug!(host = %name, path = %path, "lock released"),
+                Err(e) => {
+                    self.emit(Event::Notice {
+                        step: None,
+                        text: format!("could not release the lock {path} on {name}: {e}"),
+                    })
+                    .await;
+                }
+            }
+        }
+    }
 }

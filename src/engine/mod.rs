@@ -2,11 +2,23 @@
 //! [`Decision`]s. It knows nothing of terminals; the TUI and headless mode are
 //! two front ends on the same channels.
 
+mod banner;
+mod ctx;
+mod dry_run;
+mod emitter;
+mod error;
 pub mod event;
+mod exec;
+mod gate;
+mod guard;
 pub mod http;
 mod lock;
 pub mod output;
+mod redact;
+mod rollback;
 mod runner;
+mod tail;
+mod wait;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,7 +27,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use error::StepError;
 pub use event::*;
+pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};
 use crate::remote::Prompter;
@@ -85,7 +99,7 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
             (run_id, journal)
         }
     };
-    let emitter = runner::Emitter::new(plan.clone(), event_tx, journal);
+    let emitter = emitter::Emitter::new(plan.clone(), event_tx, journal);
     let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx);
     let task = tokio::spawn(engine.run());
     Ok(RunHandle {
@@ -96,42 +110,61 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
     })
 }
 
+/// Why there is no run to resume.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("no run '{run_id}' in {}; `drydock history` lists the runs", dir.display())]
+    NoSuchRun { run_id: String, dir: PathBuf },
+    #[error("run '{run_id}' already finished ({}); there is nothing to resume", status_word(*status))]
+    Finished { run_id: String, status: RunStatus },
+    #[error(
+        "no unfinished run of {} in {}; `drydock history` lists the runs",
+        runbook.display(),
+        dir.display()
+    )]
+    NothingUnfinished { runbook: PathBuf, dir: PathBuf },
+}
+
+fn status_word(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Ok => "ok",
+        RunStatus::Failed => "failed",
+        RunStatus::Aborted => "aborted",
+    }
+}
+
 /// The latest unfinished run of `runbook` in `dir`, or the run named.
 pub fn find_resumable(
     dir: &std::path::Path,
     runbook: &std::path::Path,
     run_id: Option<&str>,
-) -> Result<RunSummary, String> {
-    let runs = journal::list_runs(dir).map_err(|e| e.to_string())?;
+) -> Result<RunSummary, ResumeError> {
+    let runs = journal::list_runs(dir)?;
     let wanted = runbook_key(runbook);
     if let Some(id) = run_id {
-        let run = runs.into_iter().find(|r| r.run_id == id).ok_or_else(|| {
-            format!(
-                "no run '{id}' in {}; `drydock history` lists the runs",
-                dir.display()
-            )
-        })?;
+        let run =
+            runs.into_iter()
+                .find(|r| r.run_id == id)
+                .ok_or_else(|| ResumeError::NoSuchRun {
+                    run_id: id.to_string(),
+                    dir: dir.to_path_buf(),
+                })?;
         if let Some((status, _)) = run.finished {
-            return Err(format!(
-                "run '{id}' already finished ({}); there is nothing to resume",
-                match status {
-                    RunStatus::Ok => "ok",
-                    RunStatus::Failed => "failed",
-                    RunStatus::Aborted => "aborted",
-                }
-            ));
+            return Err(ResumeError::Finished {
+                run_id: id.to_string(),
+                status,
+            });
         }
         return Ok(run);
     }
     runs.into_iter()
         .rev()
         .find(|r| r.finished.is_none() && runbook_key(std::path::Path::new(&r.runbook)) == wanted)
-        .ok_or_else(|| {
-            format!(
-                "no unfinished run of {} in {}; `drydock history` lists the runs",
-                runbook.display(),
-                dir.display()
-            )
+        .ok_or_else(|| ResumeError::NothingUnfinished {
+            runbook: runbook.to_path_buf(),
+            dir: dir.to_path_buf(),
         })
 }
 

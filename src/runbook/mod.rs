@@ -1,5 +1,6 @@
 //! The runbook format: parse, validate with source positions, resolve to a [`Plan`].
 
+mod describe;
 pub mod diag;
 pub mod duration;
 mod load;

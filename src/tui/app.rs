@@ -32,9 +32,17 @@ pub struct PromptState {
 }
 
 impl PromptState {
-    /// The lock-break question: the engine offers override or abort.
+    /// The lock-break question, answered by typing the step id out.
     pub fn is_lock_break(&self) -> bool {
-        self.prompt.choices.contains(&Decision::Override)
+        matches!(self.prompt.kind, PromptKind::LockBreak { .. })
+    }
+
+    /// The answer the typed step id gives: breaking the lock.
+    pub fn typed_answer(&self) -> Option<Decision> {
+        match self.prompt.kind {
+            PromptKind::LockBreak { host, .. } => Some(Decision::BreakLock { host }),
+            _ => None,
+        }
     }
 }
 
@@ -334,14 +342,8 @@ impl App {
                 self.select_current(step, Some(host));
             }
             Event::Output {
-                step,
-                host,
-                stream,
-                line,
+                step, host, lines, ..
             } => {
-                self.pane_mut(step, host).push(stream, line);
-            }
-            Event::Lines { step, host, lines } => {
                 let pane = self.pane_mut(step, host);
                 for (stream, line) in lines {
                     pane.push(stream, line);
@@ -420,9 +422,7 @@ impl App {
                 self.select_current(step, None);
             }
             Event::Prompt(prompt) => {
-                if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. })
-                    && !prompt.choices.contains(&Decision::Override)
-                {
+                if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
                             c.status = CellStatus::NeedsConfirm;
@@ -447,8 +447,16 @@ impl App {
                         c.status = CellStatus::Pending;
                     }
                 }
-                if decision == Decision::Override || decision == Decision::Abort {
-                    self.status = Some(strings::decided(self.step_id(step), decision.as_str()));
+                match decision {
+                    Decision::BreakLock { host } => {
+                        let host = self.host_name(host);
+                        self.status = Some(strings::decided(host, decision.as_str()));
+                    }
+                    Decision::Override | Decision::Abort => {
+                        let step = self.step_id(step);
+                        self.status = Some(strings::decided(step, decision.as_str()));
+                    }
+                    _ => {}
                 }
                 if self.waiting_until.is_some_and(|(s, _)| s == step) {
                     self.waiting_until = None;

@@ -265,7 +265,7 @@ impl App {
         if p.is_lock_break() {
             match key.code {
                 KeyCode::Enter if p.typed == step_id => {
-                    return Some(Command::Decide(Decision::Override));
+                    return p.typed_answer().map(Command::Decide);
                 }
                 KeyCode::Enter => p.wrong = true,
                 KeyCode::Backspace => {

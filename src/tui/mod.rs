@@ -1,5 +1,5 @@
 //! The ratatui front end. It knows the engine only through its events and
-//! decisions, and the hosts only through the `Transport` trait (log tails).
+//! decisions; `drydock logs` follows the logs through the engine too.
 
 pub mod app;
 pub mod input;
@@ -20,14 +20,13 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::output::{LineSplitter, sanitize};
 use crate::engine::{Decision, Event, RunHandle, exit};
-use crate::remote::{Chunk, Prompter, Question};
+use crate::remote::{Prompter, Question};
 use crate::runbook::Plan;
 use app::App;
 pub use app::UiMsg;
 use input::Command;
-use state::{LogState, Mode};
+use state::Mode;
 use theme::Theme;
 
 /// At most this many frames a second; output never forces more.
@@ -73,68 +72,6 @@ pub fn ui_channel() -> UiChannel {
 
 /// Both ends of the channel made by [`ui_channel`].
 pub type UiChannel = (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>);
-
-/// Tail each log entry through its host's transport, reporting lines to the UI.
-fn spawn_tails(
-    plan: &Arc<Plan>,
-    wanted: &[usize],
-    tx: &mpsc::Sender<UiMsg>,
-    cancel: &CancellationToken,
-) {
-    for &ix in wanted {
-        let Some(spec) = plan.logs.get(ix) else {
-            continue;
-        };
-        let Some(host) = plan.hosts.get(spec.host).cloned() else {
-            continue;
-        };
-        let path = plan
-            .render(&spec.path, spec.host, &crate::runbook::RunVars::default())
-            .unwrap_or_default();
-        let tx = tx.clone();
-        let cancel = cancel.clone();
-        let prompter: Arc<dyn Prompter> = Arc::new(TuiPrompter::new(tx.clone()));
-        tokio::spawn(async move {
-            let state = |state| UiMsg::LogState { ix, state };
-            let transport = match crate::remote::connect(&host, prompter).await {
-                Ok(t) => t,
-                Err(e) => {
-                    let _ = tx.send(state(LogState::Ended(e.to_string()))).await;
-                    return;
-                }
-            };
-            let _ = tx.send(state(LogState::Tailing)).await;
-            let (out_tx, mut out_rx) = mpsc::channel::<Chunk>(64);
-            let exec = crate::remote::tail(transport.as_ref(), &path, out_tx, cancel.clone());
-            tokio::pin!(exec);
-            let mut split = LineSplitter::default();
-            let mut exec_done = None;
-            loop {
-                tokio::select! {
-                    chunk = out_rx.recv() => match chunk {
-                        Some(c) => {
-                            let mut lines = Vec::new();
-                            split.push(&c.data, |l| lines.push(sanitize(l)));
-                            for line in lines {
-                                if tx.send(UiMsg::Log { ix, line }).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        None => break,
-                    },
-                    r = &mut exec, if exec_done.is_none() => exec_done = Some(r),
-                }
-            }
-            let why = match exec_done {
-                Some(Ok(status)) => status.to_string(),
-                Some(Err(e)) => e.to_string(),
-                None => "closed".to_string(),
-            };
-            let _ = tx.send(state(LogState::Ended(why))).await;
-        });
-    }
-}
 
 pub enum End {
     Quit,
@@ -343,9 +280,10 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
         .iter()
         .filter_map(|&i| plan.logs.get(i).cloned())
         .collect();
-    let sub = Arc::new(sub);
-    let all: Vec<usize> = (0..sub.logs.len()).collect();
-    spawn_tails(&sub, &all, &ui_tx, &cancel);
+    let prompter: Arc<dyn Prompter> = Arc::new(TuiPrompter::new(ui_tx));
+    let mut logs = crate::engine::follow_logs(Arc::new(sub), prompter, cancel.clone());
+    // Nothing is decided in the log viewer: its decisions go nowhere.
+    let (no_decisions, _) = mpsc::channel(1);
     let mut guard = match term::TerminalGuard::enter() {
         Ok(g) => g,
         Err(e) => {
@@ -357,7 +295,7 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
         &mut app,
         &theme,
         &mut guard.terminal,
-        None,
+        Some((&mut logs, no_decisions)),
         &mut ui_rx,
         EventStream::new(),
         LoopOptions::default(),

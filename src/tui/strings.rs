@@ -50,6 +50,7 @@ pub fn prompt_title(kind: &PromptKind, lock_break: bool) -> &'static str {
         PromptKind::Resume { .. } => "Resume the interrupted run",
         PromptKind::Undo => "Rollback: undo this step?",
         PromptKind::Always => "Rollback: run this always step?",
+        PromptKind::LockBreak { .. } => "The lock is held",
     }
 }
 
@@ -65,6 +66,7 @@ pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
         (Decision::Undo, _) => "undo",
         (Decision::Abort, _) => "abort",
         (Decision::Override, _) => "override",
+        (Decision::BreakLock { .. }, _) => "break the lock",
     }
 }
 

@@ -203,8 +203,8 @@ impl Fixture {
                 Event::Output {
                     step,
                     host,
-                    stream: *stream,
-                    line: l.to_string(),
+                    phase: Phase::Main,
+                    lines: vec![(*stream, l.to_string())],
                 },
             );
         }
@@ -369,8 +369,8 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stdout,
-            line: "From github.com:coralnet/coralnet".into(),
+            phase: Phase::Main,
+            lines: vec![(Stream::Stdout, "From github.com:coralnet/coralnet".into())],
         },
     );
     f.ev(
@@ -378,8 +378,11 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stdout,
-            line: "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
+            phase: Phase::Main,
+            lines: vec![(
+                Stream::Stdout,
+                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
+            )],
         },
     );
     f.ev(
@@ -387,8 +390,11 @@ fn run_view_with_output_and_logs() {
         Event::Output {
             step: 4,
             host: 0,
-            stream: Stream::Stderr,
-            line: "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
+            phase: Phase::Main,
+            lines: vec![(
+                Stream::Stderr,
+                "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
+            )],
         },
     );
     f.ev(
@@ -811,7 +817,11 @@ fn lock_break_needs_the_step_id() {
         1,
         Event::Prompt(Prompt {
             step: 0,
-            kind: PromptKind::Gate,
+            kind: PromptKind::LockBreak {
+                host: 0,
+                path: "/tmp/lock-0".into(),
+                holder: "run 20260101-000000-aaaa by alice on laptop".into(),
+            },
             hosts: vec![0],
             commands: vec![(
                 0,
@@ -819,7 +829,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
-            choices: vec![Decision::Override, Decision::Abort],
+            choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
     f.clock(2);
@@ -831,7 +841,7 @@ fn lock_break_needs_the_step_id() {
     f.type_text("banner-on");
     assert_eq!(
         f.key(KeyCode::Enter),
-        Some(Command::Decide(Decision::Override))
+        Some(Command::Decide(Decision::BreakLock { host: 0 }))
     );
 }
 
@@ -842,11 +852,15 @@ fn lock_break_no_aborts_from_the_main_view() {
         1,
         Event::Prompt(Prompt {
             step: 0,
-            kind: PromptKind::Gate,
+            kind: PromptKind::LockBreak {
+                host: 0,
+                path: "/tmp/lock-0".into(),
+                holder: "another run".into(),
+            },
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
-            choices: vec![Decision::Override, Decision::Abort],
+            choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
     f.key(KeyCode::Esc);
@@ -1029,8 +1043,8 @@ fn search_highlights_and_moves() {
             Event::Output {
                 step: 6,
                 host: 0,
-                stream: Stream::Stdout,
-                line,
+                phase: Phase::Main,
+                lines: vec![(Stream::Stdout, line)],
             },
         );
     }
@@ -1077,8 +1091,8 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
             Event::Output {
                 step: 6,
                 host: 0,
-                stream: Stream::Stdout,
-                line: format!("output line {i:03}"),
+                phase: Phase::Main,
+                lines: vec![(Stream::Stdout, format!("output line {i:03}"))],
             },
         );
         f.app.on_ui(UiMsg::Log {
@@ -1218,8 +1232,8 @@ fn scrollback_is_bounded() {
             Event::Output {
                 step: 4,
                 host: 0,
-                stream: Stream::Stdout,
-                line: format!("y {i}"),
+                phase: Phase::Main,
+                lines: vec![(Stream::Stdout, format!("y {i}"))],
             },
         );
     }

@@ -156,8 +156,19 @@ pub fn output_lines(journal: &[Value], step: &str, host: &str, stream: &str) -> 
                 && e["host"] == host
                 && e["stream"] == stream
         })
-        .map(|e| e["line"].as_str().unwrap_or_default().to_string())
+        .flat_map(record_lines)
         .collect()
+}
+
+/// The lines of one `output` record: `line`, or `lines` for several.
+pub fn record_lines(record: &Value) -> Vec<String> {
+    match record["lines"].as_array() {
+        Some(lines) => lines
+            .iter()
+            .map(|l| l.as_str().unwrap_or_default().to_string())
+            .collect(),
+        None => vec![record["line"].as_str().unwrap_or_default().to_string()],
+    }
 }
 
 /// Position of the first event matching `pred`.

@@ -76,7 +76,8 @@ pub(super) fn render_prompt(
     ]));
     let step = app.plan.steps.get(prompt.step);
     let mut t: Vec<Line> = Vec::new();
-    if let Some(st) = step {
+    // A lock break is about a host, not a step: no step heads it.
+    if let (Some(st), false) = (step, lock_break) {
         t.push(Line::from(vec![
             Span::styled(
                 format!("{}/{} {}", prompt.step + 1, app.plan.steps.len(), st.id),

@@ -1,0 +1,87 @@
+//! The maintenance banner: written to each host as data (never spliced into
+//! a command line), removed when the work is done.
+
+use std::time::{Duration, Instant};
+
+use super::ctx::{Ctx, HostResult};
+use super::error::StepError;
+use super::event::{Event, HostIx, Phase, StepIx};
+use crate::journal::Outcome;
+use crate::remote::Stream;
+use crate::runbook::{BannerSwitch, Plan};
+
+/// When a banner put up now announces the work to start.
+pub(super) fn starts_at(plan: &Plan) -> String {
+    let lead = plan.banner.as_ref().map_or(Duration::ZERO, |b| b.lead);
+    let starts = chrono::Utc::now() + chrono::Duration::from_std(lead).unwrap_or_default();
+    crate::clock::rfc3339(starts)
+}
+
+impl Ctx {
+    /// Put the banner up (`Some(message)`) or take it down (`None`).
+    async fn switch_banner(
+        &self,
+        host: HostIx,
+        switch: BannerSwitch,
+        path: &str,
+    ) -> Result<Option<String>, StepError> {
+        let banner = self.plan.banner.as_ref().ok_or(StepError::NoBanner)?;
+        let transport = self.transport(host)?;
+        match switch {
+            BannerSwitch::On => {
+                let message = self.render(&banner.message, host)?;
+                let content = match &banner.content {
+                    Some(c) => self.plan.render_banner(c, host, &self.vars(), &message)?,
+                    None => message.clone(),
+                };
+                transport.write_atomic(path, content.as_bytes()).await?;
+                Ok(Some(message))
+            }
+            BannerSwitch::Off => {
+                transport.remove_file(path).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) async fn banner_host(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        switch: BannerSwitch,
+    ) -> HostResult {
+        let started = Instant::now();
+        let Some(banner) = &self.plan.banner else {
+            return HostResult::failed(host, &StepError::NoBanner);
+        };
+        let path = match self.render(&banner.path, host) {
+            Ok(p) => p,
+            Err(e) => return HostResult::failed(host, &e),
+        };
+        self.start_step(step, host, self.describe(step, host), Phase::Main, 1)
+            .await;
+        let res = match self.switch_banner(host, switch, &path).await {
+            Ok(message) => {
+                if let Some(message) = message {
+                    self.emitter
+                        .emit(Event::Output {
+                            step,
+                            host,
+                            phase: Phase::Main,
+                            lines: vec![(Stream::Stdout, message)],
+                        })
+                        .await;
+                }
+                HostResult::new(host, Outcome::Ok)
+            }
+            Err(e) => HostResult::failed(host, &e),
+        };
+        let starts_at = (switch == BannerSwitch::On && res.outcome == Outcome::Ok)
+            .then(|| self.vars().starts_at)
+            .flatten();
+        tracing::debug!(host = %self.plan.hosts[host].name, ?switch, outcome = res.outcome.as_str(), "banner");
+        self.finish_step_announcing(step, host, Phase::Main, &res, started, starts_at.as_deref())
+            .await;
+        res
+    }
+}

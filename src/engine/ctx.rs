@@ -1,0 +1,128 @@
+//! What every operation on a host may read: the plan, the connections, the
+//! run's variables, and where events go.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::emitter::Emitter;
+use super::error::StepError;
+use super::event::{Event, HostIx, Phase, StepIx};
+use crate::journal::Outcome;
+use crate::remote::{ExitStatus, Transport};
+use crate::runbook::template::Template;
+use crate::runbook::{Plan, RunVars};
+
+/// What a step did on one host.
+#[derive(Debug, Clone)]
+pub(super) struct HostResult {
+    pub host: HostIx,
+    pub outcome: Outcome,
+    pub exit: Option<ExitStatus>,
+    pub message: Option<String>,
+    pub last_stderr: Vec<String>,
+}
+
+impl HostResult {
+    pub fn new(host: HostIx, outcome: Outcome) -> Self {
+        Self {
+            host,
+            outcome,
+            exit: None,
+            message: None,
+            last_stderr: Vec::new(),
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    pub fn failed(host: HostIx, error: &StepError) -> Self {
+        Self::new(host, Outcome::Failed).with_message(error.to_string())
+    }
+}
+
+/// Shared by the tasks of one step's hosts, which run at the same time.
+pub(super) struct Ctx {
+    pub plan: Arc<Plan>,
+    pub emitter: Emitter,
+    pub transports: Vec<Option<Arc<dyn Transport>>>,
+    pub run_vars: Mutex<RunVars>,
+}
+
+impl Ctx {
+    pub fn vars(&self) -> RunVars {
+        self.run_vars.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn transport(&self, host: HostIx) -> Result<Arc<dyn Transport>, StepError> {
+        self.transports
+            .get(host)
+            .and_then(Clone::clone)
+            .ok_or_else(|| StepError::NotConnected(self.plan.hosts[host].name.clone()))
+    }
+
+    pub fn render(&self, template: &Template, host: HostIx) -> Result<String, StepError> {
+        Ok(self.plan.render(template, host, &self.vars())?)
+    }
+
+    /// What `step` does on `host`, in words.
+    pub fn describe(&self, step: StepIx, host: HostIx) -> String {
+        self.plan.describe_action(step, host, &self.vars())
+    }
+
+    pub async fn start_step(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        command: String,
+        phase: Phase,
+        attempt: u32,
+    ) {
+        self.emitter
+            .emit(Event::StepStarted {
+                step,
+                host,
+                command,
+                phase,
+                attempt,
+            })
+            .await;
+    }
+
+    pub async fn finish_step(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        result: &HostResult,
+        started: Instant,
+    ) {
+        self.finish_step_announcing(step, host, phase, result, started, None)
+            .await;
+    }
+
+    /// Finish a step; a banner that went up also journals the start time it
+    /// announced.
+    pub async fn finish_step_announcing(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        result: &HostResult,
+        started: Instant,
+        starts_at: Option<&str>,
+    ) {
+        let event = Event::StepFinished {
+            step,
+            host,
+            outcome: result.outcome,
+            exit: result.exit.clone(),
+            duration: started.elapsed(),
+            phase,
+            message: result.message.clone(),
+        };
+        self.emitter.emit_with(event, starts_at).await;
+    }
+}

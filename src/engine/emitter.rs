@@ -1,0 +1,257 @@
+//! Where the engine's events go: redacted, recorded in the journal, then
+//! sent to the front end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+
+use super::event::*;
+use super::output::strip_sgr;
+use super::redact::Redactor;
+use crate::journal::{GateDecision, Journal, JournalError, Outcome, Record};
+use crate::runbook::Plan;
+
+/// Events on their way to a front end, redacted first. The log followers
+/// hold one of their own: their lines are shown, not journaled.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Event>,
+    redactor: Arc<Redactor>,
+}
+
+impl Outbox {
+    pub(crate) fn new(tx: mpsc::Sender<Event>, redactor: Arc<Redactor>) -> Self {
+        Self { tx, redactor }
+    }
+
+    /// Send `event`; false when the front end has gone.
+    pub(crate) async fn send(&self, mut event: Event) -> bool {
+        self.redactor.event(&mut event);
+        self.tx.send(event).await.is_ok()
+    }
+}
+
+/// Sends events to the front end and records them in the journal.
+pub(crate) struct Emitter {
+    plan: Arc<Plan>,
+    outbox: Outbox,
+    journal: Option<Journal>,
+    journal_broken: AtomicBool,
+}
+
+fn phase_name(phase: Phase) -> Option<String> {
+    (phase == Phase::Undo).then(|| "undo".to_string())
+}
+
+impl Emitter {
+    pub(crate) fn new(plan: Arc<Plan>, tx: mpsc::Sender<Event>, journal: Option<Journal>) -> Self {
+        let redactor = Arc::new(Redactor::for_plan(&plan));
+        Self {
+            plan,
+            outbox: Outbox::new(tx, redactor),
+            journal,
+            journal_broken: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn journal_path(&self) -> Option<std::path::PathBuf> {
+        self.journal.as_ref().map(|j| j.path().to_path_buf())
+    }
+
+    pub(crate) fn outbox(&self) -> Outbox {
+        self.outbox.clone()
+    }
+
+    fn step_id(&self, step: StepIx) -> String {
+        self.plan.steps[step].id.clone()
+    }
+
+    fn host_name(&self, host: HostIx) -> String {
+        self.plan.hosts[host].name.clone()
+    }
+
+    /// The journal record of an event, if it has one.
+    fn record(&self, event: &Event, starts_at: Option<&str>) -> Option<Record> {
+        Some(match event {
+            Event::StepStarted {
+                step,
+                host,
+                command,
+                phase,
+                ..
+            } => Record::StepStarted {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                command: command.clone(),
+                phase: phase_name(*phase),
+            },
+            Event::StepFinished {
+                step,
+                host,
+                outcome,
+                exit,
+                duration,
+                phase,
+                message,
+            } => Record::StepFinished {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                status: *outcome,
+                exit_code: exit.as_ref().and_then(|e| e.code),
+                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                phase: phase_name(*phase),
+                reason: message.clone(),
+                starts_at: starts_at.map(str::to_string),
+            },
+            Event::StepSkipped {
+                step,
+                host,
+                reason,
+                earlier: None,
+            } => Record::StepFinished {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                status: Outcome::Skipped,
+                exit_code: None,
+                duration_ms: 0,
+                phase: None,
+                reason: Some(reason.clone()),
+                starts_at: None,
+            },
+            Event::Decided { step, decision, .. } => {
+                let (step, host) = match decision {
+                    Decision::BreakLock { host } => (None, Some(self.host_name(*host))),
+                    _ => (Some(self.step_id(*step)), None),
+                };
+                Record::Gate {
+                    step,
+                    host,
+                    decision: match decision {
+                        Decision::Run => GateDecision::Run,
+                        Decision::Skip => GateDecision::Skip,
+                        Decision::Retry => GateDecision::Retry,
+                        Decision::Undo => GateDecision::Undo,
+                        Decision::Abort => GateDecision::Abort,
+                        Decision::Override => GateDecision::Override,
+                        Decision::BreakLock { .. } => GateDecision::BreakLock,
+                    },
+                }
+            }
+            Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                ok: *ok,
+            },
+            Event::RunFinished {
+                status, exit_code, ..
+            } => Record::RunFinished {
+                status: *status,
+                exit_code: *exit_code,
+            },
+            _ => return None,
+        })
+    }
+
+    fn journal_failed(&self, e: JournalError) {
+        tracing::warn!(error = %e, "journal write failed");
+        if !self.journal_broken.swap(true, Ordering::Relaxed) {
+            // try_send: telling of a broken journal must not wait on the front end.
+            let mut notice = Event::Notice {
+                step: None,
+                text: format!("journal: {e}"),
+            };
+            self.outbox.redactor.event(&mut notice);
+            let _ = self.outbox.tx.try_send(notice);
+        }
+    }
+
+    pub(crate) async fn write_record(&self, record: Record) {
+        let Some(journal) = &self.journal else { return };
+        if let Err(e) = journal.write(record).await {
+            self.journal_failed(e);
+        }
+    }
+
+    async fn journal(&self, event: &Event, starts_at: Option<&str>) {
+        let Some(journal) = &self.journal else { return };
+        let written = match event {
+            Event::Output {
+                step,
+                host,
+                phase,
+                lines,
+            } => {
+                let plain: Vec<_> = lines.iter().map(|(s, l)| (*s, strip_sgr(l))).collect();
+                journal
+                    .write_output(
+                        &self.plan.steps[*step].id,
+                        &self.plan.hosts[*host].name,
+                        *phase == Phase::Undo,
+                        &plain,
+                    )
+                    .await
+            }
+            _ => match self.record(event, starts_at) {
+                Some(record) => journal.write(record).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = written {
+            self.journal_failed(e);
+        }
+    }
+
+    pub(crate) async fn emit(&self, event: Event) {
+        self.emit_with(event, None).await;
+    }
+
+    /// Redact, journal (a banner's step also with the start time it
+    /// announced), then send. A front end that has gone away does not stop the run.
+    pub(crate) async fn emit_with(&self, mut event: Event, starts_at: Option<&str>) {
+        self.outbox.redactor.event(&mut event);
+        self.trace(&event);
+        self.journal(&event, starts_at).await;
+        let _ = self.outbox.tx.send(event).await;
+    }
+
+    /// The steps' state changes, for the diagnostics log.
+    fn trace(&self, event: &Event) {
+        let name = |step: &StepIx, host: &HostIx| {
+            (
+                self.plan.steps[*step].id.as_str(),
+                self.plan.hosts[*host].name.as_str(),
+            )
+        };
+        match event {
+            Event::StepStarted {
+                step,
+                host,
+                phase,
+                attempt,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, ?phase, attempt, "step started");
+            }
+            Event::StepFinished {
+                step,
+                host,
+                outcome,
+                phase,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                let outcome = outcome.as_str();
+                tracing::debug!(step, host, ?phase, outcome, "step finished");
+            }
+            Event::StepSkipped {
+                step, host, reason, ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, reason = %reason, "step skipped");
+            }
+            _ => {}
+        }
+    }
+}

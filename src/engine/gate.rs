@@ -1,0 +1,132 @@
+//! Before a step runs: its `when` condition on each host, and the gate that
+//! shows the exact commands and the previews and asks.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use super::event::*;
+use super::runner::Engine;
+use crate::runbook::Action;
+use crate::runbook::template::Template;
+
+/// Time limit of previews and conditions of a step that sets no `timeout`.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Engine {
+    /// What the step does on each host, in words (the exact command of a `run`).
+    pub(super) fn commands(&self, ix: StepIx, hosts: &[HostIx]) -> Vec<(HostIx, String)> {
+        hosts
+            .iter()
+            .map(|&h| (h, self.ctx.describe(ix, h)))
+            .collect()
+    }
+
+    /// How long a preview or condition of the step may take.
+    fn check_limit(&self, ix: StepIx) -> Duration {
+        self.plan().steps[ix].timeout.unwrap_or(CHECK_TIMEOUT)
+    }
+
+    pub(super) async fn previews(&self, ix: StepIx, hosts: &[HostIx]) -> Vec<PreviewOutput> {
+        let Some(preview) = &self.plan().steps[ix].preview else {
+            return Vec::new();
+        };
+        let cancel = CancellationToken::new();
+        let limit = self.check_limit(ix);
+        let runs = hosts.iter().map(|&h| {
+            let cancel = &cancel;
+            async move {
+                let command = match self.ctx.render(preview, h) {
+                    Ok(command) => command,
+                    Err(e) => {
+                        return PreviewOutput {
+                            host: h,
+                            command: preview.source().to_string(),
+                            lines: Vec::new(),
+                            exit: None,
+                            error: Some(e.to_string()),
+                        };
+                    }
+                };
+                match self.ctx.capture(h, &command, limit, cancel).await {
+                    Ok((status, lines)) => PreviewOutput {
+                        host: h,
+                        command,
+                        lines,
+                        exit: Some(status),
+                        error: None,
+                    },
+                    Err(e) => PreviewOutput {
+                        host: h,
+                        command,
+                        lines: Vec::new(),
+                        exit: None,
+                        error: Some(e.to_string()),
+                    },
+                }
+            }
+        });
+        join_all(runs).await
+    }
+
+    pub(super) async fn gate(&mut self, ix: StepIx, hosts: &[HostIx]) -> Decision {
+        let previews = self.previews(ix, hosts).await;
+        let kind = match &self.plan().steps[ix].action {
+            Action::Manual(t) => PromptKind::Manual {
+                instructions: hosts
+                    .first()
+                    .and_then(|&h| self.ctx.render(t, h).ok())
+                    .unwrap_or_else(|| t.source().to_string()),
+            },
+            _ => PromptKind::Gate,
+        };
+        let prompt = Prompt {
+            step: ix,
+            kind,
+            hosts: hosts.to_vec(),
+            commands: self.commands(ix, hosts),
+            previews,
+            choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
+        };
+        self.ask(prompt).await
+    }
+
+    /// The hosts where the step's `when` holds; the others are skipped, with why.
+    pub(super) async fn check_when(
+        &mut self,
+        ix: StepIx,
+        when: &Template,
+        targets: Vec<HostIx>,
+    ) -> Vec<HostIx> {
+        let cancel = CancellationToken::new();
+        let limit = self.check_limit(ix);
+        let ctx = &self.ctx;
+        let checks = targets.iter().map(|&h| {
+            let cancel = &cancel;
+            async move {
+                match ctx.render(when, h) {
+                    Ok(cmd) => {
+                        let r = ctx.capture(h, &cmd, limit, cancel).await;
+                        (h, cmd, r)
+                    }
+                    Err(e) => (h, when.source().to_string(), Err(e)),
+                }
+            }
+        });
+        let results = join_all(checks).await;
+        let mut keep = Vec::new();
+        for (h, cmd, result) in results {
+            let reason = match result {
+                Ok((status, _)) if status.success() => {
+                    keep.push(h);
+                    continue;
+                }
+                Ok((status, _)) => format!("condition `{cmd}` was not met ({status})"),
+                Err(e) => format!("condition `{cmd}` could not be checked: {e}"),
+            };
+            self.skip(ix, &[h], &reason).await;
+        }
+        keep
+    }
+}
