@@ -257,3 +257,75 @@ impl Transport for LocalTransport {
         Ok(Box::new(stream))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes on this machine whose command line holds `marker`.
+    fn processes_with(marker: &str) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline.contains(marker).then_some(pid)
+            })
+            .collect()
+    }
+
+    /// A dropped command's whole process group ends (tokio's `kill_on_drop`
+    /// alone left the children of `sh`), and the transport runs the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_commands_end_their_process_group() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(1);
+        let marker = format!("sleep 1000.{}{nanos}", std::process::id());
+        let transport = LocalTransport::new("here");
+        for i in 0..200u64 {
+            let (tx, _rx) = mpsc::channel(8);
+            let request = ExecRequest {
+                // `; true` keeps sh waiting for the sleep: the group holds two processes.
+                command: format!("{marker}; true"),
+                pty: false,
+            };
+            let exec = transport.exec(request, tx, CancellationToken::new());
+            let limit = Duration::from_millis(i % 5);
+            let outcome = tokio::time::timeout(limit, exec).await;
+            assert!(
+                outcome.is_err(),
+                "command {i} ended on its own: {outcome:?}"
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = processes_with(&marker);
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left behind: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (tx, mut rx) = mpsc::channel(8);
+        let next = ExecRequest {
+            command: "echo next".into(),
+            pty: false,
+        };
+        let status = transport
+            .exec(next, tx, CancellationToken::new())
+            .await
+            .expect("the next command runs");
+        assert!(status.success());
+        let chunk = rx.recv().await.expect("output");
+        assert_eq!(&chunk.data[..], b"next\n");
+    }
+}

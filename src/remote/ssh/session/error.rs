@@ -30,6 +30,9 @@ pub mod code {
     pub const PROTO: i32 = -14;
     /// `LIBSSH2_ERROR_FILE`: a key file could not be used (also a wrong passphrase).
     pub const FILE: i32 = -16;
+    /// `LIBSSH2_ERROR_CHANNEL_FAILURE`: the server refused to open a channel
+    /// (sshd does so past `MaxSessions`).
+    pub const CHANNEL_FAILURE: i32 = -21;
     /// `LIBSSH2_ERROR_SOCKET_TIMEOUT`: the socket gave nothing in time.
     pub const SOCKET_TIMEOUT: i32 = -30;
     /// `LIBSSH2_ERROR_EAGAIN`: a non-blocking call would block; call it again.

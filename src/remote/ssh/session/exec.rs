@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::wrap;
 use super::error::{Fatal, would_block};
-use super::{Ctx, READ_BUDGET, Turn};
+use super::{Ctx, READ_BUDGET, RefusedOpen, Turn};
 use crate::remote::{Chunk, ExitStatus, Stream, TransportError};
 
 /// How long a cancelled command may take to end before its channel is closed anyway.
@@ -51,6 +51,8 @@ pub(super) struct ExecJob {
     pub cancelled_at: Option<Instant>,
     /// Its process group was handed over to be ended (or its pty hung up).
     group_end_asked: bool,
+    /// The server refused its channel while others were closing.
+    refused_open: Option<RefusedOpen>,
 }
 
 impl ExecJob {
@@ -104,7 +106,13 @@ impl ExecJob {
             exec_sent: false,
             cancelled_at: None,
             group_end_asked: false,
+            refused_open: None,
         }
+    }
+
+    /// Cancelled while it holds a channel: a session the server will have back soon.
+    pub fn is_closing(&self) -> bool {
+        self.cancelled_at.is_some() && self.channel.is_some()
     }
 
     fn finish(&mut self, result: Result<ExitStatus, TransportError>) -> Turn {
@@ -219,6 +227,9 @@ impl ExecJob {
         loop {
             match self.stage {
                 ExecStage::Open => {
+                    if self.refused_open.is_some_and(|r| !r.may_retry(ctx)) {
+                        return Ok(turn);
+                    }
                     let Some(r) = ctx.open(self.id, Session::channel_session) else {
                         return Ok(turn);
                     };
@@ -233,6 +244,16 @@ impl ExecJob {
                             };
                         }
                         Err(e) => {
+                            if let Some(wait) = ctx.wait_after_refusal(&e, self.refused_open) {
+                                if self.refused_open.is_none() {
+                                    tracing::debug!(
+                                        job = self.id,
+                                        "channel refused while others close; waiting for one"
+                                    );
+                                }
+                                self.refused_open = Some(wait);
+                                return Ok(turn);
+                            }
                             let msg = ctx.error(&e)?;
                             return Ok(self.finish(Err(TransportError::Failed(format!(
                                 "cannot open a channel: {msg}"

@@ -53,6 +53,8 @@ const CANCEL_POLL: Duration = Duration::from_millis(500);
 const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 /// The id the SFTP subsystem holds the open slot under.
 const SFTP_OPENER: u64 = 0;
+/// How long a channel the server refused may wait for one of ours to close.
+const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
 
 /// What the async side asks of the session thread.
 pub enum Request {
@@ -210,6 +212,8 @@ fn run(host: &Host, setup: mpsc::UnboundedSender<Setup>) {
         sftp: None,
         sftp_queue: VecDeque::new(),
         open_slot: None,
+        sftp_refused: None,
+        closed: 0,
         next_id: u64::MAX / 2,
         next_keepalive: Instant::now() + Duration::from_secs(u64::from(KEEPALIVE_SECS)),
     };
@@ -244,6 +248,26 @@ struct Ctx<'a> {
     groups_to_end: &'a mut Vec<u32>,
     /// Some job waits for the engine to take output.
     backpressure: &'a mut bool,
+    /// Channels of ours on their way out (cancelled commands).
+    closing: usize,
+    /// Channels closed so far on this connection.
+    closed: u64,
+}
+
+/// A channel open the server refused while channels of ours were closing
+/// (its session limit, sshd's `MaxSessions`, frees a place as each one
+/// closes): tried again once one has closed, for a while.
+#[derive(Clone, Copy)]
+struct RefusedOpen {
+    closed_then: u64,
+    since: Instant,
+}
+
+impl RefusedOpen {
+    /// Whether to try again now.
+    fn may_retry(self, ctx: &Ctx<'_>) -> bool {
+        ctx.closed != self.closed_then || self.since.elapsed() > REFUSED_OPEN_WAIT
+    }
 }
 
 impl Ctx<'_> {
@@ -254,6 +278,23 @@ impl Ctx<'_> {
 
     fn io_error(&self, e: &std::io::Error) -> Result<String, Fatal> {
         classify_io(self.session, e)
+    }
+
+    /// Whether a failed open should wait (see [`RefusedOpen`]) rather than
+    /// fail; `earlier` is the refusal it already waited after, if any.
+    fn wait_after_refusal(
+        &self,
+        e: &ssh2::Error,
+        earlier: Option<RefusedOpen>,
+    ) -> Option<RefusedOpen> {
+        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE);
+        let since = earlier.map_or_else(Instant::now, |r| r.since);
+        (refused && self.closing > 0 && since.elapsed() <= REFUSED_OPEN_WAIT).then_some(
+            RefusedOpen {
+                closed_then: self.closed,
+                since,
+            },
+        )
     }
 
     fn end_group(&mut self, pgid: u32) {
@@ -307,6 +348,10 @@ struct Pump {
     sftp: Option<Sftp>,
     sftp_queue: VecDeque<SftpJob>,
     open_slot: Option<u64>,
+    /// SFTP could not be opened yet (see [`RefusedOpen`]).
+    sftp_refused: Option<RefusedOpen>,
+    /// Channels closed so far, for [`RefusedOpen`].
+    closed: u64,
     next_id: u64,
     next_keepalive: Instant,
 }
@@ -397,11 +442,18 @@ impl Pump {
             let mut progressed = false;
             let mut backpressure = false;
             let mut groups_to_end = Vec::new();
+            let closing = self
+                .jobs
+                .iter()
+                .filter(|j| matches!(j, Job::Exec(e) if e.is_closing()))
+                .count();
             let mut ctx = Ctx {
                 session: &self.session,
                 open_slot: &mut self.open_slot,
                 groups_to_end: &mut groups_to_end,
                 backpressure: &mut backpressure,
+                closing,
+                closed: self.closed,
             };
             let mut i = 0;
             while i < self.jobs.len() {
@@ -411,6 +463,8 @@ impl Pump {
                 };
                 if turn == Turn::Done {
                     self.jobs.swap_remove(i);
+                    self.closed += 1;
+                    ctx.closed = self.closed;
                     progressed = true;
                 } else {
                     progressed |= turn == Turn::Progress;
@@ -418,8 +472,13 @@ impl Pump {
                 }
             }
             if !self.sftp_queue.is_empty() {
-                progressed |=
-                    turn_sftp(&self.host, &mut self.sftp, &mut self.sftp_queue, &mut ctx)?;
+                progressed |= turn_sftp(
+                    &self.host,
+                    &mut self.sftp,
+                    &mut self.sftp_refused,
+                    &mut self.sftp_queue,
+                    &mut ctx,
+                )?;
             }
             if !groups_to_end.is_empty() {
                 self.end_groups(&groups_to_end);
@@ -564,19 +623,27 @@ impl Pump {
 fn turn_sftp(
     host: &str,
     sftp: &mut Option<Sftp>,
+    refused: &mut Option<RefusedOpen>,
     queue: &mut VecDeque<SftpJob>,
     ctx: &mut Ctx<'_>,
 ) -> Result<bool, Fatal> {
     let mut progressed = false;
-    if sftp.is_none() {
+    let may_open = refused.is_none_or(|r| r.may_retry(ctx));
+    if sftp.is_none() && may_open {
         if let Some(r) = ctx.open(SFTP_OPENER, Session::sftp) {
             match r {
                 Ok(s) => {
                     tracing::debug!(host, "SFTP channel opened");
                     *sftp = Some(s);
+                    *refused = None;
                     progressed = true;
                 }
                 Err(e) => {
+                    *refused = ctx.wait_after_refusal(&e, *refused);
+                    if refused.is_some() {
+                        tracing::debug!(host, "SFTP refused while channels close; waiting");
+                        return Ok(progressed);
+                    }
                     let msg = ctx.error(&e)?;
                     tracing::debug!(host, error = %msg, "no SFTP");
                     for mut job in queue.drain(..) {
