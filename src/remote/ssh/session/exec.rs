@@ -182,20 +182,16 @@ impl ExecJob {
     }
 
     /// A cancelled job's way out, before its next step: nothing to undo while
-    /// nothing was opened, never start a command that has not started, and
-    /// end the process group of one that has (then read on until the channel
-    /// ends, so the answer comes when the command is gone). `Some` when the
-    /// job is done.
+    /// nothing was opened, and the process group of a command that started
+    /// is ended (then the job reads on until the channel ends, so its answer
+    /// comes when the command is gone). A command that has not started never
+    /// starts: see the `Exec` stage. `Some` when the job is done.
     fn wind_down(&mut self, ctx: &mut Ctx<'_>, cancelled_at: Instant) -> Option<Turn> {
         match self.stage {
             // Unless libssh2 is half-way through opening our channel, which
             // must be finished before anyone else may open one.
             ExecStage::Open if !ctx.holds_open_slot(self.id) => {
                 Some(self.finish(Err(TransportError::Cancelled)))
-            }
-            ExecStage::Exec if !self.exec_sent => {
-                self.stage = ExecStage::Close;
-                None
             }
             ExecStage::SendEof | ExecStage::Read => {
                 if !self.group_end_asked {

@@ -4,37 +4,38 @@
 //! connects, checks the host key and authenticates blocking (`connect`), then
 //! switches to non-blocking mode and runs one loop, the [`Pump`], that turns
 //! every job (commands in `exec`, TCP tunnels in `tunnel`, file operations
-//! in `sftp`), takes requests from the async side and sleeps in `poll` on the
-//! socket in the direction libssh2 asks for, plus a wake socket that
-//! requests ring. Requests carry their own reply channels.
+//! in `sftp`, the spare channel in `reaper`), takes requests from the async
+//! side (`handle`) and sleeps in `poll` on the socket in the direction
+//! libssh2 asks for, plus a wake socket that requests ring. libssh2's error
+//! codes are named and classified in `error`.
 
 mod connect;
 pub(super) mod error;
 mod exec;
+mod handle;
 mod reaper;
 mod sftp;
 mod tunnel;
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use ssh2::{BlockDirections, Session, Sftp};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::wrap;
-use crate::remote::{Chunk, ConnectError, ExitStatus, Question, TransportError};
+use crate::remote::{ConnectError, TransportError};
 use crate::runbook::Host;
 use connect::Target;
 use error::{Fatal, classify, classify_io, would_block};
 use exec::ExecJob;
+pub use handle::{Handle, Request, Setup, SftpOp, SftpValue};
 use reaper::Reaper;
 use sftp::SftpJob;
 use tunnel::TunnelJob;
@@ -55,92 +56,6 @@ const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 const SFTP_OPENER: u64 = 0;
 /// How long a channel the server refused may wait for one of ours to close.
 const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
-
-/// What the async side asks of the session thread.
-pub enum Request {
-    Exec {
-        id: u64,
-        command: String,
-        pty: bool,
-        output: mpsc::Sender<Chunk>,
-        /// Set when `output` was full, so the taker wakes the thread on taking.
-        starved: Arc<AtomicBool>,
-        reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
-    },
-    /// End command `id` (its process group) and close its channel.
-    Cancel { id: u64 },
-    Sftp {
-        op: SftpOp,
-        reply: oneshot::Sender<Result<SftpValue, TransportError>>,
-    },
-    Tunnel {
-        host: String,
-        port: u16,
-        socket: UnixStream,
-        reply: oneshot::Sender<Result<(), TransportError>>,
-    },
-}
-
-pub enum SftpOp {
-    Exists(PathBuf),
-    Read(PathBuf),
-    Write(PathBuf, Vec<u8>),
-    RemoveFile(PathBuf),
-    CreateDir(PathBuf),
-    RemoveDir(PathBuf),
-}
-
-#[derive(Debug)]
-pub enum SftpValue {
-    Bool(bool),
-    Bytes(Vec<u8>),
-    Unit,
-}
-
-/// Messages from the thread while it connects.
-pub enum Setup {
-    Ask(Question, std::sync::mpsc::Sender<Option<String>>),
-    Ready(Handle),
-    Failed(ConnectError),
-}
-
-/// The async side's end: cloneable, every request carries its own reply.
-#[derive(Clone)]
-pub struct Handle {
-    requests: std::sync::mpsc::Sender<Request>,
-    wake: Arc<UnixStream>,
-    /// Why the connection ended, once it has.
-    ended: Arc<Mutex<Option<String>>>,
-}
-
-impl Handle {
-    /// Queue a request and wake the thread; `false` when the thread is gone.
-    pub fn send(&self, request: Request) -> bool {
-        if self.requests.send(request).is_err() {
-            return false;
-        }
-        self.wake();
-        true
-    }
-
-    /// Ring the thread, e.g. after taking output it was waiting to hand over.
-    pub fn wake(&self) {
-        // A full wake socket already holds a wake-up; nothing is lost.
-        let _ = (&*self.wake).write(&[1]);
-    }
-
-    pub fn has_ended(&self) -> bool {
-        self.ended.lock().map_or(true, |r| r.is_some())
-    }
-
-    pub fn end_reason(&self) -> String {
-        self.ended
-            .lock()
-            .ok()
-            .and_then(|r| r.clone())
-            .unwrap_or_else(|| "the connection ended".into())
-    }
-}
 
 /// Start the thread for `host`; it reports through `setup` and then serves
 /// requests. Everything that reads files (`~/.ssh/config`, known_hosts, keys)
