@@ -898,10 +898,21 @@ mod transport {
         assert!(!text.contains("open sesame"));
     }
 
-    async fn collect(mut rx: mpsc::Receiver<Chunk>) -> String {
+    async fn collect(rx: mpsc::Receiver<Chunk>) -> String {
+        collect_shown(rx, Arc::default()).await
+    }
+
+    /// As `collect`, showing what arrived so far in `so_far`.
+    async fn collect_shown(
+        mut rx: mpsc::Receiver<Chunk>,
+        so_far: Arc<std::sync::Mutex<String>>,
+    ) -> String {
         let mut out = Vec::new();
         while let Some(c) = rx.recv().await {
             out.extend_from_slice(&c.data);
+            if let Ok(mut shown) = so_far.lock() {
+                *shown = String::from_utf8_lossy(&out).into_owned();
+            }
         }
         String::from_utf8_lossy(&out).into_owned()
     }
@@ -917,13 +928,16 @@ mod transport {
         std::fs::write(&b, "").expect("b");
         let cancel = CancellationToken::new();
         let mut tails = Vec::new();
+        let mut so_far = Vec::new();
         for path in [&a, &b] {
             let (tx, rx) = mpsc::channel(64);
             let t = t.clone();
             let path = path.display().to_string();
             let c = cancel.clone();
             let run = tokio::spawn(async move { t.tail(&path, tx, c).await });
-            tails.push((run, tokio::spawn(collect(rx))));
+            let shown = Arc::<std::sync::Mutex<String>>::default();
+            so_far.push(shown.clone());
+            tails.push((run, tokio::spawn(collect_shown(rx, shown))));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (tx, rx) = mpsc::channel(64);
@@ -945,7 +959,16 @@ mod transport {
             .expect("exec");
         assert!(status.success());
         assert_eq!(collect(rx).await, "written\n");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // A busy host may start a tail late; `-n 200` shows these lines anyway.
+        let deadline = std::time::Instant::now() + super::HANG_LIMIT;
+        let has = |i: usize, last: &str| so_far[i].lock().is_ok_and(|s| s.ends_with(last));
+        while !(has(0, "a3\n") && has(1, "b3\n")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the tails did not follow"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         cancel.cancel();
         let mut seen = Vec::new();
         for (run, out) in tails {
