@@ -179,6 +179,10 @@ fn select_hosts(plan: &Plan, select: &Selection) -> Result<Vec<usize>, i32> {
 fn check(path: &Path) -> i32 {
     match load(path, &[]) {
         Ok(plan) => {
+            // Warnings do not fail the check: the runbook runs as written.
+            for warning in &plan.warnings {
+                eprintln!("{warning}");
+            }
             println!(
                 "{}: ok: \"{}\", {} step{}, {} host{}",
                 shown(path),
@@ -223,6 +227,14 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             |s| text(&s),
         )
     };
+    // As sent: through sudo for the steps that say so.
+    let command = |step: &runbook::Step, t: &runbook::template::Template, h: usize| {
+        let rendered = render(t, h);
+        match &step.sudo {
+            Some(sudo) => text(&crate::remote::sudo::wrap(&rendered, sudo.user())),
+            None => rendered,
+        }
+    };
     let mut s = String::new();
     let _ = writeln!(s, "{}", text(&plan.name));
     if let Some(d) = &plan.description {
@@ -252,6 +264,11 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         }
         if step.always {
             marks.push("[always]".to_string());
+        }
+        match &step.sudo {
+            Some(runbook::Sudo::Root) => marks.push("[sudo]".to_string()),
+            Some(runbook::Sudo::User(u)) => marks.push(format!("[sudo as {}]", text(u))),
+            None => {}
         }
         if step.on_failure != runbook::OnFailure::Pause {
             marks.push(format!(
@@ -284,7 +301,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
                 let _ = writeln!(s, "     {name}: preview: {}", render(preview, h));
             }
             let action = match &step.action {
-                Action::Run(t) => format!("$ {}", render(t, h)),
+                Action::Run(t) => format!("$ {}", command(step, t, h)),
                 Action::Manual(t) => format!("manual: {}", render(t, h)),
                 Action::Guard(g) => {
                     let what = match &g.check {
@@ -338,7 +355,7 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             };
             let _ = writeln!(s, "     {name}: {action}");
             if let Some(undo) = &step.undo {
-                let _ = writeln!(s, "     {name}: undo: {}", render(undo, h));
+                let _ = writeln!(s, "     {name}: undo: {}", command(step, undo, h));
             }
         }
     }

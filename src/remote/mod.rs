@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod ssh;
+pub mod sudo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,15 @@ pub enum Stream {
 pub struct Chunk {
     pub stream: Stream,
     pub data: Bytes,
+}
+
+/// What is written to a running command's standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    Data(Bytes),
+    /// End of input: the channel's EOF, or on a pty the end-of-file character
+    /// (^D) that the terminal turns into one.
+    End,
 }
 
 #[derive(Debug, Clone)]
@@ -141,9 +151,26 @@ impl Prompter for Declining {
 pub trait Transport: Send + Sync {
     /// Run `sh -c COMMAND`, sending its output as it arrives. On `cancel` the
     /// command and everything it started are ended and `Cancelled` returned.
+    /// Its standard input is empty (on a pty: nothing is ever typed).
     async fn exec(
         &self,
         request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        let (_, nothing) = mpsc::channel(1);
+        self.exec_with_input(request, nothing, output, cancel).await
+    }
+
+    /// [`Transport::exec`], with what comes on `input` written to the
+    /// command's standard input as it comes. `Stdin::End` ends the input.
+    /// When `input` closes without it, a command without a pty gets end of
+    /// input too (as `exec`'s does at once), while a pty stays open: a
+    /// terminal's input ends only when someone types ^D.
+    async fn exec_with_input(
+        &self,
+        request: ExecRequest,
+        input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError>;

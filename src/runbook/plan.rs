@@ -28,6 +28,8 @@ pub struct Plan {
     pub logs: Vec<LogSpec>,
     pub banner: Option<Banner>,
     pub steps: Vec<Step>,
+    /// What `check` warns of: the runbook runs, but perhaps not as meant.
+    pub warnings: Vec<super::diag::Located>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,26 @@ pub struct Step {
     pub always: bool,
     pub rolling: Option<String>,
     pub pty: bool,
+    /// Run the command and the undo through sudo, answering its prompt.
+    pub sudo: Option<Sudo>,
+}
+
+/// Whom a `sudo` step's commands run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sudo {
+    /// sudo's default target user, root.
+    Root,
+    User(String),
+}
+
+impl Sudo {
+    /// The `-u` argument, if any.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Sudo::Root => None,
+            Sudo::User(u) => Some(u),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

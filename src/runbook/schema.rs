@@ -201,4 +201,36 @@ pub struct StepSection {
     #[schemars(with = "Option<String>")]
     pub rolling: Option<Text>,
     pub pty: Option<bool>,
+    #[schemars(with = "Option<SudoSetting>")]
+    pub sudo: Option<Spanned<SudoSetting>>,
+}
+
+/// `sudo = true`: the step's command (and its undo) runs as root through
+/// sudo; `sudo = "USER"`: as that user; `false`: as the login user.
+#[derive(Debug, Clone, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum SudoSetting {
+    Root(bool),
+    User(String),
+}
+
+/// By hand rather than `untagged`, so that a wrong value gets a message
+/// that says what is expected.
+impl<'de> Deserialize<'de> for SudoSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SudoSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false or a user name in quotes")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<SudoSetting, E> {
+                Ok(SudoSetting::Root(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SudoSetting, E> {
+                Ok(SudoSetting::User(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }

@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    BoxedIo, Chunk, ConnectError, ExecRequest, ExitStatus, Prompter, Transport, TransportError,
+    BoxedIo, Chunk, ConnectError, ExecRequest, ExitStatus, Prompter, Stdin, Transport,
+    TransportError,
 };
 use crate::runbook::Host;
 use session::{Handle, Request, Setup, SftpOp, SftpValue};
@@ -180,9 +181,10 @@ fn unexpected(what: &str) -> TransportError {
 
 #[async_trait]
 impl Transport for SshTransport {
-    async fn exec(
+    async fn exec_with_input(
         &self,
         request: ExecRequest,
+        mut input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
@@ -192,11 +194,14 @@ impl Transport for SshTransport {
         // The thread hands output to this channel, and we pass it on: that
         // way we know when room was made and can wake the thread at once.
         let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
+        // And the other way: what is typed is passed on with a wake-up.
+        let (typed, typed_rx) = mpsc::unbounded_channel();
         let starved = Arc::new(AtomicBool::new(false));
         let sent = handle.send(Request::Exec {
             id,
             command: request.command,
             pty: request.pty,
+            input: typed_rx,
             output: relay,
             starved: starved.clone(),
             reply,
@@ -219,13 +224,27 @@ impl Transport for SshTransport {
             }
         };
         let outcome = async {
-            tokio::select! {
-                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
-                () = cancel.cancelled() => {
-                    handle.send(Request::Cancel { id });
-                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
-                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
-                        _ => Err(TransportError::Cancelled),
+            let mut typed = Some(typed);
+            loop {
+                tokio::select! {
+                    r = &mut rx => break r.unwrap_or_else(|_| Err(self.lost(&handle))),
+                    () = cancel.cancelled() => {
+                        handle.send(Request::Cancel { id });
+                        break match tokio::time::timeout(CANCEL_WAIT, &mut rx).await {
+                            Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                            _ => Err(TransportError::Cancelled),
+                        };
+                    }
+                    msg = input.recv(), if typed.is_some() => {
+                        match (msg, &typed) {
+                            (Some(msg), Some(to_thread)) => {
+                                // A thread that has finished the job takes nothing more.
+                                let _ = to_thread.send(msg);
+                            }
+                            // The input closed: the thread sees its end.
+                            _ => typed = None,
+                        }
+                        handle.wake();
                     }
                 }
             }

@@ -11,6 +11,7 @@ mod actions;
 mod hosts;
 mod read;
 mod steps;
+mod sudo;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -77,7 +78,8 @@ pub fn load_str(
     let mut loader = Loader::new(source);
     let plan = loader.load(path, overrides);
     match plan {
-        Some(plan) if loader.diags.is_empty() => {
+        Some(mut plan) if loader.diags.is_empty() => {
+            plan.warnings = RunbookErrors::locate(path, source, loader.warnings).errors;
             tracing::debug!(
                 runbook = %path.display(),
                 steps = plan.steps.len(),
@@ -107,6 +109,8 @@ const ID_RULE: &str =
 struct Loader<'s> {
     source: &'s str,
     diags: Vec<Diagnostic>,
+    /// What `check` warns of; the runbook is loaded all the same.
+    warnings: Vec<Diagnostic>,
     /// Hosts whose table could not be read at all (reported): naming them is
     /// not another error.
     broken_hosts: Vec<String>,
@@ -120,6 +124,7 @@ impl<'s> Loader<'s> {
         Self {
             source,
             diags: Vec::new(),
+            warnings: Vec::new(),
             broken_hosts: Vec::new(),
             banner_written: false,
         }
@@ -191,6 +196,7 @@ impl<'s> Loader<'s> {
             logs: Vec::new(),
             banner: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
         };
         self.check_var_values(raw, &plan);
         let all_hosts: Vec<usize> = (0..plan.hosts.len()).collect();

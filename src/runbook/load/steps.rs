@@ -83,6 +83,7 @@ impl<'s> Loader<'s> {
             .undo
             .as_ref()
             .map(|t| self.checked_template(t, plan, scope));
+        let sudo = self.sudo(read);
         Some(Step {
             id,
             title,
@@ -102,6 +103,7 @@ impl<'s> Loader<'s> {
             always: s.always.unwrap_or(false),
             rolling: s.rolling.as_ref().map(|r| r.get_ref().clone()),
             pty: s.pty.unwrap_or(false),
+            sudo,
         })
     }
 

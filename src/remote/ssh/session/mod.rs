@@ -320,12 +320,13 @@ impl Pump {
                 id,
                 command,
                 pty,
+                input,
                 output,
                 starved,
                 reply,
             } => {
                 tracing::debug!(host = %self.host, job = id, pty, "command requested");
-                let job = ExecJob::requested(id, &command, pty, output, starved, reply);
+                let job = ExecJob::requested(id, &command, pty, input, output, starved, reply);
                 self.jobs.push(Job::Exec(Box::new(job)));
             }
             Request::Cancel { id } => {
