@@ -90,6 +90,10 @@ pub struct RunArgs {
     /// Where the journal is written.
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+    /// The sudo password, on the first line of FILE, for the steps with
+    /// sudo (else $DRYDOCK_SUDO_PASSWORD_FILE; else it is asked for).
+    #[arg(long, value_name = "FILE")]
+    pub sudo_password_file: Option<PathBuf>,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -450,11 +450,24 @@ fn run(args: RunArgs) -> i32 {
     };
     let plan = Arc::new(plan);
     let ui = crate::tui::ui_channel();
-    let prompter: Arc<dyn crate::remote::Prompter> = if tui {
+    let mut prompter: Arc<dyn crate::remote::Prompter> = if tui {
         Arc::new(crate::tui::TuiPrompter::new(ui.0.clone()))
     } else {
         Arc::new(crate::headless::TerminalPrompter)
     };
+    let password_file = args
+        .sudo_password_file
+        .clone()
+        .or_else(|| std::env::var_os("DRYDOCK_SUDO_PASSWORD_FILE").map(Into::into));
+    if let Some(path) = password_file {
+        match crate::headless::SudoPasswordFile::read(&path, prompter) {
+            Ok(file) => prompter = Arc::new(file),
+            Err(e) => {
+                eprintln!("drydock: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
     let options = engine::Options {
         yes: args.yes,
         step_mode: args.step,

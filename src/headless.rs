@@ -2,13 +2,15 @@
 //! answers read from standard input, one a line. End of input means abort.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::engine::output::strip_sgr;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
 use crate::journal::RunStatus;
-use crate::remote::Stream;
+use crate::remote::{Prompter, Stream, SudoAnswer, SudoQuestion};
 use crate::runbook::Plan;
 use crate::runbook::duration::short;
 
@@ -19,9 +21,8 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Run the front end until the run ends; returns the exit status.
 pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
-    let answers = spawn_stdin_reader();
+    let mut answers = LineReader::spawn();
     let mut printer = Printer::new(plan);
-    let mut answers = answers;
     let decisions = handle.decisions.clone();
     let interrupt = tokio::spawn(async move {
         // Ctrl-C asks the engine to abort: the running command is ended and
@@ -72,40 +73,129 @@ pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
     }
 }
 
-/// Headless mode's answers to the transport: a key's passphrase is read from
-/// the terminal without echo (standard input carries the gate answers); an
-/// unknown host key is refused, as `strict` requires when nobody can look at it.
+/// Headless mode's answers to the transport: a key's passphrase and a sudo
+/// password are read from the terminal without echo (standard input carries
+/// the gate answers); an unknown host key is refused, as `strict` requires
+/// when nobody can look at it.
 pub struct TerminalPrompter;
 
+/// Read a secret on the controlling terminal without echo; `None` when there
+/// is no terminal or nothing was typed.
+async fn read_secret(prompt: String) -> Result<Option<String>, std::io::Error> {
+    tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt))
+        .await
+        .map_err(std::io::Error::other)?
+        .map(|p| Some(p).filter(|p| !p.is_empty()))
+}
+
 #[async_trait::async_trait]
-impl crate::remote::Prompter for TerminalPrompter {
+impl Prompter for TerminalPrompter {
     async fn ask(&self, question: crate::remote::Question) -> Option<String> {
         match question {
             crate::remote::Question::Passphrase { host, key_path } => {
                 let prompt = format!("drydock: passphrase for {key_path} (host {host}): ");
-                tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt).ok())
-                    .await
-                    .ok()
-                    .flatten()
-                    .filter(|p| !p.is_empty())
+                read_secret(prompt).await.ok().flatten()
             }
             crate::remote::Question::TrustHostKey { .. } => None,
         }
     }
+
+    async fn sudo_password(&self, question: SudoQuestion) -> Result<SudoAnswer, String> {
+        let again = if question.attempt > 1 {
+            " (sudo refused the last one)"
+        } else {
+            ""
+        };
+        let prompt = format!(
+            "drydock: sudo password for {} on {}{again}: ",
+            question.user, question.host
+        );
+        match read_secret(prompt).await {
+            Ok(Some(password)) => Ok(SudoAnswer {
+                password,
+                every_host: false,
+            }),
+            Ok(None) => Err("none was typed".into()),
+            Err(e) => Err(format!(
+                "there is no terminal to ask for it ({e}); give it with --sudo-password-file FILE or $DRYDOCK_SUDO_PASSWORD_FILE"
+            )),
+        }
+    }
 }
 
-fn spawn_stdin_reader() -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel(16);
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        for line in stdin.lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.blocking_send(line).is_err() {
-                break;
-            }
+/// The sudo password given in a file: the answer for every host, without
+/// asking; every other question goes to the front end's own prompter.
+pub struct SudoPasswordFile {
+    pub password: String,
+    pub inner: Arc<dyn Prompter>,
+}
+
+impl SudoPasswordFile {
+    /// The password in `path`: its first line.
+    pub fn read(path: &Path, inner: Arc<dyn Prompter>) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the sudo password file {}: {e}", path.display()))?;
+        let password = text.lines().next().unwrap_or_default().to_string();
+        if password.is_empty() {
+            return Err(format!(
+                "the sudo password file {} is empty; its first line is the password",
+                path.display()
+            ));
         }
-    });
-    rx
+        Ok(Self { password, inner })
+    }
+}
+
+#[async_trait::async_trait]
+impl Prompter for SudoPasswordFile {
+    async fn ask(&self, question: crate::remote::Question) -> Option<String> {
+        self.inner.ask(question).await
+    }
+
+    async fn sudo_password(&self, _question: SudoQuestion) -> Result<SudoAnswer, String> {
+        Ok(SudoAnswer {
+            password: self.password.clone(),
+            every_host: true,
+        })
+    }
+}
+
+/// Standard input, one line at a time, read only when an answer is wanted:
+/// while no question is open, the terminal is free for the prompts that
+/// read a secret from it without echo.
+struct LineReader {
+    want: std::sync::mpsc::Sender<()>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl LineReader {
+    fn spawn() -> Self {
+        let (want, wanted) = std::sync::mpsc::channel::<()>();
+        let (tx, lines) = mpsc::channel(1);
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut stdin = stdin.lock();
+            while wanted.recv().is_ok() {
+                let mut line = String::new();
+                match stdin.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = line.trim_end_matches(['\n', '\r']).to_string();
+                        if tx.blocking_send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Self { want, lines }
+    }
+
+    /// The next line; `None` at the end of input.
+    async fn next(&mut self) -> Option<String> {
+        self.want.send(()).ok()?;
+        self.lines.recv().await
+    }
 }
 
 fn letter(decision: Decision) -> &'static str {
@@ -123,10 +213,10 @@ fn letter(decision: Decision) -> &'static str {
 async fn read_answer(
     printer: &mut Printer<'_>,
     prompt: &Prompt,
-    answers: &mut mpsc::Receiver<String>,
+    answers: &mut LineReader,
 ) -> Decision {
     loop {
-        let Some(line) = answers.recv().await else {
+        let Some(line) = answers.next().await else {
             printer.line("end of input: abort");
             return Decision::Abort;
         };
@@ -139,9 +229,10 @@ async fn read_answer(
             return *d;
         }
         let valid: Vec<&str> = prompt.choices.iter().map(|d| letter(*d)).collect();
+        // What was read is not repeated: it may be a password typed here
+        // by mistake.
         printer.line(&format!(
-            "'{}' is not an answer here; answer one of: {}",
-            line.trim(),
+            "that is not an answer here; answer one of: {}",
             valid.join(", ")
         ));
         printer.flush();
@@ -194,6 +285,22 @@ impl<'p> Printer<'p> {
             (Phase::Undo, Stream::Stdout) => b" undo | ",
             (Phase::Undo, Stream::Stderr) => b" undo ! ",
         };
+        self.marked(step, host, mark, line);
+    }
+
+    /// A line a command has begun and not ended (a prompt, perhaps): marked
+    /// with `…`, and printed again whole once it ends.
+    fn partial(&mut self, step: usize, host: usize, phase: Phase, stream: Stream, line: &str) {
+        let mark: &[u8] = match (phase, stream) {
+            (Phase::Main, Stream::Stdout) => " |… ".as_bytes(),
+            (Phase::Main, Stream::Stderr) => " !… ".as_bytes(),
+            (Phase::Undo, Stream::Stdout) => " undo |… ".as_bytes(),
+            (Phase::Undo, Stream::Stderr) => " undo !… ".as_bytes(),
+        };
+        self.marked(step, host, mark, line);
+    }
+
+    fn marked(&mut self, step: usize, host: usize, mark: &[u8], line: &str) {
         let line = if self.colour {
             std::borrow::Cow::Borrowed(line)
         } else {
@@ -321,6 +428,55 @@ impl<'p> Printer<'p> {
                 for (stream, line) in lines {
                     self.output(*step, *host, *phase, *stream, line);
                 }
+            }
+            Event::PartialLine {
+                step,
+                host,
+                phase,
+                stream,
+                text,
+            } => self.partial(*step, *host, *phase, *stream, text),
+            Event::AwaitingInput {
+                step, host, prompt, ..
+            } => {
+                let text = format!(
+                    "{} {}: the command waits for input after \"{}\"; headless mode cannot type into it (the step's timeout or Ctrl-C ends it)",
+                    self.tag(*step),
+                    self.host(*host),
+                    strip_sgr(prompt).trim_end()
+                );
+                self.line(&text);
+            }
+            Event::Sudo {
+                step,
+                host,
+                asked,
+                ok,
+                ..
+            } => {
+                let what = match (asked, ok) {
+                    (true, true) => "password accepted",
+                    (false, true) => "no password needed",
+                    (true, false) => "the password was refused, or none was given",
+                    (false, false) => "sudo did not run the command",
+                };
+                let text = format!("{} {}: sudo: {what}", self.tag(*step), self.host(*host));
+                self.line(&text);
+            }
+            Event::Input {
+                step,
+                host,
+                text,
+                end,
+                ..
+            } => {
+                let what = match (text, end) {
+                    (_, true) => "end of input sent".to_string(),
+                    (Some(t), false) => format!("typed: {t}"),
+                    (None, false) => "typed: (masked)".to_string(),
+                };
+                let text = format!("{} {}: {what}", self.tag(*step), self.host(*host));
+                self.line(&text);
             }
             Event::StepFinished {
                 step,

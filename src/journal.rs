@@ -142,6 +142,30 @@ pub enum Record {
         status: RunStatus,
         exit_code: i32,
     },
+    /// What was typed into a running command: its text, or only that it was
+    /// masked; or its end of input.
+    Input {
+        step: String,
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        masked: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        end_of_input: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+    },
+    /// sudo's password question for a command: whether a password was sent
+    /// (`asked`), and whether sudo let the command run (`ok`).
+    Sudo {
+        step: String,
+        host: String,
+        asked: bool,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

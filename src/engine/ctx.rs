@@ -7,8 +7,10 @@ use std::time::Instant;
 use super::emitter::Emitter;
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
+use super::interact::Routes;
+use super::sudo::SudoPasswords;
 use crate::journal::Outcome;
-use crate::remote::{ExitStatus, Transport};
+use crate::remote::{ExitStatus, Prompter, Transport};
 use crate::runbook::template::Template;
 use crate::runbook::{Plan, RunVars};
 
@@ -49,6 +51,11 @@ pub(super) struct Ctx {
     pub emitter: Emitter,
     pub transports: Vec<Option<Arc<dyn Transport>>>,
     pub run_vars: Mutex<RunVars>,
+    /// Asks the admin (the sudo password, during the run).
+    pub prompter: Arc<dyn Prompter>,
+    /// Where typed input goes.
+    pub routes: Arc<Routes>,
+    pub sudo: SudoPasswords,
 }
 
 impl Ctx {
@@ -67,9 +74,17 @@ impl Ctx {
         Ok(self.plan.render(template, host, &self.vars())?)
     }
 
-    /// What `step` does on `host`, in words.
+    /// What `step` does on `host`, in words: for a `run`, the exact
+    /// command as it will be sent (through sudo for a `sudo` step).
     pub fn describe(&self, step: StepIx, host: HostIx) -> String {
-        self.plan.describe_action(step, host, &self.vars())
+        let said = self.plan.describe_action(step, host, &self.vars());
+        let s = &self.plan.steps[step];
+        match (&s.action, &s.sudo) {
+            (crate::runbook::Action::Run(_), Some(sudo)) => {
+                crate::remote::sudo::wrap(&said, sudo.user())
+            }
+            _ => said,
+        }
     }
 
     pub async fn start_step(

@@ -63,6 +63,11 @@ impl Emitter {
         self.outbox.clone()
     }
 
+    /// A secret learnt during the run: replaced in every event from now on.
+    pub(crate) fn redact_also(&self, secret: &str) {
+        self.outbox.redactor.add(secret);
+    }
+
     fn step_id(&self, step: StepIx) -> String {
         self.plan.steps[step].id.clone()
     }
@@ -148,6 +153,34 @@ impl Emitter {
             } => Record::RunFinished {
                 status: *status,
                 exit_code: *exit_code,
+            },
+            Event::Sudo {
+                step,
+                host,
+                phase,
+                asked,
+                ok,
+            } => Record::Sudo {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                asked: *asked,
+                ok: *ok,
+                phase: phase_name(*phase),
+            },
+            Event::Input {
+                step,
+                host,
+                phase,
+                text,
+                masked,
+                end,
+            } => Record::Input {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                text: text.clone().filter(|_| !masked),
+                masked: *masked,
+                end_of_input: *end,
+                phase: phase_name(*phase),
             },
             _ => return None,
         })
@@ -250,6 +283,30 @@ impl Emitter {
             } => {
                 let (step, host) = name(step, host);
                 tracing::debug!(step, host, reason = %reason, "step skipped");
+            }
+            Event::Sudo {
+                step,
+                host,
+                asked,
+                ok,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, asked, ok, "sudo");
+            }
+            Event::AwaitingInput { step, host, .. } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, "command waits for input");
+            }
+            Event::Input {
+                step,
+                host,
+                masked,
+                end,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, masked, end, "input typed");
             }
             _ => {}
         }

@@ -70,6 +70,43 @@ pub enum Event {
         phase: Phase,
         lines: Vec<(Stream, String)>,
     },
+    /// The line a command has begun and not ended yet, once its output
+    /// paused: a prompt, most often. The next one replaces it, and the whole
+    /// line comes in `Output` in the end (only that is journaled).
+    PartialLine {
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        stream: Stream,
+        text: String,
+    },
+    /// A command that takes typed input shows a partial line and has printed
+    /// nothing since: most likely it waits for input.
+    AwaitingInput {
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        prompt: String,
+    },
+    /// What came of sudo's password question for a command: `asked` when a
+    /// password was sent, `ok` when sudo let the command run. Never the password.
+    Sudo {
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        asked: bool,
+        ok: bool,
+    },
+    /// Input typed into a running command: its text (the newline sent after
+    /// it left out), none when masked; `end` for the end of input.
+    Input {
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        text: Option<String>,
+        masked: bool,
+        end: bool,
+    },
     StepFinished {
         step: StepIx,
         host: HostIx,
@@ -125,6 +162,45 @@ pub enum Event {
         exit_code: i32,
         journal: Option<PathBuf>,
     },
+}
+
+/// What a front end types into the command of `step` running on `host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedInput {
+    pub step: StepIx,
+    pub host: HostIx,
+    pub typed: Typed,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// A line: the text, then a newline. Masked text is a secret: it is
+    /// never shown or journaled, and replaced wherever it shows up.
+    Line { text: String, masked: bool },
+    /// End of input (^D).
+    End,
+}
+
+/// Masked text stays out of debug prints (and so out of the log file).
+impl std::fmt::Debug for Typed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Typed::Line { masked: true, .. } => f.write_str("Line(********)"),
+            Typed::Line { text, .. } => write!(f, "Line({text:?})"),
+            Typed::End => f.write_str("End"),
+        }
+    }
+}
+
+/// Why typed input did not reach a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InputRefused {
+    #[error("no command of this step is running on that host")]
+    NotRunning,
+    #[error("this command takes no typed input: only pty = true steps do")]
+    NoInput,
+    #[error("the command has not taken the last input yet")]
+    Busy,
 }
 
 #[derive(Debug, Clone)]

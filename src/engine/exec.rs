@@ -2,7 +2,6 @@
 //! step's), or a quiet one whose output is kept (previews, conditions,
 //! guard commands).
 
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -14,30 +13,14 @@ use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
 use super::output::{LineSplitter, sanitize};
 use crate::journal::Outcome;
-use crate::remote::{Chunk, ExecRequest, ExitStatus, Stream, TransportError};
+use crate::remote::{ExecRequest, ExitStatus, Stream, TransportError};
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 
 /// How many lines of a preview or condition are kept for the gate.
 const PREVIEW_LINES: usize = 500;
-/// How many of the last stderr lines a failure shows.
-const FAILURE_TAIL: usize = 10;
-
-/// The last lines a command wrote to stderr, for the failure question.
-#[derive(Default)]
-struct StderrTail(VecDeque<String>);
-
-impl StderrTail {
-    fn keep(&mut self, lines: &[(Stream, String)]) {
-        for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stderr) {
-            if self.0.len() == FAILURE_TAIL {
-                self.0.pop_front();
-            }
-            self.0.push_back(line.clone());
-        }
-    }
-}
-
+/// Typed input (and sudo's password) on its way to a command.
+const STDIN_DEPTH: usize = 16;
 impl Ctx {
     /// The step's action on one host.
     pub(super) async fn act(
@@ -80,7 +63,15 @@ impl Ctx {
             Ok(t) => t,
             Err(e) => return HostResult::failed(host, &e),
         };
-        let pty = self.plan.steps[step].pty;
+        let s = &self.plan.steps[step];
+        let pty = s.pty;
+        let command = match &s.sudo {
+            Some(sudo) => crate::remote::sudo::wrap(&command, sudo.user()),
+            None => command,
+        };
+        // Input reaches a pty (typed by the admin) and sudo (its password);
+        // any other command's input is empty, as it always was.
+        let takes_input = pty || s.sudo.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -93,12 +84,14 @@ impl Ctx {
                 command: command.clone(),
                 pty,
             };
-            let exec = transport.exec(request, tx, this_try.clone());
-            let streaming = self.stream_output(step, host, phase, rx);
-            let both = futures::future::join(exec, streaming);
+            let (stdin, input) = mpsc::channel(STDIN_DEPTH);
+            let stdin = takes_input.then_some(stdin);
+            let exec = transport.exec_with_input(request, input, tx, this_try.clone());
+            let talking = self.converse(step, host, phase, rx, stdin, &this_try);
+            let both = futures::future::join(exec, talking);
             tokio::pin!(both);
             let mut timed_out = false;
-            let (result, last_stderr) = match timeout {
+            let (result, talk) = match timeout {
                 Some(limit) => tokio::select! {
                     r = &mut both => r,
                     () = tokio::time::sleep(limit) => {
@@ -110,7 +103,7 @@ impl Ctx {
                 None => both.await,
             };
             let mut res = HostResult::new(host, Outcome::Failed);
-            res.last_stderr = last_stderr;
+            res.last_stderr = talk.last_stderr;
             match result {
                 Ok(status) => {
                     res.outcome = if status.success() {
@@ -134,6 +127,9 @@ impl Ctx {
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }
+            if res.outcome != Outcome::Ok && res.message.is_none() {
+                res.message = talk.sudo_failure;
+            }
             self.finish_step(step, host, phase, &res, started).await;
             let retryable =
                 matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
@@ -150,51 +146,6 @@ impl Ctx {
                 })
                 .await;
         }
-    }
-
-    /// Turn output chunks into sanitized line events, one per burst that
-    /// arrived together; returns the last stderr lines.
-    async fn stream_output(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        phase: Phase,
-        mut rx: mpsc::Receiver<Chunk>,
-    ) -> Vec<String> {
-        let mut splitters = [LineSplitter::default(), LineSplitter::default()];
-        let mut tail = StderrTail::default();
-        let mut pending: Vec<(Stream, String)> = Vec::new();
-        let mut more = true;
-        while more {
-            match rx.recv().await {
-                Some(chunk) => {
-                    let i = usize::from(chunk.stream == Stream::Stderr);
-                    splitters[i].push(&chunk.data, |line| {
-                        pending.push((chunk.stream, sanitize(line)))
-                    });
-                }
-                None => {
-                    more = false;
-                    for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
-                        splitters[i].finish(|line| pending.push((stream, sanitize(line))));
-                    }
-                }
-            }
-            if pending.is_empty() {
-                continue;
-            }
-            tail.keep(&pending);
-            let lines = std::mem::take(&mut pending);
-            self.emitter
-                .emit(Event::Output {
-                    step,
-                    host,
-                    phase,
-                    lines,
-                })
-                .await;
-        }
-        tail.0.into_iter().collect()
     }
 
     /// Run a command quietly and keep its first lines (previews, conditions,

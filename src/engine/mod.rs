@@ -12,11 +12,13 @@ mod exec;
 mod gate;
 mod guard;
 pub mod http;
+mod interact;
 mod lock;
 pub mod output;
 mod redact;
 mod rollback;
 mod runner;
+mod sudo;
 mod tail;
 mod wait;
 
@@ -29,6 +31,7 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use interact::InputSender;
 pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};
@@ -77,6 +80,8 @@ pub struct RunHandle {
     pub run_id: String,
     pub events: mpsc::Receiver<Event>,
     pub decisions: mpsc::Sender<Decision>,
+    /// Typed input for the running commands.
+    pub inputs: InputSender,
     pub task: JoinHandle<RunResult>,
 }
 
@@ -100,12 +105,15 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
         }
     };
     let emitter = emitter::Emitter::new(plan.clone(), event_tx, journal);
-    let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx);
+    let routes = Arc::new(interact::Routes::default());
+    let inputs = InputSender(routes.clone());
+    let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx, routes);
     let task = tokio::spawn(engine.run());
     Ok(RunHandle {
         run_id,
         events: event_rx,
         decisions: decision_tx,
+        inputs,
         task,
     })
 }

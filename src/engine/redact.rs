@@ -1,5 +1,9 @@
 //! Secrets never leave the engine: every string of every event is passed
 //! through one [`Redactor`] before it reaches a front end or the journal.
+//! The secret variables are known from the start; a sudo password and masked
+//! input join them during the run, before anything could show them.
+
+use std::sync::RwLock;
 
 use super::event::{Event, Prompt, PromptKind};
 use crate::runbook::Plan;
@@ -7,18 +11,24 @@ use crate::runbook::Plan;
 const REDACTED: &str = "********";
 
 /// Replaces the values of a run's secrets by `********`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Redactor {
     /// Longest first, so that a secret containing another is replaced whole.
-    secrets: Vec<String>,
+    secrets: RwLock<Vec<String>>,
+}
+
+fn tidy(secrets: &mut Vec<String>) {
+    secrets.retain(|s| !s.is_empty());
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
 }
 
 impl Redactor {
     pub fn new(mut secrets: Vec<String>) -> Self {
-        secrets.retain(|s| !s.is_empty());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets }
+        tidy(&mut secrets);
+        Self {
+            secrets: RwLock::new(secrets),
+        }
     }
 
     /// The secrets of a runbook: its secret variables' values.
@@ -26,8 +36,29 @@ impl Redactor {
         Self::new(plan.secret_values())
     }
 
+    /// A secret learnt during the run (a sudo password, masked input).
+    pub fn add(&self, secret: &str) {
+        let line_ends = ['\n', '\r'];
+        let secret = secret.trim_end_matches(line_ends);
+        if let Ok(mut secrets) = self.secrets.write() {
+            if !secrets.iter().any(|s| s == secret) {
+                secrets.push(secret.to_string());
+                tidy(&mut secrets);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.secrets.read().map_or(true, |s| s.is_empty())
+    }
+
     pub fn text(&self, text: &mut String) {
-        for secret in &self.secrets {
+        let Ok(secrets) = self.secrets.read() else {
+            // A writer panicked: nothing can be known to be clean.
+            *text = REDACTED.to_string();
+            return;
+        };
+        for secret in secrets.iter() {
             if text.contains(secret.as_str()) {
                 *text = text.replace(secret.as_str(), REDACTED);
             }
@@ -41,7 +72,7 @@ impl Redactor {
     /// Every string field of `event`. The match names every kind of event,
     /// so that a new one cannot slip past.
     pub fn event(&self, event: &mut Event) {
-        if self.secrets.is_empty() {
+        if self.is_empty() {
             return;
         }
         match event {
@@ -59,6 +90,10 @@ impl Redactor {
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),
+            Event::PartialLine { text, .. } => self.text(text),
+            Event::AwaitingInput { prompt, .. } => self.text(prompt),
+            Event::Sudo { .. } => {}
+            Event::Input { text, .. } => self.all(text),
             Event::StepFinished { message, .. } => self.all(message),
             Event::GuardPolled { detail, .. } => self.text(detail),
             Event::Prompt(prompt) => self.prompt(prompt),
@@ -105,6 +140,24 @@ mod tests {
         let mut text = "x abcdef y abc".to_string();
         r.text(&mut text);
         assert_eq!(text, "x ******** y ********");
+    }
+
+    #[test]
+    fn secrets_learnt_during_the_run_are_replaced_from_then_on() {
+        let r = Redactor::default();
+        let mut before = "pw Fday1".to_string();
+        r.text(&mut before);
+        assert_eq!(before, "pw Fday1");
+        r.add("Fday1\n");
+        let mut partial = Event::PartialLine {
+            step: 0,
+            host: 0,
+            phase: super::super::event::Phase::Main,
+            stream: Stream::Stdout,
+            text: "echoed Fday1".into(),
+        };
+        r.event(&mut partial);
+        assert!(!format!("{partial:?}").contains("Fday1"), "{partial:?}");
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl Engine {
         run_id: String,
         emitter: Emitter,
         inbox: mpsc::Receiver<Decision>,
+        routes: Arc<super::interact::Routes>,
     ) -> Self {
         let participants = if opts.only_hosts.is_empty() {
             (0..plan.hosts.len()).collect()
@@ -68,6 +69,9 @@ impl Engine {
                 plan,
                 emitter,
                 run_vars: Mutex::new(run_vars),
+                prompter: opts.prompter.clone(),
+                routes,
+                sudo: Default::default(),
             },
             opts,
             run_id,

@@ -131,10 +131,47 @@ pub enum Question {
     },
 }
 
+/// sudo asks for a password on a host while a step's command waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SudoQuestion {
+    pub host: String,
+    pub address: String,
+    /// Whose password sudo wants (as sudo named it).
+    pub user: String,
+    /// 1 for the first try; more after sudo refused a password.
+    pub attempt: u32,
+}
+
+/// The admin's answer to a [`SudoQuestion`].
+#[derive(Clone)]
+pub struct SudoAnswer {
+    pub password: String,
+    /// Use it for every host of the run that asks, not only this one.
+    pub every_host: bool,
+}
+
+/// Never the password, even in a debug print.
+impl std::fmt::Debug for SudoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SudoAnswer")
+            .field("password", &"********")
+            .field("every_host", &self.every_host)
+            .finish()
+    }
+}
+
 /// Answers questions for a transport; `None` means the admin declined.
 #[async_trait]
 pub trait Prompter: Send + Sync {
     async fn ask(&self, question: Question) -> Option<String>;
+
+    /// sudo's password for a host; `Err` says why there is none.
+    async fn sudo_password(&self, question: SudoQuestion) -> Result<SudoAnswer, String> {
+        Err(format!(
+            "nobody can give the sudo password for {}@{} here",
+            question.user, question.host
+        ))
+    }
 }
 
 /// A prompter for runs nobody can answer: it declines everything.

@@ -241,7 +241,7 @@ mod tests {
             .expect("sudo, its prompt and the user first");
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(&as_sh)
+            .arg(as_sh)
             .env("HOME", "/h")
             .output()
             .expect("sh runs");

@@ -13,12 +13,12 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
+    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, InputLine,
+    LockView, LogLayout, LogState, LogView, Mode, Overlay, QuestionState, SudoState,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
-use crate::remote::{Question, Stream};
+use crate::remote::{Question, Stream, SudoAnswer, SudoQuestion};
 use crate::runbook::{Action, Plan};
 
 pub struct PromptState {
@@ -46,11 +46,13 @@ impl PromptState {
     }
 }
 
-/// A message from the TUI's own helpers (log tails, the transport's questions).
+/// A message from the TUI's own helpers (log tails, the transport's
+/// questions, sudo's password question).
 pub enum UiMsg {
     Log { ix: usize, line: String },
     LogState { ix: usize, state: LogState },
     Question(Question, oneshot::Sender<Option<String>>),
+    SudoPassword(SudoQuestion, oneshot::Sender<Result<SudoAnswer, String>>),
 }
 
 pub struct App {
@@ -80,7 +82,17 @@ pub struct App {
     pub log_layout: LogLayout,
     pub prompt: Option<PromptState>,
     pub question: Option<QuestionState>,
+    pub sudo_question: Option<SudoState>,
     pub overlay: Option<Overlay>,
+    /// The line being typed into a running command.
+    pub typing: Option<InputLine>,
+    /// When the last key came, and the time from which keys to a window
+    /// that opened while the admin was typing are taken as stray (see
+    /// `input.rs`).
+    pub last_key: Option<Instant>,
+    pub stray_keys_since: Option<Instant>,
+    /// The terminal bell is to ring (a command waits for input).
+    pub bell_due: bool,
     /// The search being typed, and which pane it is for.
     pub search_input: Option<String>,
     pub status: Option<String>,
@@ -115,6 +127,8 @@ impl App {
                         duration: None,
                         note: None,
                         undo: None,
+                        awaiting_input: false,
+                        bell_rung: false,
                     })
                     .collect()
             })
@@ -171,7 +185,12 @@ impl App {
             },
             prompt: None,
             question: None,
+            sudo_question: None,
             overlay: None,
+            typing: None,
+            last_key: None,
+            stray_keys_since: None,
+            bell_due: false,
             search_input: None,
             status: None,
             rollback: false,
@@ -254,6 +273,7 @@ impl App {
 
     pub fn on_event(&mut self, event: Event, now: Instant) {
         self.dirty = true;
+        self.drop_abandoned_questions();
         match event {
             Event::RunStarted {
                 run_id,
@@ -322,6 +342,8 @@ impl App {
                     } else {
                         c.undo = Some(CellStatus::Running);
                     }
+                    c.awaiting_input = false;
+                    c.bell_rung = false;
                 }
                 let line = strings::started_line(&command, phase == Phase::Undo, attempt);
                 self.pane_mut(step, host).push(Stream::Stdout, line);
@@ -346,9 +368,14 @@ impl App {
             } => {
                 let pane = self.pane_mut(step, host);
                 for (stream, line) in lines {
-                    pane.push(stream, line);
+                    pane.complete(stream, line);
                 }
+                self.input_answered(step, host);
             }
+            Event::PartialLine { .. }
+            | Event::AwaitingInput { .. }
+            | Event::Sudo { .. }
+            | Event::Input { .. } => self.on_interaction(event),
             Event::StepFinished {
                 step,
                 host,
@@ -370,6 +397,14 @@ impl App {
                     } else {
                         c.undo = Some(status);
                     }
+                    c.awaiting_input = false;
+                }
+                if self
+                    .typing
+                    .as_ref()
+                    .is_some_and(|t| t.step == step && t.host == host)
+                {
+                    self.typing = None;
                 }
                 let line = strings::finished_line(
                     outcome.as_str(),
@@ -422,6 +457,7 @@ impl App {
                 self.select_current(step, None);
             }
             Event::Prompt(prompt) => {
+                self.window_opened();
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -526,6 +562,21 @@ impl App {
                     input: String::new(),
                     reply: Some(reply),
                 });
+                self.window_opened();
+            }
+            UiMsg::SudoPassword(question, reply) => {
+                if let Some(old) = self.sudo_question.take() {
+                    if let Some(r) = old.reply {
+                        let _ = r.send(Err(strings::SUDO_REPLACED.into()));
+                    }
+                }
+                self.sudo_question = Some(SudoState {
+                    question,
+                    input: String::new(),
+                    every_host: false,
+                    reply: Some(reply),
+                });
+                self.window_opened();
             }
         }
     }
@@ -536,7 +587,7 @@ impl App {
         }
     }
 
-    fn cell_mut(&mut self, step: usize, host: usize) -> Option<&mut Cell> {
+    pub(super) fn cell_mut(&mut self, step: usize, host: usize) -> Option<&mut Cell> {
         self.cells.get_mut(step).and_then(|c| c.get_mut(host))
     }
 

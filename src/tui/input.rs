@@ -1,6 +1,8 @@
 //! Key handling: what each key does to the `App`, and what the event loop
 //! must do after it. An open window (question, overlay, prompt) takes every key.
 
+use std::time::{Duration, Instant};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::App;
@@ -8,13 +10,20 @@ use super::keys::{self, Intent};
 use super::pane::Pane;
 use super::state::{Focus, LogLayout, Mode, Overlay};
 use super::strings;
-use crate::engine::Decision;
+use crate::engine::{Decision, TypedInput};
 use crate::remote::Question;
 
+/// A window that opens while the admin is typing takes no key until the
+/// typing has paused this long: keys meant for something else (a password
+/// typed into the wrong place) answer nothing.
+pub const STRAY_KEYS: Duration = Duration::from_millis(500);
+
 /// What the event loop must do after a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Decide(Decision),
+    /// Type into a running command.
+    Type(TypedInput),
     Quit,
     /// Leave now: the engine gets no more answers (every further question is
     /// taken as abort), and drydock exits when it has wound down.
@@ -24,25 +33,64 @@ pub enum Command {
 impl App {
     /// Handle one key press; returns what the event loop must do.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let command = self.key_command(key);
-        if let Some(command) = command {
+        self.on_key_at(key, Instant::now())
+    }
+
+    /// [`App::on_key`] for a key pressed `at`.
+    pub fn on_key_at(&mut self, key: KeyEvent, at: Instant) -> Option<Command> {
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        let stray = !ctrl_c
+            && self.window_is_open()
+            && self
+                .stray_keys_since
+                .is_some_and(|since| at.saturating_duration_since(since) < STRAY_KEYS);
+        self.last_key = Some(at);
+        if stray {
+            // The typing goes on: so does the guard.
+            self.stray_keys_since = Some(at);
+            tracing::debug!("key ignored: the window opened while keys were being typed");
+            return None;
+        }
+        self.stray_keys_since = None;
+        let command = self.key_command(key, ctrl_c);
+        if let Some(command) = &command {
             tracing::debug!(?command, "key handled");
         }
         command
     }
 
-    fn key_command(&mut self, key: KeyEvent) -> Option<Command> {
+    /// A question or confirmation that takes every key is open.
+    fn window_is_open(&self) -> bool {
+        self.question.is_some()
+            || self.sudo_question.is_some()
+            || self.overlay.is_some()
+            || self.prompt.as_ref().is_some_and(|p| !p.hidden)
+    }
+
+    /// A window opened: keys that come hard on the last one are stray.
+    pub(super) fn window_opened(&mut self) {
+        self.stray_keys_since = self.last_key;
+    }
+
+    fn key_command(&mut self, key: KeyEvent, ctrl_c: bool) -> Option<Command> {
         self.dirty = true;
-        let ctrl_c =
-            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        self.drop_abandoned_questions();
         if self.question.is_some() {
             return self.question_key(key);
+        }
+        if self.sudo_question.is_some() {
+            self.sudo_key(key);
+            return None;
         }
         if let Some(overlay) = self.overlay.clone() {
             return self.overlay_key(overlay, key, ctrl_c);
         }
         if self.prompt.as_ref().is_some_and(|p| !p.hidden) && !ctrl_c {
             return self.prompt_key(key);
+        }
+        if self.typing.is_some() {
+            return self.typing_key(key);
         }
         if let Some(input) = self.search_input.as_mut() {
             match key.code {
@@ -89,33 +137,40 @@ impl App {
             Intent::Answer => {
                 if let Some(p) = self.prompt.as_mut() {
                     p.hidden = false;
+                    self.window_opened();
                 } else if self.finished.is_some() {
                     self.summary_hidden = false;
                 }
             }
             Intent::Abort => {
                 if self.run_in_progress() {
-                    self.overlay = Some(Overlay::ConfirmAbort);
+                    self.open(Overlay::ConfirmAbort);
                 }
             }
             Intent::Override => {
                 if let Some(step) = self.waiting_guard() {
-                    self.overlay = Some(Overlay::OverrideGuard {
+                    self.open(Overlay::OverrideGuard {
                         step,
                         typed: String::new(),
                         wrong: false,
                     });
                 }
             }
-            Intent::Help => self.overlay = Some(Overlay::Help),
+            Intent::Type => self.open_typing(),
+            Intent::Help => self.open(Overlay::Help),
             Intent::Quit => return self.quit(),
         }
         None
     }
 
+    fn open(&mut self, overlay: Overlay) {
+        self.overlay = Some(overlay);
+        self.window_opened();
+    }
+
     fn quit(&mut self) -> Option<Command> {
         if self.run_in_progress() && !self.quitting {
-            self.overlay = Some(Overlay::ConfirmQuit);
+            self.open(Overlay::ConfirmQuit);
             None
         } else if self.run_in_progress() {
             Some(Command::ForceQuit)

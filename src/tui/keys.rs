@@ -28,6 +28,7 @@ pub enum Intent {
     Answer,
     Abort,
     Override,
+    Type,
     Help,
     Quit,
 }
@@ -194,6 +195,13 @@ pub const BINDINGS: &[Binding] = &[
         short: "override",
         footer: false,
         keys: &[ch('o', I::Override)],
+    },
+    Binding {
+        label: "i",
+        help: "type into the shown host's running command (pty steps)",
+        short: "type",
+        footer: false,
+        keys: &[ch('i', I::Type)],
     },
     Binding {
         label: "?",

@@ -9,6 +9,7 @@ pub mod state;
 pub mod strings;
 pub mod term;
 pub mod theme;
+mod typing;
 pub mod view;
 
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Decision, Event, RunHandle, exit};
-use crate::remote::{Prompter, Question};
+use crate::engine::{Decision, Event, InputSender, RunHandle, exit};
+use crate::remote::{Prompter, Question, SudoAnswer, SudoQuestion};
 use crate::runbook::Plan;
 use app::App;
 pub use app::UiMsg;
@@ -51,6 +52,16 @@ impl Prompter for TuiPrompter {
         let (reply, answer) = oneshot::channel();
         self.tx.send(UiMsg::Question(question, reply)).await.ok()?;
         answer.await.ok().flatten()
+    }
+
+    async fn sudo_password(&self, question: SudoQuestion) -> Result<SudoAnswer, String> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || "the terminal interface has gone".to_string();
+        self.tx
+            .send(UiMsg::SudoPassword(question, reply))
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -83,6 +94,24 @@ pub enum End {
 pub struct LoopOptions {
     /// Leave as soon as the run has finished (benchmarks, tests).
     pub exit_when_finished: bool,
+    /// Ring the terminal's bell (a real terminal, not a test backend).
+    pub bell: bool,
+}
+
+/// The run the loop follows: its events, and where the admin's answers and
+/// typed input go.
+pub struct EngineLink<'e> {
+    pub events: &'e mut mpsc::Receiver<Event>,
+    pub decisions: mpsc::Sender<Decision>,
+    pub inputs: Option<InputSender>,
+}
+
+/// The terminal's bell, on the terminal the TUI draws on.
+fn ring_bell() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    // A bell that cannot ring is no reason to stop.
+    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
 }
 
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
@@ -96,7 +125,7 @@ pub async fn event_loop<B, K>(
     app: &mut App,
     theme: &Theme,
     terminal: &mut ratatui::Terminal<B>,
-    mut engine: Option<(&mut mpsc::Receiver<Event>, mpsc::Sender<Decision>)>,
+    mut engine: Option<EngineLink<'_>>,
     ui_rx: &mut mpsc::Receiver<UiMsg>,
     mut keys: K,
     options: LoopOptions,
@@ -142,7 +171,7 @@ where
             },
             ev = async {
                 match engine.as_mut() {
-                    Some((rx, _)) => rx.recv().await,
+                    Some(link) => link.events.recv().await,
                     None => std::future::pending().await,
                 }
             }, if engine_open => match ev {
@@ -150,9 +179,9 @@ where
                     let now = Instant::now();
                     events_seen = true;
                     app.on_event(ev, now);
-                    if let Some((rx, _)) = engine.as_mut() {
+                    if let Some(link) = engine.as_mut() {
                         for _ in 0..BATCH {
-                            match rx.try_recv() {
+                            match link.events.try_recv() {
                                 Ok(ev) => app.on_event(ev, now),
                                 Err(_) => break,
                             }
@@ -177,15 +206,31 @@ where
             },
             msg = ui_rx.recv() => if let Some(msg) = msg { app.on_ui(msg) },
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
-            _ = second.tick(), if app.ticking() => app.dirty = true,
+            _ = second.tick(), if app.ticking() => {
+                app.dirty = true;
+                app.drop_abandoned_questions();
+            }
             _ = terminate.recv() => return Ok(End::Force),
             _ = hangup.recv() => return Ok(End::Force),
             _ = interrupt.recv() => return Ok(End::Force),
         }
+        if app.take_bell() && options.bell {
+            ring_bell();
+        }
         match command {
             Some(Command::Decide(d)) => {
-                if let Some((_, tx)) = engine.as_ref() {
-                    let _ = tx.try_send(d);
+                if let Some(link) = engine.as_ref() {
+                    let _ = link.decisions.try_send(d);
+                }
+            }
+            Some(Command::Type(input)) => {
+                let sent = engine
+                    .as_ref()
+                    .and_then(|link| link.inputs.as_ref())
+                    .map(|inputs| inputs.send(input));
+                if let Some(Err(refused)) = sent {
+                    app.status = Some(refused.to_string());
+                    app.dirty = true;
                 }
             }
             Some(Command::Quit) => return Ok(End::Quit),
@@ -207,6 +252,7 @@ pub async fn drive(
     let RunHandle {
         mut events,
         decisions,
+        inputs,
         task,
         ..
     } = handle;
@@ -221,14 +267,23 @@ pub async fn drive(
             return exit::FAILED;
         }
     };
+    let link = EngineLink {
+        events: &mut events,
+        decisions: decisions.clone(),
+        inputs: Some(inputs),
+    };
+    let options = LoopOptions {
+        bell: true,
+        ..LoopOptions::default()
+    };
     let end = event_loop(
         &mut app,
         &theme,
         &mut guard.terminal,
-        Some((&mut events, decisions.clone())),
+        Some(link),
         &mut ui_rx,
         EventStream::new(),
-        LoopOptions::default(),
+        options,
     )
     .await;
     drop(guard);
@@ -291,11 +346,16 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
             return exit::FAILED;
         }
     };
+    let link = EngineLink {
+        events: &mut logs,
+        decisions: no_decisions,
+        inputs: None,
+    };
     let end = event_loop(
         &mut app,
         &theme,
         &mut guard.terminal,
-        Some((&mut logs, no_decisions)),
+        Some(link),
         &mut ui_rx,
         EventStream::new(),
         LoopOptions::default(),

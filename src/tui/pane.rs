@@ -26,6 +26,9 @@ pub struct Pane {
     top: usize,
     pub follow: bool,
     pub query: Option<String>,
+    /// The last line is a command's partial line (of this stream), to be
+    /// replaced by the next partial or by the whole line.
+    partial: Option<Stream>,
 }
 
 impl Pane {
@@ -37,16 +40,59 @@ impl Pane {
             top: 0,
             follow: true,
             query: None,
+            partial: None,
         }
     }
 
+    /// A line of drydock's own, or a whole line of a command's that has no
+    /// partial line shown: below the last line, but above a partial line,
+    /// which stays last while its command waits.
     pub fn push(&mut self, stream: Stream, text: String) {
-        if self.lines.len() == self.cap {
+        let waiting = if self.partial.is_some() && self.cap > 1 {
+            self.lines.pop_back()
+        } else {
+            self.partial = None;
+            None
+        };
+        while self.lines.len() + 1 + usize::from(waiting.is_some()) > self.cap {
             self.lines.pop_front();
             self.dropped += 1;
             self.top = self.top.saturating_sub(1);
         }
         self.lines.push_back(PaneLine { stream, text });
+        self.lines.extend(waiting);
+    }
+
+    /// A whole line a command printed: it ends the partial line of its
+    /// stream shown so far, which it replaces.
+    pub fn complete(&mut self, stream: Stream, text: String) {
+        if self.partial == Some(stream) {
+            if let Some(last) = self.lines.back_mut() {
+                last.text = text;
+                self.partial = None;
+                return;
+            }
+        }
+        self.push(stream, text);
+    }
+
+    /// The line a command has begun, shown until it ends.
+    pub fn set_partial(&mut self, stream: Stream, text: String) {
+        if self.partial == Some(stream) {
+            if let Some(last) = self.lines.back_mut() {
+                last.text = text;
+                return;
+            }
+        }
+        // A partial line of the other stream stays, as a line of its own.
+        self.partial = None;
+        self.push(stream, text);
+        self.partial = Some(stream);
+    }
+
+    /// The partial line shown last, if the command has not ended it.
+    pub fn partial(&self) -> Option<&PaneLine> {
+        self.partial.and(self.lines.back())
     }
 
     pub fn len(&self) -> usize {
@@ -294,6 +340,27 @@ mod tests {
         assert_eq!(p.dropped(), 7);
         let v: Vec<&str> = p.lines().map(|l| l.text.as_str()).collect();
         assert_eq!(v, ["7", "8", "9"]);
+    }
+
+    #[test]
+    fn a_partial_line_stays_last_until_its_line_ends() {
+        let mut p = Pane::new(3);
+        p.push(Stream::Stdout, "a".into());
+        p.set_partial(Stream::Stdout, "Continue? ".into());
+        p.set_partial(Stream::Stdout, "Continue? [y/N] ".into());
+        p.push(Stream::Stderr, "drydock: note".into());
+        p.push(Stream::Stderr, "drydock: another".into());
+        let v: Vec<&str> = p.lines().map(|l| l.text.as_str()).collect();
+        assert_eq!(v, ["drydock: note", "drydock: another", "Continue? [y/N] "]);
+        assert_eq!(
+            p.partial().map(|l| l.text.as_str()),
+            Some("Continue? [y/N] ")
+        );
+        p.complete(Stream::Stdout, "Continue? [y/N] yes".into());
+        assert!(p.partial().is_none());
+        p.complete(Stream::Stdout, "going on".into());
+        let v: Vec<&str> = p.lines().map(|l| l.text.as_str()).collect();
+        assert_eq!(v, ["drydock: another", "Continue? [y/N] yes", "going on"]);
     }
 
     #[test]

@@ -9,8 +9,9 @@ use tokio::sync::oneshot;
 
 use super::pane::Pane;
 use super::strings;
+use crate::engine::{HostIx, StepIx};
 use crate::journal::{Outcome, RunStatus};
-use crate::remote::Question;
+use crate::remote::{Question, SudoAnswer, SudoQuestion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellStatus {
@@ -66,6 +67,10 @@ pub struct Cell {
     pub note: Option<String>,
     /// How this step's undo went, when the rollback ran it.
     pub undo: Option<CellStatus>,
+    /// Its command shows a prompt and waits, most likely for input.
+    pub awaiting_input: bool,
+    /// The bell rang for this command already.
+    pub bell_rung: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +153,32 @@ pub struct QuestionState {
     pub question: Question,
     pub input: String,
     pub reply: Option<oneshot::Sender<Option<String>>>,
+}
+
+/// sudo's password question, asked while a command waits for it.
+pub struct SudoState {
+    pub question: SudoQuestion,
+    /// Never drawn, not even its length.
+    pub input: String,
+    pub every_host: bool,
+    pub reply: Option<oneshot::Sender<Result<SudoAnswer, String>>>,
+}
+
+impl SudoState {
+    /// The engine stopped waiting (the command was cancelled).
+    pub fn abandoned(&self) -> bool {
+        self.reply.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+}
+
+/// The line the admin types into a running command (`i`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLine {
+    pub step: StepIx,
+    pub host: HostIx,
+    pub text: String,
+    /// Not drawn, and a secret for the engine.
+    pub masked: bool,
 }
 
 #[derive(Debug, Clone)]

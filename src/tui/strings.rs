@@ -92,6 +92,64 @@ pub fn passphrase(host: &str, key_path: &str) -> String {
     format!("Passphrase for the key {key_path} (to connect to '{host}'):")
 }
 
+pub const SUDO_TITLE: &str = "sudo password";
+pub const SUDO_KEYS: &str = "Enter sends · Tab every host · Esc declines";
+pub const SUDO_DECLINED: &str = "declined in drydock; the step fails";
+pub const SUDO_REPLACED: &str = "another sudo question came first";
+
+/// What sudo's password window says; never the password, nor its length.
+pub fn sudo_question(user: &str, host: &str, address: &str, attempt: u32) -> String {
+    let again = if attempt > 1 {
+        format!("\nsudo refused the last password (try {attempt} of 3).\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "sudo on '{host}' ({address}) asks for the password of {user}@{host}.\n{again}\nIt is kept in memory for this run only and written nowhere."
+    )
+}
+
+pub fn every_host(on: bool) -> String {
+    let mark = if on { "x" } else { " " };
+    format!("[{mark}] use it for every host of this run (Tab)")
+}
+
+pub const MARK_SUDO: &str = "sudo";
+pub const MARK_INPUT: &str = "waits for input";
+pub const TYPE_KEYS: &str = "Enter sends · ^D end of input · ^R show/hide · Esc closes";
+
+pub fn type_into(host: &str) -> String {
+    format!("type into {host} › ")
+}
+
+pub fn awaiting_input(host: &str) -> String {
+    format!("{host} waits for input: i types into it")
+}
+
+pub fn not_running(host: &str) -> String {
+    format!("no command of this step is running on {host}")
+}
+
+/// A line in the output pane for what came of sudo's question.
+pub fn sudo_line(asked: bool, ok: bool) -> String {
+    let what = match (asked, ok) {
+        (true, true) => "password accepted",
+        (false, true) => "no password needed",
+        (true, false) => "the password was refused, or none was given",
+        (false, false) => "sudo did not run the command",
+    };
+    format!("drydock: sudo: {what}")
+}
+
+/// A line in the output pane for what was typed into the command.
+pub fn input_line(text: Option<&str>, end: bool) -> String {
+    match (text, end) {
+        (_, true) => "drydock: end of input sent".to_string(),
+        (Some(t), false) => format!("drydock: typed: {t}"),
+        (None, false) => "drydock: typed: (hidden)".to_string(),
+    }
+}
+
 pub const TRUST_KEYS: &str = "y trust and remember · n refuse";
 pub const PASSPHRASE_KEYS: &str = "Enter sends · Esc declines";
 

@@ -133,13 +133,16 @@ fn wall0() -> DateTime<Utc> {
 struct Fixture {
     app: App,
     t0: Instant,
+    /// Keys pressed so far: one a second, as a person reading the screen
+    /// presses them (see `STRAY_KEYS`).
+    keys: u64,
 }
 
 impl Fixture {
     fn new() -> Self {
         let t0 = Instant::now();
         let app = App::new(plan(), Mode::Run, t0, wall0());
-        let mut f = Fixture { app, t0 };
+        let mut f = Fixture { app, t0, keys: 0 };
         f.ev(
             0,
             Event::RunStarted {
@@ -261,8 +264,11 @@ impl Fixture {
     /// A key pressed on the screen as last drawn: the event loop draws a
     /// frame before it reads keys, and keys page by the heights drawn.
     fn key(&mut self, code: KeyCode) -> Option<Command> {
+        self.keys += 1;
+        let at = self.t0 + Duration::from_secs(self.keys);
         buffer(&self.app, &Theme::fallback());
-        self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+        self.app
+            .on_key_at(KeyEvent::new(code, KeyModifiers::NONE), at)
     }
 
     fn type_text(&mut self, text: &str) {

@@ -37,7 +37,17 @@ fn markers(app: &App, step: usize) -> Vec<&'static str> {
     if st.always {
         m.push(s::MARK_ALWAYS);
     }
+    if st.sudo.is_some() {
+        m.push(s::MARK_SUDO);
+    }
     m
+}
+
+/// Whether a command of the step waits for input on some host.
+fn awaits_input(app: &App, step: usize) -> bool {
+    app.step_hosts(step)
+        .iter()
+        .any(|&h| app.cells[step][h].awaiting_input)
 }
 
 /// The status a step shows as a whole: the most pressing of its hosts'.
@@ -124,8 +134,13 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
         let selected = i == app.selected;
         let dur_text = step_duration(app, i).map(short).unwrap_or_default();
         let marks: String = markers(app, i).iter().map(|m| format!(" [{m}]")).collect();
+        let waits = if awaits_input(app, i) {
+            format!(" {}", s::MARK_INPUT)
+        } else {
+            String::new()
+        };
         let fixed = numw + 3 + 1 + dur_text.len() + 1;
-        let title_w = width.saturating_sub(fixed + marks.width());
+        let title_w = width.saturating_sub(fixed + marks.width() + waits.width());
         let base = if selected {
             theme.selection()
         } else {
@@ -146,6 +161,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
                 }),
             ),
             Span::styled(marks, base.patch(theme.muted())),
+            Span::styled(waits, base.patch(theme.alert())),
             Span::styled(
                 format!(" {dur_text:>w$}", w = dur_text.len()),
                 base.patch(theme.muted()),

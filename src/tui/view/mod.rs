@@ -21,7 +21,10 @@ use super::strings as s;
 use super::theme::Theme;
 use checklist::render_checklist;
 use header::render_header;
-use modals::{render_confirm, render_help, render_prompt, render_question, render_summary};
+use modals::{
+    render_confirm, render_help, render_prompt, render_question, render_sudo_question,
+    render_summary,
+};
 use panes::{panel_lines, render_logs, render_output};
 
 pub const MIN_W: u16 = 60;
@@ -157,13 +160,28 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         }
         None => {}
     }
+    if let Some(q) = &app.sudo_question {
+        render_sudo_question(theme, q, area, buf);
+    }
     if let Some(q) = &app.question {
         render_question(theme, q, area, buf);
     }
 }
 
 fn render_footer(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let line = if let Some(q) = &app.search_input {
+    let line = if let Some(t) = &app.typing {
+        // A masked line shows nothing of what is typed, not even its length.
+        let text = if t.masked {
+            s::HIDDEN_TYPING.to_string()
+        } else {
+            format!("{}▏", t.text)
+        };
+        Line::from(vec![
+            Span::styled(s::type_into(app.host_name(t.host)), theme.key()),
+            Span::styled(text, theme.text()),
+            Span::styled(format!("   {}", s::TYPE_KEYS), theme.muted()),
+        ])
+    } else if let Some(q) = &app.search_input {
         Line::from(vec![
             Span::styled("/", theme.key()),
             Span::styled(format!("{q}▏"), theme.text()),

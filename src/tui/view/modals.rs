@@ -16,7 +16,7 @@ use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
 use crate::tui::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{CellStatus, QuestionState};
+use crate::tui::state::{CellStatus, QuestionState, SudoState};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
@@ -277,6 +277,19 @@ pub(super) fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf:
             );
         }
     }
+}
+
+/// sudo's password window: whose password, on which host; what is typed is
+/// never drawn, not even its length.
+pub(super) fn render_sudo_question(theme: &Theme, q: &SudoState, area: Rect, buf: &mut Buffer) {
+    let ask = &q.question;
+    let body = format!(
+        "{}\n\n> {}\n\n{}",
+        s::sudo_question(&ask.user, &ask.host, &ask.address, ask.attempt),
+        s::HIDDEN_TYPING,
+        s::every_host(q.every_host)
+    );
+    render_confirm(theme, s::SUDO_TITLE, &body, s::SUDO_KEYS, area, buf);
 }
 
 pub(super) fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
