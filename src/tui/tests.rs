@@ -16,10 +16,13 @@ use ratatui::style::Color;
 use super::app::{App, UiMsg};
 use super::input::Command;
 use super::state::Mode;
+use super::strings as s;
 use super::theme::Theme;
 use super::view;
 use super::{TuiPrompter, ui_channel};
-use crate::engine::{Decision, Event, HostFailure, Phase, PreviewOutput, Prompt, PromptKind};
+use crate::engine::{
+    Decision, Event, HostFailure, Phase, PreviewOutput, Prompt, PromptKind, Typed, TypedInput,
+};
 use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Prompter, Question, Stream};
 use crate::runbook::Plan;
@@ -1244,4 +1247,273 @@ fn scrollback_is_bounded() {
         );
     }
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
+}
+
+// ---- Answering running commands: sudo's password, typed input, stray keys --
+
+impl Fixture {
+    /// Step 5 (fetch) running on web, its command showing `prompt` and
+    /// waiting for input.
+    fn waiting_for_input(prompt: &str) -> Self {
+        let mut f = Fixture::advanced();
+        f.run_step(3, 0, 640, 2, &[], Outcome::Ok);
+        f.ev(
+            650,
+            Event::StepStarted {
+                step: 4,
+                host: 0,
+                command: "git fetch origin".into(),
+                phase: Phase::Main,
+                attempt: 1,
+            },
+        );
+        f.ev(
+            651,
+            Event::PartialLine {
+                step: 4,
+                host: 0,
+                phase: Phase::Main,
+                stream: Stream::Stdout,
+                text: prompt.into(),
+            },
+        );
+        f.ev(
+            652,
+            Event::AwaitingInput {
+                step: 4,
+                host: 0,
+                phase: Phase::Main,
+                prompt: prompt.into(),
+            },
+        );
+        f.clock(653);
+        f
+    }
+
+    fn key_with(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Option<Command> {
+        self.keys += 1;
+        let at = self.t0 + Duration::from_secs(self.keys);
+        self.app.on_key_at(KeyEvent::new(code, modifiers), at)
+    }
+}
+
+#[test]
+fn a_command_waiting_for_input_says_so_and_rings_once() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    assert!(f.app.take_bell(), "the bell rings");
+    let s = screen(&f.app);
+    assert!(s.contains("waits for input"), "{s}");
+    assert!(s.contains("Continue? [y/N]"), "{s}");
+    // Again for the same command: no second bell.
+    f.ev(
+        660,
+        Event::AwaitingInput {
+            step: 4,
+            host: 0,
+            phase: Phase::Main,
+            prompt: "Continue? [y/N] ".into(),
+        },
+    );
+    assert!(!f.app.take_bell());
+    snap("awaiting_input", &f.app);
+}
+
+#[test]
+fn i_types_a_line_into_the_running_command() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    assert_eq!(f.key(KeyCode::Char('i')), None);
+    f.type_text("y");
+    f.clock(654);
+    snap("typing_line", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::Line {
+                text: "y".into(),
+                masked: false
+            }
+        }))
+    );
+    assert!(f.app.typing.is_none());
+    // Esc closes the line without sending; Ctrl-D sends the end of input.
+    f.key(KeyCode::Char('i'));
+    f.type_text("abc");
+    assert_eq!(f.key(KeyCode::Esc), None);
+    assert!(f.app.typing.is_none());
+    f.key(KeyCode::Char('i'));
+    assert_eq!(
+        f.key_with(KeyCode::Char('d'), KeyModifiers::CONTROL),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::End
+        }))
+    );
+}
+
+#[test]
+fn input_after_a_password_prompt_is_masked_until_shown() {
+    let mut f = Fixture::waiting_for_input("Password: ");
+    f.key(KeyCode::Char('i'));
+    f.type_text("hunter2secret");
+    let s = screen(&f.app);
+    assert!(!s.contains("hunter2") && !s.contains("****"), "{s}");
+    assert!(s.contains(s::HIDDEN_TYPING), "{s}");
+    f.key_with(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(screen(&f.app).contains("hunter2secret"));
+    f.key_with(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::Line {
+                text: "hunter2secret".into(),
+                masked: true
+            }
+        }))
+    );
+}
+
+#[test]
+fn i_where_nothing_runs_says_so() {
+    let mut f = Fixture::advanced();
+    f.key(KeyCode::Char('i'));
+    assert!(f.app.typing.is_none());
+    assert!(
+        f.app
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("no command")),
+        "{:?}",
+        f.app.status
+    );
+}
+
+#[test]
+fn the_partial_line_is_replaced_by_the_whole_line() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    f.ev(
+        655,
+        Event::Output {
+            step: 4,
+            host: 0,
+            phase: Phase::Main,
+            lines: vec![(Stream::Stdout, "Continue? [y/N] y".into())],
+        },
+    );
+    let pane = f.app.output(4, 0).expect("the pane");
+    let texts: Vec<&str> = pane.lines().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with("Continue?")).count(),
+        1
+    );
+    assert_eq!(texts.last(), Some(&"Continue? [y/N] y"));
+    assert!(!f.app.cells[4][0].awaiting_input);
+}
+
+#[test]
+fn keys_typed_as_a_question_opens_answer_nothing() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    let t = f.t0 + Duration::from_secs(1000);
+    let press = |f: &mut Fixture, c: char, ms: u64| {
+        f.app.on_key_at(
+            KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+            t + Duration::from_millis(ms),
+        )
+    };
+    // A password typed where no input line is open: `a` opens the abort
+    // question, and the keys right after it do not answer it.
+    for (i, c) in "Fday1".chars().enumerate() {
+        assert_eq!(press(&mut f, c, 120 * i as u64), None, "{c}");
+    }
+    assert_eq!(f.app.overlay, Some(super::state::Overlay::ConfirmAbort));
+    // Once the typing has paused, the question takes its answer.
+    assert_eq!(press(&mut f, 'n', 120 * 4 + 600), None);
+    assert!(f.app.overlay.is_none());
+    // A question the engine opens while the admin types ignores those keys too.
+    press(&mut f, 'x', 2000);
+    f.gate(700);
+    assert_eq!(press(&mut f, 'a', 2100), None, "stray");
+    assert_eq!(press(&mut f, 'y', 2300), None, "still typing");
+    assert_eq!(
+        press(&mut f, 'a', 3000),
+        Some(Command::Decide(Decision::Abort))
+    );
+}
+
+fn sudo_question(attempt: u32) -> crate::remote::SudoQuestion {
+    crate::remote::SudoQuestion {
+        host: "web".into(),
+        address: "coralnet.example.org".into(),
+        user: "deploy".into(),
+        attempt,
+    }
+}
+
+#[test]
+fn the_sudo_password_window_hides_the_password_and_can_answer_for_every_host() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        let (tx, mut rx) = ui_channel();
+        let prompter = TuiPrompter::new(tx);
+        let ask = tokio::spawn(async move { prompter.sudo_password(sudo_question(1)).await });
+        let mut f = Fixture::advanced();
+        let Some(msg) = rx.recv().await else {
+            panic!("no question")
+        };
+        f.app.on_ui(msg);
+        // It takes every key: `q` is part of the password, not quit.
+        f.type_text("Fday1q");
+        f.key(KeyCode::Tab);
+        f.clock(640);
+        snap("sudo_question", &f.app);
+        let s = screen(&f.app);
+        assert!(
+            s.contains("deploy@web") && s.contains("[x] use it for every host"),
+            "{s}"
+        );
+        assert!(!s.contains("Fday1") && !s.contains("*****"), "{s}");
+        assert!(f.app.overlay.is_none());
+        f.key(KeyCode::Enter);
+        assert!(f.app.sudo_question.is_none());
+        let answer = ask
+            .await
+            .ok()
+            .map(|r| r.map(|a| (a.password, a.every_host)));
+        assert_eq!(answer, Some(Ok(("Fday1q".to_string(), true))));
+    });
+}
+
+#[test]
+fn the_sudo_password_window_declines_on_esc_and_goes_when_nobody_waits() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        let (tx, mut rx) = ui_channel();
+        let prompter = TuiPrompter::new(tx);
+        let ask = tokio::spawn(async move { prompter.sudo_password(sudo_question(2)).await });
+        let mut f = Fixture::advanced();
+        let Some(msg) = rx.recv().await else {
+            panic!("no question")
+        };
+        f.app.on_ui(msg);
+        assert!(screen(&f.app).contains("try 2 of 3"));
+        f.key(KeyCode::Esc);
+        assert!(matches!(ask.await, Ok(Err(_))));
+
+        // The engine stopped waiting (the step was aborted): the window goes.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        f.app.on_ui(UiMsg::SudoPassword(sudo_question(1), reply));
+        drop(answer);
+        f.app.drop_abandoned_questions();
+        assert!(f.app.sudo_question.is_none());
+    });
 }

@@ -25,6 +25,8 @@ struct Size(u16, u16);
 
 const PROMPT: Size = Size(86, 80);
 const CONFIRM: Size = Size(60, 40);
+/// sudo's password window: room for its lines at 80x24.
+const SUDO: Size = Size(70, 60);
 const HELP: Size = Size(80, 100);
 const WHOLE: Size = Size(100, 100);
 
@@ -232,7 +234,20 @@ pub(super) fn render_confirm(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let inner = window(theme, title, true, CONFIRM, area, buf);
+    text_window(theme, title, CONFIRM, body, keys, area, buf);
+}
+
+/// A window of text with its keys on the last line.
+fn text_window(
+    theme: &Theme,
+    title: &str,
+    size: Size,
+    body: &str,
+    keys: &str,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let inner = window(theme, title, true, size, area, buf);
     let [b, k] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(1),
@@ -289,7 +304,7 @@ pub(super) fn render_sudo_question(theme: &Theme, q: &SudoState, area: Rect, buf
         s::HIDDEN_TYPING,
         s::every_host(q.every_host)
     );
-    render_confirm(theme, s::SUDO_TITLE, &body, s::SUDO_KEYS, area, buf);
+    text_window(theme, s::SUDO_TITLE, SUDO, &body, s::SUDO_KEYS, area, buf);
 }
 
 pub(super) fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
