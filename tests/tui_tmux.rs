@@ -15,7 +15,14 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Tmux {
     socket: String,
+    /// When keys were last sent: `keys` paces them as a person would.
+    last_keys: std::cell::Cell<Option<Instant>>,
 }
+
+/// A person takes at least this long between looking at a new window and
+/// pressing a key in it; faster keys to a window that has just opened are
+/// taken as stray typing and ignored.
+const HUMAN_PAUSE: Duration = Duration::from_millis(600);
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -55,7 +62,10 @@ impl Tmux {
             .env("TERM", "xterm-256color")
             .status();
         assert!(status.is_ok_and(|s| s.success()), "tmux new-session failed");
-        Tmux { socket }
+        Tmux {
+            socket,
+            last_keys: std::cell::Cell::new(None),
+        }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -71,10 +81,20 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// Send keys as a person presses them, a moment after the last ones.
     fn keys(&self, keys: &[&str]) {
+        if let Some(last) = self.last_keys.get() {
+            std::thread::sleep(HUMAN_PAUSE.saturating_sub(last.elapsed()));
+        }
+        self.keys_at_once(keys);
+    }
+
+    /// Send keys at once, as fast as a typist's burst.
+    fn keys_at_once(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "t"];
         args.extend_from_slice(keys);
         self.tmux(&args);
+        self.last_keys.set(Some(Instant::now()));
     }
 
     fn wait_for(&self, text: &str) -> String {
@@ -496,4 +516,202 @@ fn a_panic_restores_the_terminal() {
     let t = Tmux::start("panic", &command);
     t.wait_for("a panic for the test");
     assert_ne!(t.exit_status(), 0);
+}
+
+// ---- Answering running commands in the TUI ---------------------------------
+
+/// A runbook of `steps` on `hosts`, all over SSH to `sshd` as `user`; the
+/// command that runs it in the TUI.
+fn answering_setup(
+    dir: &Path,
+    sshd: &support::sshd::Sshd,
+    user: &str,
+    hosts: &[&str],
+    steps: &str,
+) -> String {
+    std::fs::write(dir.join("known_hosts"), sshd.known_hosts_line()).expect("known_hosts");
+    let mut text = format!(
+        "[runbook]\nname = \"answering\"\nlock = \"/tmp/drydock-tui-{pid}-{name}-{{{{host}}}}.lock\"\n\n\
+         [ssh]\nuser = \"{user}\"\nport = {port}\nidentity = \"{key}\"\n\
+         known_hosts = \"{dir}/known_hosts\"\nhost_keys = \"strict\"\nconnect_timeout = \"5s\"\n\n",
+        pid = std::process::id(),
+        name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
+        dir = dir.display(),
+        port = sshd.port,
+        key = sshd.user_key.display(),
+    );
+    for host in hosts {
+        text.push_str(&format!("[hosts.{host}]\naddress = \"127.0.0.1\"\n\n"));
+    }
+    text.push_str(steps);
+    let runbook = dir.join("answering.toml");
+    std::fs::write(&runbook, text).expect("runbook");
+    format!(
+        "{} run {} --journal-dir {}",
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.join("journal").display().to_string())
+    )
+}
+
+/// Every journal line the run in `dir` wrote.
+fn journal_of(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir.join("journal"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    text
+}
+
+#[test]
+fn the_sudo_password_is_asked_masked_and_the_step_runs_as_root() {
+    let users = support::sudo::SudoUsers::acquire();
+    let sshd = support::sshd::Sshd::start();
+    sshd.let_other_users_in();
+    let dir = tempdir();
+    let command = answering_setup(
+        dir.path(),
+        &sshd,
+        support::sudo::WITH_PASSWORD,
+        &["web"],
+        "[[steps]]\nid = \"as-root\"\ntitle = \"As root\"\nrun = \"echo uid $(id -u)\"\nsudo = true\n",
+    );
+    let t = Tmux::start("sudo", &command);
+    let screen = t.wait_for("sudo password");
+    assert!(
+        screen.contains(&format!("{}@web", support::sudo::WITH_PASSWORD)),
+        "the window names user@host:\n{screen}"
+    );
+    t.keys(&["-l", &users.password]);
+    let screen = t.screen();
+    assert!(
+        !screen.contains(&users.password),
+        "the password is never shown:\n{screen}"
+    );
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Summary");
+    assert!(
+        screen.contains("finished: every step done or skipped"),
+        "{screen}"
+    );
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("uid 0");
+    assert!(!screen.contains(&users.password), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let journal = journal_of(dir.path());
+    assert!(journal.contains("\"event\":\"sudo\""), "{journal}");
+    assert!(!journal.contains(&users.password), "{journal}");
+    drop(users);
+}
+
+#[test]
+fn a_password_for_every_host_is_asked_once() {
+    let users = support::sudo::SudoUsers::acquire();
+    let sshd = support::sshd::Sshd::start();
+    sshd.let_other_users_in();
+    let dir = tempdir();
+    let command = answering_setup(
+        dir.path(),
+        &sshd,
+        support::sudo::WITH_PASSWORD,
+        &["web1", "web2"],
+        "[[steps]]\nid = \"as-root\"\ntitle = \"As root\"\nrun = \"id -u\"\nsudo = true\n",
+    );
+    let t = Tmux::start("everyhost", &command);
+    t.wait_for("sudo password");
+    t.keys(&["-l", &users.password]);
+    t.keys(&["Tab"]);
+    t.wait_for("[x] use it for every host");
+    t.keys(&["Enter"]);
+    // A second question would hold the run here.
+    let screen = t.wait_for("Summary");
+    assert!(
+        screen.contains("finished: every step done or skipped"),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let journal = journal_of(dir.path());
+    let ok = journal
+        .lines()
+        .filter(|l| l.contains("\"event\":\"sudo\"") && l.contains("\"ok\":true"))
+        .count();
+    assert_eq!(ok, 2, "{journal}");
+    drop(users);
+}
+
+#[test]
+fn a_prompt_shows_at_once_and_i_answers_it() {
+    let sshd = support::sshd::Sshd::start();
+    let dir = tempdir();
+    let command = answering_setup(
+        dir.path(),
+        &sshd,
+        "root",
+        &["web"],
+        "[[steps]]\nid = \"ask\"\ntitle = \"Ask\"\npty = true\n\
+         run = \"echo starting; printf 'Continue? [y/N] '; read a; echo \\\"answer was $a\\\"\"\n",
+    );
+    let t = Tmux::start("prompt", &command);
+    t.wait_for("starting");
+    let seen = Instant::now();
+    t.wait_for("Continue? [y/N]");
+    assert!(
+        seen.elapsed() < Duration::from_secs(1),
+        "the prompt took {:?} to show",
+        seen.elapsed()
+    );
+    let screen = t.wait_for("waits for input");
+    assert!(screen.contains("i types into it"), "{screen}");
+    t.keys(&["i"]);
+    t.wait_for("type into web");
+    t.keys(&["y"]);
+    t.keys(&["Enter"]);
+    t.wait_for("Summary");
+    t.keys(&["Escape"]);
+    t.wait_for("answer was y");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let journal = journal_of(dir.path());
+    assert!(journal.contains("\"event\":\"input\""), "{journal}");
+    assert!(journal.contains("\"text\":\"y\""), "{journal}");
+}
+
+#[test]
+fn a_password_typed_into_the_main_view_does_not_abort_the_run() {
+    let dir = tempdir();
+    let runbook = dir.path().join("typing.toml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "[runbook]\nname = \"typing\"\nlock = \"{d}/lock\"\n\n[hosts.here]\ntransport = \"local\"\n\n\
+             [[steps]]\nid = \"long\"\ntitle = \"Long\"\nrun = \"echo working; sleep 4; echo worked\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .expect("runbook");
+    let command = format!(
+        "{} run {} --journal-dir {}",
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.path().join("journal").display().to_string())
+    );
+    let t = Tmux::start("stray", &command);
+    t.wait_for("working");
+    // As fast as a typist: `a` opens the abort question, `y` must not answer it.
+    t.keys_at_once(&["-l", "Fday1"]);
+    let screen = t.wait_for("Summary");
+    assert!(
+        screen.contains("finished: every step done or skipped"),
+        "the run was not aborted:\n{screen}"
+    );
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let journal = journal_of(dir.path());
+    assert!(!journal.contains("\"decision\":\"abort\""), "{journal}");
 }

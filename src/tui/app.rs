@@ -86,10 +86,10 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// The line being typed into a running command.
     pub typing: Option<InputLine>,
-    /// When the last key came, and the time from which keys to a window
-    /// that opened while the admin was typing are taken as stray (see
-    /// `input.rs`).
+    /// When the last two keys came, and since when keys to a window that
+    /// opened while the admin was typing are taken as stray (see `input.rs`).
     pub last_key: Option<Instant>,
+    pub key_before: Option<Instant>,
     pub stray_keys_since: Option<Instant>,
     /// The terminal bell is to ring (a command waits for input).
     pub bell_due: bool,
@@ -189,6 +189,7 @@ impl App {
             overlay: None,
             typing: None,
             last_key: None,
+            key_before: None,
             stray_keys_since: None,
             bell_due: false,
             search_input: None,
@@ -457,7 +458,7 @@ impl App {
                 self.select_current(step, None);
             }
             Event::Prompt(prompt) => {
-                self.window_opened();
+                self.window_opened(now);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -562,7 +563,7 @@ impl App {
                     input: String::new(),
                     reply: Some(reply),
                 });
-                self.window_opened();
+                self.window_opened(Instant::now());
             }
             UiMsg::SudoPassword(question, reply) => {
                 if let Some(old) = self.sudo_question.take() {
@@ -576,7 +577,7 @@ impl App {
                     every_host: false,
                     reply: Some(reply),
                 });
-                self.window_opened();
+                self.window_opened(Instant::now());
             }
         }
     }

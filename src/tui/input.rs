@@ -45,6 +45,7 @@ impl App {
             && self
                 .stray_keys_since
                 .is_some_and(|since| at.saturating_duration_since(since) < STRAY_KEYS);
+        self.key_before = self.last_key;
         self.last_key = Some(at);
         if stray {
             // The typing goes on: so does the guard.
@@ -68,9 +69,24 @@ impl App {
             || self.prompt.as_ref().is_some_and(|p| !p.hidden)
     }
 
-    /// A window opened: keys that come hard on the last one are stray.
-    pub(super) fn window_opened(&mut self) {
-        self.stray_keys_since = self.last_key;
+    /// A window opened `at`, while the admin was typing or not: when a key
+    /// came just before, the keys of its first moments are stray.
+    pub(super) fn window_opened(&mut self, at: Instant) {
+        let typing = self
+            .last_key
+            .is_some_and(|k| at.saturating_duration_since(k) < STRAY_KEYS);
+        self.stray_keys_since = typing.then_some(at);
+    }
+
+    /// A window opened by the key just pressed: stray keys follow when the
+    /// key before it came just before (the admin was typing, and this key
+    /// was part of it).
+    fn window_opened_by_key(&mut self) {
+        let typing = match (self.key_before, self.last_key) {
+            (Some(before), Some(last)) => last.saturating_duration_since(before) < STRAY_KEYS,
+            _ => false,
+        };
+        self.stray_keys_since = if typing { self.last_key } else { None };
     }
 
     fn key_command(&mut self, key: KeyEvent, ctrl_c: bool) -> Option<Command> {
@@ -137,7 +153,7 @@ impl App {
             Intent::Answer => {
                 if let Some(p) = self.prompt.as_mut() {
                     p.hidden = false;
-                    self.window_opened();
+                    self.window_opened_by_key();
                 } else if self.finished.is_some() {
                     self.summary_hidden = false;
                 }
@@ -165,7 +181,7 @@ impl App {
 
     fn open(&mut self, overlay: Overlay) {
         self.overlay = Some(overlay);
-        self.window_opened();
+        self.window_opened_by_key();
     }
 
     fn quit(&mut self) -> Option<Command> {

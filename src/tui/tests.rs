@@ -1433,15 +1433,23 @@ fn keys_typed_as_a_question_opens_answer_nothing() {
     // Once the typing has paused, the question takes its answer.
     assert_eq!(press(&mut f, 'n', 120 * 4 + 600), None);
     assert!(f.app.overlay.is_none());
-    // A question the engine opens while the admin types ignores those keys too.
-    press(&mut f, 'x', 2000);
-    f.gate(700);
-    assert_eq!(press(&mut f, 'a', 2100), None, "stray");
-    assert_eq!(press(&mut f, 'y', 2300), None, "still typing");
+    // A question the engine opens while the admin types ignores those keys
+    // too; the same admin, not typing, answers at once.
+    press(&mut f, 'x', 2900);
+    f.gate(1003);
+    assert_eq!(press(&mut f, 'a', 3100), None, "stray");
+    assert_eq!(press(&mut f, 'y', 3300), None, "still typing");
     assert_eq!(
-        press(&mut f, 'a', 3000),
+        press(&mut f, 'a', 4000),
         Some(Command::Decide(Decision::Abort))
     );
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    f.gate(1003);
+    let first = f.app.on_key_at(
+        KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE),
+        t + Duration::from_millis(3100),
+    );
+    assert_eq!(first, Some(Command::Decide(Decision::Abort)));
 }
 
 fn sudo_question(attempt: u32) -> crate::remote::SudoQuestion {
