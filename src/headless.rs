@@ -116,9 +116,10 @@ impl Prompter for TerminalPrompter {
                 every_host: false,
             }),
             Ok(None) => Err("none was typed".into()),
-            Err(e) => Err(format!(
-                "there is no terminal to ask for it ({e}); give it with --sudo-password-file FILE or $DRYDOCK_SUDO_PASSWORD_FILE"
-            )),
+            Err(e) => {
+                tracing::debug!(error = %e, "no terminal for the sudo password");
+                Err("there is no terminal to ask for it; give it with --sudo-password-file FILE or $DRYDOCK_SUDO_PASSWORD_FILE".into())
+            }
         }
     }
 }

@@ -75,15 +75,21 @@ impl Ctx {
     }
 
     /// What `step` does on `host`, in words: for a `run`, the exact
-    /// command as it will be sent (through sudo for a `sudo` step).
+    /// command as it will be sent.
     pub fn describe(&self, step: StepIx, host: HostIx) -> String {
         let said = self.plan.describe_action(step, host, &self.vars());
-        let s = &self.plan.steps[step];
-        match (&s.action, &s.sudo) {
-            (crate::runbook::Action::Run(_), Some(sudo)) => {
-                crate::remote::sudo::wrap(&said, sudo.user())
-            }
+        match self.plan.steps[step].action {
+            crate::runbook::Action::Run(_) => self.as_sent(step, said),
             _ => said,
+        }
+    }
+
+    /// A step's command (its `run` or `undo`) as it is sent: through sudo
+    /// for a `sudo` step.
+    pub fn as_sent(&self, step: StepIx, command: String) -> String {
+        match &self.plan.steps[step].sudo {
+            Some(sudo) => crate::remote::sudo::wrap(&command, sudo.user()),
+            None => command,
         }
     }
 

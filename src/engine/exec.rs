@@ -65,10 +65,7 @@ impl Ctx {
         };
         let s = &self.plan.steps[step];
         let pty = s.pty;
-        let command = match &s.sudo {
-            Some(sudo) => crate::remote::sudo::wrap(&command, sudo.user()),
-            None => command,
-        };
+        let command = self.as_sent(step, command);
         // Input reaches a pty (typed by the admin) and sudo (its password);
         // any other command's input is empty, as it always was.
         let takes_input = pty || s.sudo.is_some();

@@ -93,7 +93,10 @@ impl Engine {
                     let text = self.plan().steps[s]
                         .undo
                         .as_ref()
-                        .map(|u| self.ctx.render(u, h).unwrap_or_else(|e| e.to_string()))
+                        .map(|u| match self.ctx.render(u, h) {
+                            Ok(command) => self.ctx.as_sent(s, command),
+                            Err(e) => e.to_string(),
+                        })
                         .unwrap_or_default();
                     (h, text)
                 })

@@ -78,8 +78,12 @@ impl App {
     /// A command's partial line changed or it printed on: it is not (or no
     /// longer) known to wait for input.
     pub(super) fn input_answered(&mut self, step: usize, host: usize) {
-        if let Some(c) = self.cell_mut(step, host) {
-            c.awaiting_input = false;
+        let was_waiting = self
+            .cell_mut(step, host)
+            .is_some_and(|c| std::mem::take(&mut c.awaiting_input));
+        let told = strings::awaiting_input(self.host_name(host));
+        if was_waiting && self.status.as_ref() == Some(&told) {
+            self.status = None;
         }
     }
 

@@ -83,7 +83,7 @@ impl<'s> Loader<'s> {
             .undo
             .as_ref()
             .map(|t| self.checked_template(t, plan, scope));
-        let sudo = self.sudo(read);
+        let sudo = self.sudo(read, plan, &hosts);
         Some(Step {
             id,
             title,

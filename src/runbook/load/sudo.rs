@@ -4,11 +4,37 @@
 
 use super::Loader;
 use super::read::Read;
-use crate::runbook::plan::Sudo;
-use crate::runbook::schema::{StepSection, SudoSetting};
+use crate::runbook::plan::{Plan, RunVars, Sudo};
+use crate::runbook::schema::{StepSection, SudoSetting, Text};
+use crate::runbook::template::Template;
+
+/// Whether the command calls sudo as written, or once its variables are
+/// filled in for one of `hosts` (`run = "{{server_stop}}"`).
+fn command_calls_sudo(text: &Text, plan: &Plan, hosts: &[usize]) -> bool {
+    let source = text.get_ref();
+    if calls_sudo(source) {
+        return true;
+    }
+    let Ok(template) = Template::parse(source, source, 0) else {
+        return false;
+    };
+    let run = RunVars {
+        run_id: Some("run".into()),
+        starts_at: Some("later".into()),
+    };
+    hosts
+        .iter()
+        .filter_map(|&h| plan.render(&template, h, &run).ok())
+        .any(|command| calls_sudo(&command))
+}
 
 impl Loader<'_> {
-    pub(super) fn sudo(&mut self, read: &Read<StepSection>) -> Option<Sudo> {
+    pub(super) fn sudo(
+        &mut self,
+        read: &Read<StepSection>,
+        plan: &Plan,
+        hosts: &[usize],
+    ) -> Option<Sudo> {
         let s = &read.value;
         let id = s.id.get_ref();
         let sudo = match s.sudo.as_ref() {
@@ -38,7 +64,7 @@ impl Loader<'_> {
         }
         for (key, text) in [("run", &s.run), ("undo", &s.undo)] {
             let Some(text) = text else { continue };
-            if calls_sudo(text.get_ref()) {
+            if command_calls_sudo(text, plan, hosts) {
                 let advice = if sudo.is_some() {
                     "leave sudo out of the command: sudo = ... on the step already runs it through sudo"
                 } else {
