@@ -565,20 +565,7 @@ impl App {
                 });
                 self.window_opened(Instant::now());
             }
-            UiMsg::SudoPassword(question, reply) => {
-                if let Some(old) = self.sudo_question.take() {
-                    if let Some(r) = old.reply {
-                        let _ = r.send(Err(strings::SUDO_REPLACED.into()));
-                    }
-                }
-                self.sudo_question = Some(SudoState {
-                    question,
-                    input: String::new(),
-                    every_host: false,
-                    reply: Some(reply),
-                });
-                self.window_opened(Instant::now());
-            }
+            UiMsg::SudoPassword(question, reply) => self.open_sudo_question(question, reply),
         }
     }
 

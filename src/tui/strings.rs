@@ -94,7 +94,7 @@ pub fn passphrase(host: &str, key_path: &str) -> String {
 
 pub const SUDO_TITLE: &str = "sudo password";
 pub const SUDO_KEYS: &str = "Enter sends · Tab every host · Esc declines";
-pub const SUDO_DECLINED: &str = "declined in drydock; the step fails";
+pub const SUDO_DECLINED: &str = "the admin declined to give it";
 pub const SUDO_REPLACED: &str = "another sudo question came first";
 
 /// What sudo's password window says; never the password, nor its length.

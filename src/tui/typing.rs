@@ -2,7 +2,10 @@
 //! question: the keys of both lines, which take text and show none of it
 //! when it is a secret.
 
+use std::time::Instant;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::oneshot;
 
 use super::app::App;
 use super::input::Command;
@@ -11,7 +14,7 @@ use super::state::{CellStatus, InputLine, SudoState};
 use super::strings;
 use crate::engine::{Event, Typed, TypedInput};
 use crate::remote::Stream;
-use crate::remote::SudoAnswer;
+use crate::remote::{SudoAnswer, SudoQuestion};
 
 /// Whether a prompt asks for a secret, so that what is typed after it is
 /// masked from the start.
@@ -100,6 +103,27 @@ impl App {
             self.bell_due = true;
         }
         self.status = Some(strings::awaiting_input(&name));
+    }
+
+    /// sudo asks for a password: its window, over everything but a
+    /// transport's question.
+    pub(super) fn open_sudo_question(
+        &mut self,
+        question: SudoQuestion,
+        reply: oneshot::Sender<Result<SudoAnswer, String>>,
+    ) {
+        if let Some(old) = self.sudo_question.take() {
+            if let Some(r) = old.reply {
+                let _ = r.send(Err(strings::SUDO_REPLACED.into()));
+            }
+        }
+        self.sudo_question = Some(SudoState {
+            question,
+            input: String::new(),
+            every_host: false,
+            reply: Some(reply),
+        });
+        self.window_opened(Instant::now());
     }
 
     /// Whether the bell is to ring now; it rings once.
