@@ -21,6 +21,7 @@ use crate::runbook::duration::short;
 const PREVIEW_LINES: usize = 500;
 /// Typed input (and sudo's password) on its way to a command.
 const STDIN_DEPTH: usize = 16;
+
 impl Ctx {
     /// The step's action on one host.
     pub(super) async fn act(
