@@ -16,6 +16,7 @@ mod lock;
 pub mod output;
 mod redact;
 mod rollback;
+mod rolling;
 mod runner;
 mod tail;
 mod wait;
@@ -29,6 +30,8 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use redact::Redactor;
+pub use runner::CONNECTS_AT_ONCE;
 pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};

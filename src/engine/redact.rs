@@ -46,6 +46,7 @@ impl Redactor {
         }
         match event {
             Event::RunStarted { .. }
+            | Event::HostQueued { .. }
             | Event::HostConnecting { .. }
             | Event::HostConnected { .. }
             | Event::Waiting { .. }
@@ -56,6 +57,7 @@ impl Redactor {
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
+            Event::BatchStarted { label, .. } => self.text(label),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),

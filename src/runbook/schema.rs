@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 pub type Text = Spanned<String>;
@@ -18,6 +19,9 @@ pub struct RunbookSection {
 }
 
 pub type VarsSection = BTreeMap<Text, Text>;
+
+/// `[env]`, a host's `env` or a step's: names and (templated) values.
+pub type EnvSection = BTreeMap<Text, Text>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -54,6 +58,8 @@ pub struct HostSection {
     pub roles: Vec<Text>,
     #[serde(default)]
     pub vars: VarsSection,
+    #[serde(default)]
+    pub env: EnvSection,
     pub user: Option<Text>,
     pub port: Option<Spanned<u16>>,
     pub identity: Option<Text>,
@@ -144,5 +150,60 @@ pub struct StepSection {
     pub undo: Option<Text>,
     pub always: Option<bool>,
     pub rolling: Option<Text>,
+    pub batch: Option<Spanned<HostCount>>,
+    pub max_fail: Option<Spanned<HostCount>>,
     pub pty: Option<bool>,
+    #[serde(default)]
+    pub env: EnvSection,
+}
+
+/// How many of a rolling block's hosts: `batch = 2`, `max_fail = "10%"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCount {
+    Hosts(u32),
+    /// Of the block's hosts, 0 to 100.
+    Percent(u8),
+}
+
+impl<'de> Deserialize<'de> for HostCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+
+        impl Visitor<'_> for CountVisitor {
+            type Value = HostCount;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of hosts, or a percentage of them like \"25%\"")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HostCount, E> {
+                u32::try_from(v).map(HostCount::Hosts).map_err(|_| {
+                    E::custom(format!(
+                        "'{v}' is not a number of hosts; write a whole number from 0, or a percentage like \"25%\""
+                    ))
+                })
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<HostCount, E> {
+                i64::try_from(v).map_or_else(
+                    |_| Err(E::custom(format!("'{v}' is too many hosts"))),
+                    |v| self.visit_i64(v),
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HostCount, E> {
+                let percent = v
+                    .strip_suffix('%')
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .filter(|p| *p <= 100);
+                percent.map(HostCount::Percent).ok_or_else(|| {
+                    E::custom(format!(
+                        "'{v}' is not a percentage; write one from \"0%\" to \"100%\", or a number of hosts without quotes"
+                    ))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(CountVisitor)
+    }
 }

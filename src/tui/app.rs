@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
+    BatchView, Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView,
+    LockView, LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -85,6 +85,8 @@ pub struct App {
     pub search_input: Option<String>,
     pub status: Option<String>,
     pub rollback: bool,
+    /// The rolling block's batch in flight.
+    pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
     pub quitting: bool,
@@ -175,6 +177,7 @@ impl App {
             search_input: None,
             status: None,
             rollback: false,
+            batch: None,
             finished: None,
             summary_hidden: false,
             quitting: false,
@@ -267,6 +270,19 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
+            Event::HostQueued { host } => self.set_conn(host, Conn::Queued),
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                ..
+            } => {
+                self.batch = Some(BatchView {
+                    label,
+                    batch,
+                    batches,
+                });
+            }
             Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
@@ -289,6 +305,7 @@ impl App {
                 reason,
                 earlier,
             } => {
+                self.leave_batch_unless(step);
                 if let Some(c) = self.cell_mut(step, host) {
                     c.status = earlier.map_or(CellStatus::Skipped, CellStatus::from_outcome);
                     c.note = Some(reason.clone());
@@ -305,6 +322,9 @@ impl App {
                 phase,
                 attempt,
             } => {
+                if phase == Phase::Main {
+                    self.leave_batch_unless(step);
+                }
                 let is_guard = self
                     .plan
                     .steps
@@ -422,6 +442,7 @@ impl App {
                 self.select_current(step, None);
             }
             Event::Prompt(prompt) => {
+                self.leave_batch_unless(prompt.step);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -482,6 +503,7 @@ impl App {
             }),
             Event::RollbackStarted => {
                 self.rollback = true;
+                self.batch = None;
                 self.waiting_until = None;
             }
             Event::RunFinished {
@@ -491,6 +513,7 @@ impl App {
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
+                self.batch = None;
                 self.finished = Some(Finished {
                     status,
                     exit_code,
@@ -527,6 +550,14 @@ impl App {
                     reply: Some(reply),
                 });
             }
+        }
+    }
+
+    /// A step outside the rolling block whose batch is shown: the block is over.
+    fn leave_batch_unless(&mut self, step: usize) {
+        let label = self.plan.steps.get(step).and_then(|s| s.rolling.as_ref());
+        if self.batch.as_ref().is_some_and(|b| Some(&b.label) != label) {
+            self.batch = None;
         }
     }
 

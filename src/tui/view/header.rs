@@ -61,6 +61,12 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
             theme.alert().add_modifier(Modifier::REVERSED),
         ));
     }
+    if let Some(b) = &app.batch {
+        top.push(Span::styled(
+            s::batch_in_flight(&b.label, b.batch, b.batches),
+            theme.text(),
+        ));
+    }
     if let Some((_, until)) = app.waiting_until {
         let left = (until - app.wall).to_std().unwrap_or_default();
         top.push(Span::styled(
@@ -88,6 +94,7 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         }
         let (sym, style, word) = match &h.conn {
             Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
+            Conn::Queued => ("○", theme.status(CellStatus::Pending), s::CONN_QUEUED),
             Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
             Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
             Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
