@@ -248,6 +248,6 @@ pub fn failed_inside(e: &dyn std::fmt::Display) -> String {
 }
 
 /// The header's note of a rolling block's batch in flight.
-pub fn batch_in_flight(label: &str, batch: usize, batches: usize) -> String {
-    format!("  rolling {label}: batch {batch}/{batches}")
+pub fn batch_in_flight(batch: usize, batches: usize) -> String {
+    format!("  batch {batch}/{batches}")
 }

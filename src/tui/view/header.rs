@@ -22,6 +22,13 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         Span::styled(format!(" {} ", s::APP), theme.title(true)),
         Span::styled(app.plan.name.clone(), theme.title(false)),
     ];
+    // Before the run id: the line is cut at the screen's edge.
+    if let Some(b) = &app.batch {
+        top.push(Span::styled(
+            s::batch_in_flight(b.batch, b.batches),
+            theme.text(),
+        ));
+    }
     if let Some(id) = &app.run_id {
         top.push(Span::styled(format!("  run {id}"), theme.muted()));
     }
@@ -59,12 +66,6 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         top.push(Span::styled(
             s::ROLLING_BACK,
             theme.alert().add_modifier(Modifier::REVERSED),
-        ));
-    }
-    if let Some(b) = &app.batch {
-        top.push(Span::styled(
-            s::batch_in_flight(&b.label, b.batch, b.batches),
-            theme.text(),
         ));
     }
     if let Some((_, until)) = app.waiting_until {
