@@ -83,7 +83,7 @@ exec sh "$@"
 
 const PIP: &str = r#"#!/bin/sh
 # A stand-in for pip: reads the requirements and pretends to install them.
-echo "Looking in indexes: https://pypi.org/simple"
+# It names no package index: the demo must not point anyone at a real host.
 while read -r req; do
     case "$req" in ''|'#'*) continue ;; esac
     echo "Requirement already satisfied: $req"

@@ -567,3 +567,36 @@ fn ssh_connections_open_a_window_at_a_time_and_the_others_say_they_wait() {
         .count();
     assert_eq!(waiting, HOSTS - WINDOW, "{text}");
 }
+
+#[test]
+fn the_schema_knows_env_batch_and_max_fail() {
+    let out = drydock().arg("schema").output().expect("drydock schema");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let schema: Value = serde_json::from_slice(&out.stdout).expect("drydock schema prints JSON");
+    let validator = jsonschema::draft7::new(&schema).expect("a draft 7 schema");
+    let runbook = |step_extra: &str| {
+        let text = format!(
+            "[runbook]\nname = \"n\"\n[env]\nA = \"1\"\n[hosts.h]\ntransport = \"local\"\nenv = {{ B = \"2\" }}\n[[steps]]\nid = \"s\"\ntitle = \"S\"\nrun = \"true\"\nrolling = \"r\"\nenv = {{ C = \"3\" }}\n{step_extra}\n"
+        );
+        let table: toml::Table = toml::from_str(&text).expect("TOML");
+        serde_json::to_value(table).expect("JSON")
+    };
+    for good in [
+        "batch = 2\nmax_fail = 0",
+        "batch = \"25%\"\nmax_fail = \"100%\"",
+    ] {
+        let errors: Vec<String> = validator
+            .iter_errors(&runbook(good))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{good}: {errors:?}");
+    }
+    for bad in [
+        "batch = \"many\"",
+        "max_fail = -1",
+        "batch = \"150%\"",
+        "batch = 2.5",
+    ] {
+        assert!(!validator.is_valid(&runbook(bad)), "{bad} is accepted");
+    }
+}

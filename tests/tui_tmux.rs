@@ -127,6 +127,7 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        support::leftovers::assert_none_left(&self.socket, "the tmux session");
     }
 }
 

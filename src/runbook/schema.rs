@@ -9,12 +9,15 @@ use toml::Spanned;
 
 pub type Text = Spanned<String>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunbookSection {
+    #[schemars(with = "String")]
     pub name: Text,
     pub description: Option<String>,
+    #[schemars(with = "Option<String>")]
     pub lock: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub theme: Option<Text>,
 }
 
@@ -23,14 +26,14 @@ pub type VarsSection = BTreeMap<Text, Text>;
 /// `[env]`, a host's `env` or a step's: names and (templated) values.
 pub type EnvSection = BTreeMap<Text, Text>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostKeyPolicy {
     Strict,
     AcceptNew,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportKind {
     Ssh,
@@ -38,63 +41,88 @@ pub enum TransportKind {
 }
 
 /// Connection settings shared by `[ssh]` and each `[hosts.NAME]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SshSection {
+    #[schemars(with = "Option<String>")]
     pub user: Option<Text>,
+    #[schemars(with = "Option<u16>")]
     pub port: Option<Spanned<u16>>,
+    #[schemars(with = "Option<String>")]
     pub identity: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub known_hosts: Option<Text>,
+    #[schemars(with = "Option<HostKeyPolicy>")]
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
+    #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostSection {
+    #[schemars(with = "Option<String>")]
     pub address: Option<Text>,
+    #[schemars(with = "Option<TransportKind>")]
     pub transport: Option<Spanned<TransportKind>>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub roles: Vec<Text>,
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub vars: VarsSection,
+    /// Exported for every command on this host (over [env], under a step's env).
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub env: EnvSection,
+    #[schemars(with = "Option<String>")]
     pub user: Option<Text>,
+    #[schemars(with = "Option<u16>")]
     pub port: Option<Spanned<u16>>,
+    #[schemars(with = "Option<String>")]
     pub identity: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub known_hosts: Option<Text>,
+    #[schemars(with = "Option<HostKeyPolicy>")]
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
+    #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
+    #[schemars(with = "String")]
     pub host: Text,
+    #[schemars(with = "String")]
     pub path: Text,
     #[serde(default)]
     pub highlight: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BannerSection {
+    #[schemars(with = "Option<Vec<String>>")]
     pub hosts: Option<Vec<Text>>,
+    #[schemars(with = "String")]
     pub path: Text,
+    #[schemars(with = "String")]
     pub message: Text,
+    #[schemars(with = "Option<String>")]
     pub content: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub lead: Option<Text>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BannerSwitch {
     On,
     Off,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnFailure {
     #[default]
@@ -103,57 +131,94 @@ pub enum OnFailure {
     Continue,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuardSection {
+    #[schemars(with = "Option<String>")]
     pub file_absent: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub file_present: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub command: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub http: Option<Text>,
+    #[schemars(with = "Option<u16>")]
     pub status: Option<Spanned<u16>>,
+    #[schemars(with = "Option<String>")]
     pub contains: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub via: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub poll: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
+    #[schemars(with = "String")]
     pub url: Text,
+    #[schemars(with = "Option<u16>")]
     pub status: Option<Spanned<u16>>,
+    #[schemars(with = "Option<String>")]
     pub contains: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub via: Option<Text>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSection {
+    #[schemars(with = "String")]
     pub id: Text,
+    #[schemars(with = "String")]
     pub title: Text,
+    #[schemars(with = "Option<String>")]
     pub notes: Option<Text>,
+    #[schemars(with = "Option<Vec<String>>")]
     pub hosts: Option<Vec<Text>>,
 
+    #[schemars(with = "Option<String>")]
     pub run: Option<Text>,
+    #[schemars(with = "Option<GuardSection>")]
     pub guard: Option<Spanned<GuardSection>>,
+    #[schemars(with = "Option<BannerSwitch>")]
     pub banner: Option<Spanned<BannerSwitch>>,
+    #[schemars(with = "Option<String>")]
     pub wait: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub manual: Option<Text>,
+    #[schemars(with = "Option<HttpSection>")]
     pub http: Option<Spanned<HttpSection>>,
 
     pub confirm: Option<bool>,
+    #[schemars(with = "Option<String>")]
     pub preview: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub when: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Text>,
+    #[schemars(with = "Option<u32>")]
     pub retries: Option<Spanned<u32>>,
+    #[schemars(with = "Option<OnFailure>")]
     pub on_failure: Option<Spanned<OnFailure>>,
+    #[schemars(with = "Option<String>")]
     pub undo: Option<Text>,
     pub always: Option<bool>,
+    #[schemars(with = "Option<String>")]
     pub rolling: Option<Text>,
+    /// Rolling blocks: hosts at once, a number or a percentage like "25%" (default 1).
+    #[schemars(with = "Option<HostCount>")]
     pub batch: Option<Spanned<HostCount>>,
+    /// Rolling blocks: failed hosts tolerated, a number or a percentage like
+    /// "10%"; past it the failure is handled by on_failure (default 0).
+    #[schemars(with = "Option<HostCount>")]
     pub max_fail: Option<Spanned<HostCount>>,
     pub pty: Option<bool>,
+    /// Exported for this step's commands (over the host's env and [env]).
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
     pub env: EnvSection,
 }
 
@@ -205,5 +270,21 @@ impl<'de> Deserialize<'de> for HostCount {
         }
 
         deserializer.deserialize_any(CountVisitor)
+    }
+}
+
+impl schemars::JsonSchema for HostCount {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostCount".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number of hosts, or a percentage of the block's hosts like \"25%\".",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^(100|[1-9]?[0-9])%$" }
+            ]
+        })
     }
 }
