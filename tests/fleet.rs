@@ -29,7 +29,7 @@ fn started_commands(journal: &[Value], step: &str, host: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether any `step_started` of the step (on any host) was journaled.
+/// Whether the step was started on the host at all.
 fn ran_anywhere_on(journal: &[Value], step: &str, host: &str) -> bool {
     !started_commands(journal, step, host).is_empty()
 }

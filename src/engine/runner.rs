@@ -22,10 +22,10 @@ use crate::journal::{Outcome, Record, RunStatus};
 use crate::remote;
 use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars, TransportKind};
 
-/// SSH connections opened at once. Each handshake holds a socket and a
-/// thread, and sshd drops unauthenticated connections beyond its
-/// `MaxStartups` (10 by default, then at random): hundreds of hosts connect
-/// in a moving window instead of all at once.
+/// SSH connections being opened at once. Each handshake holds a socket, a
+/// wake pipe and a thread and costs the network a burst of round trips:
+/// hundreds of hosts connect through a moving window of this many rather
+/// than all at once, which would spike file descriptors and threads.
 pub const CONNECTS_AT_ONCE: usize = 32;
 
 pub(super) enum Flow {
@@ -176,6 +176,8 @@ impl Engine {
         let prompter = &self.opts.prompter;
         let attempt = |h: HostIx| connect_host(ctx, h, prompter.clone());
         let local = join_all(local.into_iter().map(attempt));
+        // A loop rather than `collect`: with `collect`, rustc cannot prove the
+        // run's future general enough over lifetimes for `tokio::spawn`.
         let ssh = async {
             let mut window =
                 stream::iter(ssh.into_iter().map(attempt)).buffer_unordered(CONNECTS_AT_ONCE);
