@@ -148,7 +148,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         label: "n/N",
-        help: "next / previous match (the title counts them)",
+        help: "next / previous match (counted in the footer)",
         short: "match",
         footer: false,
         keys: &[ch('n', I::SearchNext), ch('N', I::SearchPrev)],

@@ -256,6 +256,10 @@ impl App {
 
     /// Open the footer line for a file name, with a name that says what it holds.
     pub(super) fn ask_save_path(&mut self) {
+        if self.focused_pane_ref().is_none_or(Pane::is_empty) {
+            self.status = Some(strings::NOTHING_TO_TAKE.into());
+            return;
+        }
         let run = self.run_id.clone().unwrap_or_else(|| strings::APP.into());
         let what = if self.logs_focused() {
             self.logs
