@@ -190,6 +190,7 @@ impl<'s> Loader<'s> {
             hosts,
             logs: Vec::new(),
             banner: None,
+            notify: None,
             steps: Vec::new(),
         };
         self.check_var_values(raw, &plan);
@@ -199,8 +200,27 @@ impl<'s> Loader<'s> {
         }
         plan.banner = self.banner(raw, &plan);
         plan.logs = self.logs(raw, &plan);
+        plan.notify = self.notify(raw);
         plan.steps = self.steps(raw, &plan);
         plan
+    }
+
+    /// `[notify]`'s command runs as written: it reads the run's moments from
+    /// its environment, not from templates.
+    fn notify(&mut self, raw: &Raw) -> Option<Notify> {
+        let command = &raw.notify.as_ref()?.command;
+        if command.get_ref().trim().is_empty() {
+            if !is_placeholder(command) {
+                self.error(
+                    command.span(),
+                    "[notify]'s command cannot be empty; remove [notify] to be told of nothing",
+                );
+            }
+            return None;
+        }
+        Some(Notify {
+            command: command.get_ref().clone(),
+        })
     }
 
     /// Without a usable `[runbook]` the rest is still checked, so that every
