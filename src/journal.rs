@@ -11,6 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::remote::Stream;
 
+mod runs;
+pub use runs::{FindError, find_run, is_finished, run_ids};
+
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -506,21 +509,39 @@ impl Drop for Journal {
 /// Read every parseable line of a journal. A line cut short by a crash is
 /// passed over: everything before it still tells the story.
 pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
+    let mut lines = Vec::new();
+    read_each(path, |line| lines.push(line))?;
+    Ok(lines)
+}
+
+/// Hand every parseable line of a journal to `each`, in order, holding one
+/// at a time: a journal of millions of output lines is read in little memory.
+/// Lines that do not parse (cut short, or an event of a later version) are
+/// passed over.
+pub fn read_each(path: &Path, mut each: impl FnMut(Line)) -> Result<(), JournalError> {
     let file = File::open(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut lines = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if let Ok(parsed) = serde_json::from_str::<Line>(&line) {
-            lines.push(parsed);
+    let mut reader = BufReader::new(file);
+    let mut text = String::new();
+    loop {
+        text.clear();
+        match reader.read_line(&mut text) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {
+                if let Ok(parsed) = serde_json::from_str::<Line>(&text) {
+                    each(parsed);
+                }
+            }
+            Err(source) => {
+                return Err(JournalError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
     }
-    Ok(lines)
 }
 
 /// What a journal says about one run, for `history` and `--resume`.

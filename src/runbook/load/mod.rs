@@ -176,7 +176,7 @@ impl<'s> Loader<'s> {
         let hosts = self.hosts(raw);
         let mut plan = Plan {
             path: path.to_path_buf(),
-            sha256: hex(&Sha256::digest(self.source.as_bytes())),
+            sha256: sha256_hex(self.source.as_bytes()),
             name: runbook
                 .map(|r| r.name.get_ref().clone())
                 .unwrap_or_default(),
@@ -245,8 +245,12 @@ fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of a runbook file's bytes, in hex, as the journal records it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
