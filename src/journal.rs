@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::remote::Stream;
 
+mod read;
 mod runs;
-pub use runs::{FindError, find_run, is_finished, run_ids};
+pub use read::{read, read_each};
+pub use runs::{FindError, default_dir, find_run, is_finished, list_runs, run_ids};
 
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -506,44 +508,6 @@ impl Drop for Journal {
     }
 }
 
-/// Read every parseable line of a journal. A line cut short by a crash is
-/// passed over: everything before it still tells the story.
-pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
-    let mut lines = Vec::new();
-    read_each(path, |line| lines.push(line))?;
-    Ok(lines)
-}
-
-/// Hand every parseable line of a journal to `each`, in order, holding one
-/// at a time: a journal of millions of output lines is read in little memory.
-/// Lines that do not parse (cut short, or an event of a later version) are
-/// passed over.
-pub fn read_each(path: &Path, mut each: impl FnMut(Line)) -> Result<(), JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = BufReader::new(file);
-    let mut text = String::new();
-    loop {
-        text.clear();
-        match reader.read_line(&mut text) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {
-                if let Ok(parsed) = serde_json::from_str::<Line>(&text) {
-                    each(parsed);
-                }
-            }
-            Err(source) => {
-                return Err(JournalError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
-    }
-}
-
 /// What a journal says about one run, for `history` and `--resume`.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -618,47 +582,6 @@ pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
     }
     summary.interrupted = running;
     Ok(Some(summary))
-}
-
-/// Every run in `dir`, oldest first.
-pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(JournalError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut runs = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            if let Some(summary) = summarize(&path)? {
-                runs.push(summary);
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));
-    Ok(runs)
-}
-
-/// Where journals go: `--journal-dir`, `$DRYDOCK_STATE_DIR`,
-/// `$XDG_STATE_HOME/drydock/runs`, `~/.local/state/drydock/runs`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DRYDOCK_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("drydock").join("runs");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local")
-        .join("state")
-        .join("drydock")
-        .join("runs")
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ impl Notifier {
         let outbox = self.outbox.clone();
         let redactor = self.redactor.clone();
         let task = tokio::spawn(async move {
-            if let Err(why) = run_command(script).await {
+            if let Err(why) = run_command(script, LIMIT).await {
                 let mut text = format!("notify ({}): {why}", moment.event);
                 redactor.text(&mut text);
                 tracing::warn!(%text, "notify command failed");
@@ -248,8 +248,9 @@ fn script(command: &str, run_id: &str, moment: &Moment) -> String {
     format!("export {}\n{command}", exports.join(" "))
 }
 
-/// Run the script on this machine; why it failed, when it did.
-async fn run_command(script: String) -> Result<(), String> {
+/// Run the script on this machine, ending it after `limit`; why it failed,
+/// when it did.
+async fn run_command(script: String, limit: Duration) -> Result<(), String> {
     let (tx, mut rx) = mpsc::channel::<Chunk>(16);
     let cancel = CancellationToken::new();
     let transport = LocalTransport::new("this machine");
@@ -259,7 +260,7 @@ async fn run_command(script: String) -> Result<(), String> {
     };
     let exec = transport.exec(request, tx, cancel.clone());
     tokio::pin!(exec);
-    let timer = tokio::time::sleep(LIMIT);
+    let timer = tokio::time::sleep(limit);
     tokio::pin!(timer);
     let mut stderr: Vec<u8> = Vec::new();
     let mut timed_out = false;
@@ -292,8 +293,8 @@ async fn run_command(script: String) -> Result<(), String> {
         .unwrap_or_default();
     if timed_out {
         return Err(format!(
-            "the command took over {} s and was stopped",
-            LIMIT.as_secs()
+            "the command took over {} and was stopped",
+            crate::runbook::duration::short(limit)
         ));
     }
     match result {
@@ -323,10 +324,43 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_command_says_why() {
-        assert_eq!(run_command("true".into()).await, Ok(()));
-        let why = run_command("echo first >&2; echo 'no route' >&2; exit 7".into())
+        assert_eq!(run_command("true".into(), LIMIT).await, Ok(()));
+        let why = run_command("echo first >&2; echo 'no route' >&2; exit 7".into(), LIMIT)
             .await
             .expect_err("fails");
         assert!(why.contains("7") && why.ends_with(": no route"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_command_over_its_limit_is_ended_with_everything_it_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pid_file = dir.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let started = std::time::Instant::now();
+        let why = run_command(script, Duration::from_millis(300))
+            .await
+            .expect_err("too slow");
+        assert_eq!(why, "the command took over 300ms and was stopped");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("the child's pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        // Its background child went with it: the whole process group is
+        // ended (a zombie nobody has reaped yet is ended too).
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            })
+        });
+        assert!(gone, "sleep {pid} is still running");
     }
 }

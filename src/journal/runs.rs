@@ -1,10 +1,52 @@
-//! Runs in a journal dir by id: for `show`, and for completing run ids.
-//! A run's journal is `<run_id>.jsonl`, so its id is found without reading it.
+//! The runs in a journal dir: where it is, every run's summary (`history`,
+//! `--resume`), and a run by its id (`show`, completions). A run's journal
+//! is `<run_id>.jsonl`, so its id is found without reading it.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::JournalError;
+use super::{JournalError, RunSummary, summarize};
+
+/// Every run in `dir`, oldest first.
+pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(JournalError::Read {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut runs = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            if let Some(summary) = summarize(&path)? {
+                runs.push(summary);
+            }
+        }
+    }
+    runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));
+    Ok(runs)
+}
+
+/// Where journals go: `--journal-dir`, `$DRYDOCK_STATE_DIR`,
+/// `$XDG_STATE_HOME/drydock/runs`, `~/.local/state/drydock/runs`.
+pub fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DRYDOCK_STATE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("drydock").join("runs");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local")
+        .join("state")
+        .join("drydock")
+        .join("runs")
+}
 
 /// Why no single run answers to an id.
 #[derive(Debug, thiserror::Error)]
