@@ -13,6 +13,7 @@ mod gate;
 mod guard;
 pub mod http;
 mod lock;
+mod notify;
 pub mod output;
 mod redact;
 mod rollback;
