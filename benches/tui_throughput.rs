@@ -107,10 +107,14 @@ fn child(mode: &str, dir: &Path) {
             decisions: handle.decisions.clone(),
             inputs: Some(handle.inputs.clone()),
         };
+        // Long lines wrapped: the pane lays out only the rows on screen.
+        app.output_reading.wrap = true;
+        let mut terminal_out = std::io::sink();
         let run = drydock::tui::event_loop(
             &mut app,
             &theme,
             &mut terminal,
+            &mut terminal_out,
             Some(link),
             &mut ui_rx,
             futures::stream::pending(),

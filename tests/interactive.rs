@@ -329,6 +329,66 @@ fn nopasswd_sudo_asks_no_question() {
     drop(users);
 }
 
+/// sudo resets the environment, so `[env]` and the host's and the step's
+/// `env` are exported inside sudo's `sh -c`: the command run as root sees
+/// them. The second step shows the reset that would drop them otherwise.
+#[test]
+fn a_sudo_step_sees_its_env_past_sudos_environment_reset() {
+    let users = SudoUsers::acquire();
+    let sshd = sshd_for_users();
+    let world = World::new("sudoenv");
+    let steps = r#"
+[env]
+FROM_RUNBOOK = "runbook"
+
+[hosts.web.env]
+FROM_HOST = "host {{host}}"
+
+[[steps]]
+id = "as-root"
+title = "As root, with the env"
+run = 'id -u; printf "%s|%s|%s\n" "$FROM_RUNBOOK" "$FROM_HOST" "$FROM_STEP"'
+sudo = true
+env = { FROM_STEP = "it's $HOME" }
+
+[[steps]]
+id = "reset"
+title = "sudo called by the command itself"
+run = """sudo -n sh -c 'echo "${FROM_RUNBOOK:-reset by sudo}"'"""
+"#;
+    let runbook = format!("{}{steps}", world.ssh_head(&sshd, NO_PASSWORD, &["web"]));
+    let run = world.run(&runbook, &[], "");
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert_eq!(
+        run.output_lines("as-root"),
+        ["0", "runbook|host web|it's $HOME"],
+        "{}",
+        run.text()
+    );
+    assert_eq!(run.sudo_events("as-root"), [(false, true)]);
+    assert_eq!(
+        run.output_lines("reset"),
+        ["reset by sudo"],
+        "{}",
+        run.text()
+    );
+    // The command as journaled (and shown) is the one sent: sudo first, the
+    // exports inside its shell.
+    let started = run.events("step_started");
+    let command = started
+        .iter()
+        .find(|e| e["step"] == "as-root")
+        .and_then(|e| e["command"].as_str())
+        .unwrap_or_default();
+    let sudo_at = command.find("sudo -S -p");
+    let export_at = command.find("export FROM_HOST=");
+    assert!(
+        sudo_at.is_some() && export_at.is_some() && sudo_at < export_at,
+        "{command}"
+    );
+    drop(users);
+}
+
 #[test]
 fn without_a_password_file_or_a_terminal_the_step_fails_and_says_how_to_give_one() {
     let users = SudoUsers::acquire();

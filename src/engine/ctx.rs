@@ -74,6 +74,18 @@ impl Ctx {
         Ok(self.plan.render(template, host, &self.vars())?)
     }
 
+    /// One of `step`'s commands as `host` runs it, with the step's
+    /// environment exported first. A `sudo` step's `run` and `undo` are
+    /// then wrapped by [`Ctx::as_sent`].
+    pub fn command(
+        &self,
+        step: StepIx,
+        template: &Template,
+        host: HostIx,
+    ) -> Result<String, StepError> {
+        Ok(self.plan.command_line(step, host, template, &self.vars())?)
+    }
+
     /// What `step` does on `host`, in words: for a `run`, the exact
     /// command as it will be sent.
     pub fn describe(&self, step: StepIx, host: HostIx) -> String {
@@ -87,10 +99,7 @@ impl Ctx {
     /// A step's command (its `run` or `undo`) as it is sent: through sudo
     /// for a `sudo` step.
     pub fn as_sent(&self, step: StepIx, command: String) -> String {
-        match &self.plan.steps[step].sudo {
-            Some(sudo) => crate::remote::sudo::wrap(&command, sudo.user()),
-            None => command,
-        }
+        crate::remote::sudo::as_sent(command, self.plan.steps[step].sudo.as_ref())
     }
 
     pub async fn start_step(

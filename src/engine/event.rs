@@ -26,6 +26,11 @@ pub enum Event {
         resumed: bool,
         dry_run: bool,
     },
+    /// The host waits for its turn to connect: only so many connections
+    /// are opened at once.
+    HostQueued {
+        host: HostIx,
+    },
     HostConnecting {
         host: HostIx,
     },
@@ -44,6 +49,15 @@ pub enum Event {
         host: HostIx,
         path: String,
         holder: String,
+    },
+    /// A rolling block starts its steps on the next batch of its hosts.
+    BatchStarted {
+        /// The block's `rolling` label.
+        label: String,
+        /// 1-based.
+        batch: usize,
+        batches: usize,
+        hosts: Vec<HostIx>,
     },
     /// A step not run on a host, with why (condition false, before `--from`,
     /// done in the run being resumed, dry run).

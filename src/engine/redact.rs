@@ -77,6 +77,7 @@ impl Redactor {
         }
         match event {
             Event::RunStarted { .. }
+            | Event::HostQueued { .. }
             | Event::HostConnecting { .. }
             | Event::HostConnected { .. }
             | Event::Waiting { .. }
@@ -87,6 +88,7 @@ impl Redactor {
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
+            Event::BatchStarted { label, .. } => self.text(label),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),

@@ -7,6 +7,7 @@
 //! ever taken for one.
 
 use super::ssh::wrap::quote;
+use crate::runbook::Sudo;
 
 /// sudo's prompt, as `-p` sets it: sudo puts the user whose password it
 /// wants in place of `%p` (the login user, or root or the target user where
@@ -32,6 +33,16 @@ pub fn wrap(command: &str, user: Option<&str>) -> String {
         quote(PROMPT),
         quote(&script)
     )
+}
+
+/// A step's command line (its `run` or `undo`) as it is sent: through sudo
+/// when the step says so. The line's own `export`s then run inside sudo's
+/// `sh -c`, past sudo's environment reset.
+pub fn as_sent(command: String, sudo: Option<&Sudo>) -> String {
+    match sudo {
+        Some(sudo) => wrap(&command, sudo.user()),
+        None => command,
+    }
 }
 
 /// What the filter found, in the order it came.

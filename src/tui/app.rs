@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, InputLine,
-    LockView, LogLayout, LogState, LogView, Mode, Overlay, QuestionState, SudoState,
+    BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, Reading, SudoState, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -84,24 +84,36 @@ pub struct App {
     pub question: Option<QuestionState>,
     pub sudo_question: Option<SudoState>,
     pub overlay: Option<Overlay>,
-    /// The line being typed into a running command.
-    pub typing: Option<InputLine>,
-    /// When the last two keys came, and since when keys to a window that
-    /// opened while the admin was typing are taken as stray (see `input.rs`).
+    /// How far the help is scrolled.
+    pub help_scroll: u16,
+    /// A search, a file name or a line for a running command, typed in the
+    /// footer.
+    pub typing: Option<Typing>,
+    /// Wrapped or sideways, for the output pane and for the log pane.
+    pub output_reading: Reading,
+    pub log_reading: Reading,
+    /// The focused part fills the screen.
+    pub zoomed: bool,
+    /// When the last two keys came (`None`: none yet), and since when keys
+    /// to a window that opened while the admin was typing are taken as
+    /// stray (see `input.rs`). A question that opens after a long quiet
+    /// spell rings the bell.
     pub last_key: Option<Instant>,
     pub key_before: Option<Instant>,
     pub stray_keys_since: Option<Instant>,
-    /// The terminal bell is to ring (a command waits for input).
-    pub bell_due: bool,
-    /// The search being typed, and which pane it is for.
-    pub search_input: Option<String>,
+    /// Whether a question was open when the bell was last considered.
+    pub(super) was_asking: bool,
+    /// The bell is to ring, with this to say: a command waits for input.
+    pub bell_due: Option<String>,
     pub status: Option<String>,
     pub rollback: bool,
+    /// The rolling block's batch in flight.
+    pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
     pub quitting: bool,
-    /// How tall the last frame drew the parts that scroll: page sizes and search.
-    pub heights: DrawnHeights,
+    /// How the last frame drew the parts that scroll: page sizes, limits, search.
+    pub drawn: DrawnSizes,
     pub dirty: bool,
 }
 
@@ -187,18 +199,23 @@ impl App {
             question: None,
             sudo_question: None,
             overlay: None,
+            help_scroll: 0,
             typing: None,
+            output_reading: Reading::default(),
+            log_reading: Reading::default(),
+            zoomed: false,
             last_key: None,
             key_before: None,
             stray_keys_since: None,
-            bell_due: false,
-            search_input: None,
+            was_asking: false,
+            bell_due: None,
             status: None,
             rollback: false,
+            batch: None,
             finished: None,
             summary_hidden: false,
             quitting: false,
-            heights: DrawnHeights::default(),
+            drawn: DrawnSizes::default(),
             dirty: true,
         }
     }
@@ -288,6 +305,19 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
+            Event::HostQueued { host } => self.set_conn(host, Conn::Queued),
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                ..
+            } => {
+                self.batch = Some(BatchView {
+                    label,
+                    batch,
+                    batches,
+                });
+            }
             Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
@@ -310,6 +340,7 @@ impl App {
                 reason,
                 earlier,
             } => {
+                self.leave_batch_unless(step);
                 if let Some(c) = self.cell_mut(step, host) {
                     c.status = earlier.map_or(CellStatus::Skipped, CellStatus::from_outcome);
                     c.note = Some(reason.clone());
@@ -326,6 +357,9 @@ impl App {
                 phase,
                 attempt,
             } => {
+                if phase == Phase::Main {
+                    self.leave_batch_unless(step);
+                }
                 let is_guard = self
                     .plan
                     .steps
@@ -400,10 +434,7 @@ impl App {
                     }
                     c.awaiting_input = false;
                 }
-                if self
-                    .typing
-                    .as_ref()
-                    .is_some_and(|t| t.step == step && t.host == host)
+                if matches!(&self.typing, Some(Typing::Input(t)) if t.step == step && t.host == host)
                 {
                     self.typing = None;
                 }
@@ -459,6 +490,7 @@ impl App {
             }
             Event::Prompt(prompt) => {
                 self.window_opened(now);
+                self.leave_batch_unless(prompt.step);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -519,6 +551,7 @@ impl App {
             }),
             Event::RollbackStarted => {
                 self.rollback = true;
+                self.batch = None;
                 self.waiting_until = None;
             }
             Event::RunFinished {
@@ -528,6 +561,7 @@ impl App {
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
+                self.batch = None;
                 self.finished = Some(Finished {
                     status,
                     exit_code,
@@ -566,6 +600,14 @@ impl App {
                 self.window_opened(Instant::now());
             }
             UiMsg::SudoPassword(question, reply) => self.open_sudo_question(question, reply),
+        }
+    }
+
+    /// A step outside the rolling block whose batch is shown: the block is over.
+    fn leave_batch_unless(&mut self, step: usize) {
+        let label = self.plan.steps.get(step).and_then(|s| s.rolling.as_ref());
+        if self.batch.as_ref().is_some_and(|b| Some(&b.label) != label) {
+            self.batch = None;
         }
     }
 

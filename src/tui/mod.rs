@@ -4,14 +4,20 @@
 pub mod app;
 pub mod input;
 pub mod keys;
+pub mod notify;
 pub mod pane;
+mod reading;
 pub mod state;
 pub mod strings;
+mod styled;
 pub mod term;
 pub mod theme;
 mod typing;
 pub mod view;
+pub mod wrap;
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -89,13 +95,55 @@ pub enum End {
     Force,
 }
 
-/// How the loop ends besides the admin leaving.
+/// How the loop ends besides the admin leaving, and when it rings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoopOptions {
     /// Leave as soon as the run has finished (benchmarks, tests).
     pub exit_when_finished: bool,
-    /// Ring the terminal's bell (a real terminal, not a test backend).
-    pub bell: bool,
+    /// Ring when a question opens after this long without a key, and when
+    /// a command waits for input (`None`: never).
+    pub notify_after: Option<Duration>,
+    /// The desktop notifications the terminal takes besides the bell.
+    pub notifier: notify::Notifier,
+}
+
+impl LoopOptions {
+    /// For the admin's own terminal: the bell and notifications as the
+    /// environment sets them.
+    pub fn interactive() -> Self {
+        Self {
+            exit_when_finished: false,
+            notify_after: notify::notify_after_from_env(),
+            notifier: notify::Notifier::from_env(),
+        }
+    }
+}
+
+/// Write `text` to a new file at `path` (relative: under the current
+/// directory; `~/`: under the home directory); returns where it went.
+/// An existing file is never overwritten.
+fn save_text(path: &Path, text: &str) -> std::io::Result<PathBuf> {
+    let path = match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => path.to_path_buf(),
+    };
+    let at = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&at)?;
+    file.write_all(text.as_bytes())?;
+    Ok(at)
+}
+
+/// Bytes of drydock's own for the terminal, between two frames.
+fn emit(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(bytes)?;
+    out.flush()
 }
 
 /// The run the loop follows: its events, and where the admin's answers and
@@ -106,25 +154,20 @@ pub struct EngineLink<'e> {
     pub inputs: Option<InputSender>,
 }
 
-/// The terminal's bell, on the terminal the TUI draws on.
-fn ring_bell() {
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    // A bell that cannot ring is no reason to stop.
-    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
-}
-
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
 /// The TUI's loop: keys, engine events, helper messages and a frame deadline.
 /// Generic over the backend and the key stream so that it runs unchanged on
-/// a headless backend.
+/// a headless backend. `terminal_out` takes what drydock writes to the
+/// terminal besides frames (the clipboard, the bell).
+#[allow(clippy::too_many_arguments)]
 pub async fn event_loop<B, K>(
     app: &mut App,
     theme: &Theme,
     terminal: &mut ratatui::Terminal<B>,
+    terminal_out: &mut dyn Write,
     mut engine: Option<EngineLink<'_>>,
     ui_rx: &mut mpsc::Receiver<UiMsg>,
     mut keys: K,
@@ -159,7 +202,9 @@ where
         let mut command = None;
         tokio::select! {
             key = keys.next() => match key {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => command = app.on_key(k),
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    command = app.on_key(k);
+                }
                 Some(Ok(TermEvent::Resize(..))) => {
                     app.dirty = true;
                     // A resize must repaint everything, not just the diff.
@@ -214,8 +259,12 @@ where
             _ = hangup.recv() => return Ok(End::Force),
             _ = interrupt.recv() => return Ok(End::Force),
         }
-        if app.take_bell() && options.bell {
-            ring_bell();
+        // A question after a quiet spell, or a command that waits for input:
+        // one bell (and notification) for both.
+        let question = app.notification_due(Instant::now(), options.notify_after);
+        let waiting = app.take_bell().filter(|_| options.notify_after.is_some());
+        if let Some(text) = question.or(waiting) {
+            emit(terminal_out, &options.notifier.sequence(&text))?;
         }
         match command {
             Some(Command::Decide(d)) => {
@@ -235,6 +284,11 @@ where
             }
             Some(Command::Quit) => return Ok(End::Quit),
             Some(Command::ForceQuit) => return Ok(End::Force),
+            Some(Command::Write(bytes)) => emit(terminal_out, &bytes)?,
+            Some(Command::Save { path, text, lines }) => {
+                let result = save_text(&path, &text);
+                app.saved(path, lines, result);
+            }
             None => {}
         }
     }
@@ -272,18 +326,15 @@ pub async fn drive(
         decisions: decisions.clone(),
         inputs: Some(inputs),
     };
-    let options = LoopOptions {
-        bell: true,
-        ..LoopOptions::default()
-    };
     let end = event_loop(
         &mut app,
         &theme,
         &mut guard.terminal,
+        &mut std::io::stdout(),
         Some(link),
         &mut ui_rx,
         EventStream::new(),
-        options,
+        LoopOptions::interactive(),
     )
     .await;
     drop(guard);
@@ -355,10 +406,11 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
         &mut app,
         &theme,
         &mut guard.terminal,
+        &mut std::io::stdout(),
         Some(link),
         &mut ui_rx,
         EventStream::new(),
-        LoopOptions::default(),
+        LoopOptions::interactive(),
     )
     .await;
     cancel.cancel();

@@ -1,6 +1,7 @@
-//! Snapshots of every view and modal on a fixed 100x30 screen, in the default
-//! theme (with colours) and under `NO_COLOR`, and the gated flows driven by
-//! keys: the prompt, yes, and no.
+//! Snapshots of every view and modal on the classic 80x24 terminal and on a
+//! large 200x50 one, in the default theme (with colours), and at 80x24 under
+//! `NO_COLOR`; and the gated flows driven by keys: the prompt, yes, and no.
+//! Keys are pressed on the 80x24 screen.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,8 +28,11 @@ use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Prompter, Question, Stream};
 use crate::runbook::Plan;
 
-const W: u16 = 100;
-const H: u16 = 30;
+/// The screen keys are pressed on, and the small snapshots' size.
+const W: u16 = 80;
+const H: u16 = 24;
+/// The large snapshots' size.
+const LARGE: (u16, u16) = (200, 50);
 
 const RUNBOOK: &str = r#"
 [runbook]
@@ -300,7 +304,11 @@ impl Fixture {
 }
 
 fn buffer(app: &App, theme: &Theme) -> Buffer {
-    let mut terminal = match Terminal::new(TestBackend::new(W, H)) {
+    buffer_at(app, theme, W, H)
+}
+
+fn buffer_at(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    let mut terminal = match Terminal::new(TestBackend::new(w, h)) {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     };
@@ -330,22 +338,31 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
-/// Snapshot a view twice: the default theme's full buffer (text and styles)
-/// and the `NO_COLOR` one, which must not carry a single colour.
+/// Snapshot a view three times: the default theme's full buffer (text and
+/// styles) at 80x24 and at 200x50, and the `NO_COLOR` one at 80x24, which
+/// must not carry a single colour (at either size).
 fn snap(name: &str, app: &App) {
-    let dark = buffer(app, &Theme::fallback());
-    insta::assert_snapshot!(format!("{name}"), format!("{}\n{:?}", text(&dark), dark));
-    let mono = buffer(app, &Theme::fallback().no_color());
-    for cell in mono.content() {
-        assert!(
-            cell.fg == Color::Reset && cell.bg == Color::Reset,
-            "{name}: NO_COLOR drew a colour: {cell:?}"
+    let (lw, lh) = LARGE;
+    for (w, h) in [(lw, lh), (W, H)] {
+        let dark = buffer_at(app, &Theme::fallback(), w, h);
+        insta::assert_snapshot!(
+            format!("{name}_{w}x{h}"),
+            format!("{}\n{:?}", text(&dark), dark)
         );
+        let mono = buffer_at(app, &Theme::fallback().no_color(), w, h);
+        for cell in mono.content() {
+            assert!(
+                cell.fg == Color::Reset && cell.bg == Color::Reset,
+                "{name} at {w}x{h}: NO_COLOR drew a colour: {cell:?}"
+            );
+        }
+        if w == W {
+            insta::assert_snapshot!(
+                format!("{name}__no_color"),
+                format!("{}\n{:?}", text(&mono), mono)
+            );
+        }
     }
-    insta::assert_snapshot!(
-        format!("{name}__no_color"),
-        format!("{}\n{:?}", text(&mono), mono)
-    );
 }
 
 fn screen(app: &App) -> String {
@@ -1109,10 +1126,11 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
             line: format!("log line {i:03}"),
         });
     }
-    // The output pane has the focus first; Tab goes on to the logs.
+    // The output pane has the focus first; Tab goes on to the logs, enlarged
+    // so that lines past the first page show on the 80x24 screen.
     for (label, focus_keys) in [
         ("output line ", &[][..]),
-        ("log line ", &[KeyCode::Tab][..]),
+        ("log line ", &[KeyCode::Tab, KeyCode::Char('L')][..]),
     ] {
         for &k in focus_keys {
             f.key(k);
@@ -1300,7 +1318,11 @@ impl Fixture {
 #[test]
 fn a_command_waiting_for_input_says_so_and_rings_once() {
     let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
-    assert!(f.app.take_bell(), "the bell rings");
+    assert_eq!(
+        f.app.take_bell().as_deref(),
+        Some("drydock: the step 'fetch' waits for input on web"),
+        "the bell rings"
+    );
     let s = screen(&f.app);
     assert!(s.contains("waits for input"), "{s}");
     assert!(s.contains("Continue? [y/N]"), "{s}");
@@ -1314,8 +1336,72 @@ fn a_command_waiting_for_input_says_so_and_rings_once() {
             prompt: "Continue? [y/N] ".into(),
         },
     );
-    assert!(!f.app.take_bell());
+    assert!(f.app.take_bell().is_none());
     snap("awaiting_input", &f.app);
+}
+
+/// The event loop's bell for a command that waits for input: with the
+/// desktop notification where the terminal takes one, and not at all where
+/// bells are off (`NO_BELL`).
+#[test]
+fn the_event_loop_rings_once_for_a_command_that_waits_for_input() {
+    let ring = |notify_after: Option<Duration>| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let Ok(rt) = rt else { panic!("runtime") };
+        let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+        // Only the loop takes the bell here.
+        f.app.bell_due = None;
+        f.app.cells[4][0].bell_rung = false;
+        let mut out: Vec<u8> = Vec::new();
+        rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+            let (dtx, _drx) = tokio::sync::mpsc::channel(16);
+            let (_utx, mut urx) = ui_channel();
+            let Ok(mut terminal) = Terminal::new(TestBackend::new(W, H));
+            for _ in 0..2 {
+                let waiting = Event::AwaitingInput {
+                    step: 4,
+                    host: 0,
+                    phase: Phase::Main,
+                    prompt: "Continue? [y/N] ".into(),
+                };
+                let _ = tx.send(waiting).await;
+            }
+            let options = super::LoopOptions {
+                exit_when_finished: false,
+                notify_after,
+                notifier: super::notify::Notifier {
+                    osc9: true,
+                    osc777: false,
+                },
+            };
+            let link = super::EngineLink {
+                events: &mut rx,
+                decisions: dtx,
+                inputs: None,
+            };
+            let theme = Theme::fallback();
+            let run = super::event_loop(
+                &mut f.app,
+                &theme,
+                &mut terminal,
+                &mut out,
+                Some(link),
+                &mut urx,
+                futures::stream::pending(),
+                options,
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(300), run).await;
+        });
+        String::from_utf8(out).unwrap_or_default()
+    };
+    assert_eq!(
+        ring(Some(Duration::from_secs(30))),
+        "\x07\x1b]9;drydock: the step 'fetch' waits for input on web\x07"
+    );
+    assert_eq!(ring(None), "", "NO_BELL");
 }
 
 #[test]
@@ -1525,3 +1611,39 @@ fn the_sudo_password_window_declines_on_esc_and_goes_when_nobody_waits() {
         assert!(f.app.sudo_question.is_none());
     });
 }
+#[test]
+fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(Event::HostQueued { host: 1 }, t0);
+    let s = screen(&app);
+    assert!(s.contains("worker waiting to connect"), "{s}");
+
+    // Step 7, `migrate`, is the rolling block `web-nodes`.
+    app.on_event(
+        Event::BatchStarted {
+            label: "web-nodes".into(),
+            batch: 2,
+            batches: 3,
+            hosts: vec![0],
+        },
+        t0,
+    );
+    let started = |step| Event::StepStarted {
+        step,
+        host: 0,
+        command: "python manage.py migrate".into(),
+        phase: Phase::Main,
+        attempt: 1,
+    };
+    app.on_event(started(6), t0);
+    let s = screen(&app);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(header.contains("step 7/9  batch 2/3"), "{s}");
+
+    // A step after the block: its batches are over.
+    app.on_event(started(8), t0);
+    assert!(!screen(&app).contains("batch 2/3"));
+}
+
+mod reading;

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use super::app::App;
 use super::input::Command;
 use super::pane::Pane;
-use super::state::{CellStatus, InputLine, SudoState};
+use super::state::{CellStatus, InputLine, SudoState, Typing};
 use super::strings;
 use crate::engine::{Event, Typed, TypedInput};
 use crate::remote::Stream;
@@ -100,7 +100,7 @@ impl App {
         c.awaiting_input = true;
         if !c.bell_rung {
             c.bell_rung = true;
-            self.bell_due = true;
+            self.bell_due = Some(strings::notify_input(self.step_id(step), &name));
         }
         self.status = Some(strings::awaiting_input(&name));
     }
@@ -126,9 +126,9 @@ impl App {
         self.window_opened(Instant::now());
     }
 
-    /// Whether the bell is to ring now; it rings once.
-    pub fn take_bell(&mut self) -> bool {
-        std::mem::take(&mut self.bell_due)
+    /// What the bell is to announce now, if it is to ring; it rings once.
+    pub fn take_bell(&mut self) -> Option<String> {
+        self.bell_due.take()
     }
 
     /// Drop a sudo question the engine no longer waits for.
@@ -164,18 +164,37 @@ impl App {
             .output(step, host)
             .and_then(Pane::partial)
             .is_some_and(|l| asks_for_secret(&l.text));
-        self.typing = Some(InputLine {
+        self.typing = Some(Typing::Input(InputLine {
             step,
             host,
             text: String::new(),
             masked,
-        });
+        }));
     }
 
-    pub(super) fn typing_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let line = self.typing.as_mut()?;
+    /// The line being typed into a running command: the one to take a key.
+    fn input_line(&mut self) -> Option<&mut InputLine> {
+        match self.typing.as_mut()? {
+            Typing::Input(line) => Some(line),
+            Typing::Search(_) | Typing::SavePath(_) => None,
+        }
+    }
+
+    /// Takes the line typed into a running command, closing it.
+    fn take_input_line(&mut self) -> Option<InputLine> {
+        match self.typing.take()? {
+            Typing::Input(line) => Some(line),
+            other => {
+                self.typing = Some(other);
+                None
+            }
+        }
+    }
+
+    pub(super) fn input_line_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let line = self.input_line()?;
         if ctrl(&key, 'd') {
-            let line = self.typing.take()?;
+            let line = self.take_input_line()?;
             return Some(Command::Type(TypedInput {
                 step: line.step,
                 host: line.host,
@@ -188,7 +207,7 @@ impl App {
         }
         match key.code {
             KeyCode::Enter => {
-                let line = self.typing.take()?;
+                let line = self.take_input_line()?;
                 return Some(Command::Type(TypedInput {
                     step: line.step,
                     host: line.host,
@@ -211,8 +230,12 @@ impl App {
     }
 
     /// sudo's password window: Enter sends, Esc declines, Tab says whether
-    /// it is for every host.
+    /// it is for every host; F1 opens the help over it.
     pub(super) fn sudo_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::F(1) {
+            self.open_help();
+            return;
+        }
         let Some(q) = self.sudo_question.as_mut() else {
             return;
         };
