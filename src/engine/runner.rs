@@ -285,6 +285,7 @@ impl Engine {
                 hosts: self.targets(next),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -496,6 +497,7 @@ impl Engine {
                     hosts: failed_hosts.clone(),
                     commands: self.commands(ix, &failed_hosts),
                     previews: Vec::new(),
+                    banner: Vec::new(),
                     choices,
                 })
                 .await;
