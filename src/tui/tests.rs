@@ -1265,4 +1265,5 @@ fn scrollback_is_bounded() {
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
 }
 
+mod fleet;
 mod reading;
