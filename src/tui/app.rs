@@ -445,7 +445,8 @@ impl App {
                 self.waiting_until = Some((step, until));
                 self.select_current(step, None);
             }
-            Event::Prompt(prompt) => {
+            Event::Prompt(mut prompt) => {
+                self.order.sort_prompt(&mut prompt);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {

@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use crate::engine::{Prompt, PromptKind};
 use crate::runbook::Plan;
 
 /// The runs of a name: digits together, everything else together.
@@ -100,10 +101,27 @@ impl HostOrder {
         self.steps.get(step).map_or(&[], Vec::as_slice)
     }
 
+    /// Where `host` comes in natural order.
+    fn rank(&self, host: usize) -> usize {
+        self.rank.get(host).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Put every list of hosts in `prompt` in natural order, once, as it
+    /// arrives (the engine goes in the runbook's order).
+    pub fn sort_prompt(&self, prompt: &mut Prompt) {
+        prompt.hosts.sort_by_key(|&h| self.rank(h));
+        prompt.commands.sort_by_key(|(h, _)| self.rank(*h));
+        prompt.previews.sort_by_key(|p| self.rank(p.host));
+        prompt.banner.sort_by_key(|b| self.rank(b.host));
+        if let PromptKind::Failure { failures, .. } = &mut prompt.kind {
+            failures.sort_by_key(|f| self.rank(f.host));
+        }
+    }
+
     /// `hosts` (indices into the plan) in natural order.
     pub fn sorted(&self, hosts: impl IntoIterator<Item = usize>) -> Vec<usize> {
         let mut hosts: Vec<usize> = hosts.into_iter().collect();
-        hosts.sort_by_key(|&h| self.rank.get(h).copied().unwrap_or(usize::MAX));
+        hosts.sort_by_key(|&h| self.rank(h));
         hosts
     }
 }

@@ -199,6 +199,11 @@ pub fn more_hosts(n: usize) -> String {
     format!("+{n} more · p picks")
 }
 
+/// After the first hosts a question names.
+pub fn and_more_hosts(more: usize, total: usize) -> String {
+    format!("and {more} more ({total} hosts)")
+}
+
 /// The same, where there is less room.
 pub fn more_hosts_short(n: usize) -> String {
     format!("+{n} more")

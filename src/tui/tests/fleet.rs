@@ -204,7 +204,10 @@ fn cut_strips_say_how_many_hosts_are_left_out() {
         cells.contains("✗3 ✓97 │ ✗ h7  ✗ h20  ✗ h73  ✓ h1  ✓ h2"),
         "{cells}"
     );
-    assert!(cells.contains(" more · p picks"), "{cells}");
+    assert!(cells.contains("✓ h5  +92 more   │"), "{cells}");
+    // At 80 columns the three failed hosts still have room.
+    let s = screen(&f.app);
+    assert!(s.contains("✗3 ✓97 │ ✗ h7  +99 more"), "{s}");
     snap("fleet_run", &f.app);
 }
 
@@ -401,4 +404,68 @@ fn the_banner_question_says_what_it_publishes() {
     );
     assert!(!s.contains("web $ write"), "no pseudo command:\n{s}");
     snap("banner_prompt", &f.app);
+}
+
+#[test]
+fn a_question_lists_its_hosts_in_natural_order() {
+    let mut f = fleet();
+    // The engine asks in the runbook's order: h20, h7, h73 (as text).
+    let mut failed: Vec<usize> = FAILING.iter().map(|n| host(&f, n)).collect();
+    failed.sort_unstable();
+    assert_eq!(
+        failed
+            .iter()
+            .map(|&h| f.app.host_name(h))
+            .collect::<Vec<_>>(),
+        ["h20", "h7", "h73"]
+    );
+    f.ev(
+        5,
+        Event::Prompt(Prompt {
+            step: 1,
+            kind: PromptKind::Failure {
+                failures: failed
+                    .iter()
+                    .map(|&h| HostFailure {
+                        host: h,
+                        outcome: Outcome::Failed,
+                        exit: Some(ExitStatus::code(1)),
+                        message: None,
+                        last_stderr: vec![],
+                    })
+                    .collect(),
+            },
+            hosts: failed.clone(),
+            commands: failed.iter().map(|&h| (h, "test".to_string())).collect(),
+            previews: vec![],
+            banner: vec![],
+            choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
+        }),
+    );
+    let s = large(&f.app);
+    assert!(s.contains("hosts: h7, h20, h73"), "{s}");
+    let at = |text: &str| s.find(text).unwrap_or_else(|| panic!("{text}:\n{s}"));
+    assert!(at("h7: failed") < at("h20: failed"), "{s}");
+    assert!(at("h20: failed") < at("h73: failed"), "{s}");
+    assert!(at("h7 $ test") < at("h20 $ test"), "{s}");
+    // A question on every host names a few and counts the rest.
+    f.key(KeyCode::Char('s'));
+    let all: Vec<usize> = (0..HOSTS).collect();
+    f.ev(
+        6,
+        Event::Prompt(Prompt {
+            step: 2,
+            kind: PromptKind::Gate,
+            hosts: all.clone(),
+            commands: all.iter().map(|&h| (h, "echo done".to_string())).collect(),
+            previews: vec![],
+            banner: vec![],
+            choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
+        }),
+    );
+    let s = large(&f.app);
+    assert!(
+        s.contains("hosts: h1, h2, h3, h4, h5, h6, h7, h8, and 92 more (100 hosts)"),
+        "{s}"
+    );
 }

@@ -131,6 +131,7 @@ fn host_cells(
         lead: lead.clone(),
         items: hosts.iter().map(|&h| cell(h)).collect(),
         gap: "  ",
+        hint: false,
     };
     if whole.width() <= width {
         return whole.fit(width, theme.key());
@@ -158,6 +159,7 @@ fn host_cells(
         lead: tally,
         items: by_urgency.into_iter().map(cell).collect(),
         gap: "  ",
+        hint: false,
     }
     .fit(width, theme.key())
 }

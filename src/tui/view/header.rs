@@ -184,6 +184,7 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
         lead: lead.clone(),
         items: order.iter().map(|&h| full(h)).collect(),
         gap: "   ",
+        hint: true,
     };
     if whole.width() <= room {
         return whole.fit(room, theme.key());
@@ -231,6 +232,7 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
         lead: tally,
         items,
         gap: "  ",
+        hint: true,
     }
     .fit(room, theme.key())
 }

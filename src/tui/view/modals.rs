@@ -25,6 +25,9 @@ const CONFIRM: Size = Size(60, 40);
 const HELP: Size = Size(80, 100);
 /// The help is never narrower than this (or the screen): its lines are short.
 const HELP_MIN_WIDTH: u16 = 78;
+/// A question names this many of its hosts; the rest are counted (each
+/// host's command, failure or preview is listed below anyway).
+const HOSTS_NAMED: usize = 8;
 
 /// Every window's frame: clear a centred part of `area`, draw a double border
 /// titled `title` (in the alert colour when `danger`), and return the inside.
@@ -90,7 +93,15 @@ pub(super) fn render_prompt(
             Span::styled(st.title.clone(), theme.title(false)),
         ]));
     }
-    let hosts: Vec<&str> = prompt.hosts.iter().map(|&h| app.host_name(h)).collect();
+    let mut hosts: Vec<&str> = prompt
+        .hosts
+        .iter()
+        .take(HOSTS_NAMED)
+        .map(|&h| app.host_name(h))
+        .collect();
+    let more = prompt.hosts.len().saturating_sub(HOSTS_NAMED);
+    let more = (more > 0).then(|| s::and_more_hosts(more, prompt.hosts.len()));
+    hosts.extend(more.as_deref());
     t.push(Line::from(vec![
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),

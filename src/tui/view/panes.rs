@@ -212,6 +212,7 @@ fn title_hosts(
         lead: Vec::new(),
         items: hosts.iter().map(|&h| item(h)).collect(),
         gap: " ",
+        hint: true,
     };
     if whole.width() <= room + 1 {
         let mut spans = whole.fit(usize::MAX, theme.key());
@@ -235,6 +236,7 @@ fn title_hosts(
             .map(|&h| item(h))
             .collect(),
         gap: " ",
+        hint: true,
     }
     .fit(room, theme.key());
     spans.push(Span::raw(" "));

@@ -22,6 +22,9 @@ pub(super) struct Strip {
     pub lead: Vec<Span<'static>>,
     pub items: Vec<Vec<Span<'static>>>,
     pub gap: &'static str,
+    /// The mark may say which key picks a host (else it only counts,
+    /// leaving the room to hosts: another strip on screen says it).
+    pub hint: bool,
 }
 
 impl Strip {
@@ -38,7 +41,12 @@ impl Strip {
     /// The strip in `room` columns: every item when they fit, else the
     /// items that fit whole and "+N more" naming how many are left out.
     pub fn fit(self, room: usize, more_style: Style) -> Vec<Span<'static>> {
-        let Strip { lead, items, gap } = self;
+        let Strip {
+            lead,
+            items,
+            gap,
+            hint,
+        } = self;
         let total = items.len();
         let all = width(&lead) + items.iter().map(|i| width(i) + gap.width()).sum::<usize>();
         let mut out = lead;
@@ -54,6 +62,7 @@ impl Strip {
         let lead_width = width(&out);
         let Some(mark) = MARKS
             .into_iter()
+            .skip(usize::from(!hint))
             .find(|mark| lead_width + mark(total).width() <= room)
         else {
             return out;
@@ -89,6 +98,7 @@ mod tests {
             lead: vec![Span::raw("hosts ")],
             items: (1..=n).map(|i| vec![Span::raw(format!("h{i}"))]).collect(),
             gap: "  ",
+            hint: true,
         }
     }
 
@@ -104,6 +114,12 @@ mod tests {
         assert_eq!(line, "hosts h1  +99 more");
         let line = text(&strip(100).fit(11, Style::default()));
         assert_eq!(line, "hosts +100");
+        let quiet = Strip {
+            hint: false,
+            ..strip(100)
+        };
+        let line = text(&quiet.fit(40, Style::default()));
+        assert!(line.ends_with(" more"), "{line}");
     }
 
     #[test]
