@@ -3,16 +3,19 @@
 //! Enter shows that host's output. With a hundred hosts, → would take
 //! seventy presses to reach h73; typing "h73" takes three.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::App;
 use super::input::Command;
-use super::state::{Conn, Focus, HostPicker, Overlay};
+use super::state::{Conn, Focus, HostPicker, Mode, Overlay};
 use super::strings;
 
 impl App {
     /// Open the picker on `step`'s hosts, its cursor on the host shown.
     pub(super) fn open_picker(&mut self, step: usize) {
+        if self.mode != Mode::Run {
+            return;
+        }
         if self.step_hosts(step).is_empty() {
             self.status = Some(strings::NO_HOSTS.into());
             return;
@@ -95,6 +98,8 @@ impl App {
                 picker.filter.pop();
                 picker.cursor = 0;
             }
+            // Host names hold no control characters.
+            KeyCode::Char(_) if key.modifiers.contains(KeyModifiers::CONTROL) => {}
             KeyCode::Char(c) => {
                 picker.filter.push(c);
                 picker.cursor = 0;

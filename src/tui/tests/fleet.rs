@@ -469,3 +469,20 @@ fn a_question_lists_its_hosts_in_natural_order() {
         "{s}"
     );
 }
+
+#[test]
+fn the_picker_takes_no_control_keys_and_is_not_in_the_log_viewer() {
+    let mut f = fleet();
+    f.key(KeyCode::Char('p'));
+    f.app.on_key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    ));
+    assert_eq!(picker(&f.app).filter, "");
+    let mut logs = App::new(fleet_plan(STEPS), Mode::Logs, f.t0, wall0());
+    logs.on_key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('p'),
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    assert!(logs.overlay.is_none());
+}
