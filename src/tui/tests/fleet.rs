@@ -486,3 +486,22 @@ fn the_picker_takes_no_control_keys_and_is_not_in_the_log_viewer() {
     ));
     assert!(logs.overlay.is_none());
 }
+
+#[test]
+fn the_header_names_the_hosts_in_trouble_first() {
+    let mut f = fleet();
+    let h42 = host(&f, "h42");
+    f.ev(
+        5,
+        Event::HostFailed {
+            host: h42,
+            error: "connection refused".into(),
+        },
+    );
+    let s = large(&f.app);
+    let header = s.lines().nth(1).unwrap_or_default();
+    assert!(
+        header.contains("● 99 connected  ✗ 1 unreachable  │ ✗ h42 unreachable  ● h1"),
+        "{s}"
+    );
+}
