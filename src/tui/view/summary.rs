@@ -233,7 +233,10 @@ fn step_block(
 /// The first step to show so that the picked one is in view: the top
 /// while it fits, else as far down as needed.
 fn first_shown(heights: &[usize], selected: usize, rows: usize) -> usize {
-    let selected = selected.min(heights.len().saturating_sub(1));
+    if heights.is_empty() {
+        return 0;
+    }
+    let selected = selected.min(heights.len() - 1);
     (0..=selected)
         .find(|&first| heights[first..=selected].iter().sum::<usize>() <= rows)
         .unwrap_or(selected)
@@ -329,5 +332,6 @@ mod tests {
         assert_eq!(first_shown(&heights, 5, 9), 2);
         // A block taller than the screen starts at its head.
         assert_eq!(first_shown(&heights, 3, 4), 3);
+        assert_eq!(first_shown(&[], 0, 4), 0);
     }
 }
