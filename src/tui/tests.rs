@@ -288,6 +288,7 @@ impl Fixture {
                 exit: Some(ExitStatus::code(0)),
                 error: None,
             }],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ev(secs, Event::Prompt(prompt));
@@ -665,6 +666,7 @@ fn failure(f: &mut Fixture) {
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
         }),
     );
@@ -723,6 +725,7 @@ fn rollback_prompt(f: &mut Fixture, kind: PromptKind, step: usize, command: &str
             hosts: vec![0],
             commands: vec![(0, command.into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         }),
     );
@@ -774,6 +777,7 @@ fn manual_step() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -808,6 +812,7 @@ fn resume_prompt() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -846,6 +851,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -877,6 +883,7 @@ fn lock_break_no_aborts_from_the_main_view() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -1293,4 +1300,5 @@ fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
     assert!(!screen(&app).contains("batch 2/3"));
 }
 
+mod fleet;
 mod reading;
