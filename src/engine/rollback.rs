@@ -107,6 +107,7 @@ impl Engine {
                 hosts: hosts.clone(),
                 commands,
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
             };
             match self.ask(prompt).await {
@@ -122,6 +123,7 @@ impl Engine {
                 commands: self.commands(s, &hosts),
                 hosts: hosts.clone(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
             };
             match self.ask(prompt).await {

@@ -314,6 +314,7 @@ impl Engine {
                 hosts: self.targets(next),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -501,6 +502,7 @@ impl Engine {
                     hosts: failed_hosts.clone(),
                     commands: self.commands(ix, &failed_hosts),
                     previews: Vec::new(),
+                    banner: Vec::new(),
                     choices,
                 })
                 .await;
