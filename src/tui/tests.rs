@@ -1618,6 +1618,26 @@ fn the_sudo_password_window_declines_on_esc_and_goes_when_nobody_waits() {
         assert!(f.app.sudo_question.is_none());
     });
 }
+
+#[test]
+fn f1_opens_the_help_over_the_sudo_window_with_its_keys_first() {
+    let mut f = Fixture::advanced();
+    let (reply, _answer) = tokio::sync::oneshot::channel();
+    f.app.on_ui(UiMsg::SudoPassword(sudo_question(1), reply));
+    f.type_text("pw");
+    f.key(KeyCode::F(1));
+    assert_eq!(f.app.overlay, Some(super::state::Overlay::Help));
+    let s = screen(&f.app);
+    assert!(
+        s.contains(s::HELP_THIS_QUESTION) && s.contains(s::SUDO_KEYS),
+        "{s}"
+    );
+    f.key(KeyCode::Esc);
+    assert!(f.app.overlay.is_none());
+    let q = f.app.sudo_question.as_ref().map(|q| q.input.as_str());
+    assert_eq!(q, Some("pw"), "the window and what was typed stay");
+}
+
 #[test]
 fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
     let t0 = Instant::now();
