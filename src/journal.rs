@@ -21,7 +21,9 @@ mod runs;
 pub use follow::Follower;
 pub use holder::writer_alive;
 pub use read::{read, read_each};
-pub use runs::{FindError, default_dir, find_run, is_finished, list_runs, run_ids};
+pub use runs::{
+    FindError, default_dir, find_run, is_finished, latest_live_run, list_runs, run_ids,
+};
 
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
