@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
     Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView, LogLayout,
-    LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
+    LogState, LogView, Mode, Overlay, QuestionState, ReadOnly, Reading, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -100,6 +100,8 @@ pub struct App {
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
     pub quitting: bool,
+    /// Fed by a run's journal (`replay`, `watch`): nothing is answered.
+    pub read_only: Option<ReadOnly>,
     /// How the last frame drew the parts that scroll: page sizes, limits, search.
     pub drawn: DrawnSizes,
     pub dirty: bool,
@@ -196,6 +198,7 @@ impl App {
             finished: None,
             summary_hidden: false,
             quitting: false,
+            read_only: None,
             drawn: DrawnSizes::default(),
             dirty: true,
         }
@@ -219,8 +222,9 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
+    /// A run this screen drives is going on (leaving it aborts the run).
     pub fn run_in_progress(&self) -> bool {
-        self.mode == Mode::Run && self.finished.is_none()
+        self.mode == Mode::Run && self.finished.is_none() && self.read_only.is_none()
     }
 
     /// Hosts a step runs on, as indices into the plan.
