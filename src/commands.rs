@@ -424,9 +424,7 @@ fn read_only(run_id: Option<&str>, source: Source, dir: Option<&Path>) -> i32 {
         eprintln!("drydock: {word} needs a terminal; `drydock show` prints a run as text");
         return exit::USAGE;
     }
-    let mut plan = run.plan;
-    // The journal keeps no [logs] lines: a log pane would stay empty.
-    plan.logs.clear();
+    let plan = run.plan;
     let theme = match pick_theme(None, &plan) {
         Ok(t) => t,
         Err(code) => return code,

@@ -102,6 +102,14 @@ impl Recording {
         source: Source,
         no_runbook: Option<NoRunbook>,
     ) -> Self {
+        // The journal keeps no [logs] lines: a log pane would stay empty.
+        let plan = if plan.logs.is_empty() {
+            plan
+        } else {
+            let mut shown = (*plan).clone();
+            shown.logs.clear();
+            Arc::new(shown)
+        };
         let origin = match source {
             // A replay's clock runs on the journal's times from its start.
             Source::Replay => (Instant::now(), None),
@@ -187,7 +195,7 @@ impl Recording {
     }
 
     /// The clock to draw with: a replay's stands at its last moment shown.
-    fn set_clock(&self, app: &mut App) {
+    pub(super) fn set_clock(&self, app: &mut App) {
         match (self.source, self.last_at) {
             (Source::Replay, Some(at)) => app.set_clock(self.instant(at), at),
             (Source::Replay, None) => app.set_clock(self.origin.0, Utc::now()),
@@ -281,7 +289,7 @@ impl Recording {
 
     /// When the next moment is due, playing: after the recorded pause
     /// between the two, cut to [`LONGEST_PAUSE`].
-    fn due(&self) -> Option<Instant> {
+    pub(super) fn due(&self) -> Option<Instant> {
         let since = self.played_at?;
         let next = self.marks.get(self.shown)?;
         let pause = match (
@@ -294,7 +302,7 @@ impl Recording {
         Some(since + pause.min(LONGEST_PAUSE))
     }
 
-    fn play_next(&mut self, app: &mut App) -> Result<(), JournalError> {
+    pub(super) fn play_next(&mut self, app: &mut App) -> Result<(), JournalError> {
         self.seek(app, self.shown + 1)?;
         self.played_at = (self.shown < self.marks.len()).then(Instant::now);
         self.sync(app);
@@ -302,7 +310,7 @@ impl Recording {
     }
 
     /// A watch takes what the journal has gained; true when more is waiting.
-    fn follow(&mut self, app: &mut App) -> Result<bool, JournalError> {
+    pub(super) fn follow(&mut self, app: &mut App) -> Result<bool, JournalError> {
         let mut taken = 0;
         while taken < BATCH {
             match self.playback.next_record()? {

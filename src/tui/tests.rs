@@ -1259,3 +1259,4 @@ fn scrollback_is_bounded() {
 }
 
 mod reading;
+mod replay;
