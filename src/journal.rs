@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -16,6 +15,7 @@ use crate::remote::Stream;
 
 mod follow;
 mod holder;
+mod linger;
 mod read;
 mod runs;
 pub use follow::Follower;
@@ -294,9 +294,6 @@ pub enum JournalError {
 const CHUNK: usize = 256 * 1024;
 /// Chunks queued for the writer thread before writers wait for it.
 const QUEUE: usize = 8;
-/// How long output lines may wait to be handed to the writer: someone may
-/// be watching the run (`drydock watch`) and must see a line within a second.
-const OUTPUT_DELAY: Duration = Duration::from_millis(100);
 
 /// What the writer thread is asked to do.
 enum ToWriter {
@@ -309,7 +306,7 @@ enum ToWriter {
 /// runtime thread never waits on the disk. Writers wait (asynchronously)
 /// only where the record must be on disk before the run goes on (a step's
 /// start, before its command is sent), or when the disk falls behind.
-/// Output waits at most [`OUTPUT_DELAY`] before it is handed over.
+/// Output waits at most [`linger::OUTPUT_DELAY`] before it is handed over.
 pub struct Journal {
     path: PathBuf,
     /// Records not yet handed to the writer. An async lock, held while a
@@ -374,7 +371,7 @@ impl Journal {
                 source,
             })?;
         let buf = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(CHUNK)));
-        hand_over_lingering(Arc::downgrade(&buf), tx.clone()).map_err(|source| {
+        linger::hand_over_lingering(Arc::downgrade(&buf), tx.clone()).map_err(|source| {
             JournalError::Write {
                 path: path.clone(),
                 source,
@@ -509,33 +506,6 @@ impl Journal {
         }
         Ok(())
     }
-}
-
-/// Every [`OUTPUT_DELAY`], hand what the journal holds to the writer, on a
-/// thread of its own, until the journal is gone: a command that prints a
-/// line and then nothing for an hour has its line on disk at once.
-fn hand_over_lingering(
-    buf: Weak<tokio::sync::Mutex<Vec<u8>>>,
-    writer: mpsc::Sender<ToWriter>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("drydock-journal-flush".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(OUTPUT_DELAY);
-                let Some(buf) = buf.upgrade() else { return };
-                // Sent while the lock is held, so that chunks stay in order.
-                let mut held = buf.blocking_lock();
-                if held.is_empty() {
-                    continue;
-                }
-                let bytes = std::mem::replace(&mut *held, Vec::with_capacity(CHUNK));
-                if writer.blocking_send(ToWriter::Bytes(bytes)).is_err() {
-                    return;
-                }
-            }
-        })
-        .map(|_| ())
 }
 
 impl Drop for Journal {
@@ -737,7 +707,7 @@ mod tests {
                 .await
                 .expect("written");
         });
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         loop {
             let text = std::fs::read_to_string(journal.path()).expect("read");
             if text.contains("lone line") {
@@ -747,7 +717,7 @@ mod tests {
                 std::time::Instant::now() < deadline,
                 "the line never reached the file: {text:?}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let path = journal.path().to_path_buf();
         drop(journal);

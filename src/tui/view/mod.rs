@@ -219,7 +219,10 @@ fn footer_state(app: &App, theme: &Theme) -> Option<Vec<Span<'static>>> {
     if app.selecting() {
         return Some(vec![Span::styled(s::SELECTING_KEYS, theme.muted())]);
     }
-    if let Some(ro) = &app.read_only {
+    // A finished watch has nothing left to follow: the finished run's keys.
+    let following =
+        |ro: &&crate::tui::state::ReadOnly| ro.source == Source::Replay || app.finished.is_none();
+    if let Some(ro) = app.read_only.as_ref().filter(following) {
         return Some(read_only_keys(ro.source, theme));
     }
     if app.finished.is_some() {
