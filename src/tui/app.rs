@@ -15,7 +15,8 @@ use super::hosts::HostOrder;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
     BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, Reading, SudoState, Typing,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, ReadOnly, Reading, SudoState,
+    Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -117,6 +118,8 @@ pub struct App {
     /// The step picked in the summary.
     pub summary_step: usize,
     pub quitting: bool,
+    /// Fed by a run's journal (`replay`, `watch`): nothing is answered.
+    pub read_only: Option<ReadOnly>,
     /// How the last frame drew the parts that scroll: page sizes, limits, search.
     pub drawn: DrawnSizes,
     pub dirty: bool,
@@ -223,6 +226,7 @@ impl App {
             summary_hidden: false,
             summary_step: 0,
             quitting: false,
+            read_only: None,
             drawn: DrawnSizes::default(),
             dirty: true,
         }
@@ -246,8 +250,9 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
+    /// A run this screen drives is going on (leaving it aborts the run).
     pub fn run_in_progress(&self) -> bool {
-        self.mode == Mode::Run && self.finished.is_none()
+        self.mode == Mode::Run && self.finished.is_none() && self.read_only.is_none()
     }
 
     /// Hosts a step runs on, as indices into the plan, in natural order.

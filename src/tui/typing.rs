@@ -176,7 +176,7 @@ impl App {
     fn input_line(&mut self) -> Option<&mut InputLine> {
         match self.typing.as_mut()? {
             Typing::Input(line) => Some(line),
-            Typing::Search(_) | Typing::SavePath(_) => None,
+            Typing::Search(_) | Typing::SavePath(_) | Typing::Step(_) => None,
         }
     }
 
