@@ -807,6 +807,7 @@ mod transport {
             vars: Default::default(),
             user_given: true,
             port_given: true,
+            jump: None,
         }
     }
 

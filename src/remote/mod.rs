@@ -101,6 +101,14 @@ pub enum ConnectError {
     },
     #[error("host '{host}': {reason}")]
     Other { host: String, reason: String },
+    /// A jump host on the way could not be connected (or refused its part).
+    #[error("cannot reach host '{host}' through the jump host {hop}: {source}")]
+    Hop {
+        host: String,
+        /// `user@host:port` of the hop that failed.
+        hop: String,
+        source: Box<ConnectError>,
+    },
 }
 
 pub trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}

@@ -3,6 +3,7 @@
 mod describe;
 pub mod diag;
 pub mod duration;
+pub mod jump;
 mod load;
 pub mod plan;
 pub mod schema;

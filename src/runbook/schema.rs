@@ -52,6 +52,8 @@ pub struct SshSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -79,6 +81,8 @@ pub struct HostSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

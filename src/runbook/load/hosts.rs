@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::read::{Raw, is_placeholder};
 use super::vars::Scope;
 use super::{ID_RULE, Loader, valid_id};
+use crate::runbook::jump;
 use crate::runbook::plan::{Banner, Host, HostKeyPolicy, LogSpec, Plan, TransportKind};
 use crate::runbook::schema::{self, Text};
 
@@ -74,6 +75,11 @@ impl<'s> Loader<'s> {
         let user = h.user.as_ref().or(ssh.user.as_ref());
         let port = h.port.as_ref().or(ssh.port.as_ref());
         let vars = self.var_names(&h.vars, "a host's vars");
+        let jump = h.jump.as_ref().or(ssh.jump.as_ref()).and_then(|text| {
+            jump::parse(text.get_ref())
+                .map_err(|why| self.error(text.span(), format!("jump '{}': {why}", text.get_ref())))
+                .ok()
+        });
         Host {
             name: name.get_ref().clone(),
             transport,
@@ -103,6 +109,7 @@ impl<'s> Loader<'s> {
             connect_timeout,
             roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
             vars,
+            jump,
         }
     }
 
