@@ -144,7 +144,8 @@ impl Engine {
     async fn connect(&mut self) -> bool {
         let plan = self.ctx.plan.clone();
         for &h in &self.participants {
-            self.emit(Event::HostConnecting { host: h }).await;
+            let to = remote::destination(&plan.hosts[h]).await;
+            self.emit(Event::HostConnecting { host: h, to }).await;
         }
         let attempts = self.participants.iter().map(|&h| {
             let prompter = self.opts.prompter.clone();

@@ -185,6 +185,20 @@ pub fn expand_home(path: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// Where connecting to `host` goes, for the progress line: for SSH the
+/// values actually used (user, address, port, jump hosts or ProxyCommand)
+/// and which came from `~/.ssh/config`.
+pub async fn destination(host: &Host) -> String {
+    match host.transport {
+        TransportKind::Local => "this machine".into(),
+        TransportKind::Ssh => match ssh::resolve(host).await {
+            Ok(route) => route.describe(),
+            // Connecting says why in full; here, what the runbook says.
+            Err(_) => format!("{}@{}:{}", host.user, host.address, host.port),
+        },
+    }
+}
+
 /// Connect to a host as its runbook entry says.
 pub async fn connect(
     host: &Host,

@@ -285,7 +285,7 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
-            Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
+            Event::HostConnecting { host, .. } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
