@@ -4,31 +4,49 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command, RunArgs, Selection};
 use crate::engine::{self, exit};
-use crate::journal::{self, RunStatus};
+use crate::journal;
 use crate::runbook::{
     self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
 };
 use crate::sanitize;
+
+/// Raise this process's soft limit on open files to its hard limit. Each
+/// SSH host holds a socket, a wake pipe and its command channels' pipes, so
+/// the usual soft limit of 1024 (or less) would cap a run at a few hundred
+/// hosts while the hard limit allows far more.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open file limit");
+            return;
+        }
+    };
+    if soft >= hard {
+        tracing::debug!(soft, hard, "open file limit already at its hard limit");
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => tracing::info!(from = soft, to = hard, "open file limit raised"),
+        Err(e) => tracing::warn!(soft, hard, error = %e, "cannot raise the open file limit"),
+    }
+}
 
 pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Check { runbook } => check(&runbook),
         Command::Plan { runbook, select } => plan(&runbook, &select),
         Command::Run(args) => run(args),
-        Command::History { journal_dir } => history(journal_dir.as_deref()),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "drydock",
-                &mut std::io::stdout(),
-            );
-            exit::OK
-        }
+        Command::History { json, journal_dir } => history(journal_dir.as_deref(), json),
+        Command::Show {
+            run_id,
+            json,
+            journal_dir,
+        } => show(&run_id, json, journal_dir.as_deref()),
+        Command::Completions { shell } => completions(shell),
         Command::Logs {
             runbook,
             log,
@@ -209,7 +227,8 @@ fn plan(path: &Path, select: &Selection) -> i32 {
 }
 
 /// The plan as text: each step with its markers, then per host the exact
-/// command. Every string from the runbook goes through the sanitiser.
+/// command. Every string from the runbook goes through the sanitiser, and
+/// secrets are shown as `********`, as everywhere else.
 pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     use std::fmt::Write as _;
     let vars = RunVars {
@@ -217,11 +236,16 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         starts_at: Some("<starts_at>".into()),
     };
     let text = |s: &str| sanitize::text(s).into_owned();
-    let render = |t: &runbook::template::Template, h: usize| {
-        plan.render(t, h, &vars).map_or_else(
+    let shown = |rendered: Result<String, runbook::template::RenderError>| {
+        rendered.map_or_else(
             |e| format!("<{}>", sanitize::line(&e.to_string())),
             |s| text(&s),
         )
+    };
+    let render = |t: &runbook::template::Template, h: usize| shown(plan.render(t, h, &vars));
+    // A command as it is sent: with the step's environment exported first.
+    let command = |step: usize, t: &runbook::template::Template, h: usize| {
+        shown(plan.command_line(step, h, t, &vars))
     };
     let mut s = String::new();
     let _ = writeln!(s, "{}", text(&plan.name));
@@ -249,6 +273,12 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         }
         if let Some(label) = &step.rolling {
             marks.push(format!("[rolling: {}]", text(label)));
+        }
+        if let Some(batch) = step.batch {
+            marks.push(format!("[batch: {batch}]"));
+        }
+        if let Some(max_fail) = step.max_fail {
+            marks.push(format!("[max_fail: {max_fail}]"));
         }
         if step.always {
             marks.push("[always]".to_string());
@@ -278,19 +308,19 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         for &h in &hosts {
             let name = text(&plan.hosts[h].name);
             if let Some(when) = &step.when {
-                let _ = writeln!(s, "     {name}: when: {}", render(when, h));
+                let _ = writeln!(s, "     {name}: when: {}", command(i, when, h));
             }
             if let Some(preview) = &step.preview {
-                let _ = writeln!(s, "     {name}: preview: {}", render(preview, h));
+                let _ = writeln!(s, "     {name}: preview: {}", command(i, preview, h));
             }
             let action = match &step.action {
-                Action::Run(t) => format!("$ {}", render(t, h)),
+                Action::Run(t) => format!("$ {}", command(i, t, h)),
                 Action::Manual(t) => format!("manual: {}", render(t, h)),
                 Action::Guard(g) => {
                     let what = match &g.check {
                         GuardCheck::FileAbsent(p) => format!("file_absent {}", render(p, h)),
                         GuardCheck::FilePresent(p) => format!("file_present {}", render(p, h)),
-                        GuardCheck::Command(c) => format!("command {}", render(c, h)),
+                        GuardCheck::Command(c) => format!("command {}", command(i, c, h)),
                         GuardCheck::Http(c) => format!(
                             "http {} status {}",
                             render(&c.url, c.via_for(h).unwrap_or(h)),
@@ -338,43 +368,75 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             };
             let _ = writeln!(s, "     {name}: {action}");
             if let Some(undo) = &step.undo {
-                let _ = writeln!(s, "     {name}: undo: {}", render(undo, h));
+                let _ = writeln!(s, "     {name}: undo: {}", command(i, undo, h));
             }
         }
     }
+    engine::Redactor::for_plan(plan).text(&mut s);
     s
 }
 
-fn history(dir: Option<&Path>) -> i32 {
+fn history(dir: Option<&Path>, json: bool) -> i32 {
     let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
-    let runs = match journal::list_runs(&dir) {
+    let rows = match crate::report::history::rows(&dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drydock: {e}");
             return exit::USAGE;
         }
     };
-    if runs.is_empty() {
-        println!("no runs in {}", dir.display());
-        return exit::OK;
-    }
-    println!(
-        "{:<22} {:<10} {:<24} {:<16} RUNBOOK",
-        "RUN", "USER", "STARTED", "RESULT"
-    );
-    for run in runs {
-        let result = match run.finished {
-            Some((RunStatus::Ok, code)) => format!("ok ({code})"),
-            Some((RunStatus::Failed, code)) => format!("failed ({code})"),
-            Some((RunStatus::Aborted, code)) => format!("aborted ({code})"),
-            None => "unfinished".to_string(),
-        };
-        println!(
-            "{:<22} {:<10} {:<24} {:<16} {}",
-            run.run_id, run.user, run.started, result, run.runbook
-        );
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(out, "{}", crate::report::history::json(&rows));
+    } else if rows.is_empty() {
+        let _ = writeln!(out, "no runs in {}", shown(&dir));
+    } else {
+        let _ = write!(out, "{}", crate::report::history::table(&rows));
     }
     exit::OK
+}
+
+/// One run as a report: text, or one JSON document.
+fn show(run_id: &str, json: bool, dir: Option<&Path>) -> i32 {
+    let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
+    let report = match crate::report::for_run(&dir, run_id) {
+        Ok(r) => r.sanitized(),
+        Err(e) => {
+            eprintln!("drydock: show: {e}");
+            return exit::USAGE;
+        }
+    };
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        text.push('\n');
+        text
+    } else {
+        crate::report::render(&report)
+    };
+    // A closed pipe (`drydock show ID | head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    exit::OK
+}
+
+/// The shell's script: it registers drydock itself as the completer, so
+/// that step ids, theme names and run ids are read when they are asked for.
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let Some(completer) = shells.completer(&name) else {
+        eprintln!("drydock: completions: no completion for {name}");
+        return exit::USAGE;
+    };
+    let program =
+        std::env::current_exe().map_or_else(|_| "drydock".to_string(), |p| p.display().to_string());
+    let mut out = std::io::stdout().lock();
+    match completer.write_registration("COMPLETE", "drydock", "drydock", &program, &mut out) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("drydock: completions: {e}");
+            exit::FAILED
+        }
+    }
 }
 
 fn run(args: RunArgs) -> i32 {

@@ -234,6 +234,14 @@ impl<'p> Printer<'p> {
                     self.plan.name
                 ));
             }
+            Event::HostQueued { host } => {
+                let text = format!(
+                    "[{}] waiting for its turn to connect ({} connections are opened at once)",
+                    self.host(*host),
+                    crate::engine::CONNECTS_AT_ONCE
+                );
+                self.line(&text);
+            }
             Event::HostConnecting { host, to } => {
                 let h = &self.plan.hosts[*host];
                 let text = match h.transport {
@@ -246,7 +254,7 @@ impl<'p> Printer<'p> {
                 };
                 self.line(&text);
             }
-            Event::HostConnected { host } => {
+            Event::HostConnected { host, .. } => {
                 let text = format!("[{}] connected", self.host(*host));
                 self.line(&text);
             }
@@ -269,6 +277,20 @@ impl<'p> Printer<'p> {
                     "drydock: {}: lock {path} is held by {holder}",
                     self.host(*host)
                 );
+            }
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                hosts,
+            } => {
+                let names: Vec<&str> = hosts.iter().map(|&h| self.host(h)).collect();
+                let text = format!(
+                    "rolling block '{}': batch {batch}/{batches}: {}",
+                    crate::sanitize::line(label),
+                    names.join(", ")
+                );
+                self.line(&text);
             }
             Event::StepSkipped {
                 step,

@@ -3,13 +3,18 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::remote::Stream;
+
+mod read;
+mod runs;
+pub use read::{read, read_each};
+pub use runs::{FindError, default_dir, find_run, is_finished, list_runs, run_ids};
 
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +65,31 @@ pub enum GateDecision {
     Abort,
     Override,
     BreakLock,
+    /// An undo or `always` step not run in a rollback.
+    Leave,
+    /// A command of an interrupted run still running: wait for it to end.
+    Wait,
+    /// A command of an interrupted run still running: end its process group.
+    Kill,
+}
+
+/// Who gave an answer: the admin (at a prompt, or a line of headless input),
+/// or `--yes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    Admin,
+    Yes,
+}
+
+/// What happened to a host's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connected,
+    Lost,
+    Reconnected,
+    Failed,
 }
 
 /// The text of an `output` record: one line, or lines that arrived together
@@ -117,11 +147,60 @@ pub enum Record {
         decision: GateDecision,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// Absent in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<AnsweredBy>,
     },
     GuardPoll {
         step: String,
         host: String,
         ok: bool,
+    },
+    /// A preview's command and what it printed, as shown in the question.
+    Preview {
+        step: String,
+        host: String,
+        command: String,
+        lines: Vec<String>,
+        exit_code: Option<i32>,
+        /// Why the preview could not be run, when it could not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A step's `when` and whether it held on the host.
+    Condition {
+        step: String,
+        host: String,
+        command: String,
+        holds: bool,
+    },
+    /// Text the admin typed into a running command.
+    Input {
+        step: String,
+        host: String,
+        /// Absent when the input was masked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        masked: bool,
+    },
+    /// sudo's password prompt: whether it was asked and answered right.
+    Sudo {
+        step: String,
+        host: String,
+        asked: bool,
+        ok: bool,
+    },
+    /// A host's connection was made, lost, made again or could not be made.
+    Connection {
+        host: String,
+        state: ConnectionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Where it went: `user@host:port`, the jump hosts or ProxyCommand
+        /// on the way, and which values came from `~/.ssh/config`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route: Option<String>,
     },
     StepFinished {
         step: String,
@@ -141,7 +220,46 @@ pub enum Record {
     RunFinished {
         status: RunStatus,
         exit_code: i32,
+        /// Every step not done on a host, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_done: Vec<NotDone>,
     },
+    /// The run was stopped by a signal: nothing more ran, the commands below
+    /// were left running, the lock and the banner stay.
+    RunInterrupted {
+        signal: String,
+        running: Vec<Running>,
+    },
+    /// The remote process group of a step's command.
+    Process {
+        step: String,
+        host: String,
+        pid: u32,
+    },
+    /// A step's trimmed stdout kept as a variable (`capture`).
+    Capture {
+        step: String,
+        host: String,
+        var: String,
+        value: String,
+    },
+}
+
+/// A step not done on a host at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotDone {
+    pub step: String,
+    pub host: String,
+    pub why: String,
+}
+
+/// A command running when the run was interrupted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Running {
+    pub step: String,
+    pub host: String,
+    /// Its remote process group, when the transport told it.
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -394,26 +512,6 @@ impl Drop for Journal {
     }
 }
 
-/// Read every parseable line of a journal. A line cut short by a crash is
-/// passed over: everything before it still tells the story.
-pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut lines = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if let Ok(parsed) = serde_json::from_str::<Line>(&line) {
-            lines.push(parsed);
-        }
-    }
-    Ok(lines)
-}
-
 /// What a journal says about one run, for `history` and `--resume`.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -478,7 +576,9 @@ pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
                     summary.starts_at.clone_from(starts_at);
                 }
             }
-            Record::RunFinished { status, exit_code } => {
+            Record::RunFinished {
+                status, exit_code, ..
+            } => {
                 summary.finished = Some((*status, *exit_code));
             }
             _ => {}
@@ -486,47 +586,6 @@ pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
     }
     summary.interrupted = running;
     Ok(Some(summary))
-}
-
-/// Every run in `dir`, oldest first.
-pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(JournalError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut runs = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            if let Some(summary) = summarize(&path)? {
-                runs.push(summary);
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));
-    Ok(runs)
-}
-
-/// Where journals go: `--journal-dir`, `$DRYDOCK_STATE_DIR`,
-/// `$XDG_STATE_HOME/drydock/runs`, `~/.local/state/drydock/runs`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DRYDOCK_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("drydock").join("runs");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local")
-        .join("state")
-        .join("drydock")
-        .join("runs")
 }
 
 #[cfg(test)]
@@ -621,6 +680,7 @@ mod tests {
                 step: None,
                 decision: GateDecision::BreakLock,
                 host: Some("web".into()),
+                by: None,
             }
         );
         assert_eq!(serde_json::to_string(&parsed).expect("serialize"), line);

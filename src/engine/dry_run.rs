@@ -45,7 +45,7 @@ impl Engine {
                 for &h in hosts {
                     let Check { holds, detail } = self
                         .ctx
-                        .guard_check_within(h, &guard.check, guard.poll, &cancel)
+                        .guard_check_within(ix, h, &guard.check, guard.poll, &cancel)
                         .await;
                     self.emit(Event::GuardPolled {
                         step: ix,

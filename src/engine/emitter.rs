@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 use super::event::*;
+use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
-use crate::journal::{GateDecision, Journal, JournalError, Outcome, Record};
+use crate::journal::{
+    AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
+};
 use crate::runbook::Plan;
 
 /// Events on their way to a front end, redacted first. The log followers
@@ -38,6 +41,7 @@ pub(crate) struct Emitter {
     outbox: Outbox,
     journal: Option<Journal>,
     journal_broken: AtomicBool,
+    notifier: Option<Notifier>,
 }
 
 fn phase_name(phase: Phase) -> Option<String> {
@@ -47,11 +51,14 @@ fn phase_name(phase: Phase) -> Option<String> {
 impl Emitter {
     pub(crate) fn new(plan: Arc<Plan>, tx: mpsc::Sender<Event>, journal: Option<Journal>) -> Self {
         let redactor = Arc::new(Redactor::for_plan(&plan));
+        let outbox = Outbox::new(tx, redactor.clone());
+        let notifier = Notifier::for_plan(&plan, outbox.clone(), redactor);
         Self {
             plan,
-            outbox: Outbox::new(tx, redactor),
+            outbox,
             journal,
             journal_broken: AtomicBool::new(false),
+            notifier,
         }
     }
 
@@ -74,6 +81,12 @@ impl Emitter {
     /// The journal record of an event, if it has one.
     fn record(&self, event: &Event, starts_at: Option<&str>) -> Option<Record> {
         Some(match event {
+            Event::HostConnected { host, to } => Record::Connection {
+                host: self.host_name(*host),
+                state: ConnectionState::Connected,
+                reason: None,
+                route: Some(to.clone()),
+            },
             Event::StepStarted {
                 step,
                 host,
@@ -119,7 +132,11 @@ impl Emitter {
                 reason: Some(reason.clone()),
                 starts_at: None,
             },
-            Event::Decided { step, decision, .. } => {
+            Event::Decided {
+                step,
+                decision,
+                automatic,
+            } => {
                 let (step, host) = match decision {
                     Decision::BreakLock { host } => (None, Some(self.host_name(*host))),
                     _ => (Some(self.step_id(*step)), None),
@@ -136,6 +153,11 @@ impl Emitter {
                         Decision::Override => GateDecision::Override,
                         Decision::BreakLock { .. } => GateDecision::BreakLock,
                     },
+                    by: Some(if *automatic {
+                        AnsweredBy::Yes
+                    } else {
+                        AnsweredBy::Admin
+                    }),
                 }
             }
             Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {
@@ -148,6 +170,7 @@ impl Emitter {
             } => Record::RunFinished {
                 status: *status,
                 exit_code: *exit_code,
+                not_done: Vec::new(),
             },
             _ => return None,
         })
@@ -212,7 +235,14 @@ impl Emitter {
         self.outbox.redactor.event(&mut event);
         self.trace(&event);
         self.journal(&event, starts_at).await;
+        let finished = matches!(event, Event::RunFinished { .. });
+        if let Some(notifier) = &self.notifier {
+            notifier.hear(&event);
+        }
         let _ = self.outbox.tx.send(event).await;
+        if let (true, Some(notifier)) = (finished, &self.notifier) {
+            notifier.settle().await;
+        }
     }
 
     /// The steps' state changes, for the diagnostics log.

@@ -26,6 +26,11 @@ pub enum Event {
         resumed: bool,
         dry_run: bool,
     },
+    /// The host waits for its turn to connect: only so many connections
+    /// are opened at once.
+    HostQueued {
+        host: HostIx,
+    },
     HostConnecting {
         host: HostIx,
         /// Where it goes, with the values actually used and where they came
@@ -35,6 +40,8 @@ pub enum Event {
     },
     HostConnected {
         host: HostIx,
+        /// Where it went, as `HostConnecting`'s `to`; journaled.
+        to: String,
     },
     HostFailed {
         host: HostIx,
@@ -48,6 +55,15 @@ pub enum Event {
         host: HostIx,
         path: String,
         holder: String,
+    },
+    /// A rolling block starts its steps on the next batch of its hosts.
+    BatchStarted {
+        /// The block's `rolling` label.
+        label: String,
+        /// 1-based.
+        batch: usize,
+        batches: usize,
+        hosts: Vec<HostIx>,
     },
     /// A step not run on a host, with why (condition false, before `--from`,
     /// done in the run being resumed, dry run).

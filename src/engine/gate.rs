@@ -37,7 +37,7 @@ impl Engine {
         let runs = hosts.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                let command = match self.ctx.render(preview, h) {
+                let command = match self.ctx.command(ix, preview, h) {
                     Ok(command) => command,
                     Err(e) => {
                         return PreviewOutput {
@@ -105,7 +105,7 @@ impl Engine {
         let checks = targets.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                match ctx.render(when, h) {
+                match ctx.command(ix, when, h) {
                     Ok(cmd) => {
                         let r = ctx.capture(h, &cmd, limit, cancel).await;
                         (h, cmd, r)

@@ -13,9 +13,11 @@ mod gate;
 mod guard;
 pub mod http;
 mod lock;
+mod notify;
 pub mod output;
 mod redact;
 mod rollback;
+mod rolling;
 mod runner;
 mod tail;
 mod wait;
@@ -29,6 +31,8 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use redact::Redactor;
+pub use runner::CONNECTS_AT_ONCE;
 pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};

@@ -46,16 +46,17 @@ impl Redactor {
         }
         match event {
             Event::RunStarted { .. }
-            | Event::HostConnected { .. }
+            | Event::HostQueued { .. }
             | Event::Waiting { .. }
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
             | Event::RunFinished { .. } => {}
-            Event::HostConnecting { to, .. } => self.text(to),
+            Event::HostConnecting { to, .. } | Event::HostConnected { to, .. } => self.text(to),
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
+            Event::BatchStarted { label, .. } => self.text(label),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),

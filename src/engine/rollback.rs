@@ -24,7 +24,7 @@ impl Engine {
             let cancel = &cancel;
             let undo = &undo;
             async move {
-                match ctx.render(undo, h) {
+                match ctx.command(ix, undo, h) {
                     Ok(cmd) => {
                         ctx.run_command(ix, h, cmd, Phase::Undo, timeout, 0, cancel)
                             .await
@@ -93,7 +93,7 @@ impl Engine {
                     let text = self.plan().steps[s]
                         .undo
                         .as_ref()
-                        .map(|u| self.ctx.render(u, h).unwrap_or_else(|e| e.to_string()))
+                        .map(|u| self.ctx.command(s, u, h).unwrap_or_else(|e| e.to_string()))
                         .unwrap_or_default();
                     (h, text)
                 })

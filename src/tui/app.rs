@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView, LogLayout,
-    LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
+    BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -97,6 +97,8 @@ pub struct App {
     pub(super) was_asking: bool,
     pub status: Option<String>,
     pub rollback: bool,
+    /// The rolling block's batch in flight.
+    pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
     pub quitting: bool,
@@ -193,6 +195,7 @@ impl App {
             was_asking: false,
             status: None,
             rollback: false,
+            batch: None,
             finished: None,
             summary_hidden: false,
             quitting: false,
@@ -285,8 +288,21 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
+            Event::HostQueued { host } => self.set_conn(host, Conn::Queued),
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                ..
+            } => {
+                self.batch = Some(BatchView {
+                    label,
+                    batch,
+                    batches,
+                });
+            }
             Event::HostConnecting { host, .. } => self.set_conn(host, Conn::Connecting),
-            Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
+            Event::HostConnected { host, .. } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
                 self.set_conn(host, Conn::Failed(error));
@@ -307,6 +323,7 @@ impl App {
                 reason,
                 earlier,
             } => {
+                self.leave_batch_unless(step);
                 if let Some(c) = self.cell_mut(step, host) {
                     c.status = earlier.map_or(CellStatus::Skipped, CellStatus::from_outcome);
                     c.note = Some(reason.clone());
@@ -323,6 +340,9 @@ impl App {
                 phase,
                 attempt,
             } => {
+                if phase == Phase::Main {
+                    self.leave_batch_unless(step);
+                }
                 let is_guard = self
                     .plan
                     .steps
@@ -440,6 +460,7 @@ impl App {
                 self.select_current(step, None);
             }
             Event::Prompt(prompt) => {
+                self.leave_batch_unless(prompt.step);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -500,6 +521,7 @@ impl App {
             }),
             Event::RollbackStarted => {
                 self.rollback = true;
+                self.batch = None;
                 self.waiting_until = None;
             }
             Event::RunFinished {
@@ -509,6 +531,7 @@ impl App {
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
+                self.batch = None;
                 self.finished = Some(Finished {
                     status,
                     exit_code,
@@ -545,6 +568,14 @@ impl App {
                     reply: Some(reply),
                 });
             }
+        }
+    }
+
+    /// A step outside the rolling block whose batch is shown: the block is over.
+    fn leave_batch_unless(&mut self, step: usize) {
+        let label = self.plan.steps.get(step).and_then(|s| s.rolling.as_ref());
+        if self.batch.as_ref().is_some_and(|b| Some(&b.label) != label) {
+            self.batch = None;
         }
     }
 

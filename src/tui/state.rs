@@ -82,9 +82,20 @@ pub struct GuardState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
     Pending,
+    /// Waits for its turn: only so many connections are opened at once.
+    Queued,
     Connecting,
     Connected,
     Failed(String),
+}
+
+/// The batch of hosts a rolling block is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchView {
+    pub label: String,
+    /// 1-based.
+    pub batch: usize,
+    pub batches: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -120,6 +120,7 @@ pub const OVERRIDE_TITLE: &str = "Override the guard?";
 pub const HOST_KEY_TITLE: &str = "Unknown host key";
 pub const PASSPHRASE_TITLE: &str = "Passphrase";
 pub const CONN_PENDING: &str = "pending";
+pub const CONN_QUEUED: &str = "waiting to connect";
 pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
 pub const CONN_FAILED: &str = "unreachable";
@@ -355,4 +356,9 @@ pub fn journal_at(path: &std::path::Path) -> String {
 
 pub fn failed_inside(e: &dyn std::fmt::Display) -> String {
     format!("drydock: the run failed inside: {e}")
+}
+
+/// The header's note of a rolling block's batch in flight.
+pub fn batch_in_flight(batch: usize, batches: usize) -> String {
+    format!("  batch {batch}/{batches}")
 }

@@ -161,7 +161,13 @@ impl Fixture {
                     to: "root@127.0.0.1:22".into(),
                 },
             );
-            f.ev(0, Event::HostConnected { host: h });
+            f.ev(
+                0,
+                Event::HostConnected {
+                    host: h,
+                    to: "root@127.0.0.1:22".into(),
+                },
+            );
             f.ev(
                 0,
                 Event::LockTaken {
@@ -1262,6 +1268,41 @@ fn scrollback_is_bounded() {
         );
     }
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
+}
+
+#[test]
+fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(Event::HostQueued { host: 1 }, t0);
+    let s = screen(&app);
+    assert!(s.contains("worker waiting to connect"), "{s}");
+
+    // Step 7, `migrate`, is the rolling block `web-nodes`.
+    app.on_event(
+        Event::BatchStarted {
+            label: "web-nodes".into(),
+            batch: 2,
+            batches: 3,
+            hosts: vec![0],
+        },
+        t0,
+    );
+    let started = |step| Event::StepStarted {
+        step,
+        host: 0,
+        command: "python manage.py migrate".into(),
+        phase: Phase::Main,
+        attempt: 1,
+    };
+    app.on_event(started(6), t0);
+    let s = screen(&app);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(header.contains("step 7/9  batch 2/3"), "{s}");
+
+    // A step after the block: its batches are over.
+    app.on_event(started(8), t0);
+    assert!(!screen(&app).contains("batch 2/3"));
 }
 
 mod reading;

@@ -110,6 +110,8 @@ impl<'s> Loader<'s> {
             roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
             vars,
             jump,
+            // Its values are checked once every host is known.
+            env: Default::default(),
         }
     }
 

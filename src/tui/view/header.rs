@@ -73,6 +73,15 @@ fn first_line(app: &App, theme: &Theme) -> Vec<(Vec<Span<'static>>, bool)> {
             vec![Span::styled(format!("  {count}"), theme.text())],
             false,
         ));
+        if let Some(b) = &app.batch {
+            parts.push((
+                vec![Span::styled(
+                    s::batch_in_flight(b.batch, b.batches),
+                    theme.text(),
+                )],
+                false,
+            ));
+        }
         parts.push((
             vec![Span::styled(
                 format!("  {}", s::elapsed(&clock(elapsed(app)))),
@@ -163,6 +172,7 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         }
         let (sym, style, word) = match &h.conn {
             Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
+            Conn::Queued => ("○", theme.status(CellStatus::Pending), s::CONN_QUEUED),
             Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
             Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
             Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
