@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, code, describe, drydock, output_lines, read_journal, stdout};
+use common::{Fixture, code, describe, drydock, events, output_lines, read_journal, stdout};
 use support::sshd::Sshd;
 
 /// Longest any drydock run here may take: past it the run counts as hung.
@@ -177,11 +177,30 @@ fn runbook_jump_reaches_the_target_through_one_shared_jump_connection() {
             "{host} ran on the target"
         );
     }
-    let line = format!(
-        "[web1] connecting to root@127.0.0.1:{} via root@127.0.0.1:{}",
+    let route = format!(
+        "root@127.0.0.1:{} via root@127.0.0.1:{}",
         target.port, jump.port
     );
-    assert!(stdout(&out).contains(&line), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains(&format!("[web1] connecting to {route}")),
+        "{}",
+        describe(&out)
+    );
+    // The journal names the route too.
+    let mut connected: Vec<(&str, &str)> = events(&journal, "connection", None)
+        .iter()
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap_or_default(),
+                e["route"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    connected.sort_unstable();
+    assert_eq!(
+        connected,
+        vec![("web1", route.as_str()), ("web2", route.as_str())]
+    );
     assert_eq!(
         forwardings_to(&jump, target.port),
         2,
