@@ -398,3 +398,117 @@ fn a_refused_hop_key_fails_with_exit_5_naming_the_hop() {
     );
     assert_eq!(forwardings_to(&jump, target.port), 0);
 }
+
+#[test]
+fn accept_new_adds_the_hop_and_the_target_to_known_hosts() {
+    let target = Sshd::start();
+    let jump = jump_sshd(&target);
+    let w = World::new();
+    w.trust(&[]);
+    let rb = w.head(
+        &target.user_key,
+        &format!(
+            "jump = \"root@127.0.0.1:{}\"\nhost_keys = \"accept-new\"",
+            jump.port
+        ),
+    ) + &format!(
+        "[hosts.web]\naddress = \"127.0.0.1\"\nport = {}\n\n",
+        target.port
+    ) + &step("where", WHERE);
+    let out = w.run(&rb);
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let known = std::fs::read_to_string(w.known_hosts()).expect("known_hosts");
+    for server in [&jump, &target] {
+        let line = server.known_hosts_line();
+        assert!(known.contains(line.trim()), "{line} not in:\n{known}");
+    }
+}
+
+/// The trust question is put for a hop as for a host, naming the hop and
+/// its key; a yes writes it to known_hosts and the connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_question_is_asked_for_a_hop() {
+    use std::sync::{Arc, Mutex};
+
+    use drydock::remote::{ExecRequest, Prompter, Question, Transport};
+    use drydock::runbook::jump::{Jump, JumpHop};
+    use drydock::runbook::{Host, HostKeyPolicy, TransportKind};
+    use tokio_util::sync::CancellationToken;
+
+    struct Yes(Mutex<Vec<Question>>);
+
+    #[async_trait::async_trait]
+    impl Prompter for Yes {
+        async fn ask(&self, question: Question) -> Option<String> {
+            if let Ok(mut asked) = self.0.lock() {
+                asked.push(question);
+            }
+            Some("yes".into())
+        }
+    }
+
+    let target = Sshd::start();
+    let jump = jump_sshd(&target);
+    let dir = tempfile::tempdir().expect("temp");
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, target.known_hosts_line()).expect("known_hosts");
+    let host = Host {
+        name: "web".into(),
+        transport: TransportKind::Ssh,
+        address: "127.0.0.1".into(),
+        user: "root".into(),
+        port: target.port,
+        identity: Some(target.user_key.display().to_string()),
+        known_hosts: Some(known_hosts.display().to_string()),
+        host_keys: HostKeyPolicy::Strict,
+        connect_timeout: Duration::from_secs(10),
+        roles: Vec::new(),
+        vars: Default::default(),
+        env: Default::default(),
+        user_given: true,
+        port_given: true,
+        jump: Some(Jump::Via(vec![JumpHop {
+            user: Some("root".into()),
+            host: "127.0.0.1".into(),
+            port: Some(jump.port),
+        }])),
+    };
+    let prompter = Arc::new(Yes(Mutex::new(Vec::new())));
+    let transport = drydock::remote::ssh::connect(&host, prompter.clone())
+        .await
+        .expect("connect through the hop");
+    let asked = prompter.0.lock().expect("lock").clone();
+    match asked.as_slice() {
+        [
+            Question::TrustHostKey {
+                host, fingerprint, ..
+            },
+        ] => {
+            assert_eq!(host, &format!("jump host root@127.0.0.1:{}", jump.port));
+            assert_eq!(fingerprint, &jump.fingerprint());
+        }
+        other => panic!("asked {other:?}"),
+    }
+    let known = std::fs::read_to_string(&known_hosts).expect("known_hosts");
+    assert!(known.contains(jump.known_hosts_line().trim()), "{known}");
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let request = ExecRequest {
+        command: WHERE.into(),
+        pty: false,
+    };
+    let status = transport
+        .exec(request, tx, CancellationToken::new())
+        .await
+        .expect("exec");
+    assert!(status.success());
+    let mut out = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        out.extend_from_slice(&chunk.data);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&out).trim(),
+        target.dir.path().display().to_string()
+    );
+    assert_eq!(forwardings_to(&jump, target.port), 1);
+}
