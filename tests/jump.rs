@@ -512,3 +512,36 @@ async fn the_trust_question_is_asked_for_a_hop() {
     );
     assert_eq!(forwardings_to(&jump, target.port), 1);
 }
+
+/// A port from `~/.ssh/config` that nothing listens on: the error says the
+/// values used and that they came from there, not from the runbook.
+#[test]
+fn an_unreachable_port_from_ssh_config_is_named_as_such() {
+    let w = World::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    w.ssh_config(&format!(
+        "Host tgt\n  HostName 127.0.0.1\n  Port {closed}\n  User nobody-here\n"
+    ));
+    let rb = format!(
+        "[runbook]\nname = \"unreachable\"\nlock = \"{}/lock\"\n\n\
+         [hosts.web]\naddress = \"tgt\"\nconnect_timeout = \"5s\"\n\n",
+        w.fixture.root()
+    ) + &step("where", WHERE);
+    let out = w.run(&rb);
+    assert_eq!(code(&out), 5, "{}", describe(&out));
+    let text = describe(&out);
+    let used = format!(
+        "nobody-here@127.0.0.1:{closed} (HostName 127.0.0.1, user nobody-here and port {closed} from ~/.ssh/config)"
+    );
+    assert!(
+        text.contains(&format!("[web] connecting to {used}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("cannot reach host 'web' at {used}")),
+        "{text}"
+    );
+}

@@ -84,7 +84,7 @@ pub enum TransportError {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there"
+        "cannot reach host '{host}' at {address}: {reason}. Check that address and port (the runbook's, unless it says they came from ~/.ssh/config), and that sshd runs there"
     )]
     Unreachable {
         host: String,
