@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use tokio::sync::mpsc;
 
 use crate::engine::output::strip_sgr;
-use crate::engine::{Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
+use crate::engine::{BannerPreview, Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
 use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
@@ -443,6 +443,30 @@ impl<'p> Printer<'p> {
         }
     }
 
+    /// What a banner step will publish, in plain words.
+    fn banner_preview(&mut self, b: &BannerPreview) {
+        let host = self.host(b.host).to_string();
+        if let Some(e) = &b.error {
+            self.line(&format!(
+                "    {host}: publishes the maintenance banner; its text cannot be worked out: {e}"
+            ));
+            return;
+        }
+        self.line(&format!(
+            "    {host}: publishes the maintenance banner at {}: message \"{}\", starts at about {} ({} after it goes up; the time is taken when the step runs)",
+            b.path,
+            strip_sgr(&b.message),
+            b.starts_at,
+            short(b.lead)
+        ));
+        if let Some(content) = &b.content {
+            self.line(&format!("    {host}: the banner file will hold:"));
+            for l in content.lines() {
+                self.line(&format!("    | {}", strip_sgr(l)));
+            }
+        }
+    }
+
     fn prompt(&mut self, prompt: &Prompt) {
         let tag = self.tag(prompt.step);
         let step = &self.plan.steps[prompt.step];
@@ -504,8 +528,15 @@ impl<'p> Printer<'p> {
             }
         }
         for (h, command) in &prompt.commands {
+            // A banner says what it publishes instead (below).
+            if prompt.banner.iter().any(|b| b.host == *h) {
+                continue;
+            }
             let text = format!("    {}: {command}", self.host(*h));
             self.line(&text);
+        }
+        for banner in &prompt.banner {
+            self.banner_preview(banner);
         }
         for preview in &prompt.previews {
             let text = format!(

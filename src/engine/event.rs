@@ -158,6 +158,9 @@ pub struct Prompt {
     /// The exact command per host, after templating.
     pub commands: Vec<(HostIx, String)>,
     pub previews: Vec<PreviewOutput>,
+    /// What a `banner = "on"` step will publish, per host; empty for any
+    /// other question.
+    pub banner: Vec<BannerPreview>,
     pub choices: Vec<Decision>,
 }
 
@@ -198,6 +201,28 @@ pub struct PreviewOutput {
     pub command: String,
     pub lines: Vec<String>,
     pub exit: Option<ExitStatus>,
+    pub error: Option<String>,
+}
+
+/// What a `banner = "on"` step will publish on one host: the text users
+/// will read, worked out when the step's question is asked.
+#[derive(Debug, Clone)]
+pub struct BannerPreview {
+    pub host: HostIx,
+    /// Where the banner goes on the host.
+    pub path: String,
+    /// `[banner] message`, rendered.
+    pub message: String,
+    /// The file's text when `[banner] content` makes it more than the
+    /// message; `None` when the file holds the message itself.
+    pub content: Option<String>,
+    /// The start time announced (RFC 3339) as if the step ran now. The step
+    /// takes the time again when it runs (then plus `lead`), so it is about
+    /// this, later by as long as the question stays open.
+    pub starts_at: String,
+    /// How long after the banner goes up the work starts.
+    pub lead: Duration,
+    /// Why the text could not be worked out, when it could not.
     pub error: Option<String>,
 }
 

@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::*;
 use super::runner::Engine;
-use crate::runbook::Action;
 use crate::runbook::template::Template;
+use crate::runbook::{Action, BannerSwitch};
 
 /// Time limit of previews and conditions of a step that sets no `timeout`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,6 +87,10 @@ impl Engine {
             hosts: hosts.to_vec(),
             commands: self.commands(ix, hosts),
             previews,
+            banner: match self.plan().steps[ix].action {
+                Action::Banner(BannerSwitch::On) => self.ctx.banner_previews(hosts),
+                _ => Vec::new(),
+            },
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ask(prompt).await

@@ -76,6 +76,11 @@ impl Redactor {
             self.all(&mut preview.lines);
             self.all(&mut preview.error);
         }
+        for banner in &mut prompt.banner {
+            self.all([&mut banner.path, &mut banner.message]);
+            self.all(&mut banner.content);
+            self.all(&mut banner.error);
+        }
         match &mut prompt.kind {
             PromptKind::Gate
             | PromptKind::Resume { .. }
@@ -139,6 +144,15 @@ mod tests {
             hosts: vec![0],
             commands: vec![(0, "login hunter2".into())],
             previews: Vec::new(),
+            banner: vec![crate::engine::event::BannerPreview {
+                host: 0,
+                path: "/srv/hunter2/maintenance.json".into(),
+                message: "down, hunter2".into(),
+                content: Some("{\"m\": \"hunter2\"}".into()),
+                starts_at: "2026-01-02T03:14:05Z".into(),
+                lead: std::time::Duration::from_secs(600),
+                error: Some("hunter2".into()),
+            }],
             choices: Vec::new(),
         });
         r.event(&mut prompt);

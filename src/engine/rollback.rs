@@ -104,6 +104,7 @@ impl Engine {
                 hosts: hosts.clone(),
                 commands,
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
             };
             match self.ask(prompt).await {
@@ -119,6 +120,7 @@ impl Engine {
                 commands: self.commands(s, &hosts),
                 hosts: hosts.clone(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
             };
             match self.ask(prompt).await {

@@ -310,6 +310,7 @@ impl Engine {
                 hosts: self.targets(next),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -497,6 +498,7 @@ impl Engine {
                     hosts: failed_hosts.clone(),
                     commands: self.commands(ix, &failed_hosts),
                     previews: Vec::new(),
+                    banner: Vec::new(),
                     choices,
                 })
                 .await;

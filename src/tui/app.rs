@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+use super::hosts::HostOrder;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
     BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
@@ -64,6 +65,8 @@ pub struct App {
     pub now: Instant,
     pub wall: DateTime<Utc>,
     pub hosts: Vec<HostView>,
+    /// The hosts in natural order (h2 before h10), as every list shows them.
+    pub order: HostOrder,
     pub cells: Vec<Vec<Cell>>,
     pub guards: HashMap<usize, GuardState>,
     pub waiting_until: Option<(usize, DateTime<Utc>)>,
@@ -101,6 +104,8 @@ pub struct App {
     pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
     pub summary_hidden: bool,
+    /// The step picked in the summary.
+    pub summary_step: usize,
     pub quitting: bool,
     /// How the last frame drew the parts that scroll: page sizes, limits, search.
     pub drawn: DrawnSizes,
@@ -127,6 +132,7 @@ impl App {
                         status: CellStatus::Pending,
                         started: None,
                         duration: None,
+                        exit: None,
                         note: None,
                         undo: None,
                     })
@@ -152,6 +158,7 @@ impl App {
             })
             .collect();
         Self {
+            order: HostOrder::new(&plan),
             plan,
             mode,
             run_id: None,
@@ -198,6 +205,7 @@ impl App {
             batch: None,
             finished: None,
             summary_hidden: false,
+            summary_step: 0,
             quitting: false,
             drawn: DrawnSizes::default(),
             dirty: true,
@@ -226,12 +234,9 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
-    /// Hosts a step runs on, as indices into the plan.
+    /// Hosts a step runs on, as indices into the plan, in natural order.
     pub fn step_hosts(&self, step: usize) -> &[usize] {
-        self.plan
-            .steps
-            .get(step)
-            .map_or(&[], |s| s.hosts.as_slice())
+        self.order.step(step)
     }
 
     pub fn shown_host(&self) -> Option<usize> {
@@ -404,6 +409,7 @@ impl App {
                     if phase == Phase::Main {
                         c.status = status;
                         c.duration = Some(duration);
+                        c.exit.clone_from(&exit);
                         c.note = message.clone();
                     } else {
                         c.undo = Some(status);
@@ -459,8 +465,9 @@ impl App {
                 self.waiting_until = Some((step, until));
                 self.select_current(step, None);
             }
-            Event::Prompt(prompt) => {
+            Event::Prompt(mut prompt) => {
                 self.leave_batch_unless(prompt.step);
+                self.order.sort_prompt(&mut prompt);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -537,7 +544,12 @@ impl App {
                     exit_code,
                     journal,
                 });
-                self.overlay = self.overlay.take().filter(|o| *o == Overlay::Help);
+                self.summary_step = self.first_failed_step().unwrap_or(0);
+                // What the admin was reading stays open; questions are over.
+                self.overlay = self
+                    .overlay
+                    .take()
+                    .filter(|o| matches!(o, Overlay::Help | Overlay::PickHost(_)));
             }
         }
     }

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use super::pane::Pane;
 use super::strings;
 use crate::journal::{Outcome, RunStatus};
-use crate::remote::Question;
+use crate::remote::{ExitStatus, Question};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellStatus {
@@ -56,6 +56,14 @@ impl CellStatus {
     pub fn word(self) -> &'static str {
         strings::status_word(self)
     }
+
+    /// The step did not do its work there: failed, timed out, lost, unknown.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::Failed | Self::Timeout | Self::Lost | Self::Unknown
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +71,8 @@ pub struct Cell {
     pub status: CellStatus,
     pub started: Option<Instant>,
     pub duration: Option<Duration>,
+    /// How the step's command ended, when it ran one.
+    pub exit: Option<ExitStatus>,
     pub note: Option<String>,
     /// How this step's undo went, when the rollback ran it.
     pub undo: Option<CellStatus>,
@@ -153,6 +163,17 @@ pub enum Overlay {
         typed: String,
         wrong: bool,
     },
+    /// Find a host of a step by typing part of its name.
+    PickHost(HostPicker),
+}
+
+/// The host picker: a step's hosts, those whose names hold `filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPicker {
+    pub step: usize,
+    pub filter: String,
+    /// Place among the hosts that match.
+    pub cursor: usize,
 }
 
 pub struct QuestionState {
@@ -259,6 +280,10 @@ pub struct DrawnSizes {
     pub logs: DrawnPane,
     pub help: DrawnScroll,
     pub prompt: DrawnScroll,
+    /// The host picker's list.
+    pub picker: DrawnScroll,
+    /// Steps the summary shows at once.
+    summary_steps: std::cell::Cell<u16>,
 }
 
 impl DrawnSizes {
@@ -269,6 +294,16 @@ impl DrawnSizes {
 
     pub fn record_checklist_steps(&self, steps: usize) {
         self.checklist_steps
+            .set(u16::try_from(steps).unwrap_or(u16::MAX));
+    }
+
+    /// Steps the summary shows at once.
+    pub fn summary_steps(&self) -> usize {
+        usize::from(self.summary_steps.get()).max(1)
+    }
+
+    pub fn record_summary_steps(&self, steps: usize) {
+        self.summary_steps
             .set(u16::try_from(steps).unwrap_or(u16::MAX));
     }
 }

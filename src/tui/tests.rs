@@ -300,6 +300,7 @@ impl Fixture {
                 exit: Some(ExitStatus::code(0)),
                 error: None,
             }],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ev(secs, Event::Prompt(prompt));
@@ -677,6 +678,7 @@ fn failure(f: &mut Fixture) {
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
         }),
     );
@@ -735,6 +737,7 @@ fn rollback_prompt(f: &mut Fixture, kind: PromptKind, step: usize, command: &str
             hosts: vec![0],
             commands: vec![(0, command.into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         }),
     );
@@ -786,6 +789,7 @@ fn manual_step() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -820,6 +824,7 @@ fn resume_prompt() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -858,6 +863,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -889,6 +895,7 @@ fn lock_break_no_aborts_from_the_main_view() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -1305,4 +1312,5 @@ fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
     assert!(!screen(&app).contains("batch 2/3"));
 }
 
+mod fleet;
 mod reading;
