@@ -80,7 +80,7 @@ impl Target {
         }
     }
 
-    /// "(port 2222 and user root from ~/.ssh/config)", or nothing.
+    /// " (user root and port 2222 from ~/.ssh/config)", or nothing.
     pub fn provenance(&self) -> String {
         match self.from_config.as_slice() {
             [] => String::new(),
