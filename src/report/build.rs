@@ -299,6 +299,7 @@ impl Reader {
                 host,
                 state,
                 reason,
+                route,
             } => {
                 if let Some(report) = self.report.as_mut() {
                     report.connections.push(ConnectionNote {
@@ -306,6 +307,7 @@ impl Reader {
                         host,
                         state: connection_word(state).into(),
                         reason,
+                        route,
                     });
                 }
             }
