@@ -78,13 +78,12 @@ impl Redactor {
         match event {
             Event::RunStarted { .. }
             | Event::HostQueued { .. }
-            | Event::HostConnecting { .. }
-            | Event::HostConnected { .. }
             | Event::Waiting { .. }
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
             | Event::RunFinished { .. } => {}
+            Event::HostConnecting { to, .. } | Event::HostConnected { to, .. } => self.text(to),
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),

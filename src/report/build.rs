@@ -303,6 +303,7 @@ impl Reader {
                 host,
                 state,
                 reason,
+                route,
             } => {
                 if let Some(report) = self.report.as_mut() {
                     report.connections.push(ConnectionNote {
@@ -310,6 +311,7 @@ impl Reader {
                         host,
                         state: connection_word(state).into(),
                         reason,
+                        route,
                     });
                 }
             }

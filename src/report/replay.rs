@@ -236,6 +236,7 @@ impl Translator {
                 host,
                 state,
                 reason,
+                route,
             } => {
                 let Some(&host) = self.hosts.get(&host) else {
                     return Vec::new();
@@ -243,7 +244,8 @@ impl Translator {
                 self.connected.insert(host);
                 match state {
                     ConnectionState::Connected | ConnectionState::Reconnected => {
-                        vec![Event::HostConnected { host }]
+                        let to = route.as_deref().map(clean).unwrap_or_default();
+                        vec![Event::HostConnected { host, to }]
                     }
                     ConnectionState::Lost | ConnectionState::Failed => {
                         let word = if state == ConnectionState::Lost {
@@ -285,7 +287,10 @@ impl Translator {
         let mut events = Vec::new();
         if self.connected.insert(host) {
             // A command was sent: the host was connected.
-            events.push(Event::HostConnected { host });
+            events.push(Event::HostConnected {
+                host,
+                to: String::new(),
+            });
         }
         if undo && self.aborted && !self.rolling_back {
             self.rolling_back = true;
@@ -513,7 +518,7 @@ guard = { command = "true" }
                 automatic: true
             })
         ));
-        assert!(matches!(it.next(), Some(Event::HostConnected { host }) if *host == web));
+        assert!(matches!(it.next(), Some(Event::HostConnected { host, .. }) if *host == web));
         assert!(matches!(
             it.next(),
             Some(Event::StepStarted {
