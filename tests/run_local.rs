@@ -295,8 +295,9 @@ fn a_paused_failure_answered_skip_goes_on() {
 fn a_paused_failure_answered_abort_offers_undo_and_always_steps() {
     let fx = Fixture::new();
     let rb = failing(&fx, "pause");
-    // abort; then run the undo of stop-server; then run the always step.
-    let out = fx.run(&rb, &[], "a\ny\ny\n");
+    // abort; go through the rollback's plan; run the undo of stop-server;
+    // then run the always step.
+    let out = fx.run(&rb, &[], "a\ny\ny\ny\n");
     assert_eq!(code(&out), 3, "{}", describe(&out));
     let text = stdout(&out);
     let undo_offer = text.find("undo Stop the server").expect("undo offered");
@@ -744,7 +745,8 @@ title = "Late"
 run = "echo {{word}} > {{root}}/late-{{host}}"
 "#,
     );
-    let out = fx.run(&rb, &["--from", "late", "--host", "b"], "");
+    // The question that lists the steps --from skips: start there.
+    let out = fx.run(&rb, &["--from", "late", "--host", "b"], "y\n");
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert!(!fx.path("early-b").exists());
     assert!(!fx.path("late-a").exists(), "--host b leaves a alone");

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
-use super::output::{LineSplitter, sanitize};
+use super::output::{LineSplitter, sanitize, strip_sgr};
 use crate::journal::Outcome;
 use crate::remote::{Chunk, ExecRequest, ExitStatus, Stream, TransportError};
 use crate::runbook::Action;
@@ -81,12 +81,21 @@ impl Ctx {
             Err(e) => return HostResult::failed(host, &e),
         };
         let pty = self.plan.steps[step].pty;
+        let capturing = phase == Phase::Main && self.plan.steps[step].capture.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.start_step(step, host, command.clone(), phase, attempt)
                 .await;
             let started = Instant::now();
+            if let Some(error) = self.emitter.journal_error() {
+                // A step is journaled as started before its command is sent,
+                // or the command is not sent.
+                let res = HostResult::new(host, Outcome::Failed)
+                    .with_message(format!("not started: {error}"));
+                self.finish_step(step, host, phase, &res, started).await;
+                return res;
+            }
             let this_try = cancel.child_token();
             let (tx, rx) = mpsc::channel(64);
             let request = ExecRequest {
@@ -94,11 +103,11 @@ impl Ctx {
                 pty,
             };
             let exec = transport.exec(request, tx, this_try.clone());
-            let streaming = self.stream_output(step, host, phase, rx);
+            let streaming = self.stream_output(step, host, phase, rx, capturing);
             let both = futures::future::join(exec, streaming);
             tokio::pin!(both);
             let mut timed_out = false;
-            let (result, last_stderr) = match timeout {
+            let (result, (last_stderr, stdout)) = match timeout {
                 Some(limit) => tokio::select! {
                     r = &mut both => r,
                     () = tokio::time::sleep(limit) => {
@@ -134,6 +143,10 @@ impl Ctx {
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }
+            if res.outcome == Outcome::Ok && capturing {
+                self.keep_capture(step, host, super::capture::value_of(&stdout))
+                    .await;
+            }
             self.finish_step(step, host, phase, &res, started).await;
             let retryable =
                 matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
@@ -153,16 +166,20 @@ impl Ctx {
     }
 
     /// Turn output chunks into sanitized line events, one per burst that
-    /// arrived together; returns the last stderr lines.
+    /// arrived together; returns the last stderr lines, and with `capture`
+    /// the stdout lines (without colours, up to a limit).
     async fn stream_output(
         &self,
         step: StepIx,
         host: HostIx,
         phase: Phase,
         mut rx: mpsc::Receiver<Chunk>,
-    ) -> Vec<String> {
+        capture: bool,
+    ) -> (Vec<String>, Vec<String>) {
         let mut splitters = [LineSplitter::default(), LineSplitter::default()];
         let mut tail = StderrTail::default();
+        let mut stdout = Vec::new();
+        let mut kept = 0;
         let mut pending: Vec<(Stream, String)> = Vec::new();
         let mut more = true;
         while more {
@@ -184,6 +201,14 @@ impl Ctx {
                 continue;
             }
             tail.keep(&pending);
+            if capture {
+                for (_, line) in pending.iter().filter(|(s, _)| *s == Stream::Stdout) {
+                    if kept < super::capture::CAPTURE_LIMIT {
+                        kept += line.len() + 1;
+                        stdout.push(strip_sgr(line).into_owned());
+                    }
+                }
+            }
             let lines = std::mem::take(&mut pending);
             self.emitter
                 .emit(Event::Output {
@@ -194,7 +219,7 @@ impl Ctx {
                 })
                 .await;
         }
-        tail.0.into_iter().collect()
+        (tail.0.into_iter().collect(), stdout)
     }
 
     /// Run a command quietly and keep its first lines (previews, conditions,

@@ -52,7 +52,12 @@ impl Redactor {
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
-            | Event::RunFinished { .. } => {}
+            | Event::ProcessStarted { .. }
+            | Event::RunInterrupted { .. } => {}
+            Event::RunFinished { not_done, .. } => {
+                self.all(not_done.iter_mut().map(|n| &mut n.why))
+            }
+            Event::Captured { value, .. } => self.text(value),
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
@@ -78,13 +83,21 @@ impl Redactor {
         match &mut prompt.kind {
             PromptKind::Gate
             | PromptKind::Resume { .. }
+            | PromptKind::RollbackPlan { .. }
             | PromptKind::Undo
-            | PromptKind::Always => {}
+            | PromptKind::Always
+            | PromptKind::From { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. } => {}
             PromptKind::Manual { instructions } => self.text(instructions),
-            PromptKind::Failure { failures } => {
+            PromptKind::JournalFailed { error } => self.text(error),
+            PromptKind::Failure { failures, undo } => {
                 for failure in failures {
                     self.all(&mut failure.message);
                     self.all(&mut failure.last_stderr);
+                }
+                for result in undo {
+                    self.all(&mut result.message);
                 }
             }
             PromptKind::LockBreak { path, holder, .. } => self.all([path, holder]),
@@ -134,6 +147,7 @@ mod tests {
                     message: Some("hunter2 refused".into()),
                     last_stderr: vec!["bad hunter2".into()],
                 }],
+                undo: Vec::new(),
             },
             hosts: vec![0],
             commands: vec![(0, "login hunter2".into())],

@@ -145,4 +145,5 @@ pub struct StepSection {
     pub always: Option<bool>,
     pub rolling: Option<Text>,
     pub pty: Option<bool>,
+    pub capture: Option<Text>,
 }

@@ -86,6 +86,8 @@ pub struct App {
     pub status: Option<String>,
     pub rollback: bool,
     pub finished: Option<Finished>,
+    /// A signal stopped the run; the event loop leaves.
+    pub interrupted: bool,
     pub summary_hidden: bool,
     pub quitting: bool,
     /// How tall the last frame drew the parts that scroll: page sizes and search.
@@ -176,6 +178,7 @@ impl App {
             status: None,
             rollback: false,
             finished: None,
+            interrupted: false,
             summary_hidden: false,
             quitting: false,
             heights: DrawnHeights::default(),
@@ -480,6 +483,20 @@ impl App {
                 ix: log,
                 state: LogState::Ended(reason),
             }),
+            Event::ProcessStarted { .. } => {}
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => {
+                let line = strings::captured_line(&var, &value);
+                self.pane_mut(step, host).push(Stream::Stdout, line);
+            }
+            Event::RunInterrupted { .. } => {
+                self.prompt = None;
+                self.interrupted = true;
+            }
             Event::RollbackStarted => {
                 self.rollback = true;
                 self.waiting_until = None;
@@ -488,6 +505,7 @@ impl App {
                 status,
                 exit_code,
                 journal,
+                not_done,
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
@@ -495,6 +513,7 @@ impl App {
                     status,
                     exit_code,
                     journal,
+                    not_done,
                 });
                 self.overlay = self.overlay.take().filter(|o| *o == Overlay::Help);
             }

@@ -8,7 +8,7 @@ use super::keys::{self, Intent};
 use super::pane::Pane;
 use super::state::{Focus, LogLayout, Mode, Overlay};
 use super::strings;
-use crate::engine::Decision;
+use crate::engine::{Decision, PromptKind};
 use crate::remote::Question;
 
 /// What the event loop must do after a key.
@@ -239,12 +239,14 @@ impl App {
             .map(|p| self.step_id(p.prompt.step).to_string())
             .unwrap_or_default();
         let p = self.prompt.as_mut()?;
+        // A letter that answers this question is an answer, not a scroll.
+        let answers = keys::answer(key.code, &p.prompt.choices).is_some();
         match key.code {
             KeyCode::Esc => {
                 p.hidden = true;
                 return None;
             }
-            KeyCode::Up | KeyCode::Char('k') if !p.is_lock_break() => {
+            KeyCode::Up | KeyCode::Char('k') if !p.is_lock_break() && !answers => {
                 p.scroll = p.scroll.saturating_sub(1);
                 return None;
             }
@@ -280,11 +282,11 @@ impl App {
             }
             return None;
         }
-        let decision = keys::answer(key.code)?;
-        p.prompt
-            .choices
-            .contains(&decision)
-            .then_some(Command::Decide(decision))
+        if key.code == KeyCode::Char('a') && matches!(p.prompt.kind, PromptKind::Always) {
+            self.status = Some(strings::ALWAYS_OWN_ANSWER.into());
+            return None;
+        }
+        keys::answer(key.code, &p.prompt.choices).map(Command::Decide)
     }
 
     // ---- intents -------------------------------------------------------

@@ -644,6 +644,7 @@ fn failure(f: &mut Fixture) {
                         "CONFLICT (content): Merge conflict in project/settings.py".into(),
                     ],
                 }],
+                undo: vec![],
             },
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
@@ -1012,6 +1013,7 @@ fn summary_after_the_run() {
             status: RunStatus::Aborted,
             exit_code: 3,
             journal: Some(PathBuf::from("/journal/20260102-030405-test.jsonl")),
+            not_done: vec![],
         },
     );
     f.clock(652);

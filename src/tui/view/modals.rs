@@ -67,7 +67,13 @@ pub(super) fn render_prompt(
 ) {
     let prompt = &p.prompt;
     let lock_break = p.is_lock_break();
-    let danger = matches!(prompt.kind, PromptKind::Failure { .. }) || lock_break;
+    let danger = matches!(
+        prompt.kind,
+        PromptKind::Failure { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. }
+            | PromptKind::JournalFailed { .. }
+    ) || lock_break;
     let title = s::prompt_title(&prompt.kind, lock_break);
     let inner = window(theme, title, danger, PROMPT, area, buf);
     let [body, keys] = inner.layout(&Layout::vertical([
@@ -108,7 +114,7 @@ pub(super) fn render_prompt(
                 t.push(Line::styled(format!("  {l}"), theme.title(false)));
             }
         }
-        PromptKind::Failure { failures } => {
+        PromptKind::Failure { failures, undo } => {
             for f in failures {
                 t.push(Line::raw(""));
                 let how = f
@@ -133,6 +139,71 @@ pub(super) fn render_prompt(
                     t.push(line);
                 }
             }
+            if !undo.is_empty() {
+                t.push(Line::raw(""));
+                t.push(Line::styled(s::UNDO_RESULTS, theme.muted()));
+            }
+            for u in undo {
+                let status = CellStatus::from_outcome(u.outcome);
+                let how = u
+                    .exit
+                    .as_ref()
+                    .filter(|e| !e.success())
+                    .map(|e| format!(" ({e})"))
+                    .or_else(|| u.message.as_ref().map(|m| format!(": {m}")))
+                    .unwrap_or_default();
+                t.push(Line::from(vec![
+                    Span::styled(format!("  {}: ", app.host_name(u.host)), theme.text()),
+                    Span::styled(
+                        format!("{} {}{how}", status.symbol(), status.word()),
+                        theme.status(status),
+                    ),
+                ]));
+            }
+        }
+        PromptKind::RollbackPlan { undo, always } => {
+            for (title, steps) in [(s::ROLLBACK_UNDO, undo), (s::ROLLBACK_ALWAYS, always)] {
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                if steps.is_empty() {
+                    t.push(Line::styled(s::ROLLBACK_NOTHING, theme.muted()));
+                }
+                for (st, hosts) in steps {
+                    t.push(step_line(app, theme, *st, hosts));
+                }
+            }
+        }
+        PromptKind::From { skipped, guards } => {
+            for (title, steps) in [(s::FROM_SKIPPED, skipped), (s::FROM_GUARDS, guards)] {
+                if steps.is_empty() {
+                    continue;
+                }
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                for st in steps {
+                    t.push(step_line(app, theme, *st, &[]));
+                }
+            }
+        }
+        PromptKind::RunbookChanged { journaled, now } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::runbook_changed(journaled, now),
+                theme.alert(),
+            ));
+        }
+        PromptKind::StillRunning { host, pid } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::still_running(app.host_name(*host), *pid),
+                theme.alert(),
+            ));
+        }
+        PromptKind::JournalFailed { error } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(error.clone(), theme.alert()));
+            t.push(Line::raw(""));
+            t.push(Line::styled(s::JOURNAL_STOPS, theme.text()));
         }
         PromptKind::Resume { interrupted } if !interrupted.is_empty() => {
             t.push(Line::raw(""));
@@ -222,6 +293,28 @@ pub(super) fn render_prompt(
         k.push(Span::styled(s::TYPE_ENTER, theme.muted()));
     }
     Paragraph::new(vec![Line::raw(""), Line::from(k)]).render(keys, buf);
+}
+
+/// One step in a list inside a question: number, id, title, and its hosts.
+fn step_line(app: &App, theme: &Theme, step: usize, hosts: &[usize]) -> Line<'static> {
+    let Some(st) = app.plan.steps.get(step) else {
+        return Line::raw("");
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("  {}/{} {}  ", step + 1, app.plan.steps.len(), st.id),
+            theme.muted(),
+        ),
+        Span::styled(st.title.clone(), theme.text()),
+    ];
+    if !hosts.is_empty() {
+        let on: Vec<&str> = hosts.iter().map(|&h| app.host_name(h)).collect();
+        spans.push(Span::styled(
+            format!("  {}{}", s::HOSTS_LABEL, on.join(", ")),
+            theme.muted(),
+        ));
+    }
+    Line::from(spans)
 }
 
 pub(super) fn render_confirm(
@@ -368,7 +461,14 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
                     theme.status(u),
                 ));
             }
-            if let (
+            let why = f
+                .not_done
+                .iter()
+                .find(|n| n.step == i && n.host == h)
+                .map(|n| &n.why);
+            if let Some(why) = why {
+                spans.push(Span::styled(s::not_done_line(why), theme.muted()));
+            } else if let (
                 Some(n),
                 CellStatus::Skipped | CellStatus::Failed | CellStatus::Timeout | CellStatus::Lost,
             ) = (&c.note, c.status)

@@ -1,171 +1,13 @@
-//! The append-only record of a run: JSON Lines, one event a line, in
-//! `<journal-dir>/<run_id>.jsonl`. Read back for `--resume` and `history`.
+//! The journal's file, appended on a thread of its own.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use super::{JournalError, Line, Record};
 use crate::remote::Stream;
-
-/// How a step ended on one host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Ok,
-    Failed,
-    Skipped,
-    Timeout,
-    Lost,
-    Unknown,
-}
-
-impl Outcome {
-    /// Done for good: not run again on resume.
-    pub fn is_settled(self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Skipped)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Failed => "failed",
-            Outcome::Skipped => "skipped",
-            Outcome::Timeout => "timeout",
-            Outcome::Lost => "lost",
-            Outcome::Unknown => "unknown",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-    Aborted,
-}
-
-/// An answer to a question, as the journal names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateDecision {
-    Run,
-    Skip,
-    Retry,
-    Undo,
-    Abort,
-    Override,
-    BreakLock,
-}
-
-/// The text of an `output` record: one line, or lines that arrived together
-/// on one stream. Written as `line` or `lines`; both are read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputText {
-    Line(String),
-    Lines(Vec<String>),
-}
-
-impl OutputText {
-    pub fn lines(&self) -> &[String] {
-        match self {
-            OutputText::Line(line) => std::slice::from_ref(line),
-            OutputText::Lines(lines) => lines,
-        }
-    }
-}
-
-/// One journal line's event and fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Record {
-    RunStarted {
-        run_id: String,
-        runbook: String,
-        runbook_sha256: String,
-        user: String,
-        hosts: Vec<String>,
-    },
-    StepStarted {
-        step: String,
-        host: String,
-        command: String,
-        /// `undo` when this is the step's undo command run during a rollback.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        phase: Option<String>,
-    },
-    Output {
-        step: String,
-        host: String,
-        stream: Stream,
-        /// `undo` for the output of a step's undo command.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        phase: Option<String>,
-        #[serde(flatten)]
-        text: OutputText,
-    },
-    /// An answer. A question about a host rather than a step (breaking its
-    /// lock) names the host and no step.
-    Gate {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        step: Option<String>,
-        decision: GateDecision,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        host: Option<String>,
-    },
-    GuardPoll {
-        step: String,
-        host: String,
-        ok: bool,
-    },
-    StepFinished {
-        step: String,
-        host: String,
-        status: Outcome,
-        exit_code: Option<i32>,
-        duration_ms: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        phase: Option<String>,
-        /// Why a step was skipped or failed without an exit code.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-        /// When a banner step put the banner up: the start time it announced.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        starts_at: Option<String>,
-    },
-    RunFinished {
-        status: RunStatus,
-        exit_code: i32,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Line {
-    pub ts: String,
-    #[serde(flatten)]
-    pub record: Record,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("cannot write the journal {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read the journal {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// How much output is gathered before it is handed to the writer thread.
 const CHUNK: usize = 256 * 1024;
@@ -175,8 +17,68 @@ const QUEUE: usize = 8;
 /// What the writer thread is asked to do.
 enum ToWriter {
     Bytes(Vec<u8>),
-    /// Answer once everything before has reached the file.
-    Sync(oneshot::Sender<std::io::Result<()>>),
+    /// Answer once everything before has reached the file; with `retry`,
+    /// first try again to write what a failed write left.
+    Sync {
+        retry: bool,
+        ack: oneshot::Sender<std::io::Result<()>>,
+    },
+}
+
+/// The writer thread's file. A failed write keeps the bytes it could not
+/// write, and everything after them, so that a retry continues exactly where
+/// the disk stopped: no line is lost, cut or written twice.
+struct Writer<W: Write> {
+    file: W,
+    unwritten: Vec<u8>,
+    /// Why the bytes in `unwritten` are not on disk yet.
+    failure: Option<(std::io::ErrorKind, String)>,
+}
+
+impl<W: Write> Writer<W> {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.failure.is_some() {
+            self.unwritten.extend_from_slice(bytes);
+            return;
+        }
+        let mut done = 0;
+        while done < bytes.len() {
+            match self.file.write(&bytes[done..]) {
+                Ok(0) => {
+                    self.fail(
+                        std::io::Error::from(std::io::ErrorKind::WriteZero),
+                        &bytes[done..],
+                    );
+                    return;
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(e, &bytes[done..]);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, error: std::io::Error, rest: &[u8]) {
+        self.failure = Some((error.kind(), error.to_string()));
+        self.unwritten.extend_from_slice(rest);
+    }
+
+    fn retry(&mut self) {
+        if self.failure.take().is_some() {
+            let pending = std::mem::take(&mut self.unwritten);
+            self.write(&pending);
+        }
+    }
+
+    fn state(&self) -> std::io::Result<()> {
+        match &self.failure {
+            None => Ok(()),
+            Some((kind, message)) => Err(std::io::Error::new(*kind, message.clone())),
+        }
+    }
 }
 
 /// The journal's file, written on a thread of its own: the run's single
@@ -220,22 +122,25 @@ impl Journal {
         Self::start(path.to_path_buf(), file)
     }
 
-    fn start(path: PathBuf, mut file: File) -> Result<Self, JournalError> {
+    fn start(path: PathBuf, file: File) -> Result<Self, JournalError> {
         let (tx, mut rx) = mpsc::channel::<ToWriter>(QUEUE);
+        let mut writer = Writer {
+            file,
+            unwritten: Vec::new(),
+            failure: None,
+        };
         std::thread::Builder::new()
             .name("drydock-journal".into())
             .spawn(move || {
-                let mut failed: Option<std::io::Error> = None;
                 // Ends when every sender is gone and the queue is drained.
                 while let Some(message) = rx.blocking_recv() {
                     match message {
-                        ToWriter::Bytes(bytes) => {
-                            if failed.is_none() {
-                                failed = file.write_all(&bytes).err();
+                        ToWriter::Bytes(bytes) => writer.write(&bytes),
+                        ToWriter::Sync { retry, ack } => {
+                            if retry {
+                                writer.retry();
                             }
-                        }
-                        ToWriter::Sync(ack) => {
-                            let _ = ack.send(failed.take().map_or(Ok(()), Err));
+                            let _ = ack.send(writer.state());
                         }
                     }
                 }
@@ -273,14 +178,24 @@ impl Journal {
             .map_err(|_| self.stopped())
     }
 
-    /// Everything written so far is in the file when this returns.
+    /// Everything written so far is in the file when this returns. After a
+    /// failed write every flush fails, until [`Journal::retry`] succeeds.
     pub async fn flush(&self) -> Result<(), JournalError> {
-        let (ack_tx, ack_rx) = oneshot::channel();
+        self.sync(false).await
+    }
+
+    /// Try again to write what a failed write left, and everything since.
+    pub async fn retry(&self) -> Result<(), JournalError> {
+        self.sync(true).await
+    }
+
+    async fn sync(&self, retry: bool) -> Result<(), JournalError> {
+        let (ack, ack_rx) = oneshot::channel();
         {
             let mut buf = self.buf.lock().await;
             self.hand_over(&mut buf).await?;
             self.writer
-                .send(ToWriter::Sync(ack_tx))
+                .send(ToWriter::Sync { retry, ack })
                 .await
                 .map_err(|_| self.stopped())?;
         }
@@ -394,144 +309,10 @@ impl Drop for Journal {
     }
 }
 
-/// Read every parseable line of a journal. A line cut short by a crash is
-/// passed over: everything before it still tells the story.
-pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut lines = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if let Ok(parsed) = serde_json::from_str::<Line>(&line) {
-            lines.push(parsed);
-        }
-    }
-    Ok(lines)
-}
-
-/// What a journal says about one run, for `history` and `--resume`.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub path: PathBuf,
-    pub run_id: String,
-    pub runbook: String,
-    pub user: String,
-    pub started: String,
-    pub finished: Option<(RunStatus, i32)>,
-    /// The last outcome of each (step, host).
-    pub outcomes: HashMap<(String, String), Outcome>,
-    /// Steps written as started and never as finished: their outcome is unknown.
-    pub interrupted: Vec<(String, String)>,
-    pub starts_at: Option<String>,
-}
-
-pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
-    let lines = read(path)?;
-    let Some(first) = lines.first() else {
-        return Ok(None);
-    };
-    let Record::RunStarted {
-        run_id,
-        runbook,
-        user,
-        ..
-    } = &first.record
-    else {
-        return Ok(None);
-    };
-    let mut summary = RunSummary {
-        path: path.to_path_buf(),
-        run_id: run_id.clone(),
-        runbook: runbook.clone(),
-        user: user.clone(),
-        started: first.ts.clone(),
-        finished: None,
-        outcomes: HashMap::new(),
-        interrupted: Vec::new(),
-        starts_at: None,
-    };
-    let mut running: Vec<(String, String)> = Vec::new();
-    for line in &lines {
-        match &line.record {
-            Record::StepStarted { step, host, .. } => {
-                running.push((step.clone(), host.clone()));
-            }
-            Record::StepFinished {
-                step,
-                host,
-                status,
-                phase,
-                starts_at,
-                ..
-            } => {
-                let key = (step.clone(), host.clone());
-                running.retain(|k| k != &key);
-                if phase.is_none() {
-                    summary.outcomes.insert(key, *status);
-                }
-                if starts_at.is_some() {
-                    summary.starts_at.clone_from(starts_at);
-                }
-            }
-            Record::RunFinished { status, exit_code } => {
-                summary.finished = Some((*status, *exit_code));
-            }
-            _ => {}
-        }
-    }
-    summary.interrupted = running;
-    Ok(Some(summary))
-}
-
-/// Every run in `dir`, oldest first.
-pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(JournalError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut runs = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            if let Some(summary) = summarize(&path)? {
-                runs.push(summary);
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));
-    Ok(runs)
-}
-
-/// Where journals go: `--journal-dir`, `$DRYDOCK_STATE_DIR`,
-/// `$XDG_STATE_HOME/drydock/runs`, `~/.local/state/drydock/runs`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DRYDOCK_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("drydock").join("runs");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local")
-        .join("state")
-        .join("drydock")
-        .join("runs")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::read;
 
     fn output_records(
         dir: &Path,
@@ -611,18 +392,50 @@ mod tests {
         assert!(text[0].contains("\"phase\":\"undo\""), "{}", text[0]);
     }
 
-    #[test]
-    fn a_lock_break_is_a_gate_on_a_host() {
-        let line = r#"{"ts":"t","event":"gate","decision":"break_lock","host":"web"}"#;
-        let parsed: Line = serde_json::from_str(line).expect("parses");
-        assert_eq!(
-            parsed.record,
-            Record::Gate {
-                step: None,
-                decision: GateDecision::BreakLock,
-                host: Some("web".into()),
+    /// Writes `room` bytes, then fails as a full disk does, until given more room.
+    struct Disk {
+        written: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
             }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_retried_from_where_the_disk_stopped() {
+        let mut writer = Writer {
+            file: Disk {
+                written: Vec::new(),
+                room: 10,
+            },
+            unwritten: Vec::new(),
+            failure: None,
+        };
+        writer.write(b"first line\nsecond line\n");
+        assert!(writer.state().is_err(), "the full disk is told");
+        writer.write(b"third line\n");
+        assert_eq!(writer.file.written, b"first line");
+        writer.retry();
+        assert!(writer.state().is_err(), "still full");
+        writer.file.room = 1000;
+        writer.retry();
+        assert!(writer.state().is_ok());
+        assert_eq!(
+            writer.file.written, b"first line\nsecond line\nthird line\n",
+            "nothing lost, cut or written twice"
         );
-        assert_eq!(serde_json::to_string(&parsed).expect("serialize"), line);
     }
 }
