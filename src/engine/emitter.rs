@@ -43,6 +43,22 @@ pub(crate) struct Emitter {
     running: Mutex<Vec<RunningCommand>>,
 }
 
+/// An answer as the journal names it.
+pub(super) fn gate_decision(decision: Decision) -> GateDecision {
+    match decision {
+        Decision::Run => GateDecision::Run,
+        Decision::Skip => GateDecision::Skip,
+        Decision::Retry => GateDecision::Retry,
+        Decision::Undo => GateDecision::Undo,
+        Decision::Abort => GateDecision::Abort,
+        Decision::Override => GateDecision::Override,
+        Decision::BreakLock { .. } => GateDecision::BreakLock,
+        Decision::Leave => GateDecision::Leave,
+        Decision::Wait => GateDecision::Wait,
+        Decision::Kill => GateDecision::Kill,
+    }
+}
+
 fn phase_name(phase: Phase) -> Option<String> {
     (phase == Phase::Undo).then(|| "undo".to_string())
 }
@@ -184,18 +200,8 @@ impl Emitter {
                 Record::Gate {
                     step,
                     host,
-                    decision: match decision {
-                        Decision::Run => GateDecision::Run,
-                        Decision::Skip => GateDecision::Skip,
-                        Decision::Retry => GateDecision::Retry,
-                        Decision::Undo => GateDecision::Undo,
-                        Decision::Abort => GateDecision::Abort,
-                        Decision::Override => GateDecision::Override,
-                        Decision::BreakLock { .. } => GateDecision::BreakLock,
-                        Decision::Leave => GateDecision::Leave,
-                        Decision::Wait => GateDecision::Wait,
-                        Decision::Kill => GateDecision::Kill,
-                    },
+                    decision: gate_decision(*decision),
+                    question: None,
                 }
             }
             Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {

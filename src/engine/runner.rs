@@ -260,6 +260,7 @@ impl Engine {
         let yes_waits = self.opts.yes
             && matches!(prompt.kind, PromptKind::StillRunning { .. })
             && prompt.choices.contains(&Decision::Wait);
+        let question = question_asked(&prompt.kind);
         let decision = if auto {
             Decision::Run
         } else if yes_waits {
@@ -281,7 +282,32 @@ impl Engine {
                 }
             }
         };
-        self.decided(step, decision, auto || yes_waits).await;
+        let automatic = auto || yes_waits;
+        match question {
+            Some((name, names_step, host)) => {
+                let plan = self.plan();
+                let record = Record::Gate {
+                    step: names_step.then(|| plan.steps[step].id.clone()),
+                    decision: super::emitter::gate_decision(decision),
+                    host: host.map(|h| plan.hosts[h].name.clone()),
+                    question: Some(name.to_string()),
+                };
+                tracing::debug!(
+                    question = name,
+                    decision = decision.as_str(),
+                    automatic,
+                    "decided"
+                );
+                self.ctx.emitter.write_record(record).await;
+                let event = Event::Decided {
+                    step,
+                    decision,
+                    automatic,
+                };
+                self.ctx.emitter.outbox().send(event).await;
+            }
+            None => self.decided(step, decision, automatic).await,
+        }
         decision
     }
 
@@ -542,6 +568,20 @@ impl Engine {
         let decision = self.inbox.recv().await;
         self.unattended = decision.is_none();
         decision
+    }
+}
+
+/// A question that is not whether to run a step is journaled by what it
+/// asks: its name, whether the step it is shown with belongs in the record,
+/// and the host it is about.
+fn question_asked(kind: &PromptKind) -> Option<(&'static str, bool, Option<HostIx>)> {
+    match kind {
+        PromptKind::RollbackPlan { .. } => Some(("rollback_plan", false, None)),
+        PromptKind::From { .. } => Some(("from", true, None)),
+        PromptKind::RunbookChanged { .. } => Some(("runbook_changed", false, None)),
+        PromptKind::JournalFailed { .. } => Some(("journal", true, None)),
+        PromptKind::StillRunning { host, .. } => Some(("still_running", true, Some(*host))),
+        _ => None,
     }
 }
 

@@ -125,6 +125,10 @@ pub enum Record {
         decision: GateDecision,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// What was asked, when it is not whether to run a step: `rollback_plan`,
+        /// `from`, `runbook_changed`, `journal`, `still_running`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
     },
     GuardPoll {
         step: String,
@@ -398,6 +402,7 @@ mod tests {
                 step: None,
                 decision: GateDecision::BreakLock,
                 host: Some("web".into()),
+                question: None,
             }
         );
         assert_eq!(serde_json::to_string(&parsed).expect("serialize"), line);
