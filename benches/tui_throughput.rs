@@ -103,15 +103,20 @@ fn child(mode: &str, dir: &Path) {
         let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40))
             .unwrap_or_else(|e| panic!("{e}"));
         let decisions = handle.decisions.clone();
+        // Long lines wrapped: the pane lays out only the rows on screen.
+        app.output_reading.wrap = true;
+        let mut terminal_out = std::io::sink();
         let run = drydock::tui::event_loop(
             &mut app,
             &theme,
             &mut terminal,
+            &mut terminal_out,
             Some((&mut handle.events, decisions)),
             &mut ui_rx,
             futures::stream::pending(),
             drydock::tui::LoopOptions {
                 exit_when_finished: true,
+                ..Default::default()
             },
         );
         if idle {

@@ -45,6 +45,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List the themes found.
     Themes,
+    /// Print the runbook format as a JSON Schema, for editors (a `#:schema` line for Taplo).
+    Schema,
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

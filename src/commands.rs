@@ -36,7 +36,16 @@ pub fn dispatch(cli: Cli) -> i32 {
         } => logs(&runbook, &log, theme.as_deref()),
         Command::Demo(args) => crate::demo::run(args),
         Command::Themes => themes(),
+        Command::Schema => schema(),
     }
+}
+
+fn schema() -> i32 {
+    let schema = crate::json_schema::runbook_schema();
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_else(|_| schema.to_string());
+    // A closed pipe (`drydock schema | head`) is not an error worth a message.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    exit::OK
 }
 
 fn themes() -> i32 {

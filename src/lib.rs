@@ -9,6 +9,7 @@ pub mod diag;
 pub mod engine;
 pub mod headless;
 pub mod journal;
+pub mod json_schema;
 pub mod remote;
 pub mod runbook;
 pub mod sanitize;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::leftovers;
 use common::*;
 use support::django::{self, Site};
 use support::sshd::Sshd;
@@ -69,11 +70,14 @@ fn hosts_lock_dir(hosts: &str) -> String {
     path.parent().expect("key dir").display().to_string()
 }
 
+/// Fields drop in order: the site's server is stopped (it reads its pid file
+/// in the fixture's temp dir) before the fixture checks that nothing is left
+/// and removes the dir.
 struct Coralnet {
-    fx: Fixture,
-    sshd: Sshd,
     site: Site,
+    sshd: Sshd,
     runbook: PathBuf,
+    fx: Fixture,
 }
 
 fn coralnet(broken: bool, on_failure: Option<&str>) -> Coralnet {
@@ -335,31 +339,42 @@ impl Poller {
     }
 }
 
+/// A host of a cluster: its site stops (through its pid file) before its
+/// sshd checks that nothing it started is left.
+struct Node {
+    site: Site,
+    sshd: Sshd,
+}
+
+/// The fixture last, as in `Coralnet`.
 struct Cluster {
-    fx: Fixture,
-    nodes: Vec<(Sshd, Site)>,
+    nodes: Vec<Node>,
     runbook: PathBuf,
+    fx: Fixture,
 }
 
 /// Two hosts, each a sshd and a site of its own.
 fn cluster(runbook_rel: &str, names: [&str; 2], marker: &str, role: &str) -> Cluster {
     let fx = Fixture::new();
-    let nodes: Vec<(Sshd, Site)> = names
+    let nodes: Vec<Node> = names
         .iter()
         .map(|n| {
             let site = Site::create(&fx.path(n), 3, false);
             site.start();
-            (Sshd::start(), site)
+            Node {
+                site,
+                sshd: Sshd::start(),
+            }
         })
         .collect();
     // One database for the cluster, as in production: node2's is node1's.
-    let shared = nodes[0].1.root.join("db.sqlite3");
-    let second = nodes[1].1.root.join("db.sqlite3");
+    let shared = nodes[0].site.root.join("db.sqlite3");
+    let second = nodes[1].site.root.join("db.sqlite3");
     std::fs::remove_file(&second).expect("remove node2's own database");
     std::os::unix::fs::symlink(&shared, &second).expect("share the database");
-    let kh = known_hosts(fx.dir.path(), &[&nodes[0].0, &nodes[1].0]);
+    let kh = known_hosts(fx.dir.path(), &[&nodes[0].sshd, &nodes[1].sshd]);
     let mut hosts = "[ssh]\nuser = \"root\"\n\n".to_string();
-    for (name, (sshd, site)) in names.iter().zip(&nodes) {
+    for (name, Node { site, sshd }) in names.iter().zip(&nodes) {
         let vars = format!(
             "roles = [\"{role}\"]\nvars = {{ site = \"{}\", python = \"{}\", start = \"{}\", stop = \"{}\", url = \"{}\" }}",
             site.work_tree(),
@@ -477,7 +492,7 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
         "[[steps]]",
         "node",
     );
-    let ports = c.nodes.iter().map(|(_, s)| s.port).collect();
+    let ports = c.nodes.iter().map(|n| n.site.port).collect();
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports, "/health");
     let root = c.fx.root();
@@ -530,14 +545,14 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
         ]
     );
     assert_other_site_up(&spans, &rolling, ["node1", "node2"], &samples, anchor);
-    for (_, site) in &c.nodes {
+    for Node { site, .. } in &c.nodes {
         assert_eq!(
             site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))),
             Some((200, true))
         );
     }
     assert_eq!(
-        c.nodes[0].1.applied_migrations().len(),
+        c.nodes[0].site.applied_migrations().len(),
         2,
         "migrate ran on node1's database"
     );
@@ -555,7 +570,7 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
         "[[steps]]",
         "web",
     );
-    let ports = c.nodes.iter().map(|(_, s)| s.port).collect();
+    let ports = c.nodes.iter().map(|n| n.site.port).collect();
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports, "/");
     let root = c.fx.root();
@@ -594,7 +609,7 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
             "stopped\nstarted\n"
         );
     }
-    for (_, site) in &c.nodes {
+    for Node { site, .. } in &c.nodes {
         assert_eq!(
             site.get().map(|(s, b)| (s, b.starts_with("CoralNet v2"))),
             Some((200, true))
@@ -606,6 +621,8 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
 #[test]
 fn flowspy_dumps_the_database_then_upgrades() {
     let fx = Fixture::new();
+    // Locals drop in reverse: the site stops before its sshd checks for leftovers.
+    let sshd = Sshd::start();
     let site = Site::create(&fx.path("flowspy"), 4, false);
     site.start();
     std::fs::write(
@@ -613,7 +630,6 @@ fn flowspy_dumps_the_database_then_upgrades() {
         "DEBUG = False\nNEW_SETTING = 1\n",
     )
     .expect("dist");
-    let sshd = Sshd::start();
     let kh = known_hosts(fx.dir.path(), &[&sshd]);
     let text = with_hosts(
         &repo_file("examples/flowspy.toml"),
@@ -687,11 +703,11 @@ fn flowspy_dumps_the_database_then_upgrades() {
 #[test]
 fn djnro_moves_the_data_to_a_new_host() {
     let fx = Fixture::new();
+    let (s1, s2) = (Sshd::start(), Sshd::start());
     let old = Site::create(&fx.path("old"), 6, false);
     // The new host: the old version's code checked out, no database yet.
     let new = Site::create(&fx.path("new"), 0, false);
     std::fs::remove_file(new.root.join("db.sqlite3")).expect("fresh host has no database");
-    let (s1, s2) = (Sshd::start(), Sshd::start());
     let kh = known_hosts(fx.dir.path(), &[&s1, &s2]);
     let hosts = format!(
         "[ssh]\nuser = \"root\"\n\n{}{}",
@@ -755,4 +771,28 @@ fn djnro_moves_the_data_to_a_new_host() {
         "6",
         "the old host keeps its data"
     );
+}
+
+#[test]
+fn a_process_left_in_the_fixture_fails_the_test_and_is_killed() {
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("300")
+        .current_dir(fx.dir.path())
+        .spawn()
+        .expect("start sleep");
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(fx)))
+        .expect_err("a leftover fails the test");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains(&format!("pid {}: sleep 300", sleeper.id())),
+        "the failure names the process: {message}"
+    );
+    let status = sleeper.wait().expect("wait for sleep");
+    assert!(!status.success(), "sleep was killed, not left to finish");
+    assert!(leftovers::mentioning(&root).is_empty());
 }

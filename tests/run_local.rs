@@ -583,6 +583,12 @@ fn kill_run_when(fx: &Fixture, runbook: &std::path::Path, marker: &str) {
     child.wait().expect("reap");
 }
 
+/// The command of a run killed by `kill_run_when` goes on, as after a real
+/// crash: end it when the test is done with it.
+fn end_orphaned_command(fx: &Fixture) {
+    common::leftovers::end_all(&fx.root());
+}
+
 #[test]
 fn a_run_killed_mid_step_resumes_and_journals_the_step_as_unknown() {
     let fx = Fixture::new();
@@ -647,6 +653,7 @@ run = "echo three >> {{root}}/log"
     let again = fx.run(&rb, &["--resume"], "");
     assert_eq!(code(&again), 2, "{}", describe(&again));
     assert!(stderr(&again).contains("no unfinished run"));
+    end_orphaned_command(&fx);
 }
 
 #[test]
@@ -674,6 +681,7 @@ run = "touch {{root}}/started; sleep 30"
         "{}",
         stdout(&out)
     );
+    end_orphaned_command(&fx);
 }
 
 #[test]

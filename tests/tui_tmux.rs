@@ -25,6 +25,11 @@ impl Tmux {
     /// Start `command` in a 120x36 terminal; when it exits, its status is
     /// printed and the pane stays so the test can look at the restored screen.
     fn start(name: &str, command: &str) -> Self {
+        Self::start_sized(name, command, 120, 36)
+    }
+
+    /// Start `command` in a terminal of `width` x `height`.
+    fn start_sized(name: &str, command: &str, width: u16, height: u16) -> Self {
         let ok = Command::new("tmux")
             .arg("-V")
             .output()
@@ -47,9 +52,9 @@ impl Tmux {
                 "-s",
                 "t",
                 "-x",
-                "120",
+                &width.to_string(),
                 "-y",
-                "36",
+                &height.to_string(),
             ])
             .arg(format!("sh -c {}", quote(&script)))
             .env("TERM", "xterm-256color")
@@ -97,6 +102,49 @@ impl Tmux {
         }
     }
 
+    /// Poll the screen until `text` is gone from it.
+    fn wait_gone(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if !screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "timed out waiting for {text:?} to go; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Press `key` until `text` shows, at most `times` times.
+    fn press_until(&self, key: &str, text: &str, times: usize) -> String {
+        for _ in 0..times {
+            self.keys(&[key]);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(500) {
+                let screen = self.screen();
+                if screen.contains(text) {
+                    return screen;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!(
+            "{text:?} never showed after {times} x {key}:\n{}",
+            self.screen()
+        );
+    }
+
+    /// Leave a run in progress: q asks, y aborts; drydock exits 3.
+    fn abort_and_leave(&self) {
+        self.keys(&["q"]);
+        self.wait_for("Leave drydock?");
+        self.keys(&["y"]);
+        assert_eq!(self.exit_status(), 3);
+    }
+
     /// After drydock exits: its status, and the terminal as it was before
     /// (main screen, cursor shown).
     fn exit_status(&self) -> i32 {
@@ -127,10 +175,28 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        support::leftovers::assert_none_left(&self.socket, "the tmux session");
     }
 }
 
 const RUNBOOK: &str = include_str!("tui/local.toml");
+const READING: &str = include_str!("tui/reading.toml");
+
+/// The reading runbook under `dir`; returns the command that runs it.
+fn reading_setup(dir: &Path) -> String {
+    let runbook = dir.join("reading.toml");
+    std::fs::write(&runbook, READING).unwrap_or_else(|e| panic!("{e}"));
+    format!(
+        "{} run {} --var dir={} --journal-dir {}",
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.display().to_string()),
+        quote(&dir.join("journal").display().to_string())
+    )
+}
+
+/// The 300-character line's end.
+const MARKER: &str = "<<THE-END>>";
 
 fn setup(dir: &Path) -> String {
     let runbook = dir.join("runbook.toml");
@@ -343,6 +409,117 @@ fn resizing_to_too_small_and_back_then_sigint_restores_the_terminal() {
     assert!(!pid.is_empty(), "drydock's pid not found under {shell}");
     let killed = Command::new("kill").args(["-INT", &pid]).status();
     assert!(killed.is_ok_and(|s| s.success()));
+    assert_eq!(t.exit_status(), 3);
+}
+
+#[test]
+fn the_output_pane_follows_the_next_step() {
+    let dir = tempdir();
+    let t = Tmux::start("follow", &reading_setup(dir.path()));
+    let screen = t.wait_for("first step says hi");
+    assert!(screen.contains("1 first · follows the run"), "{screen}");
+    // Scrolling the output is not picking another step.
+    t.keys(&["k"]);
+    let screen = t.wait_for("second step says hi");
+    assert!(screen.contains("2 second · follows the run"), "{screen}");
+    assert!(!screen.contains("first step says hi"), "{screen}");
+    let screen = t.wait_for("a short line");
+    assert!(screen.contains("3 long · follows the run"), "{screen}");
+    t.abort_and_leave();
+}
+
+#[test]
+fn a_300_character_line_is_read_to_its_end_wrapped_and_sideways() {
+    let dir = tempdir();
+    let t = Tmux::start("long", &reading_setup(dir.path()));
+    let screen = t.wait_for("a short line");
+    assert!(screen.contains("start-xxxx"), "{screen}");
+    assert!(
+        !screen.contains(MARKER),
+        "the line is cut at first:\n{screen}"
+    );
+    t.keys(&["w"]);
+    let screen = t.wait_for(MARKER);
+    assert!(screen.contains("wrapped"), "{screen}");
+    t.keys(&["w"]);
+    t.wait_gone(MARKER);
+    let screen = t.press_until(">", MARKER, 20);
+    assert!(screen.contains("from column"), "{screen}");
+    assert!(!screen.contains("start-xxxx"), "{screen}");
+    t.press_until("<", "start-xxxx", 20);
+    t.abort_and_leave();
+}
+
+#[test]
+fn copied_lines_reach_the_terminal_clipboard() {
+    let dir = tempdir();
+    let t = Tmux::start("copy", &reading_setup(dir.path()));
+    // tmux keeps what an OSC 52 sequence sets as its paste buffer.
+    t.tmux(&["set-option", "-s", "set-clipboard", "on"]);
+    t.wait_for("a short line");
+    // v selects the bottom line; k takes the long one too.
+    t.keys(&["v"]);
+    t.keys(&["k"]);
+    t.wait_for("2 selected");
+    t.keys(&["C"]);
+    t.wait_for("copied 2 lines to the clipboard");
+    let buffer = t.tmux(&["show-buffer"]);
+    let long = format!("start-{}{MARKER}", "x".repeat(283));
+    assert_eq!(buffer, format!("{long}\na short line\n"));
+    t.abort_and_leave();
+}
+
+#[test]
+fn z_gives_the_focused_pane_the_whole_screen() {
+    let dir = tempdir();
+    let t = Tmux::start("zoom", &reading_setup(dir.path()));
+    t.wait_for("a short line");
+    t.keys(&["z"]);
+    let screen = t.wait_gone("Steps");
+    let rows: Vec<&str> = screen.lines().collect();
+    assert!(rows[0].starts_with("┏ Output"), "{screen}");
+    assert!(rows[0].trim_end().ends_with('┓'), "{screen}");
+    assert_eq!(rows[0].chars().count(), 120, "the whole width:\n{screen}");
+    assert!(rows[34].starts_with('┗'), "down to the footer:\n{screen}");
+    t.keys(&["z"]);
+    t.wait_for("Steps");
+    t.abort_and_leave();
+}
+
+#[test]
+fn at_80x24_a_dry_run_says_so_in_the_first_row() {
+    let dir = tempdir();
+    let command = format!("{} --dry-run", setup(dir.path()));
+    let t = Tmux::start_sized("dryrun", &command, 80, 24);
+    let screen = t.wait_for("DRY RUN");
+    let first = screen.lines().next().unwrap_or_default();
+    assert!(first.contains("DRY RUN"), "{screen}");
+    assert!(first.contains("elapsed"), "{screen}");
+    t.keys(&["q"]);
+    let (which, _) = t.wait_for_any(&["Leave drydock?", "DRYDOCK_EXIT="]);
+    if which == 0 {
+        t.keys(&["y"]);
+    }
+    let code = t.exit_status();
+    assert!([0, 1, 3].contains(&code), "exit status {code}");
+}
+
+#[test]
+fn at_80x24_the_help_scrolls_to_its_last_line_over_a_question() {
+    let dir = tempdir();
+    let t = Tmux::start_sized("help", &setup(dir.path()), 80, 24);
+    t.wait_for("Confirm this step");
+    t.keys(&["?"]);
+    let screen = t.wait_for("This question");
+    assert!(screen.contains("more below"), "{screen}");
+    assert!(!screen.contains("Esc or ? closes this help"), "{screen}");
+    let screen = t.press_until("NPage", "Esc or ? closes this help", 10);
+    assert!(screen.contains("that is all"), "{screen}");
+    t.keys(&["Escape"]);
+    t.wait_for("Confirm this step");
+    t.keys(&["a"]);
+    t.wait_for("Summary");
+    t.keys(&["q"]);
     assert_eq!(t.exit_status(), 3);
 }
 

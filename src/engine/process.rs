@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ctx::Ctx;
 use super::event::HostIx;
-use crate::remote::ssh::wrap::kill_group;
+use crate::remote::ssh::wrap::kill_groups;
 
 impl Ctx {
     /// Whether process group `pgid` still has a process on `host`. A check
@@ -29,7 +29,7 @@ impl Ctx {
     /// End process group `pgid` on `host`: TERM, a grace, then KILL.
     pub(super) async fn end_process(&self, host: HostIx, pgid: u32) {
         let result = self
-            .collect(host, &kill_group(pgid), &CancellationToken::new())
+            .collect(host, &kill_groups(&[pgid]), &CancellationToken::new())
             .await;
         tracing::info!(host = %self.plan.hosts[host].name, pgid, ok = result.is_ok(), "process group ended");
     }

@@ -10,11 +10,13 @@ use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{BoxedIo, Chunk, ExecRequest, ExitStatus, Stream, Transport, TransportError};
+use super::{
+    BoxedIo, Chunk, ExecRequest, ExitStatus, Stream, Transport, TransportError, expand_home,
+};
 
 /// How long a cancelled command gets between SIGTERM and SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(3);
@@ -32,15 +34,6 @@ impl LocalTransport {
             name: name.to_string(),
         }
     }
-}
-
-fn expand(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    }
-    PathBuf::from(path)
 }
 
 fn failed(what: &str, path: &str, e: std::io::Error) -> TransportError {
@@ -65,10 +58,77 @@ async fn pump(mut reader: impl AsyncRead + Unpin, stream: Stream, output: mpsc::
     }
 }
 
-fn signal_group(pid: u32, signal: Signal) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // The group may be gone already; nothing to do then.
-        let _ = killpg(Pid::from_raw(pid), signal);
+fn signal_group(pgid: u32, signal: Signal) {
+    // 0 would be drydock's own group; 1 is no command's.
+    if let Ok(pgid) = i32::try_from(pgid).map(Pid::from_raw) {
+        if pgid.as_raw() > 1 {
+            // The group may be gone already; nothing to do then.
+            let _ = killpg(pgid, signal);
+        }
+    }
+}
+
+/// After the SIGTERM: a grace for the command to end, then SIGKILL for the
+/// whole group (also for whatever of it ignored the TERM).
+async fn kill_after_grace(mut child: Child, pgid: u32) {
+    if tokio::time::timeout(TERM_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        signal_group(pgid, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    signal_group(pgid, Signal::SIGKILL);
+}
+
+/// A running command and its process group. Dropped before the command
+/// finished (the engine drops `exec`'s future on a timeout, a superseded
+/// guard poll, an override or an abort), it ends the group as a cancel does:
+/// tokio's `kill_on_drop` would end only `sh`, not what it started.
+struct RunningGroup {
+    child: Option<Child>,
+    pgid: u32,
+}
+
+impl RunningGroup {
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self.child.as_mut() {
+            Some(child) => child.wait().await,
+            None => Err(std::io::Error::other("the command was already ended")),
+        }
+    }
+
+    /// The command ended by itself: there is nothing to end.
+    fn finished(mut self) {
+        self.child = None;
+    }
+
+    /// End the group now and wait until it is gone.
+    async fn end(mut self) {
+        if let Some(child) = self.child.take() {
+            signal_group(self.pgid, Signal::SIGTERM);
+            kill_after_grace(child, self.pgid).await;
+        }
+    }
+}
+
+impl Drop for RunningGroup {
+    fn drop(&mut self) {
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        tracing::debug!(
+            pgid = self.pgid,
+            "local command dropped before it finished; ending its process group"
+        );
+        signal_group(self.pgid, Signal::SIGTERM);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(kill_after_grace(child, self.pgid));
+            }
+            // No runtime to wait in, so no grace either.
+            Err(_) => signal_group(self.pgid, Signal::SIGKILL),
+        }
     }
 }
 
@@ -102,9 +162,12 @@ impl Transport for LocalTransport {
             .map_err(|e| {
                 TransportError::Failed(format!("cannot start sh on {}: {e}", self.name))
             })?;
-        let pid = child.id().unwrap_or(0);
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
+        let mut group = RunningGroup {
+            pgid: child.id().unwrap_or(0),
+            child: Some(child),
+        };
         let mut readers = tokio::task::JoinSet::new();
         if let Some(out) = stdout {
             readers.spawn(pump(out, Stream::Stdout, output.clone()));
@@ -115,15 +178,9 @@ impl Transport for LocalTransport {
         drop(output);
 
         let status = tokio::select! {
-            status = child.wait() => status,
+            status = group.wait() => status,
             () = cancel.cancelled() => {
-                signal_group(pid, Signal::SIGTERM);
-                if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
-                    signal_group(pid, Signal::SIGKILL);
-                    let _ = child.wait().await;
-                }
-                // Anything of the group that ignored SIGTERM goes now.
-                signal_group(pid, Signal::SIGKILL);
+                group.end().await;
                 readers.abort_all();
                 return Err(TransportError::Cancelled);
             }
@@ -131,6 +188,7 @@ impl Transport for LocalTransport {
         let status = status.map_err(|e| {
             TransportError::Failed(format!("waiting for the command on {}: {e}", self.name))
         })?;
+        group.finished();
         let drained = tokio::time::timeout(DRAIN_AFTER_EXIT, async {
             while readers.join_next().await.is_some() {}
         })
@@ -142,19 +200,19 @@ impl Transport for LocalTransport {
     }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {
-        tokio::fs::try_exists(expand(path))
+        tokio::fs::try_exists(expand_home(path))
             .await
             .map_err(|e| failed("cannot check", path, e))
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
-        tokio::fs::read(expand(path))
+        tokio::fs::read(expand_home(path))
             .await
             .map_err(|e| failed("cannot read", path, e))
     }
 
     async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<(), TransportError> {
-        let target = expand(path);
+        let target = expand_home(path);
         let mut temp = target.clone().into_os_string();
         temp.push(format!(".drydock-{}.tmp", std::process::id()));
         let temp = PathBuf::from(temp);
@@ -169,7 +227,7 @@ impl Transport for LocalTransport {
     }
 
     async fn remove_file(&self, path: &str) -> Result<(), TransportError> {
-        match tokio::fs::remove_file(expand(path)).await {
+        match tokio::fs::remove_file(expand_home(path)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(failed("cannot remove", path, e)),
@@ -177,7 +235,7 @@ impl Transport for LocalTransport {
     }
 
     async fn create_dir(&self, path: &str) -> Result<bool, TransportError> {
-        match tokio::fs::create_dir(expand(path)).await {
+        match tokio::fs::create_dir(expand_home(path)).await {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(failed("cannot create directory", path, e)),
@@ -185,7 +243,7 @@ impl Transport for LocalTransport {
     }
 
     async fn remove_dir(&self, path: &str) -> Result<(), TransportError> {
-        match tokio::fs::remove_dir(expand(path)).await {
+        match tokio::fs::remove_dir(expand_home(path)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(failed("cannot remove directory", path, e)),
@@ -197,5 +255,82 @@ impl Transport for LocalTransport {
             .await
             .map_err(|e| TransportError::Failed(format!("cannot connect to {host}:{port}: {e}")))?;
         Ok(Box::new(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes on this machine whose command line holds `marker`.
+    fn processes_with(marker: &str) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline.contains(marker).then_some(pid)
+            })
+            .collect()
+    }
+
+    /// A dropped command's whole process group ends (tokio's `kill_on_drop`
+    /// alone left the children of `sh`), and the transport runs the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_commands_end_their_process_group() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(1);
+        let marker = format!("sleep 1000.{}{nanos}", std::process::id());
+        let transport = LocalTransport::new("here");
+        for i in 0..200u64 {
+            let (tx, _rx) = mpsc::channel(8);
+            let request = ExecRequest {
+                // `; true` keeps sh waiting for the sleep: the group holds two processes.
+                command: format!("{marker}; true"),
+                pty: false,
+            };
+            let exec = transport.exec(request, tx, CancellationToken::new());
+            let limit = Duration::from_millis(i % 5);
+            let outcome = tokio::time::timeout(limit, exec).await;
+            assert!(
+                outcome.is_err(),
+                "command {i} ended on its own: {outcome:?}"
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = processes_with(&marker);
+            if left.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // Leave nothing running, even when failing.
+                for pid in &left {
+                    if let Ok(pid) = i32::try_from(*pid) {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                }
+                panic!("left behind: {left:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (tx, mut rx) = mpsc::channel(8);
+        let next = ExecRequest {
+            command: "echo next".into(),
+            pty: false,
+        };
+        let status = transport
+            .exec(next, tx, CancellationToken::new())
+            .await
+            .expect("the next command runs");
+        assert!(status.success());
+        let chunk = rx.recv().await.expect("output");
+        assert_eq!(&chunk.data[..], b"next\n");
     }
 }

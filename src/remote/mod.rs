@@ -5,6 +5,7 @@
 pub mod local;
 pub mod ssh;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -158,6 +159,22 @@ pub trait Transport: Send + Sync {
     async fn remove_dir(&self, path: &str) -> Result<(), TransportError>;
     /// A TCP connection to `host:port` as seen from the host (through it, for SSH).
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxedIo, TransportError>;
+}
+
+/// `~` and `~/...` on this machine: the home directory (`$HOME`). Any other
+/// path, and any path while `$HOME` is unset, is taken as it is.
+pub fn expand_home(path: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    if path == "~" {
+        if let Some(h) = home() {
+            return h;
+        }
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(h) = home() {
+            return h.join(rest);
+        }
+    }
+    PathBuf::from(path)
 }
 
 /// Connect to a host as its runbook entry says.

@@ -13,8 +13,8 @@ use tokio::sync::oneshot;
 
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
+    Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView, LogLayout,
+    LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -81,8 +81,20 @@ pub struct App {
     pub prompt: Option<PromptState>,
     pub question: Option<QuestionState>,
     pub overlay: Option<Overlay>,
-    /// The search being typed, and which pane it is for.
-    pub search_input: Option<String>,
+    /// How far the help is scrolled.
+    pub help_scroll: u16,
+    /// A search or a file name being typed in the footer.
+    pub typing: Option<Typing>,
+    /// Wrapped or sideways, for the output pane and for the log pane.
+    pub output_reading: Reading,
+    pub log_reading: Reading,
+    /// The focused part fills the screen.
+    pub zoomed: bool,
+    /// When the admin last pressed a key: a question that opens after a long
+    /// quiet spell rings the bell.
+    pub last_key: Instant,
+    /// Whether a question was open when the bell was last considered.
+    pub(super) was_asking: bool,
     pub status: Option<String>,
     pub rollback: bool,
     pub finished: Option<Finished>,
@@ -90,8 +102,8 @@ pub struct App {
     pub interrupted: bool,
     pub summary_hidden: bool,
     pub quitting: bool,
-    /// How tall the last frame drew the parts that scroll: page sizes and search.
-    pub heights: DrawnHeights,
+    /// How the last frame drew the parts that scroll: page sizes, limits, search.
+    pub drawn: DrawnSizes,
     pub dirty: bool,
 }
 
@@ -174,14 +186,20 @@ impl App {
             prompt: None,
             question: None,
             overlay: None,
-            search_input: None,
+            help_scroll: 0,
+            typing: None,
+            output_reading: Reading::default(),
+            log_reading: Reading::default(),
+            zoomed: false,
+            last_key: now,
+            was_asking: false,
             status: None,
             rollback: false,
             finished: None,
             interrupted: false,
             summary_hidden: false,
             quitting: false,
-            heights: DrawnHeights::default(),
+            drawn: DrawnSizes::default(),
             dirty: true,
         }
     }

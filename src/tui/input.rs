@@ -1,31 +1,81 @@
 //! Key handling: what each key does to the `App`, and what the event loop
-//! must do after it. An open window (question, overlay, prompt) takes every key.
+//! must do after it. An open window (help, question, overlay, prompt) takes
+//! every key. The panes' intents are in `reading.rs`.
+
+use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::App;
 use super::keys::{self, Intent};
-use super::pane::Pane;
-use super::state::{Focus, LogLayout, Mode, Overlay};
+use super::state::{DrawnScroll, Focus, LogLayout, Mode, Overlay, Typing};
 use super::strings;
 use crate::engine::{Decision, PromptKind};
 use crate::remote::Question;
 
 /// What the event loop must do after a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Command {
     Decide(Decision),
     Quit,
     /// Leave now: the engine gets no more answers (every further question is
     /// taken as abort), and drydock exits when it has wound down.
     ForceQuit,
+    /// Bytes for the terminal itself (the clipboard's sequence).
+    Write(Vec<u8>),
+    /// Write `text` to a new file at `path` and tell the app how it went.
+    Save {
+        path: PathBuf,
+        text: String,
+        lines: usize,
+    },
+}
+
+impl std::fmt::Debug for Command {
+    // Never the text itself: it may be pages long, and it goes to the log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Decide(d) => write!(f, "Decide({d:?})"),
+            Self::Quit => f.write_str("Quit"),
+            Self::ForceQuit => f.write_str("ForceQuit"),
+            Self::Write(bytes) => write!(f, "Write({} bytes)", bytes.len()),
+            Self::Save { path, lines, .. } => write!(f, "Save({}, {lines} lines)", path.display()),
+        }
+    }
+}
+
+/// Scroll a window's text (the help, a question) for `key`; returns whether
+/// the key was one of scrolling. `letters`: j/k/g/G scroll too (not while
+/// the window takes typed text).
+fn scroll_window(scroll: &mut u16, key: KeyEvent, letters: bool, drawn: &DrawnScroll) -> bool {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let page = drawn.shown().saturating_sub(1).max(1);
+    let max = drawn.max_scroll();
+    let to = match key.code {
+        KeyCode::Char('u') if ctrl => scroll.saturating_sub(page),
+        KeyCode::Char('d') if ctrl => scroll.saturating_add(page),
+        _ if ctrl => return false,
+        KeyCode::Up => scroll.saturating_sub(1),
+        KeyCode::Down => scroll.saturating_add(1),
+        KeyCode::PageUp => scroll.saturating_sub(page),
+        KeyCode::PageDown => scroll.saturating_add(page),
+        KeyCode::Home => 0,
+        KeyCode::End => max,
+        KeyCode::Char('k') if letters => scroll.saturating_sub(1),
+        KeyCode::Char('j') if letters => scroll.saturating_add(1),
+        KeyCode::Char('g') if letters => 0,
+        KeyCode::Char('G') if letters => max,
+        _ => return false,
+    };
+    *scroll = to.min(max);
+    true
 }
 
 impl App {
     /// Handle one key press; returns what the event loop must do.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
         let command = self.key_command(key);
-        if let Some(command) = command {
+        if let Some(command) = &command {
             tracing::debug!(?command, "key handled");
         }
         command
@@ -35,6 +85,11 @@ impl App {
         self.dirty = true;
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        // The help may be open over a question: it goes first.
+        if self.overlay == Some(Overlay::Help) {
+            self.help_key(key);
+            return None;
+        }
         if self.question.is_some() {
             return self.question_key(key);
         }
@@ -44,19 +99,11 @@ impl App {
         if self.prompt.as_ref().is_some_and(|p| !p.hidden) && !ctrl_c {
             return self.prompt_key(key);
         }
-        if let Some(input) = self.search_input.as_mut() {
-            match key.code {
-                KeyCode::Enter => {
-                    let q = self.search_input.take().unwrap_or_default();
-                    self.start_search(q);
-                }
-                KeyCode::Esc => self.search_input = None,
-                KeyCode::Backspace => {
-                    input.pop();
-                }
-                KeyCode::Char(c) => input.push(c),
-                _ => {}
-            }
+        if self.typing.is_some() {
+            return self.typing_key(key);
+        }
+        if key.code == KeyCode::Esc && self.selecting() {
+            self.clear_selection();
             return None;
         }
         if self.finished.is_some() && !self.summary_hidden && key.code == KeyCode::Esc {
@@ -79,10 +126,17 @@ impl App {
             Intent::PrevHost => self.switch_host(-1),
             Intent::FocusNext => self.cycle_focus(true),
             Intent::FocusPrev => self.cycle_focus(false),
-            Intent::Search => self.search_input = Some(String::new()),
+            Intent::Search => self.typing = Some(Typing::Search(String::new())),
             Intent::SearchNext => self.find(true),
             Intent::SearchPrev => self.find(false),
-            Intent::Follow => self.go_end(),
+            Intent::Follow => self.follow(),
+            Intent::Wrap => self.toggle_wrap(),
+            Intent::SidewaysLeft => self.sideways(false),
+            Intent::SidewaysRight => self.sideways(true),
+            Intent::Zoom => self.toggle_zoom(),
+            Intent::Select => self.start_selection(),
+            Intent::Copy => return self.copy(),
+            Intent::Save => self.ask_save_path(),
             Intent::NextLog => self.next_log(),
             Intent::EnlargeLogs => self.toggle_logs(LogLayout::Enlarged),
             Intent::HideLogs => self.toggle_logs(LogLayout::Hidden),
@@ -107,8 +161,46 @@ impl App {
                     });
                 }
             }
-            Intent::Help => self.overlay = Some(Overlay::Help),
+            Intent::Help => self.open_help(),
             Intent::Quit => return self.quit(),
+        }
+        None
+    }
+
+    fn open_help(&mut self) {
+        self.overlay = Some(Overlay::Help);
+        self.help_scroll = 0;
+    }
+
+    fn help_key(&mut self, key: KeyEvent) {
+        if matches!(
+            key.code,
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter | KeyCode::F(1)
+        ) {
+            self.overlay = None;
+            return;
+        }
+        scroll_window(&mut self.help_scroll, key, true, &self.drawn.help);
+    }
+
+    /// A line typed in the footer: a search, or where to save.
+    fn typing_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let typing = self.typing.as_mut()?;
+        let text = match typing {
+            Typing::Search(t) | Typing::SavePath(t) => t,
+        };
+        match key.code {
+            KeyCode::Enter => match self.typing.take() {
+                Some(Typing::Search(q)) => self.start_search(q),
+                Some(Typing::SavePath(path)) => return self.save(path),
+                None => {}
+            },
+            KeyCode::Esc => self.typing = None,
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
         }
         None
     }
@@ -127,6 +219,10 @@ impl App {
     fn question_key(&mut self, key: KeyEvent) -> Option<Command> {
         let q = self.question.as_mut()?;
         let answer = match (&q.question, key.code) {
+            (_, KeyCode::F(1)) | (Question::TrustHostKey { .. }, KeyCode::Char('?')) => {
+                self.open_help();
+                return None;
+            }
             (Question::TrustHostKey { .. }, KeyCode::Char('y')) => Some(Some("yes".to_string())),
             (Question::TrustHostKey { .. }, KeyCode::Char('n') | KeyCode::Esc) => Some(None),
             (Question::Passphrase { .. }, KeyCode::Enter) => {
@@ -156,12 +252,7 @@ impl App {
     fn overlay_key(&mut self, overlay: Overlay, key: KeyEvent, ctrl_c: bool) -> Option<Command> {
         match overlay {
             Overlay::Help => {
-                if matches!(
-                    key.code,
-                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
-                ) {
-                    self.overlay = None;
-                }
+                self.help_key(key);
                 None
             }
             Overlay::ConfirmQuit => match key.code {
@@ -239,32 +330,22 @@ impl App {
             .map(|p| self.step_id(p.prompt.step).to_string())
             .unwrap_or_default();
         let p = self.prompt.as_mut()?;
-        // A letter that answers this question is an answer, not a scroll.
-        let answers = keys::answer(key.code, &p.prompt.choices).is_some();
-        match key.code {
-            KeyCode::Esc => {
-                p.hidden = true;
-                return None;
-            }
-            KeyCode::Up | KeyCode::Char('k') if !p.is_lock_break() && !answers => {
-                p.scroll = p.scroll.saturating_sub(1);
-                return None;
-            }
-            KeyCode::Down | KeyCode::Char('j') if !p.is_lock_break() => {
-                p.scroll = p.scroll.saturating_add(1);
-                return None;
-            }
-            KeyCode::PageUp => {
-                p.scroll = p.scroll.saturating_sub(10);
-                return None;
-            }
-            KeyCode::PageDown => {
-                p.scroll = p.scroll.saturating_add(10);
-                return None;
-            }
-            _ => {}
+        let lock_break = p.is_lock_break();
+        if key.code == KeyCode::Esc {
+            p.hidden = true;
+            return None;
         }
-        if p.is_lock_break() {
+        // In the lock-break question letters are the step id being typed.
+        if key.code == KeyCode::F(1) || (key.code == KeyCode::Char('?') && !lock_break) {
+            self.open_help();
+            return None;
+        }
+        // A letter that answers this question (k: kill) is an answer, not a scroll.
+        let answers = keys::answer(key.code, &p.prompt.choices).is_some();
+        if !answers && scroll_window(&mut p.scroll, key, !lock_break, &self.drawn.prompt) {
+            return None;
+        }
+        if lock_break {
             match key.code {
                 KeyCode::Enter if p.typed == step_id => {
                     return p.typed_answer().map(Command::Decide);
@@ -282,84 +363,29 @@ impl App {
             }
             return None;
         }
-        if key.code == KeyCode::Char('a') && matches!(p.prompt.kind, PromptKind::Always) {
-            self.status = Some(strings::ALWAYS_OWN_ANSWER.into());
-            return None;
+        if let Some(decision) = keys::answer(key.code, &p.prompt.choices) {
+            self.status = None;
+            return Some(Command::Decide(decision));
         }
-        keys::answer(key.code, &p.prompt.choices).map(Command::Decide)
+        // Say why nothing happens, rather than nothing at all.
+        let decision = keys::meaning(key.code)?;
+        let step = p.prompt.step;
+        let kind = p.prompt.kind.clone();
+        let has_undo = self.plan.steps.get(step).is_some_and(|s| s.undo.is_some());
+        self.status = Some(if matches!(kind, PromptKind::Always) {
+            strings::ALWAYS_OWN_ANSWER.to_string()
+        } else if decision == Decision::Undo && !has_undo {
+            strings::no_undo(&step_id)
+        } else {
+            strings::not_offered(
+                keys::answer_key(decision).unwrap_or('?'),
+                strings::choice(decision, &kind),
+            )
+        });
+        None
     }
 
     // ---- intents -------------------------------------------------------
-
-    /// How far PageUp/PageDown move: the focused part's height as last drawn,
-    /// so paging never skips a line.
-    fn page(&self) -> usize {
-        if self.focus == Focus::Checklist && self.mode == Mode::Run {
-            self.heights.checklist_steps()
-        } else {
-            self.pane_height()
-        }
-    }
-
-    /// Height of the pane that has focus, for scrolling and search.
-    pub fn pane_height(&self) -> usize {
-        match self.focus {
-            Focus::Logs => self.heights.logs(),
-            Focus::Checklist | Focus::Output => self.heights.output(),
-        }
-    }
-
-    fn focused_pane(&mut self) -> Option<&mut Pane> {
-        match self.focus {
-            Focus::Checklist | Focus::Output => {
-                let host = self.shown_host()?;
-                let step = self.selected;
-                Some(self.pane_mut(step, host))
-            }
-            Focus::Logs => self.logs.get_mut(self.log_tab).map(|l| &mut l.pane),
-        }
-    }
-
-    fn move_by(&mut self, delta: isize) {
-        if self.focus == Focus::Checklist && self.mode == Mode::Run {
-            let n = self.plan.steps.len();
-            if n == 0 {
-                return;
-            }
-            let next = (self.selected as isize + delta).clamp(0, n as isize - 1) as usize;
-            if next != self.selected {
-                self.selected = next;
-                self.host_sel = 0;
-            }
-            self.auto_select = false;
-            return;
-        }
-        let h = self.pane_height();
-        if let Some(p) = self.focused_pane() {
-            p.scroll(delta, h);
-        }
-    }
-
-    fn go_top(&mut self) {
-        if self.focus == Focus::Checklist && self.mode == Mode::Run {
-            self.selected = 0;
-            self.auto_select = false;
-        } else if let Some(p) = self.focused_pane() {
-            p.go_top();
-        }
-    }
-
-    fn go_end(&mut self) {
-        if self.focus == Focus::Checklist && self.mode == Mode::Run {
-            // Back to following the run.
-            self.auto_select = true;
-            if let Some(c) = self.current {
-                self.selected = c;
-            }
-        } else if let Some(p) = self.focused_pane() {
-            p.go_end();
-        }
-    }
 
     fn switch_host(&mut self, delta: isize) {
         if self.focus == Focus::Logs {
@@ -390,28 +416,6 @@ impl App {
             (pos + n - 1) % n
         }];
         tracing::debug!(focus = ?self.focus, "focus moved");
-    }
-
-    fn start_search(&mut self, query: String) {
-        let h = self.pane_height();
-        let found = match self.focused_pane() {
-            Some(p) => {
-                p.query = (!query.is_empty()).then_some(query.clone());
-                p.find(true, h)
-            }
-            None => false,
-        };
-        self.status = (!found && !query.is_empty()).then(|| strings::not_found(&query));
-    }
-
-    fn find(&mut self, forward: bool) {
-        let h = self.pane_height();
-        let found = self.focused_pane().is_some_and(|p| p.find(forward, h));
-        if !found {
-            self.status = Some(strings::NO_MATCH.into());
-        } else {
-            self.status = None;
-        }
     }
 
     fn next_log(&mut self) {

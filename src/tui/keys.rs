@@ -22,6 +22,13 @@ pub enum Intent {
     SearchNext,
     SearchPrev,
     Follow,
+    Wrap,
+    SidewaysLeft,
+    SidewaysRight,
+    Zoom,
+    Select,
+    Copy,
+    Save,
     NextLog,
     EnlargeLogs,
     HideLogs,
@@ -141,17 +148,59 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         label: "n/N",
-        help: "next / previous match",
+        help: "next / previous match (counted in the footer)",
         short: "match",
         footer: false,
         keys: &[ch('n', I::SearchNext), ch('N', I::SearchPrev)],
     },
     Binding {
+        label: "w",
+        help: "wrap long lines in the focused pane, or cut them again",
+        short: "wrap",
+        footer: true,
+        keys: &[ch('w', I::Wrap)],
+    },
+    Binding {
+        label: "< >",
+        help: "scroll the focused pane sideways (lines not wrapped)",
+        short: "sideways",
+        footer: false,
+        keys: &[ch('<', I::SidewaysLeft), ch('>', I::SidewaysRight)],
+    },
+    Binding {
+        label: "z",
+        help: "zoom the focused pane to the whole screen, and back",
+        short: "zoom",
+        footer: true,
+        keys: &[ch('z', I::Zoom)],
+    },
+    Binding {
         label: "f",
-        help: "follow the end of the focused pane",
+        help: "follow the run: its running step, its output's end",
         short: "follow",
         footer: false,
         keys: &[ch('f', I::Follow)],
+    },
+    Binding {
+        label: "v",
+        help: "select lines (j/k extend, C or S take them, Esc stops)",
+        short: "select",
+        footer: false,
+        keys: &[ch('v', I::Select)],
+    },
+    Binding {
+        label: "C",
+        help: "copy the selected lines (else the pane) to the clipboard",
+        short: "copy",
+        footer: false,
+        keys: &[ch('C', I::Copy)],
+    },
+    Binding {
+        label: "S",
+        help: "save the selected lines (else the pane) to a file",
+        short: "save",
+        footer: false,
+        keys: &[ch('S', I::Save)],
     },
     Binding {
         label: "t",
@@ -247,6 +296,15 @@ pub const ANSWERS: &[(char, Decision, &str)] = &[
 pub const QUESTION_KEYS: &[(&str, &str)] = &[
     ("Esc", "look around; Enter opens the question again"),
     ("j/k PgUp/PgDn", "scroll a long question"),
+    ("g/Home G/End", "its top / its end"),
+    ("? F1", "this help, the question's own keys first"),
+];
+
+/// The keys inside the help.
+pub const HELP_KEYS: &[(&str, &str)] = &[
+    ("j/k PgUp/PgDn", "scroll this help"),
+    ("g/Home G/End", "its top / its end"),
+    ("Esc ? q Enter", "close it"),
 ];
 
 /// The key that gives `decision` in a question.
@@ -255,6 +313,14 @@ pub fn answer_key(decision: Decision) -> Option<char> {
         .iter()
         .find(|(_, d, _)| *d == decision)
         .map(|(c, _, _)| *c)
+}
+
+/// What a key answers in the questions that offer it.
+pub fn meaning(code: KeyCode) -> Option<Decision> {
+    ANSWERS
+        .iter()
+        .find(|(c, _, _)| code == KeyCode::Char(*c))
+        .map(|(_, d, _)| *d)
 }
 
 /// The decision a key gives in a question that offers `choices`.

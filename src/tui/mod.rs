@@ -4,13 +4,19 @@
 pub mod app;
 pub mod input;
 pub mod keys;
+pub mod notify;
 pub mod pane;
+mod reading;
 pub mod state;
 pub mod strings;
+mod styled;
 pub mod term;
 pub mod theme;
 pub mod view;
+pub mod wrap;
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,11 +88,54 @@ pub enum End {
     TerminalGone,
 }
 
-/// How the loop ends besides the admin leaving.
+/// How the loop ends besides the admin leaving, and when it rings.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoopOptions {
     /// Leave as soon as the run has finished (benchmarks, tests).
     pub exit_when_finished: bool,
+    /// Ring when a question opens after this long without a key (`None`: never).
+    pub notify_after: Option<Duration>,
+    /// The desktop notifications the terminal takes besides the bell.
+    pub notifier: notify::Notifier,
+}
+
+impl LoopOptions {
+    /// For the admin's own terminal: the bell and notifications as the
+    /// environment sets them.
+    pub fn interactive() -> Self {
+        Self {
+            exit_when_finished: false,
+            notify_after: notify::notify_after_from_env(),
+            notifier: notify::Notifier::from_env(),
+        }
+    }
+}
+
+/// Write `text` to a new file at `path` (relative: under the current
+/// directory; `~/`: under the home directory); returns where it went.
+/// An existing file is never overwritten.
+fn save_text(path: &Path, text: &str) -> std::io::Result<PathBuf> {
+    let path = match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => path.to_path_buf(),
+    };
+    let at = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&at)?;
+    file.write_all(text.as_bytes())?;
+    Ok(at)
+}
+
+/// Bytes of drydock's own for the terminal, between two frames.
+fn emit(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(bytes)?;
+    out.flush()
 }
 
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
@@ -95,11 +144,14 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
 
 /// The TUI's loop: keys, engine events, helper messages and a frame deadline.
 /// Generic over the backend and the key stream so that it runs unchanged on
-/// a headless backend.
+/// a headless backend. `terminal_out` takes what drydock writes to the
+/// terminal besides frames (the clipboard, the bell).
+#[allow(clippy::too_many_arguments)]
 pub async fn event_loop<B, K>(
     app: &mut App,
     theme: &Theme,
     terminal: &mut ratatui::Terminal<B>,
+    terminal_out: &mut dyn Write,
     mut engine: Option<(&mut mpsc::Receiver<Event>, mpsc::Sender<Decision>)>,
     ui_rx: &mut mpsc::Receiver<UiMsg>,
     mut keys: K,
@@ -138,7 +190,10 @@ where
         let mut command = None;
         tokio::select! {
             key = keys.next() => match key {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => command = app.on_key(k),
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    app.last_key = Instant::now();
+                    command = app.on_key(k);
+                }
                 Some(Ok(TermEvent::Resize(..))) => {
                     app.dirty = true;
                     // A resize must repaint everything, not just the diff.
@@ -193,6 +248,9 @@ where
             _ = hangup.recv() => if app.run_in_progress() { signalled = true } else { return Ok(End::Force) },
             _ = interrupt.recv() => return Ok(End::Force),
         }
+        if let Some(text) = app.notification_due(Instant::now(), options.notify_after) {
+            emit(terminal_out, &options.notifier.sequence(&text))?;
+        }
         match command {
             Some(Command::Decide(d)) => {
                 if let Some((_, tx)) = engine.as_ref() {
@@ -201,6 +259,11 @@ where
             }
             Some(Command::Quit) => return Ok(End::Quit),
             Some(Command::ForceQuit) => return Ok(End::Force),
+            Some(Command::Write(bytes)) => emit(terminal_out, &bytes)?,
+            Some(Command::Save { path, text, lines }) => {
+                let result = save_text(&path, &text);
+                app.saved(path, lines, result);
+            }
             None => {}
         }
     }
@@ -237,10 +300,11 @@ pub async fn drive(
         &mut app,
         &theme,
         &mut guard.terminal,
+        &mut std::io::stdout(),
         Some((&mut events, decisions.clone())),
         &mut ui_rx,
         EventStream::new(),
-        LoopOptions::default(),
+        LoopOptions::interactive(),
     )
     .await;
     drop(guard);
@@ -328,10 +392,11 @@ pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32
         &mut app,
         &theme,
         &mut guard.terminal,
+        &mut std::io::stdout(),
         Some((&mut logs, no_decisions)),
         &mut ui_rx,
         EventStream::new(),
-        LoopOptions::default(),
+        LoopOptions::interactive(),
     )
     .await;
     cancel.cancel();

@@ -168,44 +168,99 @@ pub enum Mode {
     Logs,
 }
 
-/// The heights the last frame gave the parts that scroll, recorded by the
-/// view while it draws (as gitui's `VerticalScroll` does) and read by key
-/// handling for page sizes and search: the state never works out the layout.
-/// Until the first frame every height is 0, which readers take as 1.
-#[derive(Debug, Default)]
-pub struct DrawnHeights {
-    // std's `Cell`: drawing has only `&App`.
-    checklist_steps: std::cell::Cell<u16>,
-    output: std::cell::Cell<u16>,
-    logs: std::cell::Cell<u16>,
+/// How the admin reads a pane (the output pane, the log pane): wrapped, or
+/// cut at the edge and scrolled sideways. It stays as the shown step changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub wrap: bool,
+    /// Columns scrolled sideways, when not wrapped.
+    pub sideways: usize,
 }
 
-impl DrawnHeights {
+/// A line being typed in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typing {
+    Search(String),
+    /// Where to save the focused pane's text.
+    SavePath(String),
+}
+
+/// What the last frame drew of one pane's text.
+#[derive(Debug, Default)]
+pub struct DrawnPane {
+    rows: std::cell::Cell<u16>,
+    /// Columns for the text, right of the gutter.
+    columns: std::cell::Cell<u16>,
+    /// The widest line on screen, in columns.
+    widest: std::cell::Cell<usize>,
+}
+
+impl DrawnPane {
+    /// Rows of text shown; until the first frame 0, taken as 1.
+    pub fn rows(&self) -> usize {
+        usize::from(self.rows.get()).max(1)
+    }
+
+    pub fn columns(&self) -> usize {
+        usize::from(self.columns.get()).max(1)
+    }
+
+    pub fn widest(&self) -> usize {
+        self.widest.get()
+    }
+
+    pub fn record(&self, rows: u16, columns: u16, widest: usize) {
+        self.rows.set(rows);
+        self.columns.set(columns);
+        self.widest.set(widest);
+    }
+}
+
+/// A window's text that may not fit: the rows shown and how many there are.
+#[derive(Debug, Default)]
+pub struct DrawnScroll {
+    shown: std::cell::Cell<u16>,
+    total: std::cell::Cell<u16>,
+}
+
+impl DrawnScroll {
+    pub fn shown(&self) -> u16 {
+        self.shown.get().max(1)
+    }
+
+    /// The furthest the text scrolls: its last row on the bottom row.
+    pub fn max_scroll(&self) -> u16 {
+        self.total.get().saturating_sub(self.shown())
+    }
+
+    pub fn record(&self, shown: u16, total: usize) {
+        self.shown.set(shown);
+        self.total.set(u16::try_from(total).unwrap_or(u16::MAX));
+    }
+}
+
+/// The sizes the last frame gave the parts that scroll, recorded by the
+/// view while it draws (as gitui's `VerticalScroll` does) and read by key
+/// handling for page sizes, scrolling limits and search: the state never
+/// works out the layout.
+#[derive(Debug, Default)]
+pub struct DrawnSizes {
+    // std's `Cell`: drawing has only `&App`.
+    checklist_steps: std::cell::Cell<u16>,
+    pub output: DrawnPane,
+    pub logs: DrawnPane,
+    pub help: DrawnScroll,
+    pub prompt: DrawnScroll,
+}
+
+impl DrawnSizes {
     /// Steps the checklist shows at once.
     pub fn checklist_steps(&self) -> usize {
         usize::from(self.checklist_steps.get()).max(1)
     }
 
-    /// Lines of output shown, below any guard or banner-wait panel.
-    pub fn output(&self) -> usize {
-        usize::from(self.output.get()).max(1)
-    }
-
-    /// Lines of the log pane shown, below its tabs.
-    pub fn logs(&self) -> usize {
-        usize::from(self.logs.get()).max(1)
-    }
-
     pub fn record_checklist_steps(&self, steps: usize) {
         self.checklist_steps
             .set(u16::try_from(steps).unwrap_or(u16::MAX));
-    }
-
-    pub fn record_output(&self, lines: u16) {
-        self.output.set(lines);
-    }
-
-    pub fn record_logs(&self, lines: u16) {
-        self.logs.set(lines);
     }
 }

@@ -7,13 +7,28 @@ use crate::remote::ExitStatus;
 pub const APP: &str = "drydock";
 pub const DRY_RUN: &str = " DRY RUN ";
 pub const ROLLING_BACK: &str = " ROLLING BACK ";
+pub const RESUMED: &str = " RESUMED ";
+pub const FINISHED: &str = " FINISHED ";
 pub const CHECKLIST: &str = "Steps";
 pub const OUTPUT: &str = "Output";
 pub const LOGS: &str = "Logs";
 pub const HELP: &str = "Help";
 pub const SUMMARY: &str = "Summary";
-pub const FOLLOWING: &str = "following";
-pub const SCROLLED: &str = "scrolled (f or End: follow)";
+pub const AT_END: &str = "at the end";
+pub const SCROLLED: &str = "scrolled (End: to the end)";
+pub const WRAPPED: &str = "wrapped";
+pub const FOLLOWS_RUN: &str = "· follows the run";
+pub const PICKED: &str = "· picked (f: follow the run)";
+pub const WRAPPED_NO_SIDEWAYS: &str =
+    "the lines are wrapped: w cuts them again, then < > scroll sideways";
+pub const NOTHING_TO_TAKE: &str = "nothing to copy or save: the pane is empty";
+pub const SEARCH_KEYS: &str = "   Enter search · Esc cancel";
+pub const SAVE_TO: &str = "save to: ";
+pub const SAVE_KEYS: &str = "   Enter saves (a new file) · Esc cancels";
+pub const SELECTING_KEYS: &str =
+    "selecting lines: j/k PgUp/PgDn g/G move its end · C copy · S save · Esc stop";
+/// The continuation of a wrapped line, in the gutter.
+pub const WRAP_GUTTER: &str = "↪ ";
 pub const NO_OUTPUT: &str = "(no output yet)";
 pub const NO_HOSTS: &str = "(this step runs on no selected host)";
 pub const NO_LOGS: &str = "(the runbook has no [logs])";
@@ -23,6 +38,12 @@ pub const HIDDEN_TYPING: &str = "(what you type is not shown)";
 pub const HELP_MODAL_KEYS: &str = "In a question";
 pub const HELP_MAIN_KEYS: &str = "Anywhere";
 pub const HELP_CLOSE: &str = "Esc or ? closes this help";
+pub const HELP_THIS_QUESTION: &str = "This question";
+pub const HELP_IN_HELP: &str = "In this help";
+pub const TYPE_THE_ID: &str = "step id, Enter";
+pub const BREAKS_THE_LOCK: &str = "break the lock (Esc then a: abort instead)";
+pub const AT_THE_END: &str = "▲ that is all · k, PgUp, g go back up";
+pub const NOTIFY_QUESTION: &str = "drydock: a question waits for your answer";
 pub const CONFIRM_QUIT_TITLE: &str = "Leave drydock?";
 pub const CONFIRM_QUIT: &str = "A run is in progress. Leaving aborts it: the running command is ended, and the undo and always steps are offered before drydock exits.";
 pub const CONFIRM_ABORT_TITLE: &str = "Abort the run?";
@@ -124,6 +145,7 @@ pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
 pub const CONN_FAILED: &str = "unreachable";
 pub const MARK_GATE: &str = "gate";
+pub const MARK_MANUAL: &str = "manual";
 pub const MARK_GUARD: &str = "guard";
 pub const MARK_WHEN: &str = "when";
 pub const MARK_ROLLING: &str = "rolling";
@@ -232,6 +254,94 @@ pub fn undo_state(word: &str) -> String {
     format!(" (undo {word})")
 }
 
+/// "1 line", "2 lines".
+pub fn line_count(n: usize) -> String {
+    if n == 1 {
+        "1 line".into()
+    } else {
+        format!("{n} lines")
+    }
+}
+
+pub fn dropped(n: u64) -> String {
+    format!("{n} older dropped")
+}
+
+pub fn from_column(column: usize) -> String {
+    format!("from column {column}")
+}
+
+pub fn selected_lines(n: usize) -> String {
+    format!("{n} selected")
+}
+
+/// A search in a pane's title: where among the matches, or that there is none.
+pub fn search_state(query: &str, at: Option<usize>, total: usize) -> String {
+    match (total, at) {
+        (0, _) => format!("/{query} no match"),
+        (t, Some(a)) => format!("/{query} {a}/{t}"),
+        (t, None) => format!("/{query} {t} matches"),
+    }
+}
+
+pub fn steps(steps: usize) -> String {
+    if steps == 1 {
+        "1 step".into()
+    } else {
+        format!("{steps} steps")
+    }
+}
+
+pub fn match_of(query: &str, at: usize, total: usize) -> String {
+    format!("/{query}: match {at} of {total}")
+}
+
+pub fn step_of(step: usize, steps: usize) -> String {
+    format!("step {step}/{steps}")
+}
+
+pub fn elapsed(clock: &str) -> String {
+    format!("elapsed {clock}")
+}
+
+pub fn banner_starts_in(countdown: &str) -> String {
+    format!("banner in {countdown}")
+}
+
+pub fn more_below(n: usize) -> String {
+    format!("▼ more below ({}) · j, PgDn, G", line_count(n))
+}
+
+pub fn copied(kept: usize, total: usize) -> String {
+    if kept == total {
+        format!("copied {} to the clipboard (OSC 52)", line_count(total))
+    } else {
+        format!(
+            "copied the last {kept} of {total} lines to the clipboard (OSC 52 takes at most 512 KiB; S saves them all)"
+        )
+    }
+}
+
+pub fn saved(lines: usize, path: &str) -> String {
+    format!("saved {} to {path}", line_count(lines))
+}
+
+pub fn cannot_save(path: &str, e: &dyn std::fmt::Display) -> String {
+    format!("cannot save to {path}: {e}")
+}
+
+pub fn no_undo(step_id: &str) -> String {
+    format!("u: the step '{step_id}' has no undo")
+}
+
+pub fn not_offered(key: char, word: &str) -> String {
+    format!("{key} ({word}) is not offered in this question")
+}
+
+pub fn notify_prompt(step_id: &str) -> String {
+    format!("drydock: the step '{step_id}' waits for your answer")
+}
+
 pub fn not_found(query: &str) -> String {
     format!("'{query}' not found")
 }
@@ -261,14 +371,15 @@ pub fn skipped_line(reason: &str) -> String {
     format!("drydock: skipped: {reason}")
 }
 
-/// The command as it starts, dimmed so it reads as drydock's, not the host's.
+/// The command as it starts, dimmed so it reads as drydock's, not the host's;
+/// an undo or a later attempt says so.
 pub fn started_line(command: &str, undo: bool, attempt: u32) -> String {
     let what = match (undo, attempt) {
-        (true, _) => "undo".to_string(),
-        (false, a) if a > 1 => format!("attempt {a}"),
-        _ => "start".to_string(),
+        (true, _) => "   (undo)".to_string(),
+        (false, a) if a > 1 => format!("   (attempt {a})"),
+        _ => String::new(),
     };
-    format!("\x1b[2m$ {command}   ({what})\x1b[0m")
+    format!("\x1b[2m$ {command}{what}\x1b[0m")
 }
 
 pub fn finished_line(

@@ -1,6 +1,7 @@
-//! Snapshots of every view and modal on a fixed 100x30 screen, in the default
-//! theme (with colours) and under `NO_COLOR`, and the gated flows driven by
-//! keys: the prompt, yes, and no.
+//! Snapshots of every view and modal on the classic 80x24 terminal and on a
+//! large 200x50 one, in the default theme (with colours), and at 80x24 under
+//! `NO_COLOR`; and the gated flows driven by keys: the prompt, yes, and no.
+//! Keys are pressed on the 80x24 screen.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,8 +25,11 @@ use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Prompter, Question, Stream};
 use crate::runbook::Plan;
 
-const W: u16 = 100;
-const H: u16 = 30;
+/// The screen keys are pressed on, and the small snapshots' size.
+const W: u16 = 80;
+const H: u16 = 24;
+/// The large snapshots' size.
+const LARGE: (u16, u16) = (200, 50);
 
 const RUNBOOK: &str = r#"
 [runbook]
@@ -291,7 +295,11 @@ impl Fixture {
 }
 
 fn buffer(app: &App, theme: &Theme) -> Buffer {
-    let mut terminal = match Terminal::new(TestBackend::new(W, H)) {
+    buffer_at(app, theme, W, H)
+}
+
+fn buffer_at(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    let mut terminal = match Terminal::new(TestBackend::new(w, h)) {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     };
@@ -321,22 +329,31 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
-/// Snapshot a view twice: the default theme's full buffer (text and styles)
-/// and the `NO_COLOR` one, which must not carry a single colour.
+/// Snapshot a view three times: the default theme's full buffer (text and
+/// styles) at 80x24 and at 200x50, and the `NO_COLOR` one at 80x24, which
+/// must not carry a single colour (at either size).
 fn snap(name: &str, app: &App) {
-    let dark = buffer(app, &Theme::fallback());
-    insta::assert_snapshot!(format!("{name}"), format!("{}\n{:?}", text(&dark), dark));
-    let mono = buffer(app, &Theme::fallback().no_color());
-    for cell in mono.content() {
-        assert!(
-            cell.fg == Color::Reset && cell.bg == Color::Reset,
-            "{name}: NO_COLOR drew a colour: {cell:?}"
+    let (lw, lh) = LARGE;
+    for (w, h) in [(lw, lh), (W, H)] {
+        let dark = buffer_at(app, &Theme::fallback(), w, h);
+        insta::assert_snapshot!(
+            format!("{name}_{w}x{h}"),
+            format!("{}\n{:?}", text(&dark), dark)
         );
+        let mono = buffer_at(app, &Theme::fallback().no_color(), w, h);
+        for cell in mono.content() {
+            assert!(
+                cell.fg == Color::Reset && cell.bg == Color::Reset,
+                "{name} at {w}x{h}: NO_COLOR drew a colour: {cell:?}"
+            );
+        }
+        if w == W {
+            insta::assert_snapshot!(
+                format!("{name}__no_color"),
+                format!("{}\n{:?}", text(&mono), mono)
+            );
+        }
     }
-    insta::assert_snapshot!(
-        format!("{name}__no_color"),
-        format!("{}\n{:?}", text(&mono), mono)
-    );
 }
 
 fn screen(app: &App) -> String {
@@ -1102,10 +1119,11 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
             line: format!("log line {i:03}"),
         });
     }
-    // The output pane has the focus first; Tab goes on to the logs.
+    // The output pane has the focus first; Tab goes on to the logs, enlarged
+    // so that lines past the first page show on the 80x24 screen.
     for (label, focus_keys) in [
         ("output line ", &[][..]),
-        ("log line ", &[KeyCode::Tab][..]),
+        ("log line ", &[KeyCode::Tab, KeyCode::Char('L')][..]),
     ] {
         for &k in focus_keys {
             f.key(k);
@@ -1241,3 +1259,5 @@ fn scrollback_is_bounded() {
     }
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
 }
+
+mod reading;

@@ -7,15 +7,30 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+// One file shared with tests/support, whose fixtures check the same way; a
+// suite that takes both compiles it twice, which is harmless.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/leftovers.rs"]
+pub mod leftovers;
+
 pub fn drydock() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
     cmd.env_remove("DRYDOCK_STATE_DIR").env("NO_COLOR", "1");
     cmd
 }
 
-/// A temp dir holding a runbook, its sites and its journal dir.
+/// A temp dir holding a runbook, its sites and its journal dir. When it goes,
+/// no process of the test may be left in it (see `leftovers`): whatever runs
+/// there (a site's server) must be stopped before, so keep a `Fixture` the
+/// last field of a struct and the first local of a test.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        leftovers::assert_none_left(&self.root(), "the test");
+    }
 }
 
 impl Fixture {
@@ -59,7 +74,9 @@ impl Fixture {
             .arg(runbook)
             .arg("--journal-dir")
             .arg(self.journal_dir())
-            .args(args);
+            .args(args)
+            // Marks what the run starts on this machine as the test's own.
+            .env("DRYDOCK_TEST_FIXTURE", self.dir.path());
         run_with_input(cmd, input)
     }
 

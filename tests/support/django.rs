@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
+use super::leftovers;
+
 /// The virtualenv with Django and gunicorn (`scripts/test` makes it).
 pub fn venv() -> PathBuf {
     let dir = std::env::var_os("DRYDOCK_TEST_VENV").map_or_else(
@@ -130,11 +134,20 @@ impl Site {
         }
     }
 
+    /// Stop gunicorn: its master, named by the pid file, takes the workers
+    /// along. Bounded, unlike `stop_command`: a run may have left the pid file
+    /// stale, and its pid may belong to another process by now.
     pub fn stop(&self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(self.stop_command())
-            .status();
+        let pid = std::fs::read_to_string(self.pidfile())
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok());
+        let Some(pid) = pid else {
+            return;
+        };
+        let marker = self.root.display().to_string();
+        if !leftovers::stop(pid, &marker, Signal::SIGTERM) {
+            leftovers::stop(pid, &marker, Signal::SIGKILL);
+        }
     }
 
     /// What the site answers: (status, body).

@@ -1,2 +1,3 @@
 pub mod django;
+pub mod leftovers;
 pub mod sshd;

@@ -82,6 +82,7 @@ impl Sshd {
                  PubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\n\
                  Subsystem sftp internal-sftp\n\
+                 SetEnv DRYDOCK_TEST_SSHD={d}\n\
                  LogLevel VERBOSE\n"
             ),
         )
@@ -198,7 +199,7 @@ impl Sshd {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let mut pids = descendants(child.id());
+        let mut pids = super::leftovers::descendants(child.id());
         pids.push(child.id());
         for pid in pids {
             if let Ok(pid) = i32::try_from(pid) {
@@ -212,45 +213,14 @@ impl Sshd {
     }
 }
 
-/// Every process below `root`, found through /proc's parent links.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-                continue;
-            };
-            // The command name may hold spaces; the fields after its ')' do not.
-            let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                continue;
-            };
-            let ppid = after
-                .split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                parent_of.push((pid, ppid));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for &(pid, ppid) in &parent_of {
-            if ppid == p && !out.contains(&pid) {
-                out.push(pid);
-                frontier.push(pid);
-            }
-        }
-    }
-    out
-}
-
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.kill();
+        // Commands run through this server carry DRYDOCK_TEST_SSHD (see the
+        // config): one that escaped the kill above has daemonized.
+        super::leftovers::assert_none_left(
+            &self.dir.path().display().to_string(),
+            "the test's sshd",
+        );
     }
 }

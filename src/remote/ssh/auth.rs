@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::session::error::{code, session_code};
 use crate::remote::Question;
 
 /// How many times a wrong passphrase may be typed for one key, as ssh allows.
@@ -47,8 +48,8 @@ pub fn candidate_files(identity: Option<&Path>, from_config: &[PathBuf]) -> Vec<
         None => from_config.to_vec(),
     };
     let defaults = [
-        super::expand_home("~/.ssh/id_ed25519"),
-        super::expand_home("~/.ssh/id_rsa"),
+        crate::remote::expand_home("~/.ssh/id_ed25519"),
+        crate::remote::expand_home("~/.ssh/id_rsa"),
     ];
     for p in explicit.into_iter().chain(defaults) {
         if p.is_file() && !out.contains(&p) {
@@ -102,7 +103,12 @@ pub fn authenticate(
                     break;
                 }
                 // libssh2 reports a wrong passphrase as a file error; ask again.
-                Err(e) if matches!(e.code(), ssh2::ErrorCode::Session(-16 | -48)) => {
+                Err(e)
+                    if matches!(
+                        session_code(&e),
+                        Some(code::FILE | code::KEYFILE_AUTH_FAILED)
+                    ) =>
+                {
                     outcome = format!("{shown} (wrong passphrase)");
                 }
                 Err(e) => {

@@ -22,7 +22,7 @@ const MAX_DEPTH: usize = 8;
 
 /// What `~/.ssh/config` says for `alias`; an absent or unreadable file says nothing.
 pub fn lookup(alias: &str) -> HostConfig {
-    let path = super::expand_home("~/.ssh/config");
+    let path = crate::remote::expand_home("~/.ssh/config");
     let mut out = HostConfig::default();
     if let Ok(text) = std::fs::read_to_string(&path) {
         apply(&text, alias, &mut out, 0);
@@ -129,9 +129,9 @@ fn apply(text: &str, alias: &str, out: &mut HostConfig, depth: usize) {
 
 fn include_files(arg: &str) -> Vec<PathBuf> {
     let path = if arg.starts_with('~') || arg.starts_with('/') {
-        super::expand_home(arg)
+        crate::remote::expand_home(arg)
     } else {
-        super::expand_home("~/.ssh").join(arg)
+        crate::remote::expand_home("~/.ssh").join(arg)
     };
     let name = path
         .file_name()
@@ -155,14 +155,14 @@ fn include_files(arg: &str) -> Vec<PathBuf> {
 
 /// Expand `~`, `%d` (home), `%u` (local user), `%h` (host) and `%r` (remote user) in an `IdentityFile`.
 pub fn expand_identity(path: &str, host: &str, user: &str) -> PathBuf {
-    let home = super::expand_home("~").display().to_string();
+    let home = crate::remote::expand_home("~").display().to_string();
     let p = path
         .replace("%d", &home)
         .replace("%u", &whoami::username())
         .replace("%h", host)
         .replace("%r", user)
         .replace("%%", "%");
-    super::expand_home(&p)
+    crate::remote::expand_home(&p)
 }
 
 #[cfg(test)]

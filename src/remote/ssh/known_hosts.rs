@@ -226,7 +226,7 @@ pub fn append(path: &Path, host: &str, port: u16, key: &[u8]) -> std::io::Result
 
 /// The known_hosts file a host uses: the runbook's, else `~/.ssh/known_hosts`.
 pub fn path_for(configured: Option<&str>) -> PathBuf {
-    super::expand_home(configured.unwrap_or("~/.ssh/known_hosts"))
+    crate::remote::expand_home(configured.unwrap_or("~/.ssh/known_hosts"))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BoxedIo, Chunk, ConnectError, ExecRequest, ExitStatus, Prompter, Transport, TransportError,
 };
-use crate::runbook::{Host, HostKeyPolicy};
+use crate::runbook::Host;
 use session::{Handle, Request, Setup, SftpOp, SftpValue};
 
 /// How long a cancelled command may take to be ended on the host before we
@@ -32,21 +32,6 @@ const CANCEL_WAIT: Duration = Duration::from_secs(15);
 /// the caller; past that the thread stops reading and the SSH window fills.
 const RELAY_DEPTH: usize = 32;
 
-/// `~` and `~/...` on this machine.
-pub fn expand_home(path: &str) -> PathBuf {
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
-    if path == "~" {
-        if let Some(h) = home() {
-            return h;
-        }
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(h) = home() {
-            return h.join(rest);
-        }
-    }
-    PathBuf::from(path)
-}
-
 /// A path on the host: SFTP starts in the login directory, so `~/x` is `x`.
 fn remote_path(path: &str) -> PathBuf {
     if path == "~" {
@@ -55,54 +40,6 @@ fn remote_path(path: &str) -> PathBuf {
         PathBuf::from(rest)
     } else {
         PathBuf::from(path)
-    }
-}
-
-/// Where and how to connect, after `~/.ssh/config` filled in what the runbook left open.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub name: String,
-    pub hostname: String,
-    pub user: String,
-    pub port: u16,
-    pub identity: Option<PathBuf>,
-    pub config_identities: Vec<PathBuf>,
-    pub known_hosts: PathBuf,
-    pub policy: HostKeyPolicy,
-    pub timeout: Duration,
-}
-
-impl Target {
-    pub fn resolve(host: &Host) -> Self {
-        let cfg = config::lookup(&host.address);
-        let user = match (&cfg.user, host.user_given) {
-            (Some(u), false) => u.clone(),
-            _ => host.user.clone(),
-        };
-        let port = match (cfg.port, host.port_given) {
-            (Some(p), false) => p,
-            _ => host.port,
-        };
-        let hostname = cfg
-            .host_name
-            .clone()
-            .unwrap_or_else(|| host.address.clone());
-        let config_identities = cfg
-            .identity_files
-            .iter()
-            .map(|f| config::expand_identity(f, &hostname, &user))
-            .collect();
-        Self {
-            name: host.name.clone(),
-            hostname,
-            user,
-            port,
-            identity: host.identity.as_deref().map(expand_home),
-            config_identities,
-            known_hosts: known_hosts::path_for(host.known_hosts.as_deref()),
-            policy: host.host_keys,
-            timeout: host.connect_timeout,
-        }
     }
 }
 
@@ -133,9 +70,8 @@ pub async fn connect(
 }
 
 async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, ConnectError> {
-    let target = Target::resolve(host);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    session::spawn(target, tx);
+    session::spawn(host.clone(), tx);
     while let Some(msg) = rx.recv().await {
         match msg {
             Setup::Ask(question, answer) => {
@@ -169,9 +105,14 @@ impl SshTransport {
     async fn live(&self) -> Result<Handle, TransportError> {
         let mut current = self.handle.lock().await;
         if current.has_ended() {
+            tracing::info!(host = %self.name, reason = %current.end_reason(), "reconnecting");
             match open_session(&self.host, self.prompter.as_ref()).await {
-                Ok(fresh) => *current = fresh,
+                Ok(fresh) => {
+                    tracing::info!(host = %self.name, "reconnected");
+                    *current = fresh;
+                }
                 Err(e) => {
+                    tracing::info!(host = %self.name, error = %e, "reconnecting failed");
                     return Err(TransportError::Lost {
                         host: self.name.clone(),
                         reason: format!(
@@ -205,6 +146,34 @@ impl SshTransport {
     }
 }
 
+/// Ends command `id` on its host when the future of `exec` is dropped before
+/// the command's answer came (the engine drops it on a timeout, a superseded
+/// guard poll, an override or an abort), as an explicit cancel does.
+struct CancelOnDrop<'a> {
+    handle: &'a Handle,
+    id: u64,
+    armed: bool,
+}
+
+impl CancelOnDrop<'_> {
+    /// The command's answer came: nothing is left to end.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            tracing::debug!(
+                job = self.id,
+                "command dropped before it finished; cancelling it"
+            );
+            self.handle.send(Request::Cancel { id: self.id });
+        }
+    }
+}
+
 fn unexpected(what: &str) -> TransportError {
     TransportError::Failed(format!("unexpected answer to {what}"))
 }
@@ -235,6 +204,11 @@ impl Transport for SshTransport {
         if !sent {
             return Err(self.lost(&handle));
         }
+        let guard = CancelOnDrop {
+            handle: &handle,
+            id,
+            armed: true,
+        };
         let forward = async {
             while let Some(chunk) = relayed.recv().await {
                 if starved.swap(false, Ordering::SeqCst) {
@@ -257,6 +231,7 @@ impl Transport for SshTransport {
             }
         };
         let ((), result) = tokio::join!(forward, outcome);
+        guard.disarm();
         result
     }
 

@@ -22,7 +22,9 @@ use crate::tui::theme::Theme;
 fn markers(app: &App, step: usize) -> Vec<&'static str> {
     let st = &app.plan.steps[step];
     let mut m = Vec::new();
-    if st.confirm || matches!(st.action, Action::Manual(_)) {
+    if matches!(st.action, Action::Manual(_)) {
+        m.push(s::MARK_MANUAL);
+    } else if st.confirm {
         m.push(s::MARK_GATE);
     }
     if matches!(st.action, Action::Guard(_)) {
@@ -110,7 +112,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
     let rows_per = if multi { 2 } else { 1 };
     let n = app.plan.steps.len();
     let visible_steps = (height / rows_per).max(1);
-    app.heights.record_checklist_steps(visible_steps);
+    app.drawn.record_checklist_steps(visible_steps);
     let first = if app.selected >= visible_steps {
         (app.selected + 1 - visible_steps).min(n.saturating_sub(visible_steps))
     } else {

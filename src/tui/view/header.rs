@@ -1,16 +1,143 @@
 //! The two header lines: the run and its state, then the hosts.
 
+use std::time::Duration;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
 
-use super::clock;
+use super::{clock, pad};
 use crate::tui::app::App;
 use crate::tui::state::{CellStatus, Conn, LockView, Mode};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
+
+/// The run's modes, most telling first.
+fn modes(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let mut m = Vec::new();
+    if app.dry_run {
+        m.push(Span::styled(s::DRY_RUN, theme.dry_run()));
+    }
+    if app.resumed {
+        m.push(Span::styled(s::RESUMED, theme.dry_run()));
+    }
+    if app.finished.is_some() {
+        m.push(Span::styled(
+            s::FINISHED,
+            theme.ok().add_modifier(Modifier::REVERSED),
+        ));
+    } else if app.rollback {
+        m.push(Span::styled(
+            s::ROLLING_BACK,
+            theme.alert().add_modifier(Modifier::REVERSED),
+        ));
+    }
+    m
+}
+
+/// How long the run has taken: up to now, or to its last step's end.
+fn elapsed(app: &App) -> Duration {
+    if app.finished.is_none() {
+        return app.now.saturating_duration_since(app.started);
+    }
+    app.cells
+        .iter()
+        .flatten()
+        .filter_map(|c| {
+            c.started
+                .map(|s| s.saturating_duration_since(app.started) + c.duration.unwrap_or_default())
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+/// The first line's parts in the order they give way when the line is too
+/// narrow: the last ones go first. The run's name is cut rather than dropped.
+fn first_line(app: &App, theme: &Theme) -> Vec<(Vec<Span<'static>>, bool)> {
+    let mut parts = vec![(
+        vec![Span::styled(format!(" {} ", s::APP), theme.title(true))],
+        false,
+    )];
+    for m in modes(app, theme) {
+        parts.push((vec![Span::raw(" "), m], false));
+    }
+    if app.mode == Mode::Run {
+        let steps = app.plan.steps.len();
+        let count = app
+            .current
+            .map_or_else(|| s::steps(steps), |c| s::step_of(c + 1, steps));
+        parts.push((
+            vec![Span::styled(format!("  {count}"), theme.text())],
+            false,
+        ));
+        parts.push((
+            vec![Span::styled(
+                format!("  {}", s::elapsed(&clock(elapsed(app)))),
+                theme.text(),
+            )],
+            false,
+        ));
+    }
+    if let Some((_, until)) = app.waiting_until {
+        let left = (until - app.wall).to_std().unwrap_or_default();
+        parts.push((
+            vec![Span::styled(
+                format!("  {}", s::banner_starts_in(&clock(left))),
+                theme.alert(),
+            )],
+            false,
+        ));
+    }
+    parts.push((
+        vec![Span::styled(
+            format!("  {}", app.plan.name),
+            theme.title(false),
+        )],
+        true,
+    ));
+    if let Some(id) = &app.run_id {
+        parts.push((
+            vec![Span::styled(format!("  run {id}"), theme.muted())],
+            false,
+        ));
+    }
+    if let Some(d) = &app.plan.description {
+        parts.push((vec![Span::styled(format!("  {d}"), theme.muted())], false));
+    }
+    parts
+}
+
+/// Lay `parts` out in `width` columns: whole while they fit, a part that
+/// may be cut is cut with an ellipsis, and nothing after the first that
+/// does not fit.
+fn give_way(parts: Vec<(Vec<Span<'static>>, bool)>, width: usize) -> Vec<Span<'static>> {
+    let mut out = Vec::new();
+    let mut room = width;
+    for (spans, may_cut) in parts {
+        let w: usize = spans.iter().map(|s| s.content.width()).sum();
+        if w <= room {
+            room -= w;
+            out.extend(spans);
+            continue;
+        }
+        if may_cut && room > 3 {
+            for sp in spans {
+                let cut = pad(&sp.content, room.min(sp.content.width()));
+                let cut = cut.trim_end().to_string();
+                room = room.saturating_sub(cut.width());
+                out.push(Span::styled(cut, sp.style));
+                if room == 0 {
+                    break;
+                }
+            }
+        }
+        break;
+    }
+    out
+}
 
 pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, theme.header());
@@ -18,59 +145,7 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         Constraint::Length(1),
         Constraint::Length(1),
     ]));
-    let mut top = vec![
-        Span::styled(format!(" {} ", s::APP), theme.title(true)),
-        Span::styled(app.plan.name.clone(), theme.title(false)),
-    ];
-    if let Some(id) = &app.run_id {
-        top.push(Span::styled(format!("  run {id}"), theme.muted()));
-    }
-    // The description goes last on the line: the line is cut at the screen's
-    // edge, and the run's state matters more than its description.
-    let description = app.plan.description.as_ref().map(|d| format!("  {d}"));
-    if app.mode == Mode::Run {
-        let elapsed =
-            app.finished
-                .as_ref()
-                .map_or(app.now.saturating_duration_since(app.started), |_| {
-                    app.cells
-                        .iter()
-                        .flatten()
-                        .filter_map(|c| {
-                            c.started.map(|s| {
-                                s.saturating_duration_since(app.started)
-                                    + c.duration.unwrap_or_default()
-                            })
-                        })
-                        .max()
-                        .unwrap_or_default()
-                });
-        top.push(Span::styled(
-            format!("  elapsed {}", clock(elapsed)),
-            theme.text(),
-        ));
-    }
-    if app.dry_run {
-        top.push(Span::raw("  "));
-        top.push(Span::styled(s::DRY_RUN, theme.dry_run()));
-    }
-    if app.rollback {
-        top.push(Span::raw("  "));
-        top.push(Span::styled(
-            s::ROLLING_BACK,
-            theme.alert().add_modifier(Modifier::REVERSED),
-        ));
-    }
-    if let Some((_, until)) = app.waiting_until {
-        let left = (until - app.wall).to_std().unwrap_or_default();
-        top.push(Span::styled(
-            format!("  banner: starts in {}", clock(left)),
-            theme.alert(),
-        ));
-    }
-    if let Some(d) = description {
-        top.push(Span::styled(d, theme.muted()));
-    }
+    let top = give_way(first_line(app, theme), usize::from(l1.width));
     Paragraph::new(Line::from(top)).render(l1, buf);
 
     let mut hosts = vec![Span::styled(" hosts ", theme.muted())];
@@ -96,6 +171,8 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
         hosts.push(Span::styled(format!(" {word}"), theme.muted()));
         match &h.lock {
             LockView::None => {}
+            // The run releases its locks as it finishes.
+            LockView::Taken(_) if app.finished.is_some() => {}
             LockView::Taken(_) => hosts.push(Span::styled(" locked", theme.ok())),
             LockView::Held { holder, .. } => hosts.push(Span::styled(
                 format!(" lock held by {holder}"),

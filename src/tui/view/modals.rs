@@ -14,9 +14,9 @@ use crate::journal::RunStatus;
 use crate::remote::Question;
 use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
-use crate::tui::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
+use crate::tui::keys::{ANSWERS, BINDINGS, HELP_KEYS, QUESTION_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{CellStatus, QuestionState};
+use crate::tui::state::{CellStatus, DrawnScroll, QuestionState};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
@@ -26,6 +26,8 @@ struct Size(u16, u16);
 const PROMPT: Size = Size(86, 80);
 const CONFIRM: Size = Size(60, 40);
 const HELP: Size = Size(80, 100);
+/// The help is never narrower than this (or the screen): its lines are short.
+const HELP_MIN_WIDTH: u16 = 78;
 const WHOLE: Size = Size(100, 100);
 
 /// Every window's frame: clear a centred part of `area`, draw a double border
@@ -42,6 +44,11 @@ fn window(
         Constraint::Percentage(size.0),
         Constraint::Percentage(size.1),
     );
+    window_at(theme, title, danger, r, buf)
+}
+
+/// A window's frame at `r`.
+fn window_at(theme: &Theme, title: &str, danger: bool, r: Rect, buf: &mut Buffer) -> Rect {
     Clear.render(r, buf);
     let (border, title_style) = if danger {
         (theme.alert(), theme.alert())
@@ -266,10 +273,7 @@ pub(super) fn render_prompt(
             t.push(Line::styled(s::NOT_A_MATCH, theme.alert()));
         }
     }
-    Paragraph::new(Text::from(t))
-        .wrap(Wrap { trim: false })
-        .scroll((p.scroll, 0))
-        .render(body, buf);
+    render_scrolled(theme, Text::from(t), p.scroll, &app.drawn.prompt, body, buf);
     let mut k = Vec::new();
     if !lock_break {
         for d in &prompt.choices {
@@ -372,32 +376,110 @@ pub(super) fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf:
     }
 }
 
-pub(super) fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let inner = window(theme, s::HELP, false, HELP, area, buf);
-    let mut lines = vec![Line::styled(s::HELP_MAIN_KEYS, theme.title(false))];
+/// A window's text, wrapped and scrolled by `scroll` rows; when it does not
+/// fit, its last row says how much more there is below. Records its size
+/// for the keys that scroll it.
+fn render_scrolled(
+    theme: &Theme,
+    text: Text<'_>,
+    scroll: u16,
+    drawn: &DrawnScroll,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let para = Paragraph::new(text).wrap(Wrap { trim: false });
+    let total = para.line_count(area.width);
+    if total <= usize::from(area.height) {
+        drawn.record(area.height, total);
+        para.render(area, buf);
+        return;
+    }
+    let [body, mark] = area.layout(&Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ]));
+    drawn.record(body.height, total);
+    let scroll = scroll.min(drawn.max_scroll());
+    para.scroll((scroll, 0)).render(body, buf);
+    let below = total.saturating_sub(usize::from(scroll) + usize::from(body.height));
+    let line = if below > 0 {
+        Line::styled(s::more_below(below), theme.key())
+    } else {
+        Line::styled(s::AT_THE_END, theme.muted())
+    };
+    Paragraph::new(line).render(mark, buf);
+}
+
+/// Two columns: keys, and what they do.
+fn key_line(theme: &Theme, keys: &str, what: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {keys:<16}  "), theme.key()),
+        Span::styled(what.to_string(), theme.text()),
+    ])
+}
+
+/// The keys of the question open under the help, first in it.
+fn question_help(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(q) = &app.question {
+        lines.push(Line::styled(s::HELP_THIS_QUESTION, theme.title(false)));
+        let keys = match q.question {
+            Question::TrustHostKey { .. } => s::TRUST_KEYS,
+            Question::Passphrase { .. } => s::PASSPHRASE_KEYS,
+        };
+        lines.push(Line::styled(format!("  {keys}"), theme.text()));
+    } else if let Some(p) = app.prompt.as_ref().filter(|p| !p.hidden) {
+        lines.push(Line::styled(s::HELP_THIS_QUESTION, theme.title(false)));
+        if p.is_lock_break() {
+            lines.push(key_line(theme, s::TYPE_THE_ID, s::BREAKS_THE_LOCK));
+        } else {
+            for d in &p.prompt.choices {
+                let key = answer_key(*d).map(String::from).unwrap_or_default();
+                lines.push(key_line(theme, &key, s::choice(*d, &p.prompt.kind)));
+            }
+        }
+        for (k, h) in QUESTION_KEYS {
+            lines.push(key_line(theme, k, h));
+        }
+    } else {
+        return lines;
+    }
+    lines.push(Line::raw(""));
+    lines
+}
+
+pub(super) fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let width = (area.width * HELP.0 / 100).max(HELP_MIN_WIDTH.min(area.width));
+    let r = area.centered(Constraint::Length(width), Constraint::Percentage(HELP.1));
+    let inner = window_at(theme, s::HELP, false, r, buf);
+    let mut lines = question_help(app, theme);
+    lines.push(Line::styled(s::HELP_MAIN_KEYS, theme.title(false)));
     for b in BINDINGS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<18}", b.label), theme.key()),
-            Span::styled(b.help, theme.text()),
-        ]));
+        lines.push(key_line(theme, b.label, b.help));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(s::HELP_MODAL_KEYS, theme.title(false)));
     for (k, _, h) in ANSWERS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<18}"), theme.key()),
-            Span::styled(*h, theme.text()),
-        ]));
+        lines.push(key_line(theme, &k.to_string(), h));
     }
     for (k, h) in QUESTION_KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<18}"), theme.key()),
-            Span::styled(*h, theme.text()),
-        ]));
+        lines.push(key_line(theme, k, h));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(s::HELP_IN_HELP, theme.title(false)));
+    for (k, h) in HELP_KEYS {
+        lines.push(key_line(theme, k, h));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(s::HELP_CLOSE, theme.muted()));
-    Paragraph::new(lines).render(inner, buf);
+    render_scrolled(
+        theme,
+        Text::from(lines),
+        app.help_scroll,
+        &app.drawn.help,
+        inner,
+        buf,
+    );
 }
 
 pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {

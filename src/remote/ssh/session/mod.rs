@@ -1,0 +1,584 @@
+//! The thread that owns one host's `ssh2::Session`.
+//!
+//! libssh2 is not thread-safe per session, so one OS thread owns it: it
+//! connects, checks the host key and authenticates blocking (`connect`), then
+//! switches to non-blocking mode and runs one loop, the [`Pump`], that turns
+//! every job (commands in `exec`, TCP tunnels in `tunnel`, file operations
+//! in `sftp`, the spare channel in `reaper`), takes requests from the async
+//! side (`handle`) and sleeps in `poll` on the socket in the direction
+//! libssh2 asks for, plus a wake socket that requests ring. libssh2's error
+//! codes are named and classified in `error`.
+
+mod connect;
+pub(super) mod error;
+mod exec;
+mod handle;
+mod reaper;
+mod sftp;
+mod tunnel;
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use ssh2::{BlockDirections, Session, Sftp};
+use tokio::sync::mpsc;
+
+use super::wrap;
+use crate::remote::{ConnectError, TransportError};
+use crate::runbook::Host;
+use connect::Target;
+use error::{Fatal, classify, classify_io, would_block};
+use exec::ExecJob;
+pub use handle::{Handle, Request, Setup, SftpOp, SftpValue};
+use reaper::Reaper;
+use sftp::SftpJob;
+use tunnel::TunnelJob;
+
+/// Seconds between keepalives; a dead peer is noticed within about two of them.
+const KEEPALIVE_SECS: u32 = 15;
+/// Reading stops after this much per channel and pass, so one busy channel
+/// cannot starve the others.
+const READ_BUDGET: usize = 256 * 1024;
+/// Poll interval while some output waits for room; only a safety net, as the
+/// taker wakes the thread when it makes room.
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(50);
+/// Poll interval while a cancelled command winds down, to notice its grace ending.
+const CANCEL_POLL: Duration = Duration::from_millis(500);
+/// Blocking libssh2 calls after setup (dropping SFTP handles) give up after this.
+const BLOCKING_TIMEOUT_MS: u32 = 10_000;
+/// The id the SFTP subsystem holds the open slot under.
+const SFTP_OPENER: u64 = 0;
+/// How long a channel the server refused may wait for one of ours to close.
+const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
+
+/// Start the thread for `host`; it reports through `setup` and then serves
+/// requests. Everything that reads files (`~/.ssh/config`, known_hosts, keys)
+/// happens on that thread, never on the caller's.
+pub fn spawn(host: Host, setup: mpsc::UnboundedSender<Setup>) {
+    let name = format!("ssh-{}", host.name);
+    let fallback = setup.clone();
+    let host_name = host.name.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run(&host, setup));
+    if let Err(e) = spawned {
+        let _ = fallback.send(Setup::Failed(ConnectError::Other {
+            host: host_name,
+            reason: format!("cannot start a thread for the connection: {e}"),
+        }));
+    }
+}
+
+fn run(host: &Host, setup: mpsc::UnboundedSender<Setup>) {
+    let target = Target::resolve(host);
+    tracing::info!(
+        host = %target.name,
+        address = %target.hostname,
+        port = target.port,
+        user = %target.user,
+        "connecting"
+    );
+    let established = match connect::establish(&target, &setup) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(host = %target.name, error = %e, "connection failed");
+            let _ = setup.send(Setup::Failed(e));
+            return;
+        }
+    };
+    let (wake_tx, wake_rx) = match wake_pair() {
+        Ok(pair) => pair,
+        Err(e) => {
+            let _ = setup.send(Setup::Failed(ConnectError::Other {
+                host: target.name.clone(),
+                reason: format!("cannot set up the wake socket: {e}"),
+            }));
+            return;
+        }
+    };
+    let (req_tx, req_rx) = std::sync::mpsc::channel();
+    let ended = Arc::new(Mutex::new(None));
+    let wake_tx = Arc::new(wake_tx);
+    let handle = Handle {
+        requests: req_tx,
+        wake: wake_tx.clone(),
+        ended: ended.clone(),
+    };
+    if setup.send(Setup::Ready(handle)).is_err() {
+        return;
+    }
+    drop(setup);
+    tracing::info!(host = %target.name, "connected");
+    let mut pump = Pump {
+        host: target.name.clone(),
+        session: established.session,
+        tcp: established.tcp,
+        requests: req_rx,
+        wake: wake_rx,
+        _wake_keep: wake_tx,
+        reaper: established.spare.map(Reaper::new),
+        jobs: Vec::new(),
+        sftp: None,
+        sftp_queue: VecDeque::new(),
+        open_slot: None,
+        sftp_refused: None,
+        closed: 0,
+        next_id: u64::MAX / 2,
+        next_keepalive: Instant::now() + Duration::from_secs(u64::from(KEEPALIVE_SECS)),
+    };
+    let reason = pump.run();
+    tracing::info!(host = %target.name, %reason, "connection ended");
+    if let Ok(mut slot) = ended.lock() {
+        *slot = Some(reason.clone());
+    }
+    pump.fail_all(&reason);
+}
+
+fn wake_pair() -> std::io::Result<(UnixStream, UnixStream)> {
+    let (tx, rx) = UnixStream::pair()?;
+    tx.set_nonblocking(true)?;
+    rx.set_nonblocking(true)?;
+    Ok((tx, rx))
+}
+
+/// The result of one turn of a job.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Idle,
+    Progress,
+    Done,
+}
+
+/// What a job may use of the session while it takes its turn.
+struct Ctx<'a> {
+    session: &'a Session,
+    open_slot: &'a mut Option<u64>,
+    /// Process groups of cancelled commands, to be ended after this pass.
+    groups_to_end: &'a mut Vec<u32>,
+    /// Some job waits for the engine to take output.
+    backpressure: &'a mut bool,
+    /// Channels of ours on their way out (cancelled commands).
+    closing: usize,
+    /// Channels closed so far on this connection.
+    closed: u64,
+}
+
+/// A channel open the server refused while channels of ours were closing
+/// (its session limit, sshd's `MaxSessions`, frees a place as each one
+/// closes): tried again once one has closed, for a while.
+#[derive(Clone, Copy)]
+struct RefusedOpen {
+    closed_then: u64,
+    since: Instant,
+}
+
+impl RefusedOpen {
+    /// Whether to try again now.
+    fn may_retry(self, ctx: &Ctx<'_>) -> bool {
+        ctx.closed != self.closed_then || self.since.elapsed() > REFUSED_OPEN_WAIT
+    }
+}
+
+impl Ctx<'_> {
+    /// Classify a failure: fatal for the connection, or this job's own.
+    fn error(&self, e: &ssh2::Error) -> Result<String, Fatal> {
+        classify(e)
+    }
+
+    fn io_error(&self, e: &std::io::Error) -> Result<String, Fatal> {
+        classify_io(self.session, e)
+    }
+
+    /// Whether a failed open should wait (see [`RefusedOpen`]) rather than
+    /// fail; `earlier` is the refusal it already waited after, if any.
+    fn wait_after_refusal(
+        &self,
+        e: &ssh2::Error,
+        earlier: Option<RefusedOpen>,
+    ) -> Option<RefusedOpen> {
+        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE);
+        let since = earlier.map_or_else(Instant::now, |r| r.since);
+        (refused && self.closing > 0 && since.elapsed() <= REFUSED_OPEN_WAIT).then_some(
+            RefusedOpen {
+                closed_then: self.closed,
+                since,
+            },
+        )
+    }
+
+    fn end_group(&mut self, pgid: u32) {
+        self.groups_to_end.push(pgid);
+    }
+
+    /// libssh2 is in the middle of opening a channel for job `id`.
+    fn holds_open_slot(&self, id: u64) -> bool {
+        *self.open_slot == Some(id)
+    }
+
+    /// Try to open a channel with `open`, holding the session's one open slot
+    /// while libssh2 is in the middle of it.
+    fn open<T>(
+        &mut self,
+        id: u64,
+        open: impl FnOnce(&Session) -> Result<T, ssh2::Error>,
+    ) -> Option<Result<T, ssh2::Error>> {
+        if self.open_slot.is_some_and(|o| o != id) {
+            return None;
+        }
+        match open(self.session) {
+            Err(e) if would_block(&e) => {
+                *self.open_slot = Some(id);
+                None
+            }
+            r => {
+                *self.open_slot = None;
+                Some(r)
+            }
+        }
+    }
+}
+
+enum Job {
+    Exec(Box<ExecJob>),
+    Tunnel(Box<TunnelJob>),
+}
+
+struct Pump {
+    host: String,
+    session: Session,
+    tcp: TcpStream,
+    requests: std::sync::mpsc::Receiver<Request>,
+    wake: UnixStream,
+    /// Our own handle on the wake socket's other end, so that it never reads
+    /// as closed (and keeps `poll` from spinning) once every handle is dropped.
+    _wake_keep: Arc<UnixStream>,
+    reaper: Option<Reaper>,
+    jobs: Vec<Job>,
+    sftp: Option<Sftp>,
+    sftp_queue: VecDeque<SftpJob>,
+    open_slot: Option<u64>,
+    /// SFTP could not be opened yet (see [`RefusedOpen`]).
+    sftp_refused: Option<RefusedOpen>,
+    /// Channels closed so far, for [`RefusedOpen`].
+    closed: u64,
+    next_id: u64,
+    next_keepalive: Instant,
+}
+
+impl Pump {
+    /// Serve until the connection ends or the transport is dropped; returns why it ended.
+    fn run(&mut self) -> String {
+        let mut dropped = false;
+        loop {
+            loop {
+                match self.requests.try_recv() {
+                    Ok(r) => self.accept(r),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        dropped = true;
+                        break;
+                    }
+                }
+            }
+            let reaper_idle = self.reaper.as_ref().is_none_or(Reaper::is_idle);
+            if dropped && self.jobs.is_empty() && self.sftp_queue.is_empty() && reaper_idle {
+                self.sftp = None;
+                let _ = self.session.disconnect(None, "drydock is done", None);
+                return "the connection was closed".into();
+            }
+            let backpressure = match self.turn() {
+                Ok(b) => b,
+                Err(Fatal(reason)) => return reason,
+            };
+            if Instant::now() >= self.next_keepalive {
+                match self.session.keepalive_send() {
+                    Ok(secs) => {
+                        self.next_keepalive =
+                            Instant::now() + Duration::from_secs(u64::from(secs.max(1)));
+                    }
+                    Err(e) if would_block(&e) => {
+                        self.next_keepalive = Instant::now() + Duration::from_secs(1);
+                    }
+                    Err(e) => return error::describe_loss(&e),
+                }
+            }
+            if let Err(reason) = self.wait(backpressure) {
+                return reason;
+            }
+        }
+    }
+
+    fn accept(&mut self, request: Request) {
+        match request {
+            Request::Exec {
+                id,
+                command,
+                pty,
+                output,
+                starved,
+                reply,
+            } => {
+                tracing::debug!(host = %self.host, job = id, pty, "command requested");
+                let job = ExecJob::requested(id, &command, pty, output, starved, reply);
+                self.jobs.push(Job::Exec(Box::new(job)));
+            }
+            Request::Cancel { id } => {
+                for job in &mut self.jobs {
+                    if let Job::Exec(e) = job {
+                        if e.id == id {
+                            e.cancel();
+                        }
+                    }
+                }
+            }
+            Request::Sftp { op, reply } => self.sftp_queue.push_back(SftpJob::new(op, reply)),
+            Request::Tunnel {
+                host,
+                port,
+                socket,
+                reply,
+            } => {
+                self.next_id += 1;
+                let job = TunnelJob::new(self.next_id, host, port, socket, reply);
+                self.jobs.push(Job::Tunnel(Box::new(job)));
+            }
+        }
+    }
+
+    /// Advance every job until none can; returns whether output waits for room.
+    fn turn(&mut self) -> Result<bool, Fatal> {
+        loop {
+            let mut progressed = false;
+            let mut backpressure = false;
+            let mut groups_to_end = Vec::new();
+            let closing = self
+                .jobs
+                .iter()
+                .filter(|j| matches!(j, Job::Exec(e) if e.is_closing()))
+                .count();
+            let mut ctx = Ctx {
+                session: &self.session,
+                open_slot: &mut self.open_slot,
+                groups_to_end: &mut groups_to_end,
+                backpressure: &mut backpressure,
+                closing,
+                closed: self.closed,
+            };
+            let mut i = 0;
+            while i < self.jobs.len() {
+                let turn = match &mut self.jobs[i] {
+                    Job::Exec(e) => e.poll(&mut ctx)?,
+                    Job::Tunnel(t) => t.poll(&mut ctx)?,
+                };
+                if turn == Turn::Done {
+                    self.jobs.swap_remove(i);
+                    self.closed += 1;
+                    ctx.closed = self.closed;
+                    progressed = true;
+                } else {
+                    progressed |= turn == Turn::Progress;
+                    i += 1;
+                }
+            }
+            if !self.sftp_queue.is_empty() {
+                progressed |= turn_sftp(
+                    &self.host,
+                    &mut self.sftp,
+                    &mut self.sftp_refused,
+                    &mut self.sftp_queue,
+                    &mut ctx,
+                )?;
+            }
+            if !groups_to_end.is_empty() {
+                self.end_groups(&groups_to_end);
+                progressed = true;
+            }
+            if let Some(reaper) = self.reaper.as_mut() {
+                match reaper.pump(&self.session)? {
+                    Turn::Idle => {}
+                    Turn::Progress => progressed = true,
+                    Turn::Done => {
+                        let unsent = self.reaper.take().map(Reaper::unsent).unwrap_or_default();
+                        self.end_groups(&unsent);
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                return Ok(backpressure);
+            }
+        }
+    }
+
+    /// End cancelled commands' process groups: through the reaper, or,
+    /// without one, with a command on a channel of its own.
+    fn end_groups(&mut self, pgids: &[u32]) {
+        if pgids.is_empty() {
+            return;
+        }
+        if let Some(reaper) = self.reaper.as_mut() {
+            reaper.end(pgids);
+            return;
+        }
+        self.next_id += 1;
+        tracing::debug!(host = %self.host, groups = ?pgids, job = self.next_id, "ending process groups");
+        let job = ExecJob::internal(self.next_id, &wrap::kill_groups(pgids));
+        self.jobs.push(Job::Exec(Box::new(job)));
+    }
+
+    /// Sleep until the socket, a tunnel or a request needs us.
+    fn wait(&mut self, backpressure: bool) -> Result<(), String> {
+        let busy = !self.jobs.is_empty() || !self.sftp_queue.is_empty() || self.reaper.is_some();
+        let mut net = PollFlags::empty();
+        if busy {
+            net |= PollFlags::POLLIN;
+        }
+        if matches!(
+            self.session.block_directions(),
+            BlockDirections::Outbound | BlockDirections::Both
+        ) {
+            net |= PollFlags::POLLOUT;
+        }
+        let mut timeout = self
+            .next_keepalive
+            .saturating_duration_since(Instant::now());
+        if backpressure {
+            timeout = timeout.min(BACKPRESSURE_POLL);
+        }
+        if self
+            .jobs
+            .iter()
+            .any(|j| matches!(j, Job::Exec(e) if e.cancelled_at.is_some()))
+        {
+            timeout = timeout.min(CANCEL_POLL);
+        }
+        let ms = u16::try_from(timeout.as_millis())
+            .unwrap_or(u16::MAX)
+            .max(1);
+        let tunnels: Vec<(usize, PollFlags)> = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| match j {
+                Job::Tunnel(t) => Some((i, t.interest())),
+                Job::Exec(_) => None,
+            })
+            .collect();
+        let revents = {
+            let mut fds = vec![
+                PollFd::new(self.tcp.as_fd(), net),
+                PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+            ];
+            for (i, flags) in &tunnels {
+                if let Job::Tunnel(t) = &self.jobs[*i] {
+                    fds.push(PollFd::new(t.socket.as_fd(), *flags));
+                }
+            }
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll failed: {e}")),
+            }
+            fds[0].revents().unwrap_or(PollFlags::empty())
+        };
+        if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
+            return Err("the server closed the connection".into());
+        }
+        let mut sink = [0u8; 64];
+        while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
+        Ok(())
+    }
+
+    fn fail_all(&mut self, reason: &str) {
+        let lost = || TransportError::Lost {
+            host: self.host.clone(),
+            reason: reason.to_string(),
+        };
+        for job in self.jobs.drain(..) {
+            match job {
+                Job::Exec(mut e) => {
+                    if let Some(r) = e.reply.take() {
+                        let _ = r.send(Err(lost()));
+                    }
+                }
+                Job::Tunnel(mut t) => {
+                    if let Some(r) = t.reply.take() {
+                        let _ = r.send(Err(lost()));
+                    }
+                }
+            }
+        }
+        for mut job in self.sftp_queue.drain(..) {
+            job.reply(Err(lost()));
+        }
+        // Requests that arrived after the end get the same answer.
+        while let Ok(r) = self.requests.try_recv() {
+            match r {
+                Request::Exec { reply, .. } => {
+                    let _ = reply.send(Err(lost()));
+                }
+                Request::Sftp { reply, .. } => {
+                    let _ = reply.send(Err(lost()));
+                }
+                Request::Tunnel { reply, .. } => {
+                    let _ = reply.send(Err(lost()));
+                }
+                Request::Cancel { .. } => {}
+            }
+        }
+    }
+}
+
+/// Open the SFTP subsystem if need be, then advance the first SFTP job.
+fn turn_sftp(
+    host: &str,
+    sftp: &mut Option<Sftp>,
+    refused: &mut Option<RefusedOpen>,
+    queue: &mut VecDeque<SftpJob>,
+    ctx: &mut Ctx<'_>,
+) -> Result<bool, Fatal> {
+    let mut progressed = false;
+    let may_open = refused.is_none_or(|r| r.may_retry(ctx));
+    if sftp.is_none() && may_open {
+        if let Some(r) = ctx.open(SFTP_OPENER, Session::sftp) {
+            match r {
+                Ok(s) => {
+                    tracing::debug!(host, "SFTP channel opened");
+                    *sftp = Some(s);
+                    *refused = None;
+                    progressed = true;
+                }
+                Err(e) => {
+                    *refused = ctx.wait_after_refusal(&e, *refused);
+                    if refused.is_some() {
+                        tracing::debug!(host, "SFTP refused while channels close; waiting");
+                        return Ok(progressed);
+                    }
+                    let msg = ctx.error(&e)?;
+                    tracing::debug!(host, error = %msg, "no SFTP");
+                    for mut job in queue.drain(..) {
+                        job.reply(Err(TransportError::Failed(format!(
+                            "SFTP is not available on the host: {msg}"
+                        ))));
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(sftp), Some(job)) = (sftp.as_ref(), queue.front_mut()) {
+        match job.poll(sftp, ctx)? {
+            Turn::Done => {
+                queue.pop_front();
+                progressed = true;
+            }
+            Turn::Progress => progressed = true,
+            Turn::Idle => {}
+        }
+    }
+    Ok(progressed)
+}
