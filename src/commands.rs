@@ -4,11 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command, RunArgs, Selection};
 use crate::engine::{self, exit};
-use crate::journal::{self, RunStatus};
+use crate::journal;
 use crate::runbook::{
     self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
 };
@@ -19,16 +17,13 @@ pub fn dispatch(cli: Cli) -> i32 {
         Command::Check { runbook } => check(&runbook),
         Command::Plan { runbook, select } => plan(&runbook, &select),
         Command::Run(args) => run(args),
-        Command::History { journal_dir } => history(journal_dir.as_deref()),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "drydock",
-                &mut std::io::stdout(),
-            );
-            exit::OK
-        }
+        Command::History { json, journal_dir } => history(journal_dir.as_deref(), json),
+        Command::Show {
+            run_id,
+            json,
+            journal_dir,
+        } => show(&run_id, json, journal_dir.as_deref()),
+        Command::Completions { shell } => completions(shell),
         Command::Logs {
             runbook,
             log,
@@ -356,36 +351,67 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     s
 }
 
-fn history(dir: Option<&Path>) -> i32 {
+fn history(dir: Option<&Path>, json: bool) -> i32 {
     let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
-    let runs = match journal::list_runs(&dir) {
+    let rows = match crate::report::history::rows(&dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drydock: {e}");
             return exit::USAGE;
         }
     };
-    if runs.is_empty() {
-        println!("no runs in {}", dir.display());
-        return exit::OK;
-    }
-    println!(
-        "{:<22} {:<10} {:<24} {:<16} RUNBOOK",
-        "RUN", "USER", "STARTED", "RESULT"
-    );
-    for run in runs {
-        let result = match run.finished {
-            Some((RunStatus::Ok, code)) => format!("ok ({code})"),
-            Some((RunStatus::Failed, code)) => format!("failed ({code})"),
-            Some((RunStatus::Aborted, code)) => format!("aborted ({code})"),
-            None => "unfinished".to_string(),
-        };
-        println!(
-            "{:<22} {:<10} {:<24} {:<16} {}",
-            run.run_id, run.user, run.started, result, run.runbook
-        );
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(out, "{}", crate::report::history::json(&rows));
+    } else if rows.is_empty() {
+        let _ = writeln!(out, "no runs in {}", shown(&dir));
+    } else {
+        let _ = write!(out, "{}", crate::report::history::table(&rows));
     }
     exit::OK
+}
+
+/// One run as a report: text, or one JSON document.
+fn show(run_id: &str, json: bool, dir: Option<&Path>) -> i32 {
+    let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
+    let report = match crate::report::for_run(&dir, run_id) {
+        Ok(r) => r.sanitized(),
+        Err(e) => {
+            eprintln!("drydock: show: {e}");
+            return exit::USAGE;
+        }
+    };
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        text.push('\n');
+        text
+    } else {
+        crate::report::render(&report)
+    };
+    // A closed pipe (`drydock show ID | head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    exit::OK
+}
+
+/// The shell's script: it registers drydock itself as the completer, so
+/// that step ids, theme names and run ids are read when they are asked for.
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let Some(completer) = shells.completer(&name) else {
+        eprintln!("drydock: completions: no completion for {name}");
+        return exit::USAGE;
+    };
+    let program =
+        std::env::current_exe().map_or_else(|_| "drydock".to_string(), |p| p.display().to_string());
+    let mut out = std::io::stdout().lock();
+    match completer.write_registration("COMPLETE", "drydock", "drydock", &program, &mut out) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("drydock: completions: {e}");
+            exit::FAILED
+        }
+    }
 }
 
 fn run(args: RunArgs) -> i32 {

@@ -14,7 +14,7 @@ use schemars::transform::RecursiveTransform;
 use serde_json::Value;
 
 use crate::runbook::schema::{
-    BannerSection, HostSection, LogSection, RunbookSection, SshSection, StepSection,
+    BannerSection, HostSection, LogSection, NotifySection, RunbookSection, SshSection, StepSection,
 };
 
 /// The top level of a runbook file. The loader reads it table by table (to
@@ -43,6 +43,8 @@ struct RunbookFile {
     logs: BTreeMap<String, LogSection>,
     /// What a banner = "on" step writes.
     banner: Option<BannerSection>,
+    /// A command run on this machine when a question opens, a step fails or the run ends.
+    notify: Option<NotifySection>,
     /// The steps, in order, as [[steps]] tables.
     steps: Vec<StepSection>,
 }

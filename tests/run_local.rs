@@ -904,9 +904,22 @@ fn completions_are_printed_for_each_shell() {
             .output()
             .expect("completions");
         assert_eq!(code(&out), 0);
+        // The script asks drydock itself, which knows the run flags.
+        let script = stdout(&out);
         assert!(
-            stdout(&out).contains("resume"),
-            "{shell} completions mention the run flags"
+            script.contains("COMPLETE") && script.contains(env!("CARGO_BIN_EXE_drydock")),
+            "{shell}: {script}"
+        );
+        let asked = drydock()
+            .env("COMPLETE", shell)
+            .env("_CLAP_COMPLETE_INDEX", "3")
+            .args(["--", "drydock", "run", "r.toml", "--res"])
+            .output()
+            .expect("complete");
+        assert!(
+            stdout(&asked).contains("--resume"),
+            "{shell} completions mention the run flags: {}",
+            describe(&asked)
         );
     }
 }

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::event::*;
+use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
-use crate::journal::{self, GateDecision, Journal, JournalError, Outcome, Record};
+use crate::journal::{self, AnsweredBy, GateDecision, Journal, JournalError, Outcome, Record};
 use crate::runbook::Plan;
 
 /// Events on their way to a front end, redacted first. The log followers
@@ -41,6 +42,7 @@ pub(crate) struct Emitter {
     journal_error: Mutex<Option<String>>,
     /// Steps started and not finished, with their process group when known.
     running: Mutex<Vec<RunningCommand>>,
+    notifier: Option<Notifier>,
 }
 
 /// An answer as the journal names it.
@@ -66,12 +68,15 @@ fn phase_name(phase: Phase) -> Option<String> {
 impl Emitter {
     pub(crate) fn new(plan: Arc<Plan>, tx: mpsc::Sender<Event>, journal: Option<Journal>) -> Self {
         let redactor = Arc::new(Redactor::for_plan(&plan));
+        let outbox = Outbox::new(tx, redactor.clone());
+        let notifier = Notifier::for_plan(&plan, outbox.clone(), redactor);
         Self {
             plan,
-            outbox: Outbox::new(tx, redactor),
+            outbox,
             journal,
             journal_error: Mutex::new(None),
             running: Mutex::new(Vec::new()),
+            notifier,
         }
     }
 
@@ -192,7 +197,11 @@ impl Emitter {
                 reason: Some(reason.clone()),
                 starts_at: None,
             },
-            Event::Decided { step, decision, .. } => {
+            Event::Decided {
+                step,
+                decision,
+                automatic,
+            } => {
                 let (step, host) = match decision {
                     Decision::BreakLock { host } => (None, Some(self.host_name(*host))),
                     _ => (Some(self.step_id(*step)), None),
@@ -202,6 +211,11 @@ impl Emitter {
                     host,
                     decision: gate_decision(*decision),
                     question: None,
+                    by: Some(if *automatic {
+                        AnsweredBy::Yes
+                    } else {
+                        AnsweredBy::Admin
+                    }),
                 }
             }
             Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {
@@ -323,7 +337,14 @@ impl Emitter {
         self.trace(&event);
         self.track(&event);
         self.journal(&event, starts_at).await;
+        let finished = matches!(event, Event::RunFinished { .. });
+        if let Some(notifier) = &self.notifier {
+            notifier.hear(&event);
+        }
         let _ = self.outbox.tx.send(event).await;
+        if let (true, Some(notifier)) = (finished, &self.notifier) {
+            notifier.settle().await;
+        }
     }
 
     /// The steps' state changes, for the diagnostics log.

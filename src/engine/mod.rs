@@ -15,6 +15,7 @@ mod gate;
 mod guard;
 pub mod http;
 mod lock;
+mod notify;
 pub mod output;
 mod process;
 mod redact;

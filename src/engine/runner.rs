@@ -15,7 +15,7 @@ use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
 use super::{Options, RunResult, exit};
-use crate::journal::{Outcome, Record, RunStatus};
+use crate::journal::{AnsweredBy, Outcome, Record, RunStatus};
 use crate::remote;
 use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars};
 
@@ -290,6 +290,11 @@ impl Engine {
                     step: names_step.then(|| plan.steps[step].id.clone()),
                     decision: super::emitter::gate_decision(decision),
                     host: host.map(|h| plan.hosts[h].name.clone()),
+                    by: Some(if automatic {
+                        AnsweredBy::Yes
+                    } else {
+                        AnsweredBy::Admin
+                    }),
                     question: Some(name.to_string()),
                 };
                 tracing::debug!(

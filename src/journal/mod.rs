@@ -1,17 +1,19 @@
 //! The append-only record of a run: JSON Lines, one event a line, in
 //! `<journal-dir>/<run_id>.jsonl`. Read back for `--resume` and `history`.
 
-mod file;
-
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::remote::Stream;
+
+mod file;
+mod read;
+mod runs;
 pub use file::Journal;
+pub use read::{read, read_each};
+pub use runs::{FindError, default_dir, find_run, is_finished, list_runs, run_ids};
 
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,6 +72,25 @@ pub enum GateDecision {
     Kill,
 }
 
+/// Who gave an answer: the admin (at a prompt, or a line of headless input),
+/// or `--yes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    Admin,
+    Yes,
+}
+
+/// What happened to a host's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connected,
+    Lost,
+    Reconnected,
+    Failed,
+}
+
 /// The text of an `output` record: one line, or lines that arrived together
 /// on one stream. Written as `line` or `lines`; both are read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +146,9 @@ pub enum Record {
         decision: GateDecision,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// Absent in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<AnsweredBy>,
         /// What was asked, when it is not whether to run a step: `rollback_plan`,
         /// `from`, `runbook_changed`, `journal`, `still_running`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +158,48 @@ pub enum Record {
         step: String,
         host: String,
         ok: bool,
+    },
+    /// A preview's command and what it printed, as shown in the question.
+    Preview {
+        step: String,
+        host: String,
+        command: String,
+        lines: Vec<String>,
+        exit_code: Option<i32>,
+        /// Why the preview could not be run, when it could not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A step's `when` and whether it held on the host.
+    Condition {
+        step: String,
+        host: String,
+        command: String,
+        holds: bool,
+    },
+    /// Text the admin typed into a running command.
+    Input {
+        step: String,
+        host: String,
+        /// Absent when the input was masked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        masked: bool,
+    },
+    /// sudo's password prompt: whether it was asked and answered right.
+    Sudo {
+        step: String,
+        host: String,
+        asked: bool,
+        ok: bool,
+    },
+    /// A host's connection was made, lost, made again or could not be made.
+    Connection {
+        host: String,
+        state: ConnectionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     StepFinished {
         step: String,
@@ -216,26 +282,6 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Read every parseable line of a journal. A line cut short by a crash is
-/// passed over: everything before it still tells the story.
-pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut lines = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|source| JournalError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if let Ok(parsed) = serde_json::from_str::<Line>(&line) {
-            lines.push(parsed);
-        }
-    }
-    Ok(lines)
 }
 
 /// What a journal says about one run, for `history` and `--resume`.
@@ -347,47 +393,6 @@ pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
     Ok(Some(summary))
 }
 
-/// Every run in `dir`, oldest first.
-pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(JournalError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut runs = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            if let Some(summary) = summarize(&path)? {
-                runs.push(summary);
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));
-    Ok(runs)
-}
-
-/// Where journals go: `--journal-dir`, `$DRYDOCK_STATE_DIR`,
-/// `$XDG_STATE_HOME/drydock/runs`, `~/.local/state/drydock/runs`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DRYDOCK_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("drydock").join("runs");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local")
-        .join("state")
-        .join("drydock")
-        .join("runs")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +407,7 @@ mod tests {
                 step: None,
                 decision: GateDecision::BreakLock,
                 host: Some("web".into()),
+                by: None,
                 question: None,
             }
         );

@@ -9,5 +9,5 @@ pub mod schema;
 pub mod template;
 
 pub use diag::{Diagnostic, Located, RunbookErrors};
-pub use load::{LoadError, load, load_str};
+pub use load::{LoadError, load, load_str, sha256_hex};
 pub use plan::*;

@@ -27,7 +27,16 @@ pub struct Plan {
     pub hosts: Vec<Host>,
     pub logs: Vec<LogSpec>,
     pub banner: Option<Banner>,
+    /// `[notify]`: told of questions, failures and the end of the run.
+    pub notify: Option<Notify>,
     pub steps: Vec<Step>,
+}
+
+/// A command run on this machine (`sh -c`) at the run's moments, with
+/// `DRYDOCK_EVENT` and the rest in its environment.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub command: String,
 }
 
 #[derive(Debug, Clone)]

@@ -92,6 +92,14 @@ pub struct LogSection {
     pub highlight: Vec<String>,
 }
 
+/// `[notify]`: a command run on this machine at the run's moments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    #[schemars(with = "String")]
+    pub command: Text,
+}
+
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BannerSection {

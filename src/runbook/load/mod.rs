@@ -184,7 +184,7 @@ impl<'s> Loader<'s> {
         let hosts = self.hosts(raw);
         let mut plan = Plan {
             path: path.to_path_buf(),
-            sha256: hex(&Sha256::digest(self.source.as_bytes())),
+            sha256: sha256_hex(self.source.as_bytes()),
             name: runbook
                 .map(|r| r.name.get_ref().clone())
                 .unwrap_or_default(),
@@ -198,6 +198,7 @@ impl<'s> Loader<'s> {
             hosts,
             logs: Vec::new(),
             banner: None,
+            notify: None,
             steps: Vec::new(),
         };
         self.check_var_values(raw, &plan);
@@ -207,8 +208,27 @@ impl<'s> Loader<'s> {
         }
         plan.banner = self.banner(raw, &plan);
         plan.logs = self.logs(raw, &plan);
+        plan.notify = self.notify(raw);
         plan.steps = self.steps(raw, &plan);
         plan
+    }
+
+    /// `[notify]`'s command runs as written: it reads the run's moments from
+    /// its environment, not from templates.
+    fn notify(&mut self, raw: &Raw) -> Option<Notify> {
+        let command = &raw.notify.as_ref()?.command;
+        if command.get_ref().trim().is_empty() {
+            if !is_placeholder(command) {
+                self.error(
+                    command.span(),
+                    "[notify]'s command cannot be empty; remove [notify] to be told of nothing",
+                );
+            }
+            return None;
+        }
+        Some(Notify {
+            command: command.get_ref().clone(),
+        })
     }
 
     /// Without a usable `[runbook]` the rest is still checked, so that every
@@ -233,8 +253,12 @@ fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of a runbook file's bytes, in hex, as the journal records it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::Loader;
 use crate::runbook::schema::{self, Text};
 
-const TOP_LEVEL: &[&str] = &["runbook", "vars", "ssh", "hosts", "logs", "banner", "steps"];
+const TOP_LEVEL: &[&str] = &[
+    "runbook", "vars", "ssh", "hosts", "logs", "banner", "notify", "steps",
+];
 
 /// However badly a table is written, reading it stops after this many retries.
 const MAX_RETRIES: usize = 256;
@@ -30,6 +32,7 @@ pub(super) struct Raw {
     pub hosts: Vec<(Text, schema::HostSection)>,
     pub logs: Vec<(Text, schema::LogSection)>,
     pub banner: Option<Read<schema::BannerSection>>,
+    pub notify: Option<schema::NotifySection>,
     pub steps: Vec<Read<schema::StepSection>>,
     pub steps_span: Option<Range<usize>>,
 }
@@ -218,6 +221,7 @@ impl<'s> Loader<'s> {
             hosts: Vec::new(),
             logs: Vec::new(),
             banner: None,
+            notify: None,
             steps: Vec::new(),
             steps_span: None,
         };
@@ -236,6 +240,7 @@ impl<'s> Loader<'s> {
                     self.banner_written = true;
                     raw.banner = self.section(value);
                 }
+                "notify" => raw.notify = self.section(value).map(|n| n.value),
                 "hosts" | "logs" => {
                     let DeValue::Table(entries) = value.get_ref() else {
                         self.error(
