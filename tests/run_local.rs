@@ -587,6 +587,14 @@ fn kill_run_when(fx: &Fixture, runbook: &std::path::Path, marker: &str) {
 /// crash: end it when the test is done with it.
 fn end_orphaned_command(fx: &Fixture) {
     common::leftovers::end_all(&fx.root());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !common::leftovers::mentioning(&fx.root()).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned command did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -616,6 +624,8 @@ run = "echo three >> {{root}}/log"
     );
     kill_run_when(&fx, &rb, "two-started");
     fx.write("resumed", "");
+    // Resuming would wait for the killed run's command, still running.
+    end_orphaned_command(&fx);
 
     let out = fx.run(&rb, &["--resume", "--yes"], "");
     assert_eq!(code(&out), 0, "{}", describe(&out));
@@ -653,7 +663,6 @@ run = "echo three >> {{root}}/log"
     let again = fx.run(&rb, &["--resume"], "");
     assert_eq!(code(&again), 2, "{}", describe(&again));
     assert!(stderr(&again).contains("no unfinished run"));
-    end_orphaned_command(&fx);
 }
 
 #[test]
@@ -674,6 +683,8 @@ run = "touch {{root}}/started; sleep 30"
 "#,
     );
     kill_run_when(&fx, &rb, "started");
+    // Resuming would first ask about the killed run's command, still running.
+    end_orphaned_command(&fx);
     let out = fx.run(&rb, &["--resume"], "a\n");
     assert_eq!(code(&out), 3, "{}", describe(&out));
     assert!(
@@ -681,7 +692,6 @@ run = "touch {{root}}/started; sleep 30"
         "{}",
         stdout(&out)
     );
-    end_orphaned_command(&fx);
 }
 
 #[test]

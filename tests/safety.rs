@@ -34,6 +34,7 @@ fn spawn_run(fx: &Fixture, runbook: &Path, args: &[&str]) -> Child {
         .arg("--journal-dir")
         .arg(fx.journal_dir())
         .args(args)
+        .env("DRYDOCK_TEST_FIXTURE", fx.dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -445,7 +446,7 @@ capture = "before"
 [[steps]]
 id = "long"
 title = "Long"
-run = "touch {{root}}/long-started; if [ ! -f {{root}}/resumed ]; then sleep 30; fi"
+run = "touch {{root}}/long-started; while [ ! -f {{root}}/resumed ]; do sleep 0.1; done"
 [[steps]]
 id = "use"
 title = "Use it"
@@ -622,6 +623,8 @@ run = "touch {{root}}/two"
 
     // --yes does not answer this question; the end of input aborts.
     let out = fx.run(&rb, &["--resume", "--yes"], "");
+    // The killed run's command goes on, as after a real crash.
+    common::leftovers::end_all(&fx.root());
     assert_eq!(code(&out), 3, "{}", describe(&out));
     assert!(
         stdout(&out).contains("? the runbook changed since this run started"),
@@ -666,6 +669,8 @@ run = "touch {{root}}/one-started; sleep 30"
     let _ = finish(child);
 
     let out = fx.run(&rb, &["--yes"], "");
+    // The killed run's command goes on, as after a real crash.
+    common::leftovers::end_all(&fx.root());
     assert_eq!(code(&out), 4, "{}", describe(&out));
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(

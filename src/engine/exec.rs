@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
@@ -102,9 +102,22 @@ impl Ctx {
                 command: command.clone(),
                 pty,
             };
-            let exec = transport.exec(request, tx, this_try.clone());
+            let (group_tx, group_rx) = oneshot::channel();
+            let exec = transport.exec_with_group(request, tx, this_try.clone(), group_tx);
+            // Journaled as soon as it is known: a run that dies now leaves
+            // the group for `--resume` to look at.
+            let group = async {
+                if let Ok(pid) = group_rx.await {
+                    self.emitter
+                        .emit(Event::ProcessStarted { step, host, pid })
+                        .await;
+                }
+            };
             let streaming = self.stream_output(step, host, phase, rx, capturing);
-            let both = futures::future::join(exec, streaming);
+            let both = async {
+                let (result, streamed, ()) = futures::future::join3(exec, streaming, group).await;
+                (result, streamed)
+            };
             tokio::pin!(both);
             let mut timed_out = false;
             let (result, (last_stderr, stdout)) = match timeout {

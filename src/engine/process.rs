@@ -13,7 +13,13 @@ impl Ctx {
     /// that cannot be made counts as alive: a step must never run twice at
     /// once on one host.
     pub(super) async fn process_alive(&self, host: HostIx, pgid: u32) -> bool {
-        let command = format!("kill -0 -{pgid} 2>/dev/null");
+        // An ended process nobody has reaped yet (a zombie) answers `kill -0`:
+        // `ps` tells it apart where it can; `kill -0` is the fallback.
+        let command = format!(
+            "if ps -e -o pgid= -o stat= >/dev/null 2>&1; then \
+             ps -e -o pgid= -o stat= | awk -v g={pgid} '$1 == g && $2 !~ /^Z/ {{ a = 1 }} END {{ exit !a }}'; \
+             else kill -0 -{pgid} 2>/dev/null; fi"
+        );
         match self
             .collect(host, &command, &CancellationToken::new())
             .await
