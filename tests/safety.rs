@@ -233,8 +233,8 @@ fn abort_in_the_rollback_asks_again_and_every_always_step_gets_its_own_answer() 
     // The summary, printed and journaled, names every step not done, and why.
     let summary = &text[text.find("not done:").expect("a summary")..];
     for line in [
-        "[3/6 migrate] web: failed: exit status 1",
-        "[4/6 after] web: not reached: the run was aborted before it",
+        "[3/6 migrate] web: failed (exit status 1)",
+        "[4/6 after] web: not reached: the run was aborted at migrate",
         "[5/6 start-server] web: left in the rollback by the admin",
     ] {
         assert!(summary.contains(line), "{line} in {summary}");

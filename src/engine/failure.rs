@@ -17,11 +17,12 @@ impl Engine {
                 self.why_not.remove(&(ix, r.host));
             } else {
                 let how = r
-                    .message
-                    .clone()
-                    .or_else(|| r.exit.as_ref().map(ToString::to_string));
+                    .exit
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .or_else(|| r.message.clone());
                 let why = match how {
-                    Some(how) => format!("{}: {how}", r.outcome.as_str()),
+                    Some(how) => format!("{} ({how})", r.outcome.as_str()),
                     None => r.outcome.as_str().to_string(),
                 };
                 self.why_not.insert((ix, r.host), why);

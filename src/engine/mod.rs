@@ -2,6 +2,7 @@
 //! [`Decision`]s. It knows nothing of terminals; the TUI and headless mode are
 //! two front ends on the same channels.
 
+mod ask;
 mod banner;
 mod capture;
 mod ctx;

@@ -15,7 +15,7 @@ use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
 use super::{Options, RunResult, exit};
-use crate::journal::{AnsweredBy, Outcome, Record, RunStatus};
+use crate::journal::{Outcome, Record, RunStatus};
 use crate::remote;
 use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars};
 
@@ -34,7 +34,7 @@ pub(crate) struct Engine {
     pub(super) ctx: Ctx,
     pub(super) opts: Options,
     pub(super) run_id: String,
-    inbox: mpsc::Receiver<Decision>,
+    pub(super) inbox: mpsc::Receiver<Decision>,
     pub(super) participants: Vec<HostIx>,
     pub(super) outcomes: HashMap<(StepIx, HostIx), Outcome>,
     /// (step, host) in the order they ran, for the undo offers.
@@ -50,6 +50,8 @@ pub(crate) struct Engine {
     pub(super) why_not: HashMap<(StepIx, HostIx), String>,
     /// Nobody can answer any more (end of input, the TUI gone).
     pub(super) unattended: bool,
+    /// The step where the run was aborted or stopped itself.
+    pub(super) ended_at: Option<StepIx>,
     /// A dry run's checks that could not be made, or found a guard not holding.
     pub(super) dry_run_problems: Vec<String>,
     continued_failures: bool,
@@ -92,6 +94,7 @@ impl Engine {
             undo_commands_ok: Vec::new(),
             why_not: HashMap::new(),
             unattended: false,
+            ended_at: None,
             dry_run_problems: Vec::new(),
             continued_failures: false,
         }
@@ -239,93 +242,6 @@ impl Engine {
         ok
     }
 
-    /// Wait for the admin's decision on `prompt` (or take `--yes`'s). When
-    /// nobody can answer any more, the question is still shown, and answered
-    /// abort, or leave where abort is not an answer (an `always` step).
-    pub(super) async fn ask(&mut self, prompt: Prompt) -> Decision {
-        while self.inbox.try_recv().is_ok() {}
-        let step = prompt.step;
-        let auto = self.opts.yes
-            && matches!(
-                prompt.kind,
-                PromptKind::Gate
-                    | PromptKind::Manual { .. }
-                    | PromptKind::Resume { .. }
-                    | PromptKind::RollbackPlan { .. }
-                    | PromptKind::Undo
-                    | PromptKind::Always
-                    | PromptKind::From { .. }
-            )
-            && prompt.choices.contains(&Decision::Run);
-        let yes_waits = self.opts.yes
-            && matches!(prompt.kind, PromptKind::StillRunning { .. })
-            && prompt.choices.contains(&Decision::Wait);
-        let question = question_asked(&prompt.kind);
-        let decision = if auto {
-            Decision::Run
-        } else if yes_waits {
-            Decision::Wait
-        } else {
-            let choices = prompt.choices.clone();
-            self.emit(Event::Prompt(prompt)).await;
-            loop {
-                if self.unattended {
-                    break unanswered(&choices);
-                }
-                match self.inbox.recv().await {
-                    Some(d) if choices.contains(&d) => break d,
-                    Some(_) => continue,
-                    None => {
-                        tracing::info!("nobody can answer any more");
-                        self.unattended = true;
-                    }
-                }
-            }
-        };
-        let automatic = auto || yes_waits;
-        match question {
-            Some((name, names_step, host)) => {
-                let plan = self.plan();
-                let record = Record::Gate {
-                    step: names_step.then(|| plan.steps[step].id.clone()),
-                    decision: super::emitter::gate_decision(decision),
-                    host: host.map(|h| plan.hosts[h].name.clone()),
-                    by: Some(if automatic {
-                        AnsweredBy::Yes
-                    } else {
-                        AnsweredBy::Admin
-                    }),
-                    question: Some(name.to_string()),
-                };
-                tracing::debug!(
-                    question = name,
-                    decision = decision.as_str(),
-                    automatic,
-                    "decided"
-                );
-                self.ctx.emitter.write_record(record).await;
-                let event = Event::Decided {
-                    step,
-                    decision,
-                    automatic,
-                };
-                self.ctx.emitter.outbox().send(event).await;
-            }
-            None => self.decided(step, decision, automatic).await,
-        }
-        decision
-    }
-
-    pub(super) async fn decided(&self, step: StepIx, decision: Decision, automatic: bool) {
-        tracing::debug!(step = %self.plan().steps[step].id, decision = decision.as_str(), automatic, "decided");
-        self.emit(Event::Decided {
-            step,
-            decision,
-            automatic,
-        })
-        .await;
-    }
-
     pub(super) fn targets(&self, step: StepIx) -> Vec<HostIx> {
         self.plan().steps[step]
             .hosts
@@ -359,7 +275,11 @@ impl Engine {
                 self.rolling(ix..block_end, first_pending).await
             } else {
                 let targets = self.targets(ix);
-                self.step(ix, &targets, first_pending == Some(ix)).await
+                let flow = self.step(ix, &targets, first_pending == Some(ix)).await;
+                if !matches!(flow, Flow::Next) {
+                    self.ended_at = Some(ix);
+                }
+                flow
             };
             if !matches!(flow, Flow::Next) {
                 return flow;
@@ -389,6 +309,7 @@ impl Engine {
                 if self.targets(s).contains(&h) {
                     let flow = self.step(s, &[h], first_pending == Some(s)).await;
                     if !matches!(flow, Flow::Next) {
+                        self.ended_at = Some(s);
                         return flow;
                     }
                 }
@@ -574,27 +495,4 @@ impl Engine {
         self.unattended = decision.is_none();
         decision
     }
-}
-
-/// A question that is not whether to run a step is journaled by what it
-/// asks: its name, whether the step it is shown with belongs in the record,
-/// and the host it is about.
-fn question_asked(kind: &PromptKind) -> Option<(&'static str, bool, Option<HostIx>)> {
-    match kind {
-        PromptKind::RollbackPlan { .. } => Some(("rollback_plan", false, None)),
-        PromptKind::From { .. } => Some(("from", true, None)),
-        PromptKind::RunbookChanged { .. } => Some(("runbook_changed", false, None)),
-        PromptKind::JournalFailed { .. } => Some(("journal", true, None)),
-        PromptKind::StillRunning { host, .. } => Some(("still_running", true, Some(*host))),
-        _ => None,
-    }
-}
-
-/// The answer to a question nobody can answer any more: abort, or leave
-/// where abort is not an answer.
-fn unanswered(choices: &[Decision]) -> Decision {
-    [Decision::Abort, Decision::Leave]
-        .into_iter()
-        .find(|d| choices.contains(d))
-        .unwrap_or(Decision::Abort)
 }

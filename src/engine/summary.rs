@@ -52,28 +52,44 @@ impl Engine {
     }
 
     /// Every (step, host) of the run not done, in the runbook's order, with
-    /// why: skipped and why, failed and how, left in the rollback, or not
-    /// reached. A dry run does nothing, which is its point: it lists none.
+    /// why: skipped and why, failed and how, done then undone, left in the
+    /// rollback, or not reached (worded as `drydock show` words a journal
+    /// without this list). A dry run does nothing, which is its point: it
+    /// lists none.
     pub(super) fn not_done(&self, status: RunStatus) -> Vec<NotDone> {
         if self.opts.dry_run {
             return Vec::new();
         }
-        let not_reached = match status {
-            RunStatus::Ok => "not reached",
-            RunStatus::Failed => "not reached: the run stopped before it",
-            RunStatus::Aborted => "not reached: the run was aborted before it",
+        let at = self.ended_at.map(|s| self.plan().steps[s].id.as_str());
+        let not_reached = match (status, at) {
+            (RunStatus::Ok, _) => "not run".to_string(),
+            (RunStatus::Failed, Some(step)) => {
+                format!("not reached: the run stopped after {step} failed")
+            }
+            (RunStatus::Failed, None) => "not reached: the run stopped on a failure".to_string(),
+            (RunStatus::Aborted, Some(step)) => {
+                format!("not reached: the run was aborted at {step}")
+            }
+            (RunStatus::Aborted, None) => "not reached: the run was aborted".to_string(),
         };
         let mut out = Vec::new();
         for step in 0..self.plan().steps.len() {
             for host in self.targets(step) {
+                let undone = self
+                    .undo_commands_ok
+                    .iter()
+                    .any(|(s, h, _)| *s == step && *h == host);
                 let outcome = self.outcomes.get(&(step, host)).copied();
-                if outcome == Some(Outcome::Ok) {
-                    continue;
-                }
-                let why = match (self.why_not.get(&(step, host)), outcome) {
-                    (Some(why), _) => why.clone(),
-                    (None, Some(o)) => format!("{} (earlier in this run)", o.as_str()),
-                    (None, None) => not_reached.to_string(),
+                let why = match (outcome, self.why_not.get(&(step, host))) {
+                    (Some(Outcome::Ok), _) if undone => "done, then undone".to_string(),
+                    (Some(Outcome::Ok), _) => continue,
+                    (Some(Outcome::Unknown), _) => {
+                        "its outcome is unknown: the run stopped while it ran".to_string()
+                    }
+                    (_, Some(why)) if undone => format!("{why}, then undone"),
+                    (_, Some(why)) => why.clone(),
+                    (Some(o), None) => format!("{} (earlier in this run)", o.as_str()),
+                    (None, None) => not_reached.clone(),
                 };
                 out.push(NotDone { step, host, why });
             }
