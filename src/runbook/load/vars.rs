@@ -223,7 +223,11 @@ impl<'s> Loader<'s> {
                 for var in definition.template.vars() {
                     let defined = match host {
                         Some(h) => plan.is_defined(var.name, h),
-                        None => defined_anywhere(plan, var.name) || plan.hosts.is_empty(),
+                        None => {
+                            defined_anywhere(plan, var.name)
+                                || RUNTIME_VARS.contains(&var.name)
+                                || plan.hosts.is_empty()
+                        }
                     };
                     if !defined {
                         self.error(var.span.clone(), unknown_variable(var.name));
