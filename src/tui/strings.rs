@@ -86,9 +86,7 @@ pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
         (Decision::Run, PromptKind::Manual { .. }) => "done",
         (Decision::Run, PromptKind::Resume { .. } | PromptKind::RunbookChanged { .. }) => "resume",
         (Decision::Run, PromptKind::RollbackPlan { .. }) => "go through it",
-        (Decision::Abort, PromptKind::RollbackPlan { .. }) => {
-            "leave the undo steps (each always step is still asked)"
-        }
+        (Decision::Abort, PromptKind::RollbackPlan { .. }) => "leave the undo steps",
         (Decision::Abort, PromptKind::Undo) => "leave the rest",
         (Decision::Run, PromptKind::From { .. }) => "start there",
         (Decision::Retry, PromptKind::JournalFailed { .. }) => "retry the write",
@@ -102,8 +100,8 @@ pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
         (Decision::Override, _) => "override",
         (Decision::BreakLock { .. }, _) => "break the lock",
         (Decision::Leave, _) => "leave",
-        (Decision::Wait, _) => "wait until it ends",
-        (Decision::Kill, _) => "kill its process group",
+        (Decision::Wait, _) => "wait for it",
+        (Decision::Kill, _) => "kill it",
     }
 }
 
@@ -171,7 +169,7 @@ pub const ENDED_WITHOUT_SUMMARY: &str = "the run ended without a summary; see th
 pub const ALWAYS_OWN_ANSWER: &str =
     "leaving an always step takes its own answer: s leaves this one, y runs it";
 pub const ROLLBACK_UNDO: &str = "The undo of each step that ran, newest first:";
-pub const ROLLBACK_ALWAYS: &str = "Then the always steps:";
+pub const ROLLBACK_ALWAYS: &str = "Then the always steps, each asked on its own:";
 pub const ROLLBACK_NOTHING: &str = "  (none)";
 pub const FROM_SKIPPED: &str = "These steps before it will not run:";
 pub const FROM_GUARDS: &str = "These guards before it are still checked:";

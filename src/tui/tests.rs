@@ -1261,3 +1261,4 @@ fn scrollback_is_bounded() {
 }
 
 mod reading;
+mod safety;

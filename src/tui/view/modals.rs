@@ -87,10 +87,15 @@ pub(super) fn render_prompt(
         Constraint::Fill(1),
         Constraint::Length(2),
     ]));
-    let step = app.plan.steps.get(prompt.step);
+    // A lock break is about a host, the rollback's plan about every step it
+    // lists: no one step heads them.
+    let step = app
+        .plan
+        .steps
+        .get(prompt.step)
+        .filter(|_| !lock_break && !matches!(prompt.kind, PromptKind::RollbackPlan { .. }));
     let mut t: Vec<Line> = Vec::new();
-    // A lock break is about a host, not a step: no step heads it.
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         t.push(Line::from(vec![
             Span::styled(
                 format!("{}/{} {}", prompt.step + 1, app.plan.steps.len(), st.id),
@@ -105,7 +110,7 @@ pub(super) fn render_prompt(
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
     ]));
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         if let Some(notes) = &st.notes {
             t.push(Line::raw(""));
             for l in notes.lines() {
