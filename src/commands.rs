@@ -12,6 +12,29 @@ use crate::runbook::{
 };
 use crate::sanitize;
 
+/// Raise this process's soft limit on open files to its hard limit. Each
+/// SSH host holds a socket, a wake pipe and its command channels' pipes, so
+/// the usual soft limit of 1024 (or less) would cap a run at a few hundred
+/// hosts while the hard limit allows far more.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open file limit");
+            return;
+        }
+    };
+    if soft >= hard {
+        tracing::debug!(soft, hard, "open file limit already at its hard limit");
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => tracing::info!(from = soft, to = hard, "open file limit raised"),
+        Err(e) => tracing::warn!(soft, hard, error = %e, "cannot raise the open file limit"),
+    }
+}
+
 pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Check { runbook } => check(&runbook),
@@ -204,7 +227,8 @@ fn plan(path: &Path, select: &Selection) -> i32 {
 }
 
 /// The plan as text: each step with its markers, then per host the exact
-/// command. Every string from the runbook goes through the sanitiser.
+/// command. Every string from the runbook goes through the sanitiser, and
+/// secrets are shown as `********`, as everywhere else.
 pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     use std::fmt::Write as _;
     let mut vars = RunVars {
@@ -223,11 +247,16 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         }
     }
     let text = |s: &str| sanitize::text(s).into_owned();
-    let render = |t: &runbook::template::Template, h: usize| {
-        plan.render(t, h, &vars).map_or_else(
+    let shown = |rendered: Result<String, runbook::template::RenderError>| {
+        rendered.map_or_else(
             |e| format!("<{}>", sanitize::line(&e.to_string())),
             |s| text(&s),
         )
+    };
+    let render = |t: &runbook::template::Template, h: usize| shown(plan.render(t, h, &vars));
+    // A command as it is sent: with the step's environment exported first.
+    let command = |step: usize, t: &runbook::template::Template, h: usize| {
+        shown(plan.command_line(step, h, t, &vars))
     };
     let mut s = String::new();
     let _ = writeln!(s, "{}", text(&plan.name));
@@ -255,6 +284,12 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         }
         if let Some(label) = &step.rolling {
             marks.push(format!("[rolling: {}]", text(label)));
+        }
+        if let Some(batch) = step.batch {
+            marks.push(format!("[batch: {batch}]"));
+        }
+        if let Some(max_fail) = step.max_fail {
+            marks.push(format!("[max_fail: {max_fail}]"));
         }
         if step.always {
             marks.push("[always]".to_string());
@@ -284,19 +319,19 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         for &h in &hosts {
             let name = text(&plan.hosts[h].name);
             if let Some(when) = &step.when {
-                let _ = writeln!(s, "     {name}: when: {}", render(when, h));
+                let _ = writeln!(s, "     {name}: when: {}", command(i, when, h));
             }
             if let Some(preview) = &step.preview {
-                let _ = writeln!(s, "     {name}: preview: {}", render(preview, h));
+                let _ = writeln!(s, "     {name}: preview: {}", command(i, preview, h));
             }
             let action = match &step.action {
-                Action::Run(t) => format!("$ {}", render(t, h)),
+                Action::Run(t) => format!("$ {}", command(i, t, h)),
                 Action::Manual(t) => format!("manual: {}", render(t, h)),
                 Action::Guard(g) => {
                     let what = match &g.check {
                         GuardCheck::FileAbsent(p) => format!("file_absent {}", render(p, h)),
                         GuardCheck::FilePresent(p) => format!("file_present {}", render(p, h)),
-                        GuardCheck::Command(c) => format!("command {}", render(c, h)),
+                        GuardCheck::Command(c) => format!("command {}", command(i, c, h)),
                         GuardCheck::Http(c) => format!(
                             "http {} status {}",
                             render(&c.url, c.via_for(h).unwrap_or(h)),
@@ -344,10 +379,11 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             };
             let _ = writeln!(s, "     {name}: {action}");
             if let Some(undo) = &step.undo {
-                let _ = writeln!(s, "     {name}: undo: {}", render(undo, h));
+                let _ = writeln!(s, "     {name}: undo: {}", command(i, undo, h));
             }
         }
     }
+    engine::Redactor::for_plan(plan).text(&mut s);
     s
 }
 

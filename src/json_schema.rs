@@ -33,6 +33,9 @@ struct RunbookFile {
     /// Variables, strings used as {{name}} in commands and texts; --var overrides them.
     #[schemars(default)]
     vars: BTreeMap<String, String>,
+    /// Environment variables exported for every command (a host's env and a step's win).
+    #[schemars(default)]
+    env: BTreeMap<String, String>,
     /// Connection defaults for every host.
     #[schemars(default)]
     ssh: SshSection,

@@ -832,6 +832,7 @@ mod transport {
             connect_timeout: Duration::from_secs(5),
             roles: Vec::new(),
             vars: Default::default(),
+            env: Default::default(),
             user_given: true,
             port_given: true,
         }

@@ -760,3 +760,68 @@ run = "touch {{dir}}/after"
     assert_eq!(last["running"][0]["step"], "long");
     assert!(last["running"][0]["pid"].as_u64().is_some(), "{last}");
 }
+
+const FLEET: &str = include_str!("tui/fleet.toml");
+
+/// The fleet runbook with `[hosts.h1]` to `[hosts.h100]` under `dir`;
+/// returns the command that runs it.
+fn fleet_setup(dir: &Path) -> String {
+    let mut text = FLEET.to_string();
+    for i in 1..=100 {
+        text.push_str(&format!("\n[hosts.h{i}]\ntransport = \"local\"\n"));
+    }
+    let runbook = dir.join("fleet.toml");
+    std::fs::write(&runbook, text).unwrap_or_else(|e| panic!("{e}"));
+    format!(
+        "{} run {} --var dir={} --journal-dir {}",
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.display().to_string()),
+        quote(&dir.join("journal").display().to_string())
+    )
+}
+
+#[test]
+fn a_hundred_hosts_summary_strip_and_picker() {
+    let dir = tempdir();
+    let t = Tmux::start("fleet", &fleet_setup(dir.path()));
+    // The summary fits, a line a step, the failed hosts named with why.
+    let screen = t.wait_for("Summary");
+    assert!(screen.contains("✓ 97 ok  ✗ 3 failed"), "{screen}");
+    assert_eq!(screen.matches("✓ 100 ok").count(), 2, "{screen}");
+    for host in ["h7", "h20", "h73"] {
+        let line = screen
+            .lines()
+            .find(|l| l.contains(&format!("✗ {host} ")))
+            .unwrap_or_else(|| panic!("{host} is not named:\n{screen}"));
+        assert!(line.contains("exit status 1"), "{screen}");
+    }
+    assert!(screen.contains("3 ✓ last"), "{screen}");
+    assert!(
+        !screen.contains(" of 3"),
+        "no step scrolled away:\n{screen}"
+    );
+    // The header's strip, in natural order, says how many it leaves out.
+    assert!(screen.contains("● 100 connected"), "{screen}");
+    assert!(screen.contains("● h1  ● h2  ● h3"), "{screen}");
+    assert!(screen.contains(" more · p picks"), "{screen}");
+    // Enter on the failed step (where the summary opens): its hosts; typing
+    // finds h73 among a hundred.
+    t.keys(&["Enter"]);
+    t.wait_for("Hosts of step 2 flaky");
+    t.keys(&["-l", "h73"]);
+    t.wait_for("1 of 100 hosts");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("h73 is broken");
+    assert!(screen.contains("2 flaky"), "{screen}");
+    assert!(!screen.contains("Summary"), "{screen}");
+    // p and Tab: the next failed host after h73 is h7.
+    t.keys(&["p"]);
+    t.wait_for("100 hosts");
+    t.keys(&["Tab"]);
+    t.wait_for("› ✗ h7 ");
+    t.keys(&["Enter"]);
+    t.wait_for("h7 is broken");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 1);
+}

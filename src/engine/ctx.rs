@@ -68,6 +68,17 @@ impl Ctx {
         Ok(self.plan.render(template, host, &self.vars())?)
     }
 
+    /// One of `step`'s commands as `host` runs it, with the step's
+    /// environment exported first.
+    pub fn command(
+        &self,
+        step: StepIx,
+        template: &Template,
+        host: HostIx,
+    ) -> Result<String, StepError> {
+        Ok(self.plan.command_line(step, host, template, &self.vars())?)
+    }
+
     /// What `step` does on `host`, in words.
     pub fn describe(&self, step: StepIx, host: HostIx) -> String {
         self.plan.describe_action(step, host, &self.vars())

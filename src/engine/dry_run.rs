@@ -59,7 +59,7 @@ impl Engine {
                 for &h in hosts {
                     let Check { holds, detail } = self
                         .ctx
-                        .guard_check_within(h, &guard.check, guard.poll, &cancel)
+                        .guard_check_within(ix, h, &guard.check, guard.poll, &cancel)
                         .await;
                     if !holds {
                         let problem = format!(

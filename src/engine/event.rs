@@ -26,6 +26,11 @@ pub enum Event {
         resumed: bool,
         dry_run: bool,
     },
+    /// The host waits for its turn to connect: only so many connections
+    /// are opened at once.
+    HostQueued {
+        host: HostIx,
+    },
     HostConnecting {
         host: HostIx,
     },
@@ -44,6 +49,15 @@ pub enum Event {
         host: HostIx,
         path: String,
         holder: String,
+    },
+    /// A rolling block starts its steps on the next batch of its hosts.
+    BatchStarted {
+        /// The block's `rolling` label.
+        label: String,
+        /// 1-based.
+        batch: usize,
+        batches: usize,
+        hosts: Vec<HostIx>,
     },
     /// A step not run on a host, with why (condition false, before `--from`,
     /// done in the run being resumed, dry run).
@@ -185,6 +199,9 @@ pub struct Prompt {
     /// The exact command per host, after templating.
     pub commands: Vec<(HostIx, String)>,
     pub previews: Vec<PreviewOutput>,
+    /// What a `banner = "on"` step will publish, per host; empty for any
+    /// other question.
+    pub banner: Vec<BannerPreview>,
     pub choices: Vec<Decision>,
 }
 
@@ -258,6 +275,28 @@ pub struct PreviewOutput {
     pub command: String,
     pub lines: Vec<String>,
     pub exit: Option<ExitStatus>,
+    pub error: Option<String>,
+}
+
+/// What a `banner = "on"` step will publish on one host: the text users
+/// will read, worked out when the step's question is asked.
+#[derive(Debug, Clone)]
+pub struct BannerPreview {
+    pub host: HostIx,
+    /// Where the banner goes on the host.
+    pub path: String,
+    /// `[banner] message`, rendered.
+    pub message: String,
+    /// The file's text when `[banner] content` makes it more than the
+    /// message; `None` when the file holds the message itself.
+    pub content: Option<String>,
+    /// The start time announced (RFC 3339) as if the step ran now. The step
+    /// takes the time again when it runs (then plus `lead`), so it is about
+    /// this, later by as long as the question stays open.
+    pub starts_at: String,
+    /// How long after the banner goes up the work starts.
+    pub lead: Duration,
+    /// Why the text could not be worked out, when it could not.
     pub error: Option<String>,
 }
 

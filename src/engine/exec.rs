@@ -49,7 +49,7 @@ impl Ctx {
     ) -> HostResult {
         let s = &self.plan.steps[step];
         match &s.action {
-            Action::Run(t) => match self.render(t, host) {
+            Action::Run(t) => match self.command(step, t, host) {
                 Ok(cmd) => {
                     self.run_command(step, host, cmd, Phase::Main, s.timeout, s.retries, cancel)
                         .await

@@ -67,6 +67,7 @@ impl Engine {
                     hosts: failed_hosts.clone(),
                     commands: self.commands(ix, &failed_hosts),
                     previews: Vec::new(),
+                    banner: Vec::new(),
                     choices,
                 })
                 .await;

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::*;
 use super::runner::{Engine, Flow};
-use crate::runbook::Action;
 use crate::runbook::template::Template;
+use crate::runbook::{Action, BannerSwitch};
 
 /// Time limit of previews and conditions of a step that sets no `timeout`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,6 +28,7 @@ impl Engine {
                     hosts: Vec::new(),
                     commands: Vec::new(),
                     previews: Vec::new(),
+                    banner: Vec::new(),
                     choices: vec![Decision::Retry, Decision::Abort],
                 })
                 .await;
@@ -75,6 +76,7 @@ impl Engine {
                 hosts: self.targets(from),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -103,7 +105,7 @@ impl Engine {
         let runs = hosts.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                let command = match self.ctx.render(preview, h) {
+                let command = match self.ctx.command(ix, preview, h) {
                     Ok(command) => command,
                     Err(e) => {
                         return PreviewOutput {
@@ -153,6 +155,10 @@ impl Engine {
             hosts: hosts.to_vec(),
             commands: self.commands(ix, hosts),
             previews,
+            banner: match self.plan().steps[ix].action {
+                Action::Banner(BannerSwitch::On) => self.ctx.banner_previews(hosts),
+                _ => Vec::new(),
+            },
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ask(prompt).await
@@ -171,7 +177,7 @@ impl Engine {
         let checks = targets.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                match ctx.render(when, h) {
+                match ctx.command(ix, when, h) {
                     Ok(cmd) => {
                         let r = ctx.capture(h, &cmd, limit, cancel).await;
                         (h, cmd, r)

@@ -236,6 +236,7 @@ impl Engine {
                     holder,
                 },
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::BreakLock { host }, Decision::Abort],
             })
             .await;

@@ -22,6 +22,7 @@ mod process;
 mod redact;
 mod resume;
 mod rollback;
+mod rolling;
 mod runner;
 mod summary;
 mod tail;
@@ -36,6 +37,8 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use redact::Redactor;
+pub use runner::CONNECTS_AT_ONCE;
 pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};

@@ -46,6 +46,7 @@ impl Redactor {
         }
         match event {
             Event::RunStarted { .. }
+            | Event::HostQueued { .. }
             | Event::HostConnecting { .. }
             | Event::HostConnected { .. }
             | Event::Waiting { .. }
@@ -61,6 +62,7 @@ impl Redactor {
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
+            Event::BatchStarted { label, .. } => self.text(label),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),
@@ -79,6 +81,11 @@ impl Redactor {
             self.text(&mut preview.command);
             self.all(&mut preview.lines);
             self.all(&mut preview.error);
+        }
+        for banner in &mut prompt.banner {
+            self.all([&mut banner.path, &mut banner.message]);
+            self.all(&mut banner.content);
+            self.all(&mut banner.error);
         }
         match &mut prompt.kind {
             PromptKind::Gate
@@ -152,6 +159,15 @@ mod tests {
             hosts: vec![0],
             commands: vec![(0, "login hunter2".into())],
             previews: Vec::new(),
+            banner: vec![crate::engine::event::BannerPreview {
+                host: 0,
+                path: "/srv/hunter2/maintenance.json".into(),
+                message: "down, hunter2".into(),
+                content: Some("{\"m\": \"hunter2\"}".into()),
+                starts_at: "2026-01-02T03:14:05Z".into(),
+                lead: std::time::Duration::from_secs(600),
+                error: Some("hunter2".into()),
+            }],
             choices: Vec::new(),
         });
         r.event(&mut prompt);

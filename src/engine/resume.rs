@@ -34,6 +34,7 @@ impl Engine {
                 hosts: Vec::new(),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -98,6 +99,7 @@ impl Engine {
                 hosts: self.targets(next),
                 commands: Vec::new(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Abort],
             })
             .await;
@@ -125,6 +127,7 @@ impl Engine {
                 hosts: vec![host],
                 commands: vec![(host, format!("process group {pid}"))],
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Wait, Decision::Kill, Decision::Abort],
             })
             .await;

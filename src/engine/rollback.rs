@@ -26,7 +26,7 @@ impl Engine {
             let cancel = &cancel;
             let undo = &undo;
             async move {
-                match ctx.render(undo, h) {
+                match ctx.command(ix, undo, h) {
                     Ok(cmd) => {
                         let result = ctx
                             .run_command(ix, h, cmd.clone(), Phase::Undo, timeout, 0, cancel)
@@ -116,6 +116,7 @@ impl Engine {
             hosts,
             commands: Vec::new(),
             previews: Vec::new(),
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         };
         let mut undoing = self.ask(plan).await == Decision::Run;
@@ -132,7 +133,7 @@ impl Engine {
                     let text = self.plan().steps[s]
                         .undo
                         .as_ref()
-                        .map(|u| self.ctx.render(u, h).unwrap_or_else(|e| e.to_string()))
+                        .map(|u| self.ctx.command(s, u, h).unwrap_or_else(|e| e.to_string()))
                         .unwrap_or_default();
                     (h, text)
                 })
@@ -143,6 +144,7 @@ impl Engine {
                 hosts: hosts.clone(),
                 commands,
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Leave, Decision::Abort],
             };
             match self.ask(prompt).await {
@@ -167,6 +169,7 @@ impl Engine {
                 commands: self.commands(s, &hosts),
                 hosts: hosts.clone(),
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::Run, Decision::Leave],
             };
             if self.ask(prompt).await != Decision::Run {
@@ -201,7 +204,7 @@ impl Engine {
         let template = template.clone();
         let mut left = Vec::new();
         for h in hosts {
-            let command = self.ctx.render(&template, h).ok();
+            let command = self.ctx.command(s, &template, h).ok();
             let by = self
                 .undo_commands_ok
                 .iter()

@@ -1,23 +1,31 @@
-//! The run itself: connect, lock, walk the steps (host by host in rolling
-//! blocks), ask, pause on failures, finish. What each kind of step does on a
-//! host lives in a file of its own (`exec`, `guard`, `banner`, `http`,
-//! `wait`); the rollback in `rollback`.
+//! The run itself: connect, lock, walk the steps, ask, pause on failures,
+//! finish. What each kind of step does on a host lives in a file of its own
+//! (`exec`, `guard`, `banner`, `http`, `wait`); rolling blocks, batch by
+//! batch of hosts, in `rolling`; the rollback in `rollback`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
+use super::rolling::FailBudget;
 use super::{Options, RunResult, exit};
 use crate::journal::{Outcome, Record, RunStatus};
 use crate::remote;
-use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars};
+use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars, TransportKind};
+
+/// SSH connections being opened at once. Each handshake holds a socket, a
+/// wake pipe and a thread and costs the network a burst of round trips:
+/// hundreds of hosts connect through a moving window of this many rather
+/// than all at once, which would spike file descriptors and threads.
+pub const CONNECTS_AT_ONCE: usize = 32;
 
 pub(super) enum Flow {
     Next,
@@ -54,7 +62,11 @@ pub(crate) struct Engine {
     pub(super) ended_at: Option<StepIx>,
     /// A dry run's checks that could not be made, or found a guard not holding.
     pub(super) dry_run_problems: Vec<String>,
-    continued_failures: bool,
+    /// A failure was let go (`on_failure = "continue"`, or within a rolling
+    /// block's `max_fail`): the run ends failed.
+    pub(super) continued_failures: bool,
+    /// The failed hosts of the rolling block under way, when it has `max_fail`.
+    pub(super) fail_budget: Option<FailBudget>,
 }
 
 impl Engine {
@@ -97,6 +109,7 @@ impl Engine {
             ended_at: None,
             dry_run_problems: Vec::new(),
             continued_failures: false,
+            fail_budget: None,
         }
     }
 
@@ -212,32 +225,44 @@ impl Engine {
         }
     }
 
+    /// Connect every host taking part. SSH connections open at most
+    /// [`CONNECTS_AT_ONCE`] at a time; the others say they wait their turn.
+    /// A `local` host opens nothing and does not wait.
     async fn connect(&mut self) -> bool {
         let plan = self.ctx.plan.clone();
-        for &h in &self.participants {
-            self.emit(Event::HostConnecting { host: h }).await;
+        let (ssh, local): (Vec<HostIx>, Vec<HostIx>) = self
+            .participants
+            .iter()
+            .partition(|&&h| plan.hosts[h].transport == TransportKind::Ssh);
+        for &h in ssh.iter().skip(CONNECTS_AT_ONCE) {
+            self.emit(Event::HostQueued { host: h }).await;
         }
-        let attempts = self.participants.iter().map(|&h| {
-            let prompter = self.opts.prompter.clone();
-            let host = &plan.hosts[h];
-            async move { (h, remote::connect(host, prompter).await) }
-        });
-        let mut ok = true;
-        for (h, result) in join_all(attempts).await {
-            match result {
-                Ok(t) => {
-                    self.ctx.transports[h] = Some(t);
-                    self.emit(Event::HostConnected { host: h }).await;
-                }
-                Err(e) => {
-                    ok = false;
-                    self.emit(Event::HostFailed {
-                        host: h,
-                        error: e.to_string(),
-                    })
-                    .await;
-                }
+        tracing::debug!(
+            ssh = ssh.len(),
+            local = local.len(),
+            at_once = CONNECTS_AT_ONCE,
+            "connecting"
+        );
+        let ctx = &self.ctx;
+        let prompter = &self.opts.prompter;
+        let attempt = |h: HostIx| connect_host(ctx, h, prompter.clone());
+        let local = join_all(local.into_iter().map(attempt));
+        // A loop rather than `collect`: with `collect`, rustc cannot prove the
+        // run's future general enough over lifetimes for `tokio::spawn`.
+        let ssh = async {
+            let mut window =
+                stream::iter(ssh.into_iter().map(attempt)).buffer_unordered(CONNECTS_AT_ONCE);
+            let mut done = Vec::new();
+            while let Some(connected) = window.next().await {
+                done.push(connected);
             }
+            done
+        };
+        let (local, ssh) = futures::future::join(local, ssh).await;
+        let mut ok = true;
+        for (h, transport) in local.into_iter().chain(ssh) {
+            ok &= transport.is_some();
+            self.ctx.transports[h] = transport;
         }
         ok
     }
@@ -262,58 +287,24 @@ impl Engine {
         let step_count = self.plan().steps.len();
         let mut ix = 0;
         while ix < step_count {
-            let label = self.plan().steps[ix].rolling.clone();
-            let mut block_end = ix + 1;
-            if let Some(label) = &label {
-                while block_end < step_count
-                    && self.plan().steps[block_end].rolling.as_ref() == Some(label)
-                {
-                    block_end += 1;
+            let (flow, next) = match self.plan().rolling_block(ix) {
+                Some(block) => {
+                    let end = block.end;
+                    (self.rolling(block, first_pending).await, end)
                 }
-            }
-            let flow = if label.is_some() {
-                self.rolling(ix..block_end, first_pending).await
-            } else {
-                let targets = self.targets(ix);
-                let flow = self.step(ix, &targets, first_pending == Some(ix)).await;
-                if !matches!(flow, Flow::Next) {
-                    self.ended_at = Some(ix);
+                None => {
+                    let targets = self.targets(ix);
+                    let flow = self.step(ix, &targets, first_pending == Some(ix)).await;
+                    if !matches!(flow, Flow::Next) {
+                        self.ended_at = Some(ix);
+                    }
+                    (flow, ix + 1)
                 }
-                flow
             };
             if !matches!(flow, Flow::Next) {
                 return flow;
             }
-            ix = block_end;
-        }
-        Flow::Next
-    }
-
-    /// A rolling block: every step of it on one host, then on the next.
-    async fn rolling(
-        &mut self,
-        block: std::ops::Range<StepIx>,
-        first_pending: Option<StepIx>,
-    ) -> Flow {
-        let mut hosts: Vec<HostIx> = Vec::new();
-        for s in block.clone() {
-            for h in self.targets(s) {
-                if !hosts.contains(&h) {
-                    hosts.push(h);
-                }
-            }
-        }
-        for h in hosts {
-            tracing::debug!(host = %self.plan().hosts[h].name, "rolling block on a host");
-            for s in block.clone() {
-                if self.targets(s).contains(&h) {
-                    let flow = self.step(s, &[h], first_pending == Some(s)).await;
-                    if !matches!(flow, Flow::Next) {
-                        self.ended_at = Some(s);
-                        return flow;
-                    }
-                }
-            }
+            ix = next;
         }
         Flow::Next
     }
@@ -332,7 +323,12 @@ impl Engine {
         }
     }
 
-    async fn step(&mut self, ix: StepIx, hosts: &[HostIx], resume_gate_done: bool) -> Flow {
+    pub(super) async fn step(
+        &mut self,
+        ix: StepIx,
+        hosts: &[HostIx],
+        resume_gate_done: bool,
+    ) -> Flow {
         let step = self.plan().steps[ix].clone();
         let mut targets = Vec::new();
         for &h in hosts {
@@ -412,6 +408,9 @@ impl Engine {
                 .filter(|r| r.outcome != Outcome::Ok)
                 .collect();
             if failures.is_empty() {
+                return Flow::Next;
+            }
+            if step.on_failure != OnFailure::Continue && self.tolerate(ix, &failures).await {
                 return Flow::Next;
             }
             match step.on_failure {
@@ -494,5 +493,25 @@ impl Engine {
         let decision = self.inbox.recv().await;
         self.unattended = decision.is_none();
         decision
+    }
+}
+
+/// Connect one host, telling the front end when it starts and how it went.
+async fn connect_host(
+    ctx: &Ctx,
+    host: HostIx,
+    prompter: Arc<dyn remote::Prompter>,
+) -> (HostIx, Option<Arc<dyn remote::Transport>>) {
+    ctx.emitter.emit(Event::HostConnecting { host }).await;
+    match remote::connect(&ctx.plan.hosts[host], prompter).await {
+        Ok(transport) => {
+            ctx.emitter.emit(Event::HostConnected { host }).await;
+            (host, Some(transport))
+        }
+        Err(e) => {
+            let error = e.to_string();
+            ctx.emitter.emit(Event::HostFailed { host, error }).await;
+            (host, None)
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use super::letter;
 use crate::engine::output::strip_sgr;
-use crate::engine::{Event, Phase, Prompt, PromptKind};
+use crate::engine::{BannerPreview, Event, Phase, Prompt, PromptKind};
 use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
@@ -98,6 +98,14 @@ impl<'p> Printer<'p> {
                     self.plan.name
                 ));
             }
+            Event::HostQueued { host } => {
+                let text = format!(
+                    "[{}] waiting for its turn to connect ({} connections are opened at once)",
+                    self.host(*host),
+                    crate::engine::CONNECTS_AT_ONCE
+                );
+                self.line(&text);
+            }
             Event::HostConnecting { host } => {
                 let h = &self.plan.hosts[*host];
                 let text = match h.transport {
@@ -134,6 +142,20 @@ impl<'p> Printer<'p> {
                     "drydock: {}: lock {path} is held by {holder}",
                     self.host(*host)
                 );
+            }
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                hosts,
+            } => {
+                let names: Vec<&str> = hosts.iter().map(|&h| self.host(h)).collect();
+                let text = format!(
+                    "rolling block '{}': batch {batch}/{batches}: {}",
+                    crate::sanitize::line(label),
+                    names.join(", ")
+                );
+                self.line(&text);
             }
             Event::StepSkipped {
                 step,
@@ -338,6 +360,30 @@ impl<'p> Printer<'p> {
         }
     }
 
+    /// What a banner step will publish, in plain words.
+    fn banner_preview(&mut self, b: &BannerPreview) {
+        let host = self.host(b.host).to_string();
+        if let Some(e) = &b.error {
+            self.line(&format!(
+                "    {host}: publishes the maintenance banner; its text cannot be worked out: {e}"
+            ));
+            return;
+        }
+        self.line(&format!(
+            "    {host}: publishes the maintenance banner at {}: message \"{}\", starts at about {} ({} after it goes up; the time is taken when the step runs)",
+            b.path,
+            strip_sgr(&b.message),
+            b.starts_at,
+            short(b.lead)
+        ));
+        if let Some(content) = &b.content {
+            self.line(&format!("    {host}: the banner file will hold:"));
+            for l in content.lines() {
+                self.line(&format!("    | {}", strip_sgr(l)));
+            }
+        }
+    }
+
     fn prompt(&mut self, prompt: &Prompt) {
         let tag = self.tag(prompt.step);
         let step = &self.plan.steps[prompt.step];
@@ -457,8 +503,15 @@ impl<'p> Printer<'p> {
             _ => {}
         }
         for (h, command) in &prompt.commands {
+            // A banner says what it publishes instead (below).
+            if prompt.banner.iter().any(|b| b.host == *h) {
+                continue;
+            }
             let text = format!("    {}: {command}", self.host(*h));
             self.line(&text);
+        }
+        for banner in &prompt.banner {
+            self.banner_preview(banner);
         }
         for preview in &prompt.previews {
             let text = format!(

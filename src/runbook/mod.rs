@@ -3,11 +3,14 @@
 mod describe;
 pub mod diag;
 pub mod duration;
+mod env;
 mod load;
 pub mod plan;
+mod rolling;
 pub mod schema;
 pub mod template;
 
 pub use diag::{Diagnostic, Located, RunbookErrors};
 pub use load::{LoadError, load, load_str, sha256_hex};
 pub use plan::*;
+pub use rolling::RollingLimits;

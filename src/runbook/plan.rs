@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use super::schema::{BannerSwitch, HostKeyPolicy, OnFailure, TransportKind};
+pub use super::schema::{BannerSwitch, HostCount, HostKeyPolicy, OnFailure, TransportKind};
 use super::template::{RenderError, Template};
 
 /// Variables whose value is only known once a run is under way.
@@ -24,6 +24,8 @@ pub struct Plan {
     pub vars: BTreeMap<String, String>,
     /// `--var` values, which win over host vars too.
     pub overrides: BTreeMap<String, String>,
+    /// `[env]`: exported for every command; a host's and a step's win.
+    pub env: BTreeMap<String, Template>,
     pub hosts: Vec<Host>,
     pub logs: Vec<LogSpec>,
     pub banner: Option<Banner>,
@@ -52,6 +54,8 @@ pub struct Host {
     pub connect_timeout: Duration,
     pub roles: Vec<String>,
     pub vars: BTreeMap<String, String>,
+    /// Exported for every command on this host; over `[env]`, under a step's.
+    pub env: BTreeMap<String, Template>,
     /// Whether `user` / `port` were given by the runbook (else ~/.ssh/config may say).
     pub user_given: bool,
     pub port_given: bool,
@@ -90,7 +94,13 @@ pub struct Step {
     pub undo: Option<Template>,
     pub always: bool,
     pub rolling: Option<String>,
+    /// Hosts of the rolling block at once; the block's steps agree on it.
+    pub batch: Option<HostCount>,
+    /// Failed hosts the rolling block tolerates; the block's steps agree on it.
+    pub max_fail: Option<HostCount>,
     pub pty: bool,
+    /// Exported for this step's commands; over the host's and `[env]`.
+    pub env: BTreeMap<String, Template>,
     /// The variable this step's trimmed stdout becomes on each host.
     pub capture: Option<String>,
 }
@@ -295,32 +305,37 @@ impl Plan {
         self.hosts.iter().position(|h| h.name == name)
     }
 
-    /// Names of variables whose values must never reach the journal or a log.
+    /// Values that must never reach the journal or a log: those of secret
+    /// variables, and of environment variables with a secret's name.
     pub fn secret_values(&self) -> Vec<String> {
-        let is_secret = |name: &str| {
-            let n = name.to_ascii_lowercase();
-            [
-                "password",
-                "passwd",
-                "secret",
-                "token",
-                "api_key",
-                "apikey",
-                "private_key",
-            ]
-            .iter()
-            .any(|s| n.contains(s))
-        };
         let mut values: Vec<String> = self
             .vars
             .iter()
             .chain(self.overrides.iter())
             .chain(self.hosts.iter().flat_map(|h| h.vars.iter()))
-            .filter(|(k, v)| is_secret(k) && !v.is_empty())
+            .filter(|(k, v)| is_secret_name(k) && !v.is_empty())
             .map(|(_, v)| v.clone())
             .collect();
+        values.extend(self.secret_env_values());
+        values.retain(|v| !v.is_empty());
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         values
     }
+}
+
+/// Whether a variable (or environment variable) of this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "private_key",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }

@@ -11,10 +11,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+use super::hosts::HostOrder;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView, LogLayout,
-    LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
+    BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -64,6 +65,8 @@ pub struct App {
     pub now: Instant,
     pub wall: DateTime<Utc>,
     pub hosts: Vec<HostView>,
+    /// The hosts in natural order (h2 before h10), as every list shows them.
+    pub order: HostOrder,
     pub cells: Vec<Vec<Cell>>,
     pub guards: HashMap<usize, GuardState>,
     pub waiting_until: Option<(usize, DateTime<Utc>)>,
@@ -97,10 +100,14 @@ pub struct App {
     pub(super) was_asking: bool,
     pub status: Option<String>,
     pub rollback: bool,
+    /// The rolling block's batch in flight.
+    pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
     /// A signal stopped the run; the event loop leaves.
     pub interrupted: bool,
     pub summary_hidden: bool,
+    /// The step picked in the summary.
+    pub summary_step: usize,
     pub quitting: bool,
     /// How the last frame drew the parts that scroll: page sizes, limits, search.
     pub drawn: DrawnSizes,
@@ -127,6 +134,7 @@ impl App {
                         status: CellStatus::Pending,
                         started: None,
                         duration: None,
+                        exit: None,
                         note: None,
                         undo: None,
                     })
@@ -152,6 +160,7 @@ impl App {
             })
             .collect();
         Self {
+            order: HostOrder::new(&plan),
             plan,
             mode,
             run_id: None,
@@ -195,9 +204,11 @@ impl App {
             was_asking: false,
             status: None,
             rollback: false,
+            batch: None,
             finished: None,
             interrupted: false,
             summary_hidden: false,
+            summary_step: 0,
             quitting: false,
             drawn: DrawnSizes::default(),
             dirty: true,
@@ -226,12 +237,9 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
-    /// Hosts a step runs on, as indices into the plan.
+    /// Hosts a step runs on, as indices into the plan, in natural order.
     pub fn step_hosts(&self, step: usize) -> &[usize] {
-        self.plan
-            .steps
-            .get(step)
-            .map_or(&[], |s| s.hosts.as_slice())
+        self.order.step(step)
     }
 
     pub fn shown_host(&self) -> Option<usize> {
@@ -288,6 +296,19 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
+            Event::HostQueued { host } => self.set_conn(host, Conn::Queued),
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                ..
+            } => {
+                self.batch = Some(BatchView {
+                    label,
+                    batch,
+                    batches,
+                });
+            }
             Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
@@ -310,6 +331,7 @@ impl App {
                 reason,
                 earlier,
             } => {
+                self.leave_batch_unless(step);
                 if let Some(c) = self.cell_mut(step, host) {
                     c.status = earlier.map_or(CellStatus::Skipped, CellStatus::from_outcome);
                     c.note = Some(reason.clone());
@@ -326,6 +348,9 @@ impl App {
                 phase,
                 attempt,
             } => {
+                if phase == Phase::Main {
+                    self.leave_batch_unless(step);
+                }
                 let is_guard = self
                     .plan
                     .steps
@@ -387,6 +412,7 @@ impl App {
                     if phase == Phase::Main {
                         c.status = status;
                         c.duration = Some(duration);
+                        c.exit.clone_from(&exit);
                         c.note = message.clone();
                     } else {
                         c.undo = Some(status);
@@ -442,7 +468,9 @@ impl App {
                 self.waiting_until = Some((step, until));
                 self.select_current(step, None);
             }
-            Event::Prompt(prompt) => {
+            Event::Prompt(mut prompt) => {
+                self.leave_batch_unless(prompt.step);
+                self.order.sort_prompt(&mut prompt);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -517,6 +545,7 @@ impl App {
             }
             Event::RollbackStarted => {
                 self.rollback = true;
+                self.batch = None;
                 self.waiting_until = None;
             }
             Event::RunFinished {
@@ -527,13 +556,19 @@ impl App {
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
+                self.batch = None;
                 self.finished = Some(Finished {
                     status,
                     exit_code,
                     journal,
                     not_done,
                 });
-                self.overlay = self.overlay.take().filter(|o| *o == Overlay::Help);
+                self.summary_step = self.first_failed_step().unwrap_or(0);
+                // What the admin was reading stays open; questions are over.
+                self.overlay = self
+                    .overlay
+                    .take()
+                    .filter(|o| matches!(o, Overlay::Help | Overlay::PickHost(_)));
             }
         }
     }
@@ -564,6 +599,14 @@ impl App {
                     reply: Some(reply),
                 });
             }
+        }
+    }
+
+    /// A step outside the rolling block whose batch is shown: the block is over.
+    fn leave_batch_unless(&mut self, step: usize) {
+        let label = self.plan.steps.get(step).and_then(|s| s.rolling.as_ref());
+        if self.batch.as_ref().is_some_and(|b| Some(&b.label) != label) {
+            self.batch = None;
         }
     }
 

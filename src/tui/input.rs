@@ -115,6 +115,9 @@ impl App {
             return None;
         }
         let intent = keys::intent(key)?;
+        if self.summary_shown() && self.summary_intent(intent) {
+            return None;
+        }
         match intent {
             Intent::Up => self.move_by(-1),
             Intent::Down => self.move_by(1),
@@ -124,6 +127,7 @@ impl App {
             Intent::Bottom => self.go_end(),
             Intent::NextHost => self.switch_host(1),
             Intent::PrevHost => self.switch_host(-1),
+            Intent::PickHost => self.open_picker(self.selected),
             Intent::FocusNext => self.cycle_focus(true),
             Intent::FocusPrev => self.cycle_focus(false),
             Intent::Search => self.typing = Some(Typing::Search(String::new())),
@@ -205,7 +209,7 @@ impl App {
         None
     }
 
-    fn quit(&mut self) -> Option<Command> {
+    pub(super) fn quit(&mut self) -> Option<Command> {
         if self.run_in_progress() && !self.quitting {
             self.overlay = Some(Overlay::ConfirmQuit);
             None
@@ -255,6 +259,7 @@ impl App {
                 self.help_key(key);
                 None
             }
+            Overlay::PickHost(picker) => self.picker_key(picker, key, ctrl_c),
             Overlay::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.overlay = None;

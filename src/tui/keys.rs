@@ -16,6 +16,7 @@ pub enum Intent {
     Bottom,
     NextHost,
     PrevHost,
+    PickHost,
     FocusNext,
     FocusPrev,
     Search,
@@ -138,6 +139,13 @@ pub const BINDINGS: &[Binding] = &[
             key(KeyCode::Right, I::NextHost),
             ch('l', I::NextHost),
         ],
+    },
+    Binding {
+        label: "p",
+        help: "pick a host by typing its name (Tab: the next failed)",
+        short: "pick host",
+        footer: false,
+        keys: &[ch('p', I::PickHost)],
     },
     Binding {
         label: "/",

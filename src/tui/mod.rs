@@ -2,14 +2,17 @@
 //! decisions; `drydock logs` follows the logs through the engine too.
 
 pub mod app;
+pub mod hosts;
 pub mod input;
 pub mod keys;
 pub mod notify;
 pub mod pane;
+mod picker;
 mod reading;
 pub mod state;
 pub mod strings;
 mod styled;
+mod summary;
 pub mod term;
 pub mod theme;
 pub mod view;

@@ -11,7 +11,7 @@ use super::pane::Pane;
 use super::strings;
 use crate::engine::NotDone;
 use crate::journal::{Outcome, RunStatus};
-use crate::remote::Question;
+use crate::remote::{ExitStatus, Question};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellStatus {
@@ -57,6 +57,14 @@ impl CellStatus {
     pub fn word(self) -> &'static str {
         strings::status_word(self)
     }
+
+    /// The step did not do its work there: failed, timed out, lost, unknown.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::Failed | Self::Timeout | Self::Lost | Self::Unknown
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +72,8 @@ pub struct Cell {
     pub status: CellStatus,
     pub started: Option<Instant>,
     pub duration: Option<Duration>,
+    /// How the step's command ended, when it ran one.
+    pub exit: Option<ExitStatus>,
     pub note: Option<String>,
     /// How this step's undo went, when the rollback ran it.
     pub undo: Option<CellStatus>,
@@ -83,9 +93,20 @@ pub struct GuardState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
     Pending,
+    /// Waits for its turn: only so many connections are opened at once.
+    Queued,
     Connecting,
     Connected,
     Failed(String),
+}
+
+/// The batch of hosts a rolling block is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchView {
+    pub label: String,
+    /// 1-based.
+    pub batch: usize,
+    pub batches: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +164,17 @@ pub enum Overlay {
         typed: String,
         wrong: bool,
     },
+    /// Find a host of a step by typing part of its name.
+    PickHost(HostPicker),
+}
+
+/// The host picker: a step's hosts, those whose names hold `filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPicker {
+    pub step: usize,
+    pub filter: String,
+    /// Place among the hosts that match.
+    pub cursor: usize,
 }
 
 pub struct QuestionState {
@@ -251,6 +283,10 @@ pub struct DrawnSizes {
     pub logs: DrawnPane,
     pub help: DrawnScroll,
     pub prompt: DrawnScroll,
+    /// The host picker's list.
+    pub picker: DrawnScroll,
+    /// Steps the summary shows at once.
+    summary_steps: std::cell::Cell<u16>,
 }
 
 impl DrawnSizes {
@@ -261,6 +297,16 @@ impl DrawnSizes {
 
     pub fn record_checklist_steps(&self, steps: usize) {
         self.checklist_steps
+            .set(u16::try_from(steps).unwrap_or(u16::MAX));
+    }
+
+    /// Steps the summary shows at once.
+    pub fn summary_steps(&self) -> usize {
+        usize::from(self.summary_steps.get()).max(1)
+    }
+
+    pub fn record_summary_steps(&self, steps: usize) {
+        self.summary_steps
             .set(u16::try_from(steps).unwrap_or(u16::MAX));
     }
 }

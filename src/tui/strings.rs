@@ -139,9 +139,11 @@ pub const OVERRIDE_TITLE: &str = "Override the guard?";
 pub const HOST_KEY_TITLE: &str = "Unknown host key";
 pub const PASSPHRASE_TITLE: &str = "Passphrase";
 pub const CONN_PENDING: &str = "pending";
+pub const CONN_QUEUED: &str = "waiting to connect";
 pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
 pub const CONN_FAILED: &str = "unreachable";
+pub const LOCK_HELD: &str = "lock held";
 pub const MARK_GATE: &str = "gate";
 pub const MARK_MANUAL: &str = "manual";
 pub const MARK_GUARD: &str = "guard";
@@ -238,6 +240,106 @@ pub fn log_ended(why: &str) -> String {
 
 pub fn preview_on(host: &str, command: &str) -> String {
     format!("Preview on {host}: {command}")
+}
+
+pub const BANNER_MESSAGE: &str = "message:";
+pub const BANNER_CONTENT: &str = "file:";
+pub const BANNER_STARTS: &str = "starts at:";
+
+pub fn banner_publishes(host: &str, path: &str) -> String {
+    format!("Publishes the maintenance banner on {host} at {path}:")
+}
+
+pub fn banner_publishes_unknown(host: &str) -> String {
+    format!("Publishes the maintenance banner on {host}; its text cannot be worked out:")
+}
+
+/// The start time a banner announces: worked out when the step runs.
+pub fn banner_starts_about(at: &str, lead: &str) -> String {
+    format!("about {at} ({lead} after it goes up: the time is taken when the step runs)")
+}
+
+/// The end of a strip of hosts cut at the edge.
+pub fn more_hosts(n: usize) -> String {
+    format!("+{n} more · p picks")
+}
+
+/// After the first hosts a question names.
+pub fn and_more_hosts(more: usize, total: usize) -> String {
+    format!("and {more} more ({total} hosts)")
+}
+
+/// The same, where there is less room.
+pub fn more_hosts_short(n: usize) -> String {
+    format!("+{n} more")
+}
+
+/// The same, where there is hardly any room.
+pub fn more_count(n: usize) -> String {
+    format!("+{n}")
+}
+
+pub const PICKER_KEYS: &str = "type to find · ↑↓ move · Tab next failed · Enter show · Esc close";
+pub const PICKER_NONE: &str = "(no host's name holds that)";
+
+pub fn picker_title(step: usize, id: &str) -> String {
+    format!("Hosts of step {step} {id}")
+}
+
+/// How many hosts the picker lists, of how many.
+pub fn picker_count(shown: usize, total: usize) -> String {
+    if shown == total {
+        format!("{total} hosts")
+    } else {
+        format!("{shown} of {total} hosts")
+    }
+}
+
+pub fn no_failed_host(step_id: &str) -> String {
+    format!("no host failed at the step '{step_id}' (among those listed)")
+}
+
+pub const SUMMARY_KEYS: &str = "↑↓ pick a step · Enter: every host of it, and why";
+
+/// Which steps the summary shows, when not all fit.
+pub fn summary_steps_shown(first: usize, last: usize, total: usize) -> String {
+    format!(" · steps {first}-{last} of {total}")
+}
+
+/// How many hosts of a step ended one way: "✓ 97 ok".
+pub fn tally(symbol: &str, n: usize, word: &str) -> String {
+    format!("{symbol} {n} {word}")
+}
+
+/// Which hosts of a step ended one way, when they are few: "✓ ok: web".
+pub fn tally_named(symbol: &str, word: &str, hosts: &str) -> String {
+    format!("{symbol} {word}: {hosts}")
+}
+
+/// How many undos of a step ended one way: "1 undo ok".
+pub fn undo_tally(n: usize, word: &str) -> String {
+    format!("{n} undo {word}")
+}
+
+/// Which hosts' undos of a step ended one way: "undo ok: web".
+pub fn undo_tally_named(word: &str, hosts: &str) -> String {
+    format!("undo {word}: {hosts}")
+}
+
+pub fn every_host(n: usize) -> String {
+    format!("all {n} hosts")
+}
+
+pub fn hosts_count(n: usize) -> String {
+    format!("{n} hosts")
+}
+
+pub fn more_failed(n: usize) -> String {
+    format!("… and {n} more: Enter lists every host")
+}
+
+pub fn more_reasons(n: usize) -> String {
+    format!("… and {n} more reasons: Enter lists every host")
 }
 
 pub fn run_result(word: &str) -> String {
@@ -423,4 +525,9 @@ pub fn journal_at(path: &std::path::Path) -> String {
 
 pub fn failed_inside(e: &dyn std::fmt::Display) -> String {
     format!("drydock: the run failed inside: {e}")
+}
+
+/// The header's note of a rolling block's batch in flight.
+pub fn batch_in_flight(batch: usize, batches: usize) -> String {
+    format!("  batch {batch}/{batches}")
 }

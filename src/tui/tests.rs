@@ -288,6 +288,7 @@ impl Fixture {
                 exit: Some(ExitStatus::code(0)),
                 error: None,
             }],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ev(secs, Event::Prompt(prompt));
@@ -666,6 +667,7 @@ fn failure(f: &mut Fixture) {
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
         }),
     );
@@ -724,6 +726,7 @@ fn rollback_prompt(f: &mut Fixture, kind: PromptKind, step: usize, command: &str
             hosts: vec![0],
             commands: vec![(0, command.into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         }),
     );
@@ -775,6 +778,7 @@ fn manual_step() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -809,6 +813,7 @@ fn resume_prompt() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -847,6 +852,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -878,6 +884,7 @@ fn lock_break_no_aborts_from_the_main_view() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -1260,5 +1267,41 @@ fn scrollback_is_bounded() {
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
 }
 
+#[test]
+fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(Event::HostQueued { host: 1 }, t0);
+    let s = screen(&app);
+    assert!(s.contains("worker waiting to connect"), "{s}");
+
+    // Step 7, `migrate`, is the rolling block `web-nodes`.
+    app.on_event(
+        Event::BatchStarted {
+            label: "web-nodes".into(),
+            batch: 2,
+            batches: 3,
+            hosts: vec![0],
+        },
+        t0,
+    );
+    let started = |step| Event::StepStarted {
+        step,
+        host: 0,
+        command: "python manage.py migrate".into(),
+        phase: Phase::Main,
+        attempt: 1,
+    };
+    app.on_event(started(6), t0);
+    let s = screen(&app);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(header.contains("step 7/9  batch 2/3"), "{s}");
+
+    // A step after the block: its batches are over.
+    app.on_event(started(8), t0);
+    assert!(!screen(&app).contains("batch 2/3"));
+}
+
+mod fleet;
 mod reading;
 mod safety;

@@ -103,6 +103,8 @@ impl<'s> Loader<'s> {
             connect_timeout,
             roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
             vars,
+            // Its values are checked once every host is known.
+            env: Default::default(),
         }
     }
 

@@ -3,11 +3,12 @@
 //! `read` turns the TOML into the schema's sections, leniently, so that one
 //! bad key hides nothing else; then each part of the plan is resolved and
 //! checked by its own module: variables and templates (`vars`), hosts, the
-//! banner and logs (`hosts`), the steps in order (`steps`) and what each step
-//! does (`actions`). Every error is collected; a plan comes out only when
+//! banner and logs (`hosts`), environment variables (`env`), the steps in
+//! order (`steps`) and what each step does (`actions`). Every error is collected; a plan comes out only when
 //! there is none.
 
 mod actions;
+mod env;
 mod hosts;
 mod read;
 mod steps;
@@ -195,6 +196,7 @@ impl<'s> Loader<'s> {
             lock: Template::literal("~/.drydock.lock"),
             vars,
             overrides,
+            env: BTreeMap::new(),
             hosts,
             logs: Vec::new(),
             banner: None,
@@ -202,6 +204,7 @@ impl<'s> Loader<'s> {
             steps: Vec::new(),
         };
         self.check_var_values(raw, &plan);
+        self.runbook_and_host_env(raw, &mut plan);
         let all_hosts: Vec<usize> = (0..plan.hosts.len()).collect();
         if let Some(lock) = runbook.and_then(|r| r.lock.as_ref()) {
             plan.lock = self.checked_template(lock, &plan, Scope::Hosts(&all_hosts));

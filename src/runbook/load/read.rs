@@ -17,7 +17,7 @@ use super::Loader;
 use crate::runbook::schema::{self, Text};
 
 const TOP_LEVEL: &[&str] = &[
-    "runbook", "vars", "ssh", "hosts", "logs", "banner", "notify", "steps",
+    "runbook", "vars", "env", "ssh", "hosts", "logs", "banner", "notify", "steps",
 ];
 
 /// However badly a table is written, reading it stops after this many retries.
@@ -28,6 +28,7 @@ pub(super) struct Raw {
     pub runbook: Option<schema::RunbookSection>,
     pub runbook_present: bool,
     pub vars: schema::VarsSection,
+    pub env: schema::EnvSection,
     pub ssh: schema::SshSection,
     pub hosts: Vec<(Text, schema::HostSection)>,
     pub logs: Vec<(Text, schema::LogSection)>,
@@ -135,6 +136,7 @@ pub(super) fn humanize(message: &str, source: &str, span: &Range<usize>) -> Stri
         ("expected u16", "expected a whole number from 0 to 65535"),
         ("expected u32", "expected a whole number"),
         ("expected a boolean", "expected true or false"),
+        ("expected a map", "expected a table"),
     ] {
         m = m.replace(from, to);
     }
@@ -217,6 +219,7 @@ impl<'s> Loader<'s> {
             runbook: None,
             runbook_present: false,
             vars: BTreeMap::new(),
+            env: BTreeMap::new(),
             ssh: schema::SshSection::default(),
             hosts: Vec::new(),
             logs: Vec::new(),
@@ -234,6 +237,16 @@ impl<'s> Loader<'s> {
                 "vars" => {
                     raw.vars = self
                         .vars_section(value, "'vars' must be a table of strings, written [vars]")
+                }
+                "env" => {
+                    if matches!(value.get_ref(), DeValue::Table(_)) {
+                        raw.env = self.section(value).map(|e| e.value).unwrap_or_default();
+                    } else {
+                        self.error(
+                            value.span(),
+                            "'env' must be a table of strings, written [env]",
+                        );
+                    }
                 }
                 "ssh" => raw.ssh = self.section(value).map(|s| s.value).unwrap_or_default(),
                 "banner" => {

@@ -216,6 +216,7 @@ fn long_failure(f: &mut Fixture) {
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
         }),
     );
@@ -546,6 +547,7 @@ fn the_event_loop_rings_and_notifies_on_the_terminal() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         };
         let _ = tx.send(Event::Prompt(prompt)).await;

@@ -18,6 +18,7 @@ fn ask(f: &mut Fixture, secs: u64, step: usize, kind: PromptKind, choices: Vec<D
             hosts: vec![0],
             commands: Vec::new(),
             previews: vec![],
+            banner: vec![],
             choices,
         }),
     );

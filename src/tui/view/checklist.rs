@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::pad;
 use super::panes::pane_block;
+use super::strip::Strip;
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 use crate::tui::app::App;
@@ -43,7 +44,7 @@ fn markers(app: &App, step: usize) -> Vec<&'static str> {
 }
 
 /// The status a step shows as a whole: the most pressing of its hosts'.
-fn step_status(app: &App, step: usize) -> CellStatus {
+pub(super) fn step_status(app: &App, step: usize) -> CellStatus {
     let cells: Vec<CellStatus> = app
         .step_hosts(step)
         .iter()
@@ -79,7 +80,7 @@ fn step_status(app: &App, step: usize) -> CellStatus {
         .unwrap_or(CellStatus::Pending)
 }
 
-fn step_duration(app: &App, step: usize) -> Option<Duration> {
+pub(super) fn step_duration(app: &App, step: usize) -> Option<Duration> {
     app.step_hosts(step)
         .iter()
         .filter_map(|&h| {
@@ -91,6 +92,76 @@ fn step_duration(app: &App, step: usize) -> Option<Duration> {
             })
         })
         .max()
+}
+
+/// How far a host's state at a step asks to be seen when not all fit:
+/// failures first, then what is under way, then the rest.
+fn urgency(status: CellStatus) -> u8 {
+    match status {
+        _ if status.is_failure() => 0,
+        CellStatus::NeedsConfirm | CellStatus::Running | CellStatus::Waiting => 1,
+        _ => 2,
+    }
+}
+
+/// A step's line of host cells, after `indent` columns: every host while
+/// they fit; else how many hosts are in each state, then hosts by urgency
+/// as they fit, and how many are left out.
+fn host_cells(
+    app: &App,
+    theme: &Theme,
+    step: usize,
+    indent: usize,
+    width: usize,
+) -> Vec<Span<'static>> {
+    let lead = vec![Span::raw(" ".repeat(indent))];
+    let cell = |h: usize| {
+        let c = &app.cells[step][h];
+        let mut item = vec![Span::styled(
+            format!("{} {}", c.status.symbol(), app.host_name(h)),
+            theme.status(c.status),
+        )];
+        if let Some(u) = c.undo {
+            item.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
+        }
+        item
+    };
+    let hosts = app.step_hosts(step);
+    let whole = Strip {
+        lead: lead.clone(),
+        items: hosts.iter().map(|&h| cell(h)).collect(),
+        gap: "  ",
+        hint: false,
+    };
+    if whole.width() <= width {
+        return whole.fit(width, theme.key());
+    }
+    let mut counts: Vec<(CellStatus, usize)> = Vec::new();
+    for &h in hosts {
+        let status = app.cells[step][h].status;
+        match counts.iter_mut().find(|c| c.0 == status) {
+            Some(c) => c.1 += 1,
+            None => counts.push((status, 1)),
+        }
+    }
+    counts.sort_by_key(|&(status, _)| urgency(status));
+    let mut tally = lead;
+    for (status, n) in counts {
+        tally.push(Span::styled(
+            format!("{}{n} ", status.symbol()),
+            theme.status(status),
+        ));
+    }
+    tally.push(Span::styled("│ ", theme.muted()));
+    let mut by_urgency = hosts.to_vec();
+    by_urgency.sort_by_key(|&h| urgency(app.cells[step][h].status));
+    Strip {
+        lead: tally,
+        items: by_urgency.into_iter().map(cell).collect(),
+        gap: "  ",
+        hint: false,
+    }
+    .fit(width, theme.key())
 }
 
 pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -158,19 +229,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
         }
         lines.push(Line::from(spans));
         if multi {
-            let mut cells = vec![Span::raw(" ".repeat(numw + 3))];
-            for &h in app.step_hosts(i) {
-                let c = &app.cells[i][h];
-                cells.push(Span::styled(
-                    format!("{} {}", c.status.symbol(), app.host_name(h)),
-                    theme.status(c.status),
-                ));
-                if let Some(u) = c.undo {
-                    cells.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
-                }
-                cells.push(Span::raw("  "));
-            }
-            lines.push(Line::from(cells));
+            lines.push(Line::from(host_cells(app, theme, i, numw + 3, width)));
         }
     }
     Paragraph::new(lines).render(inner, buf);

@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
+use super::strip::Strip;
 use super::{clock, pad};
 use crate::tui::app::App;
 use crate::tui::state::{CellStatus, Conn, LockView, Mode};
@@ -73,6 +74,15 @@ fn first_line(app: &App, theme: &Theme) -> Vec<(Vec<Span<'static>>, bool)> {
             vec![Span::styled(format!("  {count}"), theme.text())],
             false,
         ));
+        if let Some(b) = &app.batch {
+            parts.push((
+                vec![Span::styled(
+                    s::batch_in_flight(b.batch, b.batches),
+                    theme.text(),
+                )],
+                false,
+            ));
+        }
         parts.push((
             vec![Span::styled(
                 format!("  {}", s::elapsed(&clock(elapsed(app)))),
@@ -139,6 +149,104 @@ fn give_way(parts: Vec<(Vec<Span<'static>>, bool)>, width: usize) -> Vec<Span<'s
     out
 }
 
+/// How a host's connection looks: its symbol, style and word.
+fn conn_look(conn: &Conn, theme: &Theme) -> (&'static str, Style, &'static str) {
+    match conn {
+        Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
+        Conn::Queued => ("○", theme.status(CellStatus::Pending), s::CONN_QUEUED),
+        Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
+        Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
+        Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
+    }
+}
+
+/// A host's lock, when it is worth a word.
+fn lock_word(app: &App, lock: &LockView, theme: &Theme) -> Option<Span<'static>> {
+    match lock {
+        LockView::None => None,
+        // The run releases its locks as it finishes.
+        LockView::Taken(_) if app.finished.is_some() => None,
+        LockView::Taken(_) => Some(Span::styled(" locked", theme.ok())),
+        LockView::Held { holder, .. } => Some(Span::styled(
+            format!(" lock held by {holder}"),
+            theme.alert(),
+        )),
+    }
+}
+
+/// The hosts line: every host with its connection and lock while they fit;
+/// else how many are in each state, the hosts in trouble by name, as many
+/// others as fit, and how many are left out.
+fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
+    let lead = vec![Span::styled(" hosts ", theme.muted())];
+    let full = |h: usize| {
+        let view = &app.hosts[h];
+        let (sym, style, word) = conn_look(&view.conn, theme);
+        let mut item = vec![
+            Span::styled(format!("{sym} {}", app.host_name(h)), style),
+            Span::styled(format!(" {word}"), theme.muted()),
+        ];
+        item.extend(lock_word(app, &view.lock, theme));
+        item
+    };
+    let order = app.order.all();
+    let whole = Strip {
+        lead: lead.clone(),
+        items: order.iter().map(|&h| full(h)).collect(),
+        gap: "   ",
+        hint: true,
+    };
+    if whole.width() <= room {
+        return whole.fit(room, theme.key());
+    }
+    let trouble = |h: usize| {
+        let view = &app.hosts[h];
+        matches!(view.conn, Conn::Failed(_)) || matches!(view.lock, LockView::Held { .. })
+    };
+    let mut tally = lead;
+    let mut counts: Vec<(&'static str, Style, &'static str, usize)> = Vec::new();
+    for &h in order {
+        let (sym, style, word) = conn_look(&app.hosts[h].conn, theme);
+        match counts.iter_mut().find(|c| c.2 == word) {
+            Some(c) => c.3 += 1,
+            None => counts.push((sym, style, word, 1)),
+        }
+    }
+    for (sym, style, word, n) in counts {
+        tally.push(Span::styled(s::tally(sym, n, word), style));
+        tally.push(Span::raw("  "));
+    }
+    tally.push(Span::styled("│ ", theme.muted()));
+    // The trouble in a word; the host's own line of the screen says more.
+    let mut items: Vec<Vec<Span<'static>>> = order
+        .iter()
+        .filter(|&&h| trouble(h))
+        .map(|&h| {
+            let view = &app.hosts[h];
+            let (sym, style, word) = conn_look(&view.conn, theme);
+            let mut item = vec![Span::styled(format!("{sym} {}", app.host_name(h)), style)];
+            match view.lock {
+                LockView::Held { .. } => {
+                    item.push(Span::styled(format!(" {}", s::LOCK_HELD), theme.alert()))
+                }
+                _ => item.push(Span::styled(format!(" {word}"), theme.muted())),
+            }
+            item
+        })
+        .collect();
+    items.extend(order.iter().filter(|&&h| !trouble(h)).map(|&h| {
+        let (sym, style, _) = conn_look(&app.hosts[h].conn, theme);
+        vec![Span::styled(format!("{sym} {}", app.host_name(h)), style)]
+    }));
+    Strip {
+        lead: tally,
+        items,
+        gap: "  ",
+        hint: true,
+    }
+    .fit(room, theme.key())
+}
+
 pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, theme.header());
     let [l1, l2] = area.layout(&Layout::vertical([
@@ -148,38 +256,18 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
     let top = give_way(first_line(app, theme), usize::from(l1.width));
     Paragraph::new(Line::from(top)).render(l1, buf);
 
-    let mut hosts = vec![Span::styled(" hosts ", theme.muted())];
-    if app.mode == Mode::Logs {
+    let hosts = if app.mode == Mode::Logs {
         let names: Vec<String> = app
             .logs
             .iter()
             .map(|l| format!("{}:{}", l.host, l.path))
             .collect();
-        hosts.push(Span::styled(names.join("  "), theme.text()));
-    }
-    for (i, h) in app.hosts.iter().enumerate() {
-        if app.mode == Mode::Logs {
-            break;
-        }
-        let (sym, style, word) = match &h.conn {
-            Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
-            Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
-            Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
-            Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
-        };
-        hosts.push(Span::styled(format!("{sym} {}", app.host_name(i)), style));
-        hosts.push(Span::styled(format!(" {word}"), theme.muted()));
-        match &h.lock {
-            LockView::None => {}
-            // The run releases its locks as it finishes.
-            LockView::Taken(_) if app.finished.is_some() => {}
-            LockView::Taken(_) => hosts.push(Span::styled(" locked", theme.ok())),
-            LockView::Held { holder, .. } => hosts.push(Span::styled(
-                format!(" lock held by {holder}"),
-                theme.alert(),
-            )),
-        }
-        hosts.push(Span::raw("   "));
-    }
+        vec![
+            Span::styled(" hosts ", theme.muted()),
+            Span::styled(names.join("  "), theme.text()),
+        ]
+    } else {
+        host_strip(app, theme, usize::from(l2.width))
+    };
     Paragraph::new(Line::from(hosts)).render(l2, buf);
 }

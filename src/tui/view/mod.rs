@@ -5,6 +5,9 @@ mod checklist;
 mod header;
 mod modals;
 mod panes;
+mod picker;
+mod strip;
+mod summary;
 
 use std::time::Duration;
 
@@ -21,8 +24,10 @@ use super::strings as s;
 use super::theme::Theme;
 use checklist::render_checklist;
 use header::render_header;
-use modals::{render_confirm, render_help, render_prompt, render_question, render_summary};
+use modals::{render_confirm, render_help, render_prompt, render_question};
 use panes::{panel_lines, render_logs, render_output};
+use picker::render_picker;
+use summary::render_summary;
 
 pub const MIN_W: u16 = 60;
 pub const MIN_H: u16 = 15;
@@ -57,11 +62,6 @@ fn output_parts(app: &App, a: &mut Areas, output: Rect) {
     a.output_text = Some(rest);
 }
 
-/// The summary replaces the body once the run has finished, until Esc.
-fn summary_shown(app: &App) -> bool {
-    app.mode == Mode::Run && app.finished.is_some() && !app.summary_hidden
-}
-
 /// The layout. Key handling never asks for it: the parts that scroll record
 /// the sizes they were drawn at (see `DrawnSizes`).
 fn areas(app: &App, area: Rect) -> Areas {
@@ -80,7 +80,7 @@ fn areas(app: &App, area: Rect) -> Areas {
         panel: None,
         logs_block: None,
     };
-    if app.zoomed && !summary_shown(app) {
+    if app.zoomed && !app.summary_shown() {
         // The focused part takes every row but the footer's.
         let [whole, _] = area.layout(&Layout::vertical([
             Constraint::Fill(1),
@@ -141,7 +141,7 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if !a.header.is_empty() {
         render_header(app, theme, a.header, buf);
     }
-    if summary_shown(app) {
+    if app.summary_shown() {
         render_summary(app, theme, a.body, buf);
     } else {
         if let Some(r) = a.checklist {
@@ -186,6 +186,7 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             }
             render_confirm(theme, s::OVERRIDE_TITLE, &body, s::TYPE_ENTER, area, buf);
         }
+        Some(Overlay::PickHost(picker)) => render_picker(app, theme, picker, area, buf),
         None => {}
     }
     if let Some(q) = &app.question {

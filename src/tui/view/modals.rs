@@ -4,13 +4,10 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Modifier;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
-use super::pad;
-use crate::engine::{Decision, PromptKind};
-use crate::journal::RunStatus;
+use crate::engine::{BannerPreview, Decision, PromptKind};
 use crate::remote::Question;
 use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
@@ -21,18 +18,20 @@ use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
 /// How much of the screen a window takes, in percent of its width and height.
-struct Size(u16, u16);
+pub(super) struct Size(pub u16, pub u16);
 
 const PROMPT: Size = Size(86, 80);
 const CONFIRM: Size = Size(60, 40);
 const HELP: Size = Size(80, 100);
 /// The help is never narrower than this (or the screen): its lines are short.
 const HELP_MIN_WIDTH: u16 = 78;
-const WHOLE: Size = Size(100, 100);
+/// A question names this many of its hosts; the rest are counted (each
+/// host's command, failure or preview is listed below anyway).
+const HOSTS_NAMED: usize = 8;
 
 /// Every window's frame: clear a centred part of `area`, draw a double border
 /// titled `title` (in the alert colour when `danger`), and return the inside.
-fn window(
+pub(super) fn window(
     theme: &Theme,
     title: &str,
     danger: bool,
@@ -105,7 +104,15 @@ pub(super) fn render_prompt(
             Span::styled(st.title.clone(), theme.title(false)),
         ]));
     }
-    let hosts: Vec<&str> = prompt.hosts.iter().map(|&h| app.host_name(h)).collect();
+    let mut hosts: Vec<&str> = prompt
+        .hosts
+        .iter()
+        .take(HOSTS_NAMED)
+        .map(|&h| app.host_name(h))
+        .collect();
+    let more = prompt.hosts.len().saturating_sub(HOSTS_NAMED);
+    let more = (more > 0).then(|| s::and_more_hosts(more, prompt.hosts.len()));
+    hosts.extend(more.as_deref());
     t.push(Line::from(vec![
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
@@ -229,7 +236,13 @@ pub(super) fn render_prompt(
         }
         _ => {}
     }
-    if !prompt.commands.is_empty() && !matches!(prompt.kind, PromptKind::Manual { .. }) {
+    // A banner says what it publishes instead of a command.
+    let commands: Vec<&(usize, String)> = prompt
+        .commands
+        .iter()
+        .filter(|(h, _)| !prompt.banner.iter().any(|b| b.host == *h))
+        .collect();
+    if !commands.is_empty() && !matches!(prompt.kind, PromptKind::Manual { .. }) {
         t.push(Line::raw(""));
         t.push(Line::styled(
             if lock_break {
@@ -239,12 +252,16 @@ pub(super) fn render_prompt(
             },
             theme.muted(),
         ));
-        for (h, c) in &prompt.commands {
+        for (h, c) in commands {
             t.push(Line::from(vec![
                 Span::styled(format!("  {} $ ", app.host_name(*h)), theme.muted()),
                 Span::styled(c.clone(), theme.title(false)),
             ]));
         }
+    }
+    for b in &prompt.banner {
+        t.push(Line::raw(""));
+        t.extend(banner_lines(app, theme, b));
     }
     for pv in &prompt.previews {
         t.push(Line::raw(""));
@@ -324,6 +341,44 @@ fn step_line(app: &App, theme: &Theme, step: usize, hosts: &[usize]) -> Line<'st
         ));
     }
     Line::from(spans)
+}
+
+/// What a banner step will publish on one host, in plain words.
+fn banner_lines(app: &App, theme: &Theme, b: &BannerPreview) -> Vec<Line<'static>> {
+    let host = app.host_name(b.host);
+    if let Some(e) = &b.error {
+        return vec![
+            Line::styled(s::banner_publishes_unknown(host), theme.muted()),
+            Line::styled(format!("  ! {e}"), theme.alert()),
+        ];
+    }
+    let field = |label: &str, value: Line<'static>| {
+        let mut line = value;
+        line.spans
+            .insert(0, Span::styled(format!("  {label:<11}"), theme.muted()));
+        line
+    };
+    let mut lines = vec![
+        Line::styled(s::banner_publishes(host, &b.path), theme.muted()),
+        field(
+            s::BANNER_MESSAGE,
+            sgr_line(&b.message, theme.title(false), !theme.mono),
+        ),
+    ];
+    if let Some(content) = &b.content {
+        for (i, l) in content.lines().enumerate() {
+            let label = if i == 0 { s::BANNER_CONTENT } else { "" };
+            lines.push(field(label, sgr_line(l, theme.text(), !theme.mono)));
+        }
+    }
+    lines.push(field(
+        s::BANNER_STARTS,
+        Line::styled(
+            s::banner_starts_about(&b.starts_at, &short(b.lead)),
+            theme.text(),
+        ),
+    ));
+    lines
 }
 
 pub(super) fn render_confirm(
@@ -485,98 +540,4 @@ pub(super) fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer
         inner,
         buf,
     );
-}
-
-pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let Some(f) = &app.finished else { return };
-    let (word, style) = match f.status {
-        RunStatus::Ok => (s::RUN_OK, theme.ok().add_modifier(Modifier::BOLD)),
-        RunStatus::Failed => (s::RUN_FAILED, theme.alert()),
-        RunStatus::Aborted => (s::RUN_ABORTED, theme.alert()),
-    };
-    // Framed like a window, over the whole body.
-    let inner = window(theme, s::SUMMARY, false, WHOLE, area, buf);
-    let mut lines = vec![Line::from(vec![
-        Span::styled(s::run_result(word), style),
-        Span::styled(s::exit_status(f.exit_code), theme.muted()),
-    ])];
-    let journal = f
-        .journal
-        .as_ref()
-        .map_or_else(|| s::NO_JOURNAL.to_string(), |j| j.display().to_string());
-    lines.push(Line::from(vec![
-        Span::styled(s::JOURNAL_LABEL, theme.muted()),
-        Span::styled(journal, theme.text()),
-    ]));
-    lines.push(Line::raw(""));
-    let idw = app
-        .plan
-        .steps
-        .iter()
-        .map(|s| s.id.len())
-        .max()
-        .unwrap_or(4)
-        .min(28);
-    let hostw = app
-        .plan
-        .hosts
-        .iter()
-        .map(|h| h.name.len())
-        .max()
-        .unwrap_or(4);
-    for (i, st) in app.plan.steps.iter().enumerate() {
-        for (k, &h) in st.hosts.iter().enumerate() {
-            let c = &app.cells[i][h];
-            let head = if k == 0 {
-                format!("{:>2} {}", i + 1, pad(&st.id, idw))
-            } else {
-                " ".repeat(idw + 3)
-            };
-            let d = c.duration.map(short).unwrap_or_default();
-            let mut spans = vec![
-                Span::styled(format!("{head}  "), theme.text()),
-                Span::styled(format!("{:<hostw$}  ", app.host_name(h)), theme.muted()),
-                Span::styled(
-                    format!("{} {:<9}", c.status.symbol(), c.status.word()),
-                    theme.status(c.status),
-                ),
-                Span::styled(format!("{d:>7}"), theme.muted()),
-            ];
-            if let Some(u) = c.undo {
-                spans.push(Span::styled(
-                    format!(" {}", s::undo_state(u.word())),
-                    theme.status(u),
-                ));
-            }
-            let why = f
-                .not_done
-                .iter()
-                .find(|n| n.step == i && n.host == h)
-                .map(|n| &n.why);
-            if let Some(why) = why {
-                spans.push(Span::styled(s::not_done_line(why), theme.muted()));
-            } else if let (
-                Some(n),
-                CellStatus::Skipped | CellStatus::Failed | CellStatus::Timeout | CellStatus::Lost,
-            ) = (&c.note, c.status)
-            {
-                spans.push(Span::styled(format!("  {n}"), theme.muted()));
-            }
-            lines.push(Line::from(spans));
-        }
-    }
-    let height = usize::from(inner.height);
-    let skip = lines.len().saturating_sub(height);
-    // Keep the head (status, journal) and show the end of the step list when it does not fit.
-    let lines: Vec<Line> = if skip > 0 {
-        lines
-            .iter()
-            .take(3)
-            .cloned()
-            .chain(lines.iter().skip(3 + skip).cloned())
-            .collect()
-    } else {
-        lines
-    };
-    Paragraph::new(lines).render(inner, buf);
 }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
+use super::strip::{self, Strip};
 use super::{Areas, clock};
 use crate::remote::Stream;
 use crate::tui::app::App;
@@ -184,6 +185,64 @@ fn pane_state(pane: Option<&Pane>, reading: Reading, sideways: usize) -> String 
     parts.join(" · ")
 }
 
+/// The hosts in the output pane's title, the shown one marked: all of them
+/// while they fit; else from the shown one on (the order → goes in), and
+/// how many are left out.
+fn title_hosts(
+    app: &App,
+    theme: &Theme,
+    hosts: &[usize],
+    shown: Option<usize>,
+    pane_width: u16,
+    before: &[Span<'_>],
+) -> Vec<Span<'static>> {
+    let item = |h: usize| {
+        let style = if Some(h) == shown {
+            theme.selection()
+        } else {
+            theme.muted()
+        };
+        vec![Span::styled(format!(" {} ", app.host_name(h)), style)]
+    };
+    // Inside the corners.
+    let room = usize::from(pane_width)
+        .saturating_sub(2)
+        .saturating_sub(strip::width(before));
+    let whole = Strip {
+        lead: Vec::new(),
+        items: hosts.iter().map(|&h| item(h)).collect(),
+        gap: " ",
+        hint: true,
+    };
+    if whole.width() <= room + 1 {
+        let mut spans = whole.fit(usize::MAX, theme.key());
+        // No gap after the last one.
+        spans.pop();
+        return spans;
+    }
+    let from = shown
+        .and_then(|s| hosts.iter().position(|&h| h == s))
+        .unwrap_or(0);
+    // Too narrow for a host and the mark: the shown host, cut at the corner.
+    let first = hosts.get(from).map(|&h| item(h)).unwrap_or_default();
+    if strip::width(&first) + 1 + s::more_count(hosts.len()).width() > room {
+        return first;
+    }
+    let mut spans = Strip {
+        lead: Vec::new(),
+        items: hosts[from..]
+            .iter()
+            .chain(&hosts[..from])
+            .map(|&h| item(h))
+            .collect(),
+        gap: " ",
+        hint: true,
+    }
+    .fit(room, theme.key());
+    spans.push(Span::raw(" "));
+    spans
+}
+
 pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf: &mut Buffer) {
     let focused = app.focus == Focus::Output;
     let step = app.selected;
@@ -209,17 +268,7 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
     } else {
         Span::styled(format!("{} ", s::PICKED), theme.alert())
     });
-    for (i, &h) in hosts.iter().enumerate() {
-        let style = if Some(h) == shown {
-            theme.selection()
-        } else {
-            theme.muted()
-        };
-        title.push(Span::styled(format!(" {} ", app.host_name(h)), style));
-        if i + 1 < hosts.len() {
-            title.push(Span::raw(" "));
-        }
-    }
+    title.extend(title_hosts(app, theme, hosts, shown, area.width, &title));
     let sideways = rows.as_ref().map_or(0, |r| r.sideways);
     let state = pane_state(pane, app.output_reading, sideways);
     pane_block(theme, focused, title)
