@@ -294,6 +294,9 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         if step.always {
             marks.push("[always]".to_string());
         }
+        if let Some(var) = &step.capture {
+            marks.push(format!("[capture: {}]", text(var)));
+        }
         if step.on_failure != runbook::OnFailure::Pause {
             marks.push(format!(
                 "[on failure: {}]",
