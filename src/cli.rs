@@ -67,6 +67,28 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         journal_dir: Option<PathBuf>,
     },
+    /// A past run in the TUI, read-only, from its journal: step through it, jump
+    /// to a step, or play it.
+    #[command(after_help = help::REPLAY)]
+    Replay {
+        /// The run's id, or enough of its start to name one run.
+        #[arg(value_name = "RUN_ID", add = ArgValueCompleter::new(run_ids))]
+        run_id: String,
+        /// Where the journals are (default: as `run` writes them).
+        #[arg(long, value_name = "DIR")]
+        journal_dir: Option<PathBuf>,
+    },
+    /// A run going on in the TUI, read-only, following its journal (for a second
+    /// admin on the same machine).
+    #[command(after_help = help::WATCH)]
+    Watch {
+        /// The run's id, or enough of its start (default: the latest run going on).
+        #[arg(value_name = "RUN_ID", add = ArgValueCompleter::new(unfinished_run_ids))]
+        run_id: Option<String>,
+        /// Where the journals are (default: as `run` writes them).
+        #[arg(long, value_name = "DIR")]
+        journal_dir: Option<PathBuf>,
+    },
     /// The example runbook on a throwaway local site, in the TUI.
     #[command(after_help = help::DEMO)]
     Demo(DemoArgs),
@@ -162,6 +184,7 @@ Examples:
   drydock check update.toml
   drydock run update.toml
   drydock show 20261121-1415
+  drydock replay 20261121-1415
 
 `drydock COMMAND --help` tells each command's exit statuses.";
 
@@ -221,6 +244,36 @@ Examples:
 Exit status:
   0  the run is shown
   2  no run has that id, several runs start with it, or its journal cannot be read";
+
+    pub const REPLAY: &str = "\
+Examples:
+  drydock replay 20261121-141503-3f2a
+  drydock replay 20261121-14 --journal-dir /var/lib/drydock/runs
+
+Keys besides the run's own: . and , the next and previous recorded event, ] and [
+the next and previous step's start, : a step's id to see the run as that step
+ended, Space play, ( and ) the start and the end. Nothing is answered from it.
+
+Exit status:
+  0  the replay was closed
+  1  the terminal interface failed
+  2  no run has that id, several runs start with it, its journal cannot be read,
+     or standard output is not a terminal";
+
+    pub const WATCH: &str = "\
+Examples:
+  drydock watch                              the latest run going on
+  drydock watch 20261121-141503-3f2a
+
+A run going on has no run_finished in its journal yet and its drydock is alive.
+New lines show within a second; the header says FINISHED when the run ends.
+Nothing is answered from it.
+
+Exit status:
+  0  the watch was closed
+  1  the terminal interface failed
+  2  no run has that id (or none is going on), its journal cannot be read,
+     or standard output is not a terminal";
 
     pub const DEMO: &str = "\
 Example:
@@ -339,14 +392,14 @@ fn journal_dir_on_line() -> PathBuf {
         .unwrap_or_else(crate::journal::default_dir)
 }
 
-/// `show RUN_ID`: every run, newest first.
+/// `show RUN_ID`, `replay RUN_ID`: every run, newest first.
 fn run_ids(current: &OsStr) -> Vec<CompletionCandidate> {
     let mut ids = crate::journal::run_ids(&journal_dir_on_line()).unwrap_or_default();
     ids.reverse();
     candidates(current, ids.into_iter().map(|id| (id, None)))
 }
 
-/// `--resume RUN_ID`: the runs that did not finish, newest first.
+/// `--resume RUN_ID`, `watch RUN_ID`: the runs that did not finish, newest first.
 fn unfinished_run_ids(current: &OsStr) -> Vec<CompletionCandidate> {
     let dir = journal_dir_on_line();
     let mut ids = crate::journal::run_ids(&dir).unwrap_or_default();

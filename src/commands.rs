@@ -11,6 +11,7 @@ use crate::runbook::{
     self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
 };
 use crate::sanitize;
+use crate::tui::state::Source;
 
 /// Raise this process's soft limit on open files to its hard limit. Each
 /// SSH host holds a socket, a wake pipe and its command channels' pipes, so
@@ -46,6 +47,14 @@ pub fn dispatch(cli: Cli) -> i32 {
             json,
             journal_dir,
         } => show(&run_id, json, journal_dir.as_deref()),
+        Command::Replay {
+            run_id,
+            journal_dir,
+        } => read_only(Some(&run_id), Source::Replay, journal_dir.as_deref()),
+        Command::Watch {
+            run_id,
+            journal_dir,
+        } => read_only(run_id.as_deref(), Source::Watch, journal_dir.as_deref()),
         Command::Completions { shell } => completions(shell),
         Command::Logs {
             runbook,
@@ -430,6 +439,60 @@ fn show(run_id: &str, json: bool, dir: Option<&Path>) -> i32 {
     // A closed pipe (`drydock show ID | head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     exit::OK
+}
+
+/// `replay` and `watch`: the TUI on a run's journal, read-only.
+fn read_only(run_id: Option<&str>, source: Source, dir: Option<&Path>) -> i32 {
+    let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
+    let word = match source {
+        Source::Replay => "replay",
+        Source::Watch => "watch",
+    };
+    let path = match run_id {
+        Some(id) => journal::find_run(&dir, id).map_err(|e| e.to_string()),
+        None => match journal::latest_live_run(&dir) {
+            Ok(Some(path)) => Ok(path),
+            Ok(None) => Err(format!(
+                "no run is going on in {}; `drydock history` lists the runs",
+                shown(&dir)
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let run = path.and_then(|path| {
+        let run = crate::report::plan::for_journal(&path).map_err(|e| e.to_string())?;
+        Ok((path, run))
+    });
+    let (path, run) = match run {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("drydock: {word}: {e}");
+            return exit::USAGE;
+        }
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!("drydock: {word} needs a terminal; `drydock show` prints a run as text");
+        return exit::USAGE;
+    }
+    let plan = run.plan;
+    let theme = match pick_theme(None, &plan) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let plan = Arc::new(plan);
+    let playback = match crate::report::replay::Playback::open(&path, plan.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("drydock: {word}: {e}");
+            return exit::USAGE;
+        }
+    };
+    let recording = crate::tui::replay::Recording::new(playback, plan, source, run.no_runbook);
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(crate::tui::replay::drive(recording, theme))
 }
 
 /// The shell's script: it registers drydock itself as the completer, so

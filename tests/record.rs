@@ -496,6 +496,8 @@ fn help_of_every_command_has_an_example_and_run_lists_its_exit_statuses() {
         "logs",
         "history",
         "show",
+        "replay",
+        "watch",
         "demo",
         "themes",
         "schema",
@@ -575,5 +577,14 @@ fn completions_offer_step_ids_themes_and_run_ids() {
     assert_eq!(
         complete(&["drydock", "run", rb, "--resume", "2"], Some(&dir)),
         [unfinished.to_string()]
+    );
+    assert_eq!(
+        complete(&["drydock", "replay", &done[..8]], Some(&dir)),
+        std::slice::from_ref(&done)
+    );
+    assert_eq!(
+        complete(&["drydock", "watch", "2"], Some(&dir)),
+        [unfinished.to_string()],
+        "watch offers the runs that did not finish"
     );
 }

@@ -825,3 +825,344 @@ fn a_hundred_hosts_summary_strip_and_picker() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 1);
 }
+
+// ---- replay and watch: the TUI on a run's journal, read-only ----
+
+/// Three steps on two local hosts; `migrate` prints a marker (quoted in the
+/// command, so that only its output shows the marker whole).
+const REPLAYED: &str = r#"
+[runbook]
+name = "Replayed run"
+lock = "{{dir}}/lock-{{host}}"
+
+[vars]
+dir = "/tmp/drydock-replay"
+
+[hosts.alpha]
+transport = "local"
+
+[hosts.beta]
+transport = "local"
+
+[[steps]]
+id = "prepare"
+title = "Prepare the release"
+run = "echo prepared on {{host}}"
+
+[[steps]]
+id = "migrate"
+title = "Migrate the database"
+hosts = ["alpha"]
+run = "echo applying migration 00'42'; echo migrated-'marker'"
+
+[[steps]]
+id = "finish"
+title = "Finish up"
+run = "echo finished on {{host}}"
+"#;
+
+/// `drydock run --headless` of `runbook` (written under `dir`) to its end;
+/// returns the run's id.
+fn headless_run(dir: &Path, runbook: &str) -> String {
+    let path = dir.join("runbook.toml");
+    std::fs::write(&path, runbook).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg("--headless")
+        .arg(&path)
+        .arg("--var")
+        .arg(format!("dir={}", dir.display()))
+        .arg("--journal-dir")
+        .arg(dir.join("journal"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    the_run_id(dir)
+}
+
+/// The id of the only run in `dir`'s journal dir.
+fn the_run_id(dir: &Path) -> String {
+    let entries: Vec<_> = std::fs::read_dir(dir.join("journal"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0]
+        .path()
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn read_only_command(dir: &Path, what: &str) -> String {
+    format!(
+        "{} {what} --journal-dir {}",
+        quote(BIN),
+        quote(&dir.join("journal").display().to_string())
+    )
+}
+
+#[test]
+fn replay_shows_the_runs_steps_and_the_output_of_a_chosen_step() {
+    let dir = tempdir();
+    let id = headless_run(dir.path(), REPLAYED);
+    let t = Tmux::start(
+        "replay",
+        &read_only_command(dir.path(), &format!("replay {}", &id[..12])),
+    );
+    // The screen may be caught half drawn: wait for each part.
+    for title in ["Prepare the release", "Migrate the database", "Finish up"] {
+        t.wait_for(title);
+    }
+    let screen = t.wait_for("FINISHED");
+    assert!(screen.contains("REPLAY"), "it opens at the end:\n{screen}");
+    assert!(
+        !screen.contains("RUNBOOK"),
+        "the runbook is unchanged:\n{screen}"
+    );
+
+    t.keys(&[":", "migrate", "Enter"]);
+    let screen = t.wait_for("migrated-marker");
+    assert!(screen.contains("applying migration 0042"), "{screen}");
+    assert!(screen.contains("Output 2 migrate"), "{screen}");
+    assert!(
+        !screen.contains("FINISHED") && !screen.contains("finished on"),
+        "the run as migrate ended, before finish ran:\n{screen}"
+    );
+    // One event on: finish starts, and the output follows it no more (picked).
+    t.keys(&["."]);
+    t.wait_for("Output 2 migrate");
+
+    t.keys(&["y"]);
+    t.wait_for("read-only: this is a replay");
+    t.keys(&["a"]);
+    let screen = t.wait_for("read-only: this is a replay");
+    assert!(!screen.contains("Abort the run?"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
+
+#[test]
+fn replay_without_its_runbook_shows_the_journals_steps_and_says_so() {
+    let dir = tempdir();
+    let id = headless_run(dir.path(), REPLAYED);
+    std::fs::remove_file(dir.path().join("runbook.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let t = Tmux::start(
+        "replay-gone",
+        &read_only_command(dir.path(), &format!("replay {id}")),
+    );
+    t.wait_for("RUNBOOK GONE");
+    for step in ["1 ✓ prepare", "2 ✓ migrate", "3 ✓ finish"] {
+        t.wait_for(step);
+    }
+    t.keys(&[":", "mig", "Enter"]);
+    t.wait_for("migrated-marker");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
+
+/// Waits on `go` before printing its marker (quoted in the command, so
+/// that only its output shows the marker whole), then on `end`.
+const WATCHED: &str = r#"
+[runbook]
+name = "Watched run"
+lock = "{{dir}}/lock-{{host}}"
+
+[vars]
+dir = "/tmp/drydock-watch"
+
+[hosts.alpha]
+transport = "local"
+
+[[steps]]
+id = "first"
+title = "Something before"
+run = "echo first step done"
+
+[[steps]]
+id = "wait-go"
+title = "Print when told"
+run = "while [ ! -e {{dir}}/go ]; do sleep 0.05; done; echo watched-'marker'; while [ ! -e {{dir}}/end ]; do sleep 0.05; done"
+"#;
+
+/// A headless run going on in the background. Dropped, it lets its
+/// command end (both files it waits for appear) and waits for drydock.
+struct Background {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    /// When the run printed the marker.
+    printed: std::sync::mpsc::Receiver<Instant>,
+}
+
+impl Background {
+    fn start(dir: &Path) -> Self {
+        let path = dir.join("runbook.toml");
+        std::fs::write(&path, WATCHED).unwrap_or_else(|e| panic!("{e}"));
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .arg("--headless")
+            .arg(&path)
+            .arg("--var")
+            .arg(format!("dir={}", dir.display()))
+            .arg("--journal-dir")
+            .arg(dir.join("journal"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (tx, printed) = std::sync::mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    // The output line, not the command's start.
+                    if line.ends_with("| watched-marker") {
+                        let _ = tx.send(Instant::now());
+                    }
+                }
+            });
+        }
+        Background {
+            child,
+            dir: dir.to_path_buf(),
+            printed,
+        }
+    }
+
+    fn touch(&self, name: &str) {
+        std::fs::write(self.dir.join(name), "").unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Let the run end; its exit status.
+    fn finish(&mut self) -> Option<i32> {
+        self.touch("go");
+        self.touch("end");
+        let start = Instant::now();
+        while start.elapsed() < TIMEOUT {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.finish();
+        }
+    }
+}
+
+/// The CPU time a process has taken, in clock ticks (1/100 s): utime + stime.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_else(|e| panic!("{e}"));
+    // After the command's name, in parentheses, which may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+#[test]
+fn watch_shows_a_line_a_headless_run_prints_within_a_second() {
+    let dir = tempdir();
+    let mut run = Background::start(dir.path());
+    // The run is at its second step before anyone watches.
+    let start = Instant::now();
+    loop {
+        let journal = std::fs::read_dir(dir.path().join("journal"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .unwrap_or_default();
+        if journal.contains(r#""step":"wait-go","host":"alpha","command""#) {
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "the run never started wait-go");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t = Tmux::start("watch", &read_only_command(dir.path(), "watch"));
+    t.wait_for("WATCH");
+    t.wait_for("Print when told");
+
+    // Waiting for the run costs next to nothing: no busy wait.
+    let watcher = support::leftovers::mentioning(&t.socket)
+        .into_iter()
+        .find(|p| p.command.starts_with(BIN) && p.command.contains(" watch "))
+        .unwrap_or_else(|| panic!("no watch process"));
+    let before = cpu_ticks(watcher.pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let spent = cpu_ticks(watcher.pid) - before;
+    assert!(
+        spent < 5,
+        "the idle watch took {spent} ticks of CPU in 5 s (1 % is 5)"
+    );
+
+    run.touch("go");
+    let printed = run
+        .printed
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("the run never printed its marker: {e}"));
+    let shown = loop {
+        if t.screen().contains("watched-marker") {
+            break Instant::now();
+        }
+        assert!(
+            printed.elapsed() < TIMEOUT,
+            "the marker never showed:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let late = shown.saturating_duration_since(printed);
+    assert!(
+        late < Duration::from_secs(1),
+        "the watch showed the line {late:?} after the run printed it"
+    );
+
+    t.keys(&["y"]);
+    t.wait_for("read-only: this is a watch");
+    run.touch("end");
+    t.wait_for("FINISHED");
+    assert_eq!(run.finish(), Some(0));
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
+
+#[test]
+fn replay_and_watch_refuse_an_unknown_run_with_exit_2() {
+    let dir = tempdir();
+    headless_run(dir.path(), REPLAYED);
+    let journal = dir.path().join("journal");
+    for (args, says) in [
+        (vec!["replay", "19990101"], "no run '19990101'"),
+        (vec!["watch", "19990101"], "no run '19990101'"),
+        (vec!["watch"], "no run is going on"),
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--journal-dir")
+            .arg(&journal)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -10,12 +11,12 @@ use super::{JournalError, Line, Record};
 use crate::remote::Stream;
 
 /// How much output is gathered before it is handed to the writer thread.
-const CHUNK: usize = 256 * 1024;
+pub(super) const CHUNK: usize = 256 * 1024;
 /// Chunks queued for the writer thread before writers wait for it.
 const QUEUE: usize = 8;
 
 /// What the writer thread is asked to do.
-enum ToWriter {
+pub(super) enum ToWriter {
     Bytes(Vec<u8>),
     /// Answer once everything before has reached the file; with `retry`,
     /// first try again to write what a failed write left.
@@ -85,12 +86,15 @@ impl<W: Write> Writer<W> {
 /// runtime thread never waits on the disk. Writers wait (asynchronously)
 /// only where the record must be on disk before the run goes on (a step's
 /// start, before its command is sent), or when the disk falls behind.
+/// Output waits at most [`super::linger::OUTPUT_DELAY`] before it is handed over.
 pub struct Journal {
     path: PathBuf,
     /// Records not yet handed to the writer. An async lock, held while a
-    /// full chunk is handed over, so that chunks reach the file in order.
-    buf: tokio::sync::Mutex<Vec<u8>>,
+    /// chunk is handed over, so that chunks reach the file in order.
+    buf: Arc<tokio::sync::Mutex<Vec<u8>>>,
     writer: mpsc::Sender<ToWriter>,
+    /// Tells a watcher that the run's drydock is alive.
+    _held: Option<super::holder::Held>,
 }
 
 impl Journal {
@@ -149,10 +153,19 @@ impl Journal {
                 path: path.clone(),
                 source,
             })?;
+        let buf = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(CHUNK)));
+        super::linger::hand_over_lingering(Arc::downgrade(&buf), tx.clone()).map_err(|source| {
+            JournalError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let held = super::holder::hold(&path);
         Ok(Self {
             path,
-            buf: tokio::sync::Mutex::new(Vec::with_capacity(CHUNK)),
+            buf,
             writer: tx,
+            _held: held,
         })
     }
 
@@ -293,7 +306,12 @@ impl Drop for Journal {
     /// itself dropped) still hands its records to the writer, which writes
     /// them and ends.
     fn drop(&mut self) {
-        let rest = std::mem::take(self.buf.get_mut());
+        // Locked: the flushing thread is handing the records over itself.
+        let Ok(mut buf) = self.buf.try_lock() else {
+            return;
+        };
+        let rest = std::mem::take(&mut *buf);
+        drop(buf);
         if rest.is_empty() {
             return;
         }
@@ -390,6 +408,41 @@ mod tests {
             assert_eq!(written, &again);
         }
         assert!(text[0].contains("\"phase\":\"undo\""), "{}", text[0]);
+    }
+
+    #[test]
+    fn output_reaches_the_file_without_a_flush_and_the_file_is_held() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let journal = Journal::create(dir.path(), "run").expect("journal");
+        assert!(crate::journal::writer_alive(journal.path()));
+        rt.block_on(async {
+            journal
+                .write_output("step", "host", false, &[(Stream::Stdout, "lone line")])
+                .await
+                .expect("written");
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let text = std::fs::read_to_string(journal.path()).expect("read");
+            if text.contains("lone line") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the line never reached the file: {text:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let path = journal.path().to_path_buf();
+        drop(journal);
+        assert!(
+            !crate::journal::writer_alive(&path),
+            "let go when the journal is dropped"
+        );
     }
 
     /// Writes `room` bytes, then fails as a full disk does, until given more room.

@@ -1,5 +1,6 @@
 //! The append-only record of a run: JSON Lines, one event a line, in
-//! `<journal-dir>/<run_id>.jsonl`. Read back for `--resume` and `history`.
+//! `<journal-dir>/<run_id>.jsonl`. Read back for `--resume`, `history`,
+//! `show`, and followed while it is written for `watch`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,19 @@ use serde::{Deserialize, Serialize};
 use crate::remote::Stream;
 
 mod file;
+mod follow;
+mod holder;
+mod linger;
 mod read;
 mod runs;
 pub use file::Journal;
+use file::{CHUNK, ToWriter};
+pub use follow::Follower;
+pub use holder::writer_alive;
 pub use read::{read, read_each};
-pub use runs::{FindError, default_dir, find_run, is_finished, list_runs, run_ids};
+pub use runs::{
+    FindError, default_dir, find_run, is_finished, latest_live_run, list_runs, run_ids,
+};
 
 /// How a step ended on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

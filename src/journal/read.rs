@@ -1,10 +1,8 @@
 //! Reading a journal back, line by line.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use super::{JournalError, Line};
+use super::{Follower, JournalError, Line};
 
 /// Read every parseable line of a journal. A line cut short by a crash is
 /// passed over: everything before it still tells the story.
@@ -19,27 +17,9 @@ pub fn read(path: &Path) -> Result<Vec<Line>, JournalError> {
 /// Lines that do not parse (cut short, or an event of a later version) are
 /// passed over.
 pub fn read_each(path: &Path, mut each: impl FnMut(Line)) -> Result<(), JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = BufReader::new(file);
-    let mut text = String::new();
-    loop {
-        text.clear();
-        match reader.read_line(&mut text) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {
-                if let Ok(parsed) = serde_json::from_str::<Line>(&text) {
-                    each(parsed);
-                }
-            }
-            Err(source) => {
-                return Err(JournalError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
+    let mut follower = Follower::open(path)?;
+    while let Some(line) = follower.next_line()? {
+        each(line);
     }
+    Ok(())
 }

@@ -106,6 +106,17 @@ pub fn find_run(dir: &Path, id: &str) -> Result<PathBuf, FindError> {
     }
 }
 
+/// The newest run still going: no `run_finished` yet, and its drydock
+/// alive (it holds its journal; see `holder`). For `watch`.
+pub fn latest_live_run(dir: &Path) -> Result<Option<PathBuf>, JournalError> {
+    let mut ids = run_ids(dir)?;
+    ids.reverse();
+    Ok(ids
+        .into_iter()
+        .map(|id| dir.join(format!("{id}.jsonl")))
+        .find(|path| !is_finished(path) && super::writer_alive(path)))
+}
+
 /// Whether a journal ends with `run_finished`, read from its last bytes
 /// only: a run's journal may be hundreds of megabytes of output.
 pub fn is_finished(path: &Path) -> bool {
@@ -162,6 +173,31 @@ mod tests {
             find_run(dir.path(), ""),
             Err(FindError::NoSuchRun { .. })
         ));
+    }
+
+    #[test]
+    fn the_latest_live_run_is_unfinished_and_held() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let started = r#"{"ts":"t","event":"step_started","step":"a","host":"h","command":"c"}"#;
+        let finished = r#"{"ts":"t","event":"run_finished","status":"ok","exit_code":0}"#;
+        let write = |id: &str, text: String| {
+            let path = dir.path().join(format!("{id}.jsonl"));
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let older = write("20261122-010000-aaaa", format!("{started}\n"));
+        let done = write("20261122-020000-bbbb", format!("{started}\n{finished}\n"));
+        let crashed = write("20261122-030000-cccc", format!("{started}\n"));
+        assert_eq!(latest_live_run(dir.path()).expect("read"), None);
+        let _older = super::super::holder::hold(&older).expect("held");
+        let _done = super::super::holder::hold(&done).expect("held");
+        assert_eq!(
+            latest_live_run(dir.path()).expect("read"),
+            Some(older.clone()),
+            "a finished run is not live, a crashed one (not held) neither"
+        );
+        let _crashed = super::super::holder::hold(&crashed).expect("held");
+        assert_eq!(latest_live_run(dir.path()).expect("read"), Some(crashed));
     }
 
     #[test]

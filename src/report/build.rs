@@ -403,7 +403,7 @@ impl Reader {
                 }
             }
         }
-        let (state, plan) = runbook_now(&report);
+        let (state, plan) = runbook_now(&report.runbook, &report.runbook_sha256);
         report.runbook_file = state;
         match &plan {
             Ok(plan) => complete_from_plan(&mut report, plan),
@@ -434,15 +434,15 @@ impl Reader {
 
 /// The runbook file as it is now, and its plan when it is still the one the
 /// run used (or why there is none).
-fn runbook_now(report: &Report) -> (RunbookFile, Result<Plan, String>) {
-    let path = Path::new(&report.runbook);
+pub(super) fn runbook_now(runbook: &str, sha256: &str) -> (RunbookFile, Result<Plan, String>) {
+    let path = Path::new(runbook);
     let Ok(bytes) = std::fs::read(path) else {
         return (
             RunbookFile::Gone,
-            Err(format!("the runbook {} is gone", report.runbook)),
+            Err(format!("the runbook {runbook} is gone")),
         );
     };
-    if crate::runbook::sha256_hex(&bytes) != report.runbook_sha256 {
+    if crate::runbook::sha256_hex(&bytes) != sha256 {
         return (
             RunbookFile::Changed,
             Err("the runbook has changed since the run".into()),

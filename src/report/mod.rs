@@ -5,9 +5,15 @@
 //!
 //! Every string of a report is passed through the sanitiser before it is
 //! printed ([`Report::sanitized`]), as text or as JSON.
+//!
+//! The same journal read as the engine's events again, for the TUI's
+//! `replay` and `watch`, is in [`replay`], with the plan it is shown with in
+//! [`plan`].
 
 mod build;
 pub mod history;
+pub mod plan;
+pub mod replay;
 mod text;
 
 use std::path::Path;

@@ -11,6 +11,6 @@ pub mod schema;
 pub mod template;
 
 pub use diag::{Diagnostic, Located, RunbookErrors};
-pub use load::{LoadError, load, load_str, sha256_hex};
+pub use load::{LoadError, load, load_str, sha256_hex, valid_id};
 pub use plan::*;
 pub use rolling::RollingLimits;

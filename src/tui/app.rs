@@ -15,7 +15,7 @@ use super::hosts::HostOrder;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
     BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, Reading, Typing,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, ReadOnly, Reading, Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
@@ -109,6 +109,8 @@ pub struct App {
     /// The step picked in the summary.
     pub summary_step: usize,
     pub quitting: bool,
+    /// Fed by a run's journal (`replay`, `watch`): nothing is answered.
+    pub read_only: Option<ReadOnly>,
     /// How the last frame drew the parts that scroll: page sizes, limits, search.
     pub drawn: DrawnSizes,
     pub dirty: bool,
@@ -210,6 +212,7 @@ impl App {
             summary_hidden: false,
             summary_step: 0,
             quitting: false,
+            read_only: None,
             drawn: DrawnSizes::default(),
             dirty: true,
         }
@@ -233,8 +236,9 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
+    /// A run this screen drives is going on (leaving it aborts the run).
     pub fn run_in_progress(&self) -> bool {
-        self.mode == Mode::Run && self.finished.is_none()
+        self.mode == Mode::Run && self.finished.is_none() && self.read_only.is_none()
     }
 
     /// Hosts a step runs on, as indices into the plan, in natural order.

@@ -29,6 +29,8 @@ pub enum Command {
         text: String,
         lines: usize,
     },
+    /// Move a replay.
+    Replay(keys::Move),
 }
 
 impl std::fmt::Debug for Command {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Command {
             Self::ForceQuit => f.write_str("ForceQuit"),
             Self::Write(bytes) => write!(f, "Write({} bytes)", bytes.len()),
             Self::Save { path, lines, .. } => write!(f, "Save({}, {lines} lines)", path.display()),
+            Self::Replay(m) => write!(f, "Replay({m:?})"),
         }
     }
 }
@@ -101,6 +104,9 @@ impl App {
         }
         if self.typing.is_some() {
             return self.typing_key(key);
+        }
+        if let Some(command) = self.read_only_key(key) {
+            return command;
         }
         if key.code == KeyCode::Esc && self.selecting() {
             self.clear_selection();
@@ -191,12 +197,13 @@ impl App {
     fn typing_key(&mut self, key: KeyEvent) -> Option<Command> {
         let typing = self.typing.as_mut()?;
         let text = match typing {
-            Typing::Search(t) | Typing::SavePath(t) => t,
+            Typing::Search(t) | Typing::SavePath(t) | Typing::Step(t) => t,
         };
         match key.code {
             KeyCode::Enter => match self.typing.take() {
                 Some(Typing::Search(q)) => self.start_search(q),
                 Some(Typing::SavePath(path)) => return self.save(path),
+                Some(Typing::Step(id)) => return self.go_to_step(&id),
                 None => {}
             },
             KeyCode::Esc => self.typing = None,

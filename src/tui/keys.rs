@@ -315,6 +315,117 @@ pub const HELP_KEYS: &[(&str, &str)] = &[
     ("Esc ? q Enter", "close it"),
 ];
 
+/// The keys that answer or act on a run (the answers, abort, override,
+/// input): a replay or a watch says it is read-only instead.
+pub const ANSWERING: &[char] = &['y', 's', 'r', 'u', 'a', 'o', 'i'];
+
+/// Where a replay goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    NextEvent,
+    PrevEvent,
+    NextStep,
+    PrevStep,
+    /// The run as it was when this step (its index) last had something recorded.
+    ToStep(usize),
+    Start,
+    End,
+    /// Play from here at the recorded pace (pauses shortened), or pause.
+    Play,
+}
+
+/// What a replay key does: go somewhere, or ask for a step id first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayKey {
+    Go(Move),
+    AskStep,
+}
+
+/// A replay's key: what it does, and its words in the footer and the help.
+pub struct ReplayBinding {
+    pub key: char,
+    pub label: &'static str,
+    pub what: ReplayKey,
+    pub short: &'static str,
+    pub help: &'static str,
+}
+
+const fn replay(
+    key: char,
+    label: &'static str,
+    what: ReplayKey,
+    short: &'static str,
+    help: &'static str,
+) -> ReplayBinding {
+    ReplayBinding {
+        key,
+        label,
+        what,
+        short,
+        help,
+    }
+}
+
+/// The replay's keys, shown in the help and the footer of a replay. None
+/// of them is bound in the main table.
+pub const REPLAY_KEYS: &[ReplayBinding] = &[
+    replay(
+        '.',
+        ".",
+        ReplayKey::Go(Move::NextEvent),
+        "next",
+        "next recorded event",
+    ),
+    replay(
+        ',',
+        ",",
+        ReplayKey::Go(Move::PrevEvent),
+        "back",
+        "previous recorded event",
+    ),
+    replay(
+        ']',
+        "]",
+        ReplayKey::Go(Move::NextStep),
+        "step",
+        "next step's start",
+    ),
+    replay(
+        '[',
+        "[",
+        ReplayKey::Go(Move::PrevStep),
+        "step back",
+        "previous step's start",
+    ),
+    replay(
+        ':',
+        ":",
+        ReplayKey::AskStep,
+        "go to step",
+        "go to a step (type its id): the run as that step ended",
+    ),
+    replay(
+        ' ',
+        "Space",
+        ReplayKey::Go(Move::Play),
+        "play",
+        "play from here at the recorded pace (pauses cut to 1 s) / pause",
+    ),
+    replay(
+        '(',
+        "(",
+        ReplayKey::Go(Move::Start),
+        "start",
+        "the run's start",
+    ),
+    replay(')', ")", ReplayKey::Go(Move::End), "end", "the run's end"),
+];
+
+/// What a key does in a replay.
+pub fn replay_key(c: char) -> Option<ReplayKey> {
+    REPLAY_KEYS.iter().find(|b| b.key == c).map(|b| b.what)
+}
+
 /// The key that gives `decision` in a question.
 pub fn answer_key(decision: Decision) -> Option<char> {
     ANSWERS
@@ -362,6 +473,21 @@ mod tests {
             .collect();
         for (i, k) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(k), "{k:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn replay_and_answering_keys_are_bound_to_nothing_else() {
+        let press = |c| intent(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        for b in REPLAY_KEYS {
+            assert_eq!(press(b.key), None, "{:?} is bound in the main table", b.key);
+            assert!(!ANSWERING.contains(&b.key), "{:?} answers too", b.key);
+        }
+        for c in ANSWERING {
+            assert!(
+                matches!(press(*c), None | Some(Intent::Abort | Intent::Override)),
+                "{c:?} does something else besides answering"
+            );
         }
     }
 

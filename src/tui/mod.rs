@@ -1,5 +1,7 @@
 //! The ratatui front end. It knows the engine only through its events and
-//! decisions; `drydock logs` follows the logs through the engine too.
+//! decisions; `drydock logs` follows the logs through the engine too. The
+//! same events read back from a run's journal feed it for `replay` and
+//! `watch` (`replay.rs`), read-only.
 
 pub mod app;
 pub mod hosts;
@@ -8,7 +10,9 @@ pub mod keys;
 pub mod notify;
 pub mod pane;
 mod picker;
+mod read_only;
 mod reading;
+pub mod replay;
 pub mod state;
 pub mod strings;
 mod styled;
@@ -145,6 +149,105 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
+/// Draw the whole screen now.
+fn draw_frame<B: ratatui::backend::Backend>(
+    app: &mut App,
+    theme: &Theme,
+    terminal: &mut ratatui::Terminal<B>,
+) -> std::io::Result<()> {
+    terminal
+        .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
+        .map_err(io_err)?;
+    app.dirty = false;
+    Ok(())
+}
+
+/// What the terminal said, as the command it gives: a key's, none for a
+/// resize, `ForceQuit` when the terminal is gone.
+fn terminal_event<B: ratatui::backend::Backend>(
+    app: &mut App,
+    terminal: &mut ratatui::Terminal<B>,
+    event: Option<std::io::Result<TermEvent>>,
+) -> std::io::Result<Option<Command>> {
+    match event {
+        Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+            app.last_key = Instant::now();
+            Ok(app.on_key(k))
+        }
+        Some(Ok(TermEvent::Resize(..))) => {
+            app.dirty = true;
+            // A resize must repaint everything, not just the diff.
+            terminal.autoresize().map_err(io_err)?;
+            Ok(None)
+        }
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(e),
+        None => Ok(Some(Command::ForceQuit)),
+    }
+}
+
+/// Do what a key asked of the loop itself (leave, write to the terminal,
+/// save); how the loop ends, when it does. Decisions and replay moves are
+/// the caller's.
+fn carry_out(
+    app: &mut App,
+    terminal_out: &mut dyn Write,
+    command: Command,
+) -> std::io::Result<Option<End>> {
+    match command {
+        Command::Quit => return Ok(Some(End::Quit)),
+        Command::ForceQuit => return Ok(Some(End::Force)),
+        Command::Write(bytes) => emit(terminal_out, &bytes)?,
+        Command::Save { path, text, lines } => {
+            let result = save_text(&path, &text);
+            app.saved(path, lines, result);
+        }
+        Command::Decide(_) | Command::Replay(_) => {}
+    }
+    Ok(None)
+}
+
+/// The signals that end the TUI with the terminal restored: SIGTERM,
+/// SIGHUP, and SIGINT (raw mode turns Ctrl-C into a key, but a SIGINT sent
+/// from elsewhere must not kill the process outright).
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn any(&mut self) {
+        self.next().await;
+    }
+
+    async fn next(&mut self) -> Caught {
+        tokio::select! {
+            _ = self.terminate.recv() => Caught::Hangup,
+            _ = self.hangup.recv() => Caught::Hangup,
+            _ = self.interrupt.recv() => Caught::Interrupt,
+        }
+    }
+}
+
+/// Which kind of signal came.
+enum Caught {
+    /// SIGTERM or SIGHUP: the admin (or their terminal) is gone. A run in
+    /// progress is told by `commands::drive` and ends with `RunInterrupted`.
+    Hangup,
+    /// SIGINT from elsewhere (in raw mode Ctrl-C is a key).
+    Interrupt,
+}
+
 /// The TUI's loop: keys, engine events, helper messages and a frame deadline.
 /// Generic over the backend and the key stream so that it runs unchanged on
 /// a headless backend. `terminal_out` takes what drydock writes to the
@@ -169,11 +272,7 @@ where
         .unwrap_or_else(Instant::now);
     let mut second = tokio::time::interval(Duration::from_secs(1));
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    // Raw mode turns Ctrl-C into a key, but a SIGINT sent from elsewhere must
-    // still leave the terminal restored rather than kill the process outright.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut signals = Signals::new()?;
     let mut engine_open = engine.is_some();
     let mut events_seen = false;
     // SIGTERM or SIGHUP during a run: the run itself is told (see
@@ -183,29 +282,19 @@ where
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
             app.set_clock(Instant::now(), chrono::Utc::now());
-            terminal
-                .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
-                .map_err(io_err)?;
-            app.dirty = false;
+            draw_frame(app, theme, terminal)?;
             last_draw = Instant::now();
         }
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
         let mut command = None;
         tokio::select! {
-            key = keys.next() => match key {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
-                    app.last_key = Instant::now();
-                    command = app.on_key(k);
+            key = keys.next() => {
+                // The terminal is gone (its input ended): as good as a hangup.
+                if key.is_none() && app.run_in_progress() {
+                    return Ok(End::TerminalGone);
                 }
-                Some(Ok(TermEvent::Resize(..))) => {
-                    app.dirty = true;
-                    // A resize must repaint everything, not just the diff.
-                    terminal.autoresize().map_err(io_err)?;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
-                None => return Ok(End::TerminalGone),
-            },
+                command = terminal_event(app, terminal, key)?;
+            }
             ev = async {
                 match engine.as_mut() {
                     Some((rx, _)) => rx.recv().await,
@@ -229,9 +318,7 @@ where
                     }
                     if (app.quitting || signalled || options.exit_when_finished) && app.finished.is_some() {
                         // Show the last frame before leaving.
-                        terminal
-                            .draw(|f| view::draw(app, theme, f.area(), f.buffer_mut()))
-                            .map_err(io_err)?;
+                        draw_frame(app, theme, terminal)?;
                         return Ok(End::Quit);
                     }
                 }
@@ -247,9 +334,10 @@ where
             msg = ui_rx.recv() => if let Some(msg) = msg { app.on_ui(msg) },
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
             _ = second.tick(), if app.ticking() => app.dirty = true,
-            _ = terminate.recv() => if app.run_in_progress() { signalled = true } else { return Ok(End::Force) },
-            _ = hangup.recv() => if app.run_in_progress() { signalled = true } else { return Ok(End::Force) },
-            _ = interrupt.recv() => return Ok(End::Force),
+            caught = signals.next() => match caught {
+                Caught::Hangup if app.run_in_progress() => signalled = true,
+                _ => return Ok(End::Force),
+            },
         }
         if let Some(text) = app.notification_due(Instant::now(), options.notify_after) {
             emit(terminal_out, &options.notifier.sequence(&text))?;
@@ -260,12 +348,10 @@ where
                     let _ = tx.try_send(d);
                 }
             }
-            Some(Command::Quit) => return Ok(End::Quit),
-            Some(Command::ForceQuit) => return Ok(End::Force),
-            Some(Command::Write(bytes)) => emit(terminal_out, &bytes)?,
-            Some(Command::Save { path, text, lines }) => {
-                let result = save_text(&path, &text);
-                app.saved(path, lines, result);
+            Some(command) => {
+                if let Some(end) = carry_out(app, terminal_out, command)? {
+                    return Ok(end);
+                }
             }
             None => {}
         }

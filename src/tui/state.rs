@@ -215,6 +215,29 @@ pub enum Typing {
     Search(String),
     /// Where to save the focused pane's text.
     SavePath(String),
+    /// The step a replay goes to.
+    Step(String),
+}
+
+/// Where a read-only screen's events come from: a past run's journal, or
+/// the journal of a run going on (another admin's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Replay,
+    Watch,
+}
+
+/// A screen fed by a run's journal rather than by its engine: nothing is
+/// answered from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOnly {
+    pub source: Source,
+    /// Why the checklist is the journal's steps rather than the runbook's.
+    pub no_runbook: Option<crate::report::plan::NoRunbook>,
+    /// Replay: the recorded events shown so far, of how many.
+    pub shown: usize,
+    pub of: usize,
+    pub playing: bool,
 }
 
 /// What the last frame drew of one pane's text.

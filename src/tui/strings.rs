@@ -9,6 +9,15 @@ pub const DRY_RUN: &str = " DRY RUN ";
 pub const ROLLING_BACK: &str = " ROLLING BACK ";
 pub const RESUMED: &str = " RESUMED ";
 pub const FINISHED: &str = " FINISHED ";
+pub const WATCH: &str = " WATCH ";
+pub const GO_TO_STEP: &str = "go to step: ";
+pub const GO_TO_STEP_KEYS: &str = "   Enter goes · Esc cancels";
+pub const HELP_REPLAY_KEYS: &str = "In a replay";
+pub const WATCHING: &str = "read-only: following the run as its journal grows · ? help · q leave";
+pub const WATCH_NO_STEPPING: &str =
+    "watch follows the run as it goes; drydock replay RUN_ID steps through a run";
+pub const WRITER_GONE: &str =
+    "the run's drydock has gone without finishing the run; its journal ends here";
 pub const CHECKLIST: &str = "Steps";
 pub const OUTPUT: &str = "Output";
 pub const LOGS: &str = "Logs";
@@ -55,6 +64,58 @@ pub const QUITTING: &str = "leaving after the run ends";
 pub const NOT_A_MATCH: &str = "that is not the step id; type it exactly";
 pub const STDERR_GUTTER: &str = "! ";
 pub const STDOUT_GUTTER: &str = "│ ";
+
+/// The header's badge of a replay: where it stands, and whether it plays.
+pub fn replay_badge(shown: usize, of: usize, playing: bool) -> String {
+    let play = if playing { "▶ " } else { "" };
+    format!(" REPLAY {play}{shown}/{of} ")
+}
+
+/// The header's word when the checklist is not the runbook's.
+pub fn no_runbook_badge(why: crate::report::plan::NoRunbook) -> &'static str {
+    use crate::report::plan::NoRunbook;
+    match why {
+        NoRunbook::Changed => " RUNBOOK CHANGED ",
+        NoRunbook::Gone => " RUNBOOK GONE ",
+        NoRunbook::DoesNotLoad => " RUNBOOK DOES NOT LOAD ",
+    }
+}
+
+/// Said once a read-only screen opens without the runbook's checklist.
+pub fn no_runbook(why: crate::report::plan::NoRunbook) -> String {
+    use crate::report::plan::NoRunbook;
+    let what = match why {
+        NoRunbook::Changed => "the runbook has changed since the run",
+        NoRunbook::Gone => "the runbook is gone",
+        NoRunbook::DoesNotLoad => "the runbook does not load without the run's --var values",
+    };
+    format!("{what}: the steps are those the journal names, titled by their ids")
+}
+
+/// Said for a key that would answer or act on the run.
+pub fn read_only(source: super::state::Source) -> String {
+    let what = match source {
+        super::state::Source::Replay => "a replay",
+        super::state::Source::Watch => "a watch",
+    };
+    format!("read-only: this is {what}; nothing is answered from here")
+}
+
+pub fn no_such_step(typed: &str) -> String {
+    format!("no step '{typed}' in this run")
+}
+
+pub fn steps_named(typed: &str, ids: &[&str]) -> String {
+    format!("'{typed}' starts {}: type more of it", ids.join(", "))
+}
+
+pub fn step_not_recorded(id: &str) -> String {
+    format!("nothing is recorded of the step '{id}' in this run")
+}
+
+pub fn cannot_read_journal(e: &dyn std::fmt::Display) -> String {
+    format!("cannot read the journal: {e}")
+}
 
 pub fn too_small(w: u16, h: u16, min_w: u16, min_h: u16) -> String {
     format!("{TOO_SMALL} It is {w}x{h}; make it at least {min_w}x{min_h}.")

@@ -1304,4 +1304,5 @@ fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
 
 mod fleet;
 mod reading;
+mod replay;
 mod safety;

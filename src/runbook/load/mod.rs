@@ -250,7 +250,8 @@ impl<'s> Loader<'s> {
     }
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` may name a step or a host: `[a-z0-9][a-z0-9_-]*`.
+pub fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')

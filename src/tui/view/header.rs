@@ -12,13 +12,23 @@ use unicode_width::UnicodeWidthStr;
 use super::strip::Strip;
 use super::{clock, pad};
 use crate::tui::app::App;
-use crate::tui::state::{CellStatus, Conn, LockView, Mode};
+use crate::tui::state::{CellStatus, Conn, LockView, Mode, Source};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
 /// The run's modes, most telling first.
 fn modes(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     let mut m = Vec::new();
+    if let Some(ro) = &app.read_only {
+        let badge = match ro.source {
+            Source::Replay => s::replay_badge(ro.shown, ro.of, ro.playing),
+            Source::Watch => s::WATCH.to_string(),
+        };
+        m.push(Span::styled(badge, theme.dry_run()));
+        if let Some(why) = ro.no_runbook {
+            m.push(Span::styled(s::no_runbook_badge(why), theme.alert()));
+        }
+    }
     if app.dry_run {
         m.push(Span::styled(s::DRY_RUN, theme.dry_run()));
     }

@@ -18,8 +18,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::app::App;
-use super::keys::{BINDINGS, Intent};
-use super::state::{Focus, LogLayout, Mode, Overlay, Typing};
+use super::keys::{BINDINGS, Intent, REPLAY_KEYS};
+use super::state::{Focus, LogLayout, Mode, Overlay, Source, Typing};
 use super::strings as s;
 use super::theme::Theme;
 use checklist::render_checklist;
@@ -211,6 +211,7 @@ fn footer_state(app: &App, theme: &Theme) -> Option<Vec<Span<'static>>> {
         return Some(match t {
             Typing::Search(q) => typed("/", q, s::SEARCH_KEYS),
             Typing::SavePath(p) => typed(s::SAVE_TO, p, s::SAVE_KEYS),
+            Typing::Step(id) => typed(s::GO_TO_STEP, id, s::GO_TO_STEP_KEYS),
         });
     }
     if app.prompt.as_ref().is_some_and(|p| p.hidden) {
@@ -219,10 +220,32 @@ fn footer_state(app: &App, theme: &Theme) -> Option<Vec<Span<'static>>> {
     if app.selecting() {
         return Some(vec![Span::styled(s::SELECTING_KEYS, theme.muted())]);
     }
+    // A finished watch has nothing left to follow: the finished run's keys.
+    let following =
+        |ro: &&crate::tui::state::ReadOnly| ro.source == Source::Replay || app.finished.is_none();
+    if let Some(ro) = app.read_only.as_ref().filter(following) {
+        return Some(read_only_keys(ro.source, theme));
+    }
     if app.finished.is_some() {
         return Some(vec![Span::styled(s::LEAVE, theme.muted())]);
     }
     None
+}
+
+/// What keys do on a screen fed by a journal: a replay's own, or none.
+fn read_only_keys(source: Source, theme: &Theme) -> Vec<Span<'static>> {
+    match source {
+        Source::Watch => vec![Span::styled(s::WATCHING, theme.muted())],
+        Source::Replay => {
+            let mut spans = Vec::new();
+            for b in REPLAY_KEYS {
+                spans.push(Span::styled(b.label, theme.key()));
+                spans.push(Span::styled(format!(" {}  ", b.short), theme.muted()));
+            }
+            spans.push(Span::styled("? q", theme.key()));
+            spans
+        }
+    }
 }
 
 /// The footer: a status message (always, so that "no match" is never

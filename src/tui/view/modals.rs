@@ -11,9 +11,9 @@ use crate::engine::{BannerPreview, Decision, PromptKind};
 use crate::remote::Question;
 use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
-use crate::tui::keys::{ANSWERS, BINDINGS, HELP_KEYS, QUESTION_KEYS, answer_key};
+use crate::tui::keys::{ANSWERS, BINDINGS, HELP_KEYS, QUESTION_KEYS, REPLAY_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{CellStatus, DrawnScroll, QuestionState};
+use crate::tui::state::{CellStatus, DrawnScroll, QuestionState, Source};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
@@ -513,6 +513,17 @@ pub(super) fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer
     let r = area.centered(Constraint::Length(width), Constraint::Percentage(HELP.1));
     let inner = window_at(theme, s::HELP, false, r, buf);
     let mut lines = question_help(app, theme);
+    if app
+        .read_only
+        .as_ref()
+        .is_some_and(|r| r.source == Source::Replay)
+    {
+        lines.push(Line::styled(s::HELP_REPLAY_KEYS, theme.title(false)));
+        for b in REPLAY_KEYS {
+            lines.push(key_line(theme, b.label, b.help));
+        }
+        lines.push(Line::raw(""));
+    }
     lines.push(Line::styled(s::HELP_MAIN_KEYS, theme.title(false)));
     for b in BINDINGS {
         lines.push(key_line(theme, b.label, b.help));
