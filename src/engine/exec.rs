@@ -114,9 +114,18 @@ impl Ctx {
                 }
             };
             let streaming = self.stream_output(step, host, phase, rx, capturing);
+            // The command's end does not wait for its group, which a
+            // transport may never tell (a pty).
             let both = async {
-                let (result, streamed, ()) = futures::future::join3(exec, streaming, group).await;
-                (result, streamed)
+                let work = futures::future::join(exec, streaming);
+                tokio::pin!(work, group);
+                let mut told = false;
+                loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        () = &mut group, if !told => told = true,
+                    }
+                }
             };
             tokio::pin!(both);
             let mut timed_out = false;

@@ -27,6 +27,9 @@ use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars, TransportKi
 /// than all at once, which would spike file descriptors and threads.
 pub const CONNECTS_AT_ONCE: usize = 32;
 
+/// How long an interrupted run waits for the journal to take `run_interrupted`.
+const INTERRUPTED_JOURNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(super) enum Flow {
     Next,
     /// The admin aborted.
@@ -138,13 +141,21 @@ impl Engine {
         let running = emitter.running();
         let journal = emitter.journal_path();
         tracing::info!(signal, running = running.len(), "run interrupted");
-        emitter
-            .emit(Event::RunInterrupted {
-                signal: signal.to_string(),
-                running: running.clone(),
-                journal: journal.clone(),
-            })
-            .await;
+        let event = Event::RunInterrupted {
+            signal: signal.to_string(),
+            running: running.clone(),
+            journal: journal.clone(),
+        };
+        // The run was left where it stood, perhaps in the middle of a journal
+        // write that waits on the disk: the front end hears of the
+        // interruption even when the journal cannot take it in time.
+        if tokio::time::timeout(INTERRUPTED_JOURNAL_WAIT, emitter.emit(event.clone()))
+            .await
+            .is_err()
+        {
+            tracing::warn!("run_interrupted could not be journaled in time");
+            emitter.outbox().send(event).await;
+        }
         RunResult {
             status: RunStatus::Aborted,
             exit_code: exit::ABORTED,
