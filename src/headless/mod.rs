@@ -1,5 +1,7 @@
 //! The line-mode front end: one line per event on standard output, gate
-//! answers read from standard input, one a line. End of input means abort.
+//! answers read from standard input, one a line. At the end of input nobody
+//! can answer: the engine takes each question as abort, or as leave where
+//! abort is not an answer (an `always` step of the rollback).
 
 mod print;
 
