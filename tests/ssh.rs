@@ -835,6 +835,7 @@ mod transport {
             env: Default::default(),
             user_given: true,
             port_given: true,
+            jump: None,
         }
     }
 

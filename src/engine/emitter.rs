@@ -9,7 +9,9 @@ use super::event::*;
 use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
-use crate::journal::{self, AnsweredBy, GateDecision, Journal, JournalError, Outcome, Record};
+use crate::journal::{
+    self, AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
+};
 use crate::runbook::Plan;
 
 /// Events on their way to a front end, redacted first. The log followers
@@ -152,6 +154,12 @@ impl Emitter {
     /// The journal record of an event, if it has one.
     fn record(&self, event: &Event, starts_at: Option<&str>) -> Option<Record> {
         Some(match event {
+            Event::HostConnected { host, to } => Record::Connection {
+                host: self.host_name(*host),
+                state: ConnectionState::Connected,
+                reason: None,
+                route: Some(to.clone()),
+            },
             Event::StepStarted {
                 step,
                 host,

@@ -33,9 +33,15 @@ pub enum Event {
     },
     HostConnecting {
         host: HostIx,
+        /// Where it goes, with the values actually used and where they came
+        /// from: `root@10.0.0.5:2222 via admin@gw:22 (port 2222 from
+        /// ~/.ssh/config)`, or `this machine`.
+        to: String,
     },
     HostConnected {
         host: HostIx,
+        /// Where it went, as `HostConnecting`'s `to`; journaled.
+        to: String,
     },
     HostFailed {
         host: HostIx,

@@ -47,8 +47,6 @@ impl Redactor {
         match event {
             Event::RunStarted { .. }
             | Event::HostQueued { .. }
-            | Event::HostConnecting { .. }
-            | Event::HostConnected { .. }
             | Event::Waiting { .. }
             | Event::Decided { .. }
             | Event::RollbackStarted
@@ -59,6 +57,7 @@ impl Redactor {
                 self.all(not_done.iter_mut().map(|n| &mut n.why))
             }
             Event::Captured { value, .. } => self.text(value),
+            Event::HostConnecting { to, .. } | Event::HostConnected { to, .. } => self.text(to),
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),

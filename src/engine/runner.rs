@@ -513,10 +513,16 @@ async fn connect_host(
     host: HostIx,
     prompter: Arc<dyn remote::Prompter>,
 ) -> (HostIx, Option<Arc<dyn remote::Transport>>) {
-    ctx.emitter.emit(Event::HostConnecting { host }).await;
+    let to = remote::destination(&ctx.plan.hosts[host]).await;
+    ctx.emitter
+        .emit(Event::HostConnecting {
+            host,
+            to: to.clone(),
+        })
+        .await;
     match remote::connect(&ctx.plan.hosts[host], prompter).await {
         Ok(transport) => {
-            ctx.emitter.emit(Event::HostConnected { host }).await;
+            ctx.emitter.emit(Event::HostConnected { host, to }).await;
             (host, Some(transport))
         }
         Err(e) => {

@@ -106,20 +106,19 @@ impl<'p> Printer<'p> {
                 );
                 self.line(&text);
             }
-            Event::HostConnecting { host } => {
+            Event::HostConnecting { host, to } => {
                 let h = &self.plan.hosts[*host];
                 let text = match h.transport {
                     crate::runbook::TransportKind::Local => {
                         format!("[{}] local: commands run on this machine", h.name)
                     }
-                    crate::runbook::TransportKind::Ssh => format!(
-                        "[{}] connecting to {}@{}:{}",
-                        h.name, h.user, h.address, h.port
-                    ),
+                    crate::runbook::TransportKind::Ssh => {
+                        format!("[{}] connecting to {to}", h.name)
+                    }
                 };
                 self.line(&text);
             }
-            Event::HostConnected { host } => {
+            Event::HostConnected { host, .. } => {
                 let text = format!("[{}] connected", self.host(*host));
                 self.line(&text);
             }

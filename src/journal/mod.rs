@@ -209,6 +209,10 @@ pub enum Record {
         state: ConnectionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Where it went: `user@host:port`, the jump hosts or ProxyCommand
+        /// on the way, and which values came from `~/.ssh/config`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route: Option<String>,
     },
     StepFinished {
         step: String,

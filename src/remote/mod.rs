@@ -84,7 +84,7 @@ pub enum TransportError {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there"
+        "cannot reach host '{host}' at {address}: {reason}. Check that address and port (the runbook's, unless it says they came from ~/.ssh/config), and that sshd runs there"
     )]
     Unreachable {
         host: String,
@@ -101,6 +101,14 @@ pub enum ConnectError {
     },
     #[error("host '{host}': {reason}")]
     Other { host: String, reason: String },
+    /// A jump host on the way could not be connected (or refused its part).
+    #[error("cannot reach host '{host}' through the jump host {hop}: {source}")]
+    Hop {
+        host: String,
+        /// `user@host:port` of the hop that failed.
+        hop: String,
+        source: Box<ConnectError>,
+    },
 }
 
 pub trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -190,6 +198,20 @@ pub fn expand_home(path: &str) -> PathBuf {
         }
     }
     PathBuf::from(path)
+}
+
+/// Where connecting to `host` goes, for the progress line: for SSH the
+/// values actually used (user, address, port, jump hosts or ProxyCommand)
+/// and which came from `~/.ssh/config`.
+pub async fn destination(host: &Host) -> String {
+    match host.transport {
+        TransportKind::Local => "this machine".into(),
+        TransportKind::Ssh => match ssh::resolve(host).await {
+            Ok(route) => route.describe(),
+            // Connecting says why in full; here, what the runbook says.
+            Err(_) => format!("{}@{}:{}", host.user, host.address, host.port),
+        },
+    }
 }
 
 /// Connect to a host as its runbook entry says.

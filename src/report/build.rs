@@ -300,6 +300,7 @@ impl Reader {
                 host,
                 state,
                 reason,
+                route,
             } => {
                 if let Some(report) = self.report.as_mut() {
                     report.connections.push(ConnectionNote {
@@ -307,6 +308,7 @@ impl Reader {
                         host,
                         state: connection_word(state).into(),
                         reason,
+                        route,
                     });
                 }
             }

@@ -187,6 +187,9 @@ pub struct ConnectionNote {
     pub host: String,
     pub state: String,
     pub reason: Option<String>,
+    /// Where the connection went (`user@host:port via ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -233,6 +233,7 @@ impl Translator {
                 host,
                 state,
                 reason,
+                route,
             } => {
                 let Some(&host) = self.hosts.get(&host) else {
                     return Vec::new();
@@ -240,7 +241,8 @@ impl Translator {
                 self.connected.insert(host);
                 match state {
                     ConnectionState::Connected | ConnectionState::Reconnected => {
-                        vec![Event::HostConnected { host }]
+                        let to = route.map(|r| clean(&r)).unwrap_or_default();
+                        vec![Event::HostConnected { host, to }]
                     }
                     ConnectionState::Lost | ConnectionState::Failed => {
                         let word = if state == ConnectionState::Lost {
@@ -292,7 +294,8 @@ impl Translator {
         let mut events = Vec::new();
         if self.connected.insert(host) {
             // A command was sent: the host was connected.
-            events.push(Event::HostConnected { host });
+            let to = String::new();
+            events.push(Event::HostConnected { host, to });
         }
         if undo && self.aborted && !self.rolling_back {
             self.rolling_back = true;
@@ -520,7 +523,7 @@ guard = { command = "true" }
                 automatic: true
             })
         ));
-        assert!(matches!(it.next(), Some(Event::HostConnected { host }) if *host == web));
+        assert!(matches!(it.next(), Some(Event::HostConnected { host, .. }) if *host == web));
         assert!(matches!(
             it.next(),
             Some(Event::StepStarted {

@@ -62,10 +62,12 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(s, "\nconnections");
         for c in &report.connections {
             let reason = c
-                .reason
+                .route
                 .as_ref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
+                .map(|r| format!(" to {r}"))
+                .into_iter()
+                .chain(c.reason.as_ref().map(|r| format!(": {r}")))
+                .collect::<String>();
             let _ = writeln!(
                 s,
                 "  {}  {} {}{reason}",

@@ -4,6 +4,7 @@ mod describe;
 pub mod diag;
 pub mod duration;
 mod env;
+pub mod jump;
 mod load;
 pub mod plan;
 mod rolling;

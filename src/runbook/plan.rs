@@ -59,6 +59,9 @@ pub struct Host {
     /// Whether `user` / `port` were given by the runbook (else ~/.ssh/config may say).
     pub user_given: bool,
     pub port_given: bool,
+    /// The runbook's `jump` (the host's, else `[ssh]`'s); `None` leaves the
+    /// route to `~/.ssh/config`'s `ProxyJump` / `ProxyCommand`.
+    pub jump: Option<super::jump::Jump>,
 }
 
 #[derive(Debug, Clone)]

@@ -56,6 +56,8 @@ pub struct SshSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -87,6 +89,8 @@ pub struct HostSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

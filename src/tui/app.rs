@@ -313,8 +313,8 @@ impl App {
                     batches,
                 });
             }
-            Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
-            Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
+            Event::HostConnecting { host, .. } => self.set_conn(host, Conn::Connecting),
+            Event::HostConnected { host, .. } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
                 self.set_conn(host, Conn::Failed(error));

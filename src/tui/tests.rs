@@ -154,8 +154,20 @@ impl Fixture {
             },
         );
         for h in 0..2 {
-            f.ev(0, Event::HostConnecting { host: h });
-            f.ev(0, Event::HostConnected { host: h });
+            f.ev(
+                0,
+                Event::HostConnecting {
+                    host: h,
+                    to: "root@127.0.0.1:22".into(),
+                },
+            );
+            f.ev(
+                0,
+                Event::HostConnected {
+                    host: h,
+                    to: "root@127.0.0.1:22".into(),
+                },
+            );
             f.ev(
                 0,
                 Event::LockTaken {

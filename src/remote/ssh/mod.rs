@@ -6,7 +6,9 @@
 
 pub mod auth;
 pub mod config;
+mod hops;
 pub mod known_hosts;
+pub mod route;
 mod session;
 pub mod wrap;
 
@@ -55,11 +57,13 @@ pub struct SshTransport {
 }
 
 /// Connect, check the host key and authenticate; questions go to `prompter`.
+/// The way there (jump hosts, a ProxyCommand) is the runbook's `jump`, else
+/// `~/.ssh/config`'s; jump hosts are connected first, or shared.
 pub async fn connect(
     host: &Host,
     prompter: Arc<dyn Prompter>,
 ) -> Result<SshTransport, ConnectError> {
-    let handle = open_session(host, prompter.as_ref()).await?;
+    let handle = open_session(host, &prompter).await?;
     Ok(SshTransport {
         name: host.name.clone(),
         host: host.clone(),
@@ -69,9 +73,39 @@ pub async fn connect(
     })
 }
 
-async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, ConnectError> {
+/// The route to `host` (see [`route`]), read off the async runtime: it
+/// reads `~/.ssh/config`, which may be slow to answer (a FIFO, a network home).
+pub async fn resolve(host: &Host) -> Result<route::Route, ConnectError> {
+    let for_thread = host.clone();
+    let resolved = tokio::task::spawn_blocking(move || route::resolve(&for_thread)).await;
+    let other = |reason: String| ConnectError::Other {
+        host: host.name.clone(),
+        reason,
+    };
+    match resolved {
+        Ok(Ok(route)) => Ok(route),
+        Ok(Err(e)) => Err(other(e.to_string())),
+        Err(e) => Err(other(format!("reading ~/.ssh/config failed: {e}"))),
+    }
+}
+
+async fn open_session(host: &Host, prompter: &Arc<dyn Prompter>) -> Result<Handle, ConnectError> {
+    let route = resolve(host).await?;
+    tracing::info!(host = %host.name, route = %route.describe(), "route");
+    let link = hops::link_for(&route, prompter).await?;
+    start(route.target, link, prompter.as_ref()).await
+}
+
+/// Start `target`'s session thread over `link` and answer its questions
+/// until it is ready.
+async fn start(
+    target: route::Target,
+    link: session::link::LinkPlan,
+    prompter: &dyn Prompter,
+) -> Result<Handle, ConnectError> {
+    let name = target.name.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    session::spawn(host.clone(), tx);
+    session::spawn(target, link, tx);
     while let Some(msg) = rx.recv().await {
         match msg {
             Setup::Ask(question, answer) => {
@@ -83,7 +117,7 @@ async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, Co
         }
     }
     Err(ConnectError::Other {
-        host: host.name.clone(),
+        host: name,
         reason: "the connection thread ended without a word".into(),
     })
 }
@@ -164,7 +198,7 @@ impl SshTransport {
         let mut current = self.handle.lock().await;
         if current.has_ended() {
             tracing::info!(host = %self.name, reason = %current.end_reason(), "reconnecting");
-            match open_session(&self.host, self.prompter.as_ref()).await {
+            match open_session(&self.host, &self.prompter).await {
                 Ok(fresh) => {
                     tracing::info!(host = %self.name, "reconnected");
                     *current = fresh;

@@ -70,7 +70,13 @@ fn fleet() -> Fixture {
         },
     );
     for h in 0..HOSTS {
-        f.ev(0, Event::HostConnected { host: h });
+        f.ev(
+            0,
+            Event::HostConnected {
+                host: h,
+                to: format!("root@h{h}:22"),
+            },
+        );
         f.ev(
             0,
             Event::LockTaken {
