@@ -6,13 +6,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
-use super::output::{LineSplitter, sanitize};
+use super::output::{LineSplitter, sanitize, strip_sgr};
 use crate::journal::Outcome;
 use crate::remote::{Chunk, ExecRequest, ExitStatus, Stream, TransportError};
 use crate::runbook::Action;
@@ -81,24 +81,55 @@ impl Ctx {
             Err(e) => return HostResult::failed(host, &e),
         };
         let pty = self.plan.steps[step].pty;
+        let capturing = phase == Phase::Main && self.plan.steps[step].capture.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.start_step(step, host, command.clone(), phase, attempt)
                 .await;
             let started = Instant::now();
+            if let Some(error) = self.emitter.journal_error() {
+                // A step is journaled as started before its command is sent,
+                // or the command is not sent.
+                let res = HostResult::new(host, Outcome::Failed)
+                    .with_message(format!("not started: {error}"));
+                self.finish_step(step, host, phase, &res, started).await;
+                return res;
+            }
             let this_try = cancel.child_token();
             let (tx, rx) = mpsc::channel(64);
             let request = ExecRequest {
                 command: command.clone(),
                 pty,
             };
-            let exec = transport.exec(request, tx, this_try.clone());
-            let streaming = self.stream_output(step, host, phase, rx);
-            let both = futures::future::join(exec, streaming);
+            let (group_tx, group_rx) = oneshot::channel();
+            let exec = transport.exec_with_group(request, tx, this_try.clone(), group_tx);
+            // Journaled as soon as it is known: a run that dies now leaves
+            // the group for `--resume` to look at.
+            let group = async {
+                if let Ok(pid) = group_rx.await {
+                    self.emitter
+                        .emit(Event::ProcessStarted { step, host, pid })
+                        .await;
+                }
+            };
+            let streaming = self.stream_output(step, host, phase, rx, capturing);
+            // The command's end does not wait for its group, which a
+            // transport may never tell (a pty).
+            let both = async {
+                let work = futures::future::join(exec, streaming);
+                tokio::pin!(work, group);
+                let mut told = false;
+                loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        () = &mut group, if !told => told = true,
+                    }
+                }
+            };
             tokio::pin!(both);
             let mut timed_out = false;
-            let (result, last_stderr) = match timeout {
+            let (result, (last_stderr, stdout)) = match timeout {
                 Some(limit) => tokio::select! {
                     r = &mut both => r,
                     () = tokio::time::sleep(limit) => {
@@ -134,6 +165,10 @@ impl Ctx {
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }
+            if res.outcome == Outcome::Ok && capturing {
+                self.keep_capture(step, host, super::capture::value_of(&stdout))
+                    .await;
+            }
             self.finish_step(step, host, phase, &res, started).await;
             let retryable =
                 matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
@@ -153,16 +188,20 @@ impl Ctx {
     }
 
     /// Turn output chunks into sanitized line events, one per burst that
-    /// arrived together; returns the last stderr lines.
+    /// arrived together; returns the last stderr lines, and with `capture`
+    /// the stdout lines (without colours, up to a limit).
     async fn stream_output(
         &self,
         step: StepIx,
         host: HostIx,
         phase: Phase,
         mut rx: mpsc::Receiver<Chunk>,
-    ) -> Vec<String> {
+        capture: bool,
+    ) -> (Vec<String>, Vec<String>) {
         let mut splitters = [LineSplitter::default(), LineSplitter::default()];
         let mut tail = StderrTail::default();
+        let mut stdout = Vec::new();
+        let mut kept = 0;
         let mut pending: Vec<(Stream, String)> = Vec::new();
         let mut more = true;
         while more {
@@ -184,6 +223,14 @@ impl Ctx {
                 continue;
             }
             tail.keep(&pending);
+            if capture {
+                for (_, line) in pending.iter().filter(|(s, _)| *s == Stream::Stdout) {
+                    if kept < super::capture::CAPTURE_LIMIT {
+                        kept += line.len() + 1;
+                        stdout.push(strip_sgr(line).into_owned());
+                    }
+                }
+            }
             let lines = std::mem::take(&mut pending);
             self.emitter
                 .emit(Event::Output {
@@ -194,7 +241,7 @@ impl Ctx {
                 })
                 .await;
         }
-        tail.0.into_iter().collect()
+        (tail.0.into_iter().collect(), stdout)
     }
 
     /// Run a command quietly and keep its first lines (previews, conditions,

@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -142,13 +142,15 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
     }
 }
 
-#[async_trait]
-impl Transport for LocalTransport {
-    async fn exec(
+impl LocalTransport {
+    /// `sh -c` the command, its output sent as it comes; `started` is told
+    /// its process group.
+    async fn run(
         &self,
         request: ExecRequest,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError> {
         let mut child = Command::new("sh")
             .arg("-c")
@@ -168,6 +170,10 @@ impl Transport for LocalTransport {
             pgid: child.id().unwrap_or(0),
             child: Some(child),
         };
+        // `process_group(0)`: the shell leads a group of its own id.
+        if let (Some(started), true) = (started, group.pgid > 0) {
+            let _ = started.send(group.pgid);
+        }
         let mut readers = tokio::task::JoinSet::new();
         if let Some(out) = stdout {
             readers.spawn(pump(out, Stream::Stdout, output.clone()));
@@ -197,6 +203,28 @@ impl Transport for LocalTransport {
             readers.abort_all();
         }
         Ok(exit_status(status))
+    }
+}
+
+#[async_trait]
+impl Transport for LocalTransport {
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        self.run(request, output, cancel, None).await
+    }
+
+    async fn exec_with_group(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+        started: oneshot::Sender<u32>,
+    ) -> Result<ExitStatus, TransportError> {
+        self.run(request, output, cancel, Some(started)).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::runbook::{Host, TransportKind};
@@ -155,6 +155,21 @@ pub trait Transport: Send + Sync {
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError>;
+
+    /// [`Transport::exec`], telling `started` the command's process group on
+    /// the host as soon as it is known, so that it can be journaled and
+    /// looked at after drydock itself is gone. A transport that cannot tell
+    /// drops `started`.
+    async fn exec_with_group(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+        started: oneshot::Sender<u32>,
+    ) -> Result<ExitStatus, TransportError> {
+        drop(started);
+        self.exec(request, output, cancel).await
+    }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError>;
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError>;

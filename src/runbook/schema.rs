@@ -228,6 +228,8 @@ pub struct StepSection {
     #[schemars(with = "Option<HostCount>")]
     pub max_fail: Option<Spanned<HostCount>>,
     pub pty: Option<bool>,
+    #[schemars(with = "Option<String>")]
+    pub capture: Option<Text>,
     /// Exported for this step's commands (over the host's env and [env]).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]

@@ -128,6 +128,64 @@ pub fn tail_command(path: &str) -> String {
 }
 
 impl SshTransport {
+    /// A command on its own channel; `started` is told its process group.
+    async fn run(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
+    ) -> Result<ExitStatus, TransportError> {
+        let handle = self.live().await?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, mut rx) = oneshot::channel();
+        // The thread hands output to this channel, and we pass it on: that
+        // way we know when room was made and can wake the thread at once.
+        let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
+        let starved = Arc::new(AtomicBool::new(false));
+        let sent = handle.send(Request::Exec {
+            id,
+            command: request.command,
+            pty: request.pty,
+            output: relay,
+            starved: starved.clone(),
+            reply,
+            started,
+        });
+        if !sent {
+            return Err(self.lost(&handle));
+        }
+        let guard = CancelOnDrop {
+            handle: &handle,
+            id,
+            armed: true,
+        };
+        let forward = async {
+            while let Some(chunk) = relayed.recv().await {
+                if starved.swap(false, Ordering::SeqCst) {
+                    handle.wake();
+                }
+                // A caller that stopped listening still gets its status.
+                let _ = output.send(chunk).await;
+            }
+        };
+        let outcome = async {
+            tokio::select! {
+                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
+                () = cancel.cancelled() => {
+                    handle.send(Request::Cancel { id });
+                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
+                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                        _ => Err(TransportError::Cancelled),
+                    }
+                }
+            }
+        };
+        let ((), result) = tokio::join!(forward, outcome);
+        guard.disarm();
+        result
+    }
+
     fn lost(&self, handle: &Handle) -> TransportError {
         TransportError::Lost {
             host: self.name.clone(),
@@ -220,53 +278,17 @@ impl Transport for SshTransport {
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
-        let handle = self.live().await?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (reply, mut rx) = oneshot::channel();
-        // The thread hands output to this channel, and we pass it on: that
-        // way we know when room was made and can wake the thread at once.
-        let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
-        let starved = Arc::new(AtomicBool::new(false));
-        let sent = handle.send(Request::Exec {
-            id,
-            command: request.command,
-            pty: request.pty,
-            output: relay,
-            starved: starved.clone(),
-            reply,
-        });
-        if !sent {
-            return Err(self.lost(&handle));
-        }
-        let guard = CancelOnDrop {
-            handle: &handle,
-            id,
-            armed: true,
-        };
-        let forward = async {
-            while let Some(chunk) = relayed.recv().await {
-                if starved.swap(false, Ordering::SeqCst) {
-                    handle.wake();
-                }
-                // A caller that stopped listening still gets its status.
-                let _ = output.send(chunk).await;
-            }
-        };
-        let outcome = async {
-            tokio::select! {
-                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
-                () = cancel.cancelled() => {
-                    handle.send(Request::Cancel { id });
-                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
-                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
-                        _ => Err(TransportError::Cancelled),
-                    }
-                }
-            }
-        };
-        let ((), result) = tokio::join!(forward, outcome);
-        guard.disarm();
-        result
+        self.run(request, output, cancel, None).await
+    }
+
+    async fn exec_with_group(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+        started: oneshot::Sender<u32>,
+    ) -> Result<ExitStatus, TransportError> {
+        self.run(request, output, cancel, Some(started)).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {

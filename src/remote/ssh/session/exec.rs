@@ -42,6 +42,8 @@ pub(super) struct ExecJob {
     output: Option<mpsc::Sender<Chunk>>,
     starved: Arc<AtomicBool>,
     pub reply: Option<oneshot::Sender<Result<ExitStatus, TransportError>>>,
+    /// Told the process group once the wrapper has printed it.
+    pub started: Option<oneshot::Sender<u32>>,
     held: VecDeque<Chunk>,
     filter: wrap::PgidFilter,
     out_eof: bool,
@@ -99,6 +101,7 @@ impl ExecJob {
             output: None,
             starved: Arc::new(AtomicBool::new(false)),
             reply: None,
+            started: None,
             held: VecDeque::new(),
             filter,
             out_eof: false,
@@ -143,6 +146,11 @@ impl ExecJob {
         } else {
             data.to_vec()
         };
+        if let (Some(pgid), Some(_)) = (self.filter.pgid, &self.started) {
+            if let Some(started) = self.started.take() {
+                let _ = started.send(pgid);
+            }
+        }
         if data.is_empty() || self.output.is_none() {
             return;
         }

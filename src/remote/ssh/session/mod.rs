@@ -316,9 +316,11 @@ impl Pump {
                 output,
                 starved,
                 reply,
+                started,
             } => {
                 tracing::debug!(host = %self.host, job = id, pty, "command requested");
-                let job = ExecJob::requested(id, &command, pty, output, starved, reply);
+                let mut job = ExecJob::requested(id, &command, pty, output, starved, reply);
+                job.started = started;
                 self.jobs.push(Job::Exec(Box::new(job)));
             }
             Request::Cancel { id } => {
