@@ -244,10 +244,21 @@ fn plan(path: &Path, select: &Selection) -> i32 {
 /// secrets are shown as `********`, as everywhere else.
 pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     use std::fmt::Write as _;
-    let vars = RunVars {
+    let mut vars = RunVars {
         run_id: Some("<run_id>".into()),
         starts_at: Some("<starts_at>".into()),
+        ..RunVars::default()
     };
+    // A captured value is known once its step has run: shown by its name.
+    for step in &plan.steps {
+        if let Some(var) = &step.capture {
+            let shown = format!("<{var}>");
+            let on_hosts = vars.captured.entry(var.clone()).or_default();
+            for &h in &step.hosts {
+                on_hosts.insert(h, shown.clone());
+            }
+        }
+    }
     let text = |s: &str| sanitize::text(s).into_owned();
     let shown = |rendered: Result<String, runbook::template::RenderError>| {
         rendered.map_or_else(
@@ -302,6 +313,9 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             Some(runbook::Sudo::Root) => marks.push("[sudo]".to_string()),
             Some(runbook::Sudo::User(u)) => marks.push(format!("[sudo as {}]", text(u))),
             None => {}
+        }
+        if let Some(var) = &step.capture {
+            marks.push(format!("[capture: {}]", text(var)));
         }
         if step.on_failure != runbook::OnFailure::Pause {
             marks.push(format!(
@@ -536,6 +550,12 @@ fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    if from.is_some() && args.resume.is_some() {
+        eprintln!(
+            "drydock: --from and --resume do not go together: a resumed run starts where it stopped"
+        );
+        return exit::USAGE;
+    }
     let journal_dir = args
         .journal_dir
         .clone()
@@ -618,8 +638,36 @@ pub(crate) async fn drive(
             return exit::FAILED;
         }
     };
-    match theme {
+    let signals = match interrupt_on_signals(handle.interrupt.clone()) {
+        Ok(task) => task,
+        Err(e) => {
+            eprintln!("drydock: cannot listen for signals: {e}");
+            handle.task.abort();
+            return exit::FAILED;
+        }
+    };
+    let code = match theme {
         Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
         None => crate::headless::drive(&plan, handle).await,
-    }
+    };
+    signals.abort();
+    code
+}
+
+/// SIGTERM or SIGHUP (the admin's terminal is gone) interrupt the run:
+/// nobody can answer its questions any more.
+fn interrupt_on_signals(
+    interrupt: engine::Interrupt,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = hangup.recv() => "SIGHUP",
+        };
+        tracing::info!(signal = name, "signal received");
+        interrupt.signal(name);
+    }))
 }

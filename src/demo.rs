@@ -275,6 +275,16 @@ pub fn build_site(root: &Path, port: u16) -> Result<Vec<(String, String)>, Strin
             "banner_file",
             root.join("maintenance.json").display().to_string(),
         ),
+        // The demo site has no database: its dump is a file that says so.
+        var(
+            "db_dump",
+            root.join("backups/coralnet.dump").display().to_string(),
+        ),
+        var(
+            "db_backup",
+            "echo 'CoralNet database (demo)' > {{db_dump}}".into(),
+        ),
+        var("db_restore", "echo restored from {{db_dump}}".into()),
     ])
 }
 

@@ -275,6 +275,10 @@ fn abort_offers_the_undo_steps() {
     t.keys(&["a"]);
     t.wait_for("Abort the run?");
     t.keys(&["y"]);
+    // The whole plan first, then one question per step.
+    let screen = t.wait_for("Rollback: the plan");
+    assert!(screen.contains("2/5 gated"), "{screen}");
+    t.keys(&["y"]);
     let screen = t.wait_for("Rollback: undo this step?");
     assert!(screen.contains("echo undoing gated on alpha"), "{screen}");
     t.keys(&["y"]);
@@ -890,6 +894,89 @@ fn a_password_typed_into_the_main_view_does_not_abort_the_run() {
     assert_eq!(t.exit_status(), 0);
     let journal = journal_of(dir.path());
     assert!(!journal.contains("\"decision\":\"abort\""), "{journal}");
+}
+
+/// SIGHUP (the admin's terminal is gone) mid-step: nothing more runs, the
+/// command is left to finish on its own, `run_interrupted` is journaled, the
+/// lock stays, the terminal is restored and drydock exits 3.
+#[test]
+fn sighup_mid_step_leaves_the_command_to_finish_and_exits_3() {
+    let dir = tempdir();
+    let runbook = dir.path().join("signals.toml");
+    std::fs::write(
+        &runbook,
+        r#"
+[runbook]
+name = "Signals in the TUI"
+lock = "{{dir}}/lock"
+[hosts.alpha]
+transport = "local"
+[[steps]]
+id = "long"
+title = "A long command"
+run = "echo started > {{dir}}/cmd-started; sleep 3; echo finished > {{dir}}/cmd-finished"
+[[steps]]
+id = "after"
+title = "After"
+run = "touch {{dir}}/after"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let command = format!(
+        "{} run --yes {} --var dir={} --journal-dir {}",
+        quote(BIN),
+        quote(&runbook.display().to_string()),
+        quote(&dir.path().display().to_string()),
+        quote(&dir.path().join("journal").display().to_string())
+    );
+    let t = Tmux::start("sighup", &command);
+    let started = dir.path().join("cmd-started");
+    let deadline = Instant::now() + TIMEOUT;
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the step never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shell = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", shell.trim()])
+        .output();
+    let pid = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    assert!(!pid.is_empty(), "drydock's pid not found under {shell}");
+    let hung_up = Command::new("kill").args(["-HUP", &pid]).status();
+    assert!(hung_up.is_ok_and(|s| s.success()));
+    assert_eq!(t.exit_status(), 3);
+    let screen = t.screen();
+    assert!(screen.contains("interrupted by SIGHUP"), "{screen}");
+    assert!(screen.contains("--resume"), "{screen}");
+
+    let finished = dir.path().join("cmd-finished");
+    let deadline = Instant::now() + TIMEOUT;
+    while !finished.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the command did not finish on its own"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!dir.path().join("after").exists(), "nothing new ran");
+    assert!(dir.path().join("lock/owner").exists(), "the lock stays");
+    let journal = std::fs::read_dir(dir.path().join("journal"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .next()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .unwrap_or_default();
+    let last: serde_json::Value = journal
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    assert_eq!(last["event"], "run_interrupted", "{journal}");
+    assert_eq!(last["signal"], "SIGHUP");
+    assert_eq!(last["running"][0]["step"], "long");
+    assert!(last["running"][0]["pid"].as_u64().is_some(), "{last}");
 }
 
 const FLEET: &str = include_str!("tui/fleet.toml");

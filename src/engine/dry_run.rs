@@ -1,5 +1,6 @@
 //! `--dry-run`: previews and one check of each guard, and what each step
-//! would do; nothing that changes a host.
+//! would do; nothing that changes a host. A check that could not be made,
+//! or a guard that would wait, is kept: the dry run then exits non-zero.
 
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +14,19 @@ impl Engine {
     pub(super) async fn dry_run_step(&mut self, ix: StepIx, hosts: &[HostIx]) {
         for preview in self.previews(ix, hosts).await {
             let h = preview.host;
+            let failed = match (&preview.error, &preview.exit) {
+                (Some(e), _) => Some(e.clone()),
+                (None, Some(status)) if !status.success() => Some(status.to_string()),
+                _ => None,
+            };
+            if let Some(how) = failed {
+                let problem = format!(
+                    "{} on {}: the preview failed ({how})",
+                    self.plan().steps[ix].id,
+                    self.plan().hosts[h].name
+                );
+                self.dry_run_problems.push(problem);
+            }
             self.emit(Event::Notice {
                 step: Some(ix),
                 text: format!(
@@ -47,6 +61,14 @@ impl Engine {
                         .ctx
                         .guard_check_within(ix, h, &guard.check, guard.poll, &cancel)
                         .await;
+                    if !holds {
+                        let problem = format!(
+                            "{} on {}: the guard does not hold now ({detail})",
+                            self.plan().steps[ix].id,
+                            self.plan().hosts[h].name
+                        );
+                        self.dry_run_problems.push(problem);
+                    }
                     self.emit(Event::GuardPolled {
                         step: ix,
                         host: h,
@@ -62,7 +84,15 @@ impl Engine {
                 for &h in hosts {
                     let text = match self.ctx.http_check(h, check).await {
                         Ok(d) => format!("check: {d}"),
-                        Err(d) => format!("check failed now: {d}"),
+                        Err(d) => {
+                            let problem = format!(
+                                "{} on {}: the check failed now ({d})",
+                                self.plan().steps[ix].id,
+                                self.plan().hosts[h].name
+                            );
+                            self.dry_run_problems.push(problem);
+                            format!("check failed now: {d}")
+                        }
                     };
                     self.emit(Event::Notice {
                         step: Some(ix),

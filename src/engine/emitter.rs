@@ -1,8 +1,7 @@
 //! Where the engine's events go: redacted, recorded in the journal, then
 //! sent to the front end.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
@@ -11,7 +10,7 @@ use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
 use crate::journal::{
-    AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
+    self, AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
 };
 use crate::runbook::Plan;
 
@@ -35,13 +34,33 @@ impl Outbox {
     }
 }
 
-/// Sends events to the front end and records them in the journal.
+/// Sends events to the front end and records them in the journal, and
+/// knows from them which steps' commands are running.
 pub(crate) struct Emitter {
     plan: Arc<Plan>,
     outbox: Outbox,
     journal: Option<Journal>,
-    journal_broken: AtomicBool,
+    /// Why the journal could not be written, until a retry writes it.
+    journal_error: Mutex<Option<String>>,
+    /// Steps started and not finished, with their process group when known.
+    running: Mutex<Vec<RunningCommand>>,
     notifier: Option<Notifier>,
+}
+
+/// An answer as the journal names it.
+pub(super) fn gate_decision(decision: Decision) -> GateDecision {
+    match decision {
+        Decision::Run => GateDecision::Run,
+        Decision::Skip => GateDecision::Skip,
+        Decision::Retry => GateDecision::Retry,
+        Decision::Undo => GateDecision::Undo,
+        Decision::Abort => GateDecision::Abort,
+        Decision::Override => GateDecision::Override,
+        Decision::BreakLock { .. } => GateDecision::BreakLock,
+        Decision::Leave => GateDecision::Leave,
+        Decision::Wait => GateDecision::Wait,
+        Decision::Kill => GateDecision::Kill,
+    }
 }
 
 fn phase_name(phase: Phase) -> Option<String> {
@@ -57,8 +76,62 @@ impl Emitter {
             plan,
             outbox,
             journal,
-            journal_broken: AtomicBool::new(false),
+            journal_error: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
             notifier,
+        }
+    }
+
+    /// Why the journal is not written, while it is not.
+    pub(crate) fn journal_error(&self) -> Option<String> {
+        self.journal_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Write again what a failed journal write left; `Ok` when it is all on disk.
+    pub(crate) async fn retry_journal(&self) -> Result<(), String> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let result = journal.retry().await.map_err(|e| e.to_string());
+        if let Ok(mut error) = self.journal_error.lock() {
+            *error = result.clone().err();
+        }
+        tracing::info!(ok = result.is_ok(), "journal write retried");
+        result
+    }
+
+    /// The steps' commands running now.
+    pub(crate) fn running(&self) -> Vec<RunningCommand> {
+        self.running.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn track(&self, event: &Event) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        match event {
+            Event::StepStarted { step, host, .. } => running.push(RunningCommand {
+                step: *step,
+                host: *host,
+                pid: None,
+            }),
+            Event::StepFinished { step, host, .. } => {
+                if let Some(i) = running
+                    .iter()
+                    .position(|r| r.step == *step && r.host == *host)
+                {
+                    running.remove(i);
+                }
+            }
+            Event::ProcessStarted { step, host, pid } => {
+                if let Some(r) = running
+                    .iter_mut()
+                    .rfind(|r| r.step == *step && r.host == *host)
+                {
+                    r.pid = Some(*pid);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -149,15 +222,8 @@ impl Emitter {
                 Record::Gate {
                     step,
                     host,
-                    decision: match decision {
-                        Decision::Run => GateDecision::Run,
-                        Decision::Skip => GateDecision::Skip,
-                        Decision::Retry => GateDecision::Retry,
-                        Decision::Undo => GateDecision::Undo,
-                        Decision::Abort => GateDecision::Abort,
-                        Decision::Override => GateDecision::Override,
-                        Decision::BreakLock { .. } => GateDecision::BreakLock,
-                    },
+                    decision: gate_decision(*decision),
+                    question: None,
                     by: Some(if *automatic {
                         AnsweredBy::Yes
                     } else {
@@ -171,11 +237,50 @@ impl Emitter {
                 ok: *ok,
             },
             Event::RunFinished {
-                status, exit_code, ..
+                status,
+                exit_code,
+                not_done,
+                ..
             } => Record::RunFinished {
                 status: *status,
                 exit_code: *exit_code,
-                not_done: Vec::new(),
+                not_done: not_done
+                    .iter()
+                    .map(|n| journal::NotDone {
+                        step: self.step_id(n.step),
+                        host: self.host_name(n.host),
+                        why: n.why.clone(),
+                    })
+                    .collect(),
+            },
+            Event::RunInterrupted {
+                signal, running, ..
+            } => Record::RunInterrupted {
+                signal: signal.clone(),
+                running: running
+                    .iter()
+                    .map(|r| journal::Running {
+                        step: self.step_id(r.step),
+                        host: self.host_name(r.host),
+                        pid: r.pid,
+                    })
+                    .collect(),
+            },
+            Event::ProcessStarted { step, host, pid } => Record::Process {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                pid: *pid,
+            },
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => Record::Capture {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                var: var.clone(),
+                value: value.clone(),
             },
             Event::Sudo {
                 step,
@@ -211,7 +316,11 @@ impl Emitter {
 
     fn journal_failed(&self, e: JournalError) {
         tracing::warn!(error = %e, "journal write failed");
-        if !self.journal_broken.swap(true, Ordering::Relaxed) {
+        let first = match self.journal_error.lock() {
+            Ok(mut error) => error.replace(e.to_string()).is_none(),
+            Err(_) => false,
+        };
+        if first {
             // try_send: telling of a broken journal must not wait on the front end.
             let mut notice = Event::Notice {
                 step: None,
@@ -267,6 +376,7 @@ impl Emitter {
     pub(crate) async fn emit_with(&self, mut event: Event, starts_at: Option<&str>) {
         self.outbox.redactor.event(&mut event);
         self.trace(&event);
+        self.track(&event);
         self.journal(&event, starts_at).await;
         let finished = matches!(event, Event::RunFinished { .. });
         if let Some(notifier) = &self.notifier {

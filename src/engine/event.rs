@@ -181,7 +181,54 @@ pub enum Event {
         status: RunStatus,
         exit_code: i32,
         journal: Option<PathBuf>,
+        /// Every step not done on a host, and why, in the runbook's order.
+        not_done: Vec<NotDone>,
     },
+    /// A step's command told its remote process group.
+    ProcessStarted {
+        step: StepIx,
+        host: HostIx,
+        pid: u32,
+    },
+    /// A step's trimmed stdout became a variable (`capture`).
+    Captured {
+        step: StepIx,
+        host: HostIx,
+        var: String,
+        value: String,
+    },
+    /// A signal stopped the run: nothing more runs, the commands listed were
+    /// left running on their hosts, the lock and the banner stay. The last
+    /// event of the run: the front end leaves with [`super::exit::ABORTED`].
+    RunInterrupted {
+        signal: String,
+        running: Vec<RunningCommand>,
+        journal: Option<PathBuf>,
+    },
+}
+
+/// A step not done on a host when the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotDone {
+    pub step: StepIx,
+    pub host: HostIx,
+    pub why: String,
+}
+
+/// A signal stopped the run: which, and what it left running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interruption {
+    pub signal: String,
+    pub running: Vec<RunningCommand>,
+}
+
+/// A step's command that was running when the run was interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningCommand {
+    pub step: StepIx,
+    pub host: HostIx,
+    /// Its remote process group, when the transport told it.
+    pub pid: Option<u32>,
 }
 
 /// What a front end types into the command of `step` running on `host`.
@@ -246,14 +293,38 @@ pub enum PromptKind {
     Gate,
     /// A step the admin does by hand, then ticks off.
     Manual { instructions: String },
-    /// The step failed on some hosts.
-    Failure { failures: Vec<HostFailure> },
+    /// The step failed on some hosts. After the admin ran its undo, `undo`
+    /// tells how that went, and the undo is no longer offered.
+    Failure {
+        failures: Vec<HostFailure>,
+        undo: Vec<UndoResult>,
+    },
     /// Continue an interrupted run here.
     Resume { interrupted: Vec<(StepIx, HostIx)> },
+    /// Before a rollback: its whole plan, the undo of each step that ran
+    /// (newest first), then the `always` steps, each with its hosts.
+    RollbackPlan {
+        undo: Vec<(StepIx, Vec<HostIx>)>,
+        always: Vec<(StepIx, Vec<HostIx>)>,
+    },
     /// During a rollback: run this step's undo?
     Undo,
-    /// During a rollback: run this `always` step?
+    /// During a rollback: run this `always` step? Leaving it takes its own
+    /// answer: abort is not one.
     Always,
+    /// `--from`: these steps before it will not run; these guards before it
+    /// are still checked.
+    From {
+        skipped: Vec<StepIx>,
+        guards: Vec<StepIx>,
+    },
+    /// `--resume` of a run whose runbook has changed since (sha256).
+    RunbookChanged { journaled: String, now: String },
+    /// `--resume`: the command the interrupted run left on `host` (process
+    /// group `pid`) is still running. Wait for it, kill it, or abort.
+    StillRunning { host: HostIx, pid: u32 },
+    /// A journal write failed: no new step starts until it is written.
+    JournalFailed { error: String },
     /// Another run holds the lock on `host`: break it, or abort?
     LockBreak {
         host: HostIx,
@@ -269,6 +340,15 @@ pub struct HostFailure {
     pub exit: Option<ExitStatus>,
     pub message: Option<String>,
     pub last_stderr: Vec<String>,
+}
+
+/// How a failed step's undo went on one host.
+#[derive(Debug, Clone)]
+pub struct UndoResult {
+    pub host: HostIx,
+    pub outcome: Outcome,
+    pub exit: Option<ExitStatus>,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +396,12 @@ pub enum Decision {
     BreakLock {
         host: HostIx,
     },
+    /// Do not run this undo or `always` step (in a rollback).
+    Leave,
+    /// Wait until a command left running by an interrupted run ends.
+    Wait,
+    /// End the process group of a command left running by an interrupted run.
+    Kill,
 }
 
 impl Decision {
@@ -328,6 +414,9 @@ impl Decision {
             Decision::Abort => "abort",
             Decision::Override => "override",
             Decision::BreakLock { .. } => "break_lock",
+            Decision::Leave => "leave",
+            Decision::Wait => "wait",
+            Decision::Kill => "kill",
         }
     }
 }

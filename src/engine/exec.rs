@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
@@ -70,12 +70,21 @@ impl Ctx {
         // Input reaches a pty (typed by the admin) and sudo (its password);
         // any other command's input is empty, as it always was.
         let takes_input = pty || s.sudo.is_some();
+        let capturing = phase == Phase::Main && s.capture.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.start_step(step, host, command.clone(), phase, attempt)
                 .await;
             let started = Instant::now();
+            if let Some(error) = self.emitter.journal_error() {
+                // A step is journaled as started before its command is sent,
+                // or the command is not sent.
+                let res = HostResult::new(host, Outcome::Failed)
+                    .with_message(format!("not started: {error}"));
+                self.finish_step(step, host, phase, &res, started).await;
+                return res;
+            }
             let this_try = cancel.child_token();
             let (tx, rx) = mpsc::channel(64);
             let request = ExecRequest {
@@ -84,9 +93,32 @@ impl Ctx {
             };
             let (stdin, input) = mpsc::channel(STDIN_DEPTH);
             let stdin = takes_input.then_some(stdin);
-            let exec = transport.exec_with_input(request, input, tx, this_try.clone());
+            let (group_tx, group_rx) = oneshot::channel();
+            let exec =
+                transport.exec_with_input(request, input, tx, this_try.clone(), Some(group_tx));
+            // Journaled as soon as it is known: a run that dies now leaves
+            // the group for `--resume` to look at.
+            let group = async {
+                if let Ok(pid) = group_rx.await {
+                    self.emitter
+                        .emit(Event::ProcessStarted { step, host, pid })
+                        .await;
+                }
+            };
             let talking = self.converse(step, host, phase, rx, stdin, &this_try);
-            let both = futures::future::join(exec, talking);
+            // The command's end does not wait for its group, which a
+            // transport may never tell (a pty).
+            let both = async {
+                let work = futures::future::join(exec, talking);
+                tokio::pin!(work, group);
+                let mut told = false;
+                loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        () = &mut group, if !told => told = true,
+                    }
+                }
+            };
             tokio::pin!(both);
             let mut timed_out = false;
             let (result, talk) = match timeout {
@@ -127,6 +159,10 @@ impl Ctx {
             }
             if res.outcome != Outcome::Ok && res.message.is_none() {
                 res.message = talk.sudo_failure;
+            }
+            if res.outcome == Outcome::Ok && capturing {
+                self.keep_capture(step, host, super::capture::value_of(&talk.stdout))
+                    .await;
             }
             self.finish_step(step, host, phase, &res, started).await;
             let retryable =

@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::capture::CAPTURE_LIMIT;
 use super::ctx::Ctx;
 use super::event::{Event, HostIx, InputRefused, Phase, StepIx, Typed, TypedInput};
-use super::output::{LineSplitter, sanitize};
+use super::output::{LineSplitter, sanitize, strip_sgr};
 use super::sudo::{SUDO_TRIES, SudoExchange};
 use crate::remote::sudo::{Signal, SudoFilter};
 use crate::remote::{Chunk, Stdin, Stream};
@@ -119,6 +120,28 @@ pub(super) struct Talk {
     pub last_stderr: Vec<String>,
     /// Why sudo did not run the command, for a `sudo` step where it did not.
     pub sudo_failure: Option<String>,
+    /// For a step's `capture`: its stdout lines, without colours, up to
+    /// [`CAPTURE_LIMIT`] (empty for any other command).
+    pub stdout: Vec<String>,
+}
+
+/// A `capture` step's stdout, as it comes.
+#[derive(Default)]
+struct Captured {
+    lines: Vec<String>,
+    /// Bytes kept so far.
+    kept: usize,
+}
+
+impl Captured {
+    fn keep(&mut self, lines: &[(Stream, String)]) {
+        for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stdout) {
+            if self.kept < CAPTURE_LIMIT {
+                self.kept += line.len() + 1;
+                self.lines.push(strip_sgr(line).into_owned());
+            }
+        }
+    }
 }
 
 /// The line each stream has begun, and when the output last moved.
@@ -157,6 +180,8 @@ struct Conversation<'c> {
     filters: [SudoFilter; 2],
     splitters: [LineSplitter; 2],
     tail: StderrTail,
+    /// Kept for the step's `capture` (its own command only, not its undo).
+    captured: Option<Captured>,
     quiet: Quiet,
 }
 
@@ -197,6 +222,7 @@ impl Ctx {
             filters: Default::default(),
             splitters: Default::default(),
             tail: StderrTail::default(),
+            captured: (phase == Phase::Main && s.capture.is_some()).then(Captured::default),
             quiet: Quiet {
                 since: Instant::now(),
                 unshown: [false; 2],
@@ -268,6 +294,9 @@ impl Conversation<'_> {
             return;
         }
         self.tail.keep(&lines);
+        if let Some(captured) = self.captured.as_mut() {
+            captured.keep(&lines);
+        }
         if let Some(sudo) = self.sudo.as_mut() {
             for (_, line) in &lines {
                 sudo.note(line);
@@ -459,6 +488,7 @@ impl Conversation<'_> {
         Talk {
             last_stderr: self.tail.0.into_iter().collect(),
             sudo_failure,
+            stdout: self.captured.map(|c| c.lines).unwrap_or_default(),
         }
     }
 }

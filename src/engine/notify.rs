@@ -226,6 +226,18 @@ impl Notifier {
                 "the lock on {} is held by {holder}: break it?",
                 self.host_names(&[*host])
             ),
+            PromptKind::RollbackPlan { .. } => "rollback: go through its plan?".to_string(),
+            PromptKind::From { .. } => format!("start at {title}, skipping the steps before it?"),
+            PromptKind::RunbookChanged { .. } => {
+                "the runbook changed since the run started: resume with it?".to_string()
+            }
+            PromptKind::StillRunning { host, pid } => format!(
+                "process group {pid} of {title} still runs on {}: wait, kill or abort?",
+                self.host_names(&[*host])
+            ),
+            PromptKind::JournalFailed { error } => {
+                format!("the journal cannot be written ({error}): retry or stop?")
+            }
         }
     }
 }

@@ -82,7 +82,12 @@ impl Redactor {
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
-            | Event::RunFinished { .. } => {}
+            | Event::ProcessStarted { .. }
+            | Event::RunInterrupted { .. } => {}
+            Event::RunFinished { not_done, .. } => {
+                self.all(not_done.iter_mut().map(|n| &mut n.why))
+            }
+            Event::Captured { value, .. } => self.text(value),
             Event::HostConnecting { to, .. } | Event::HostConnected { to, .. } => self.text(to),
             Event::HostFailed { error, .. } => self.text(error),
             Event::LockTaken { path, .. } => self.text(path),
@@ -119,13 +124,21 @@ impl Redactor {
         match &mut prompt.kind {
             PromptKind::Gate
             | PromptKind::Resume { .. }
+            | PromptKind::RollbackPlan { .. }
             | PromptKind::Undo
-            | PromptKind::Always => {}
+            | PromptKind::Always
+            | PromptKind::From { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. } => {}
             PromptKind::Manual { instructions } => self.text(instructions),
-            PromptKind::Failure { failures } => {
+            PromptKind::JournalFailed { error } => self.text(error),
+            PromptKind::Failure { failures, undo } => {
                 for failure in failures {
                     self.all(&mut failure.message);
                     self.all(&mut failure.last_stderr);
+                }
+                for result in undo {
+                    self.all(&mut result.message);
                 }
             }
             PromptKind::LockBreak { path, holder, .. } => self.all([path, holder]),
@@ -193,6 +206,7 @@ mod tests {
                     message: Some("hunter2 refused".into()),
                     last_stderr: vec!["bad hunter2".into()],
                 }],
+                undo: Vec::new(),
             },
             hosts: vec![0],
             commands: vec![(0, "login hunter2".into())],

@@ -106,6 +106,7 @@ impl Engine {
             }
             let flow = self.step(s, &targets, first_pending == Some(s)).await;
             if !matches!(flow, Flow::Next) {
+                self.ended_at = Some(s);
                 return flow;
             }
         }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
@@ -28,19 +27,25 @@ use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars, TransportKi
 /// than all at once, which would spike file descriptors and threads.
 pub const CONNECTS_AT_ONCE: usize = 32;
 
+/// How long an interrupted run waits for the journal to take `run_interrupted`.
+const INTERRUPTED_JOURNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(super) enum Flow {
     Next,
     /// The admin aborted.
     Abort,
     /// The run stopped itself on a failure.
     Stop,
+    /// The journal could not be written and the admin did not retry: the
+    /// run stops, and nothing more runs (not even a rollback).
+    Unrecorded,
 }
 
 pub(crate) struct Engine {
     pub(super) ctx: Ctx,
     pub(super) opts: Options,
     pub(super) run_id: String,
-    inbox: mpsc::Receiver<Decision>,
+    pub(super) inbox: mpsc::Receiver<Decision>,
     pub(super) participants: Vec<HostIx>,
     pub(super) outcomes: HashMap<(StepIx, HostIx), Outcome>,
     /// (step, host) in the order they ran, for the undo offers.
@@ -50,6 +55,16 @@ pub(crate) struct Engine {
     pub(super) tails: CancellationToken,
     /// (step, host) whose undo has already run, so a rollback does not offer it again.
     pub(super) undone: Vec<(StepIx, HostIx)>,
+    /// Undo commands that succeeded: (step, host, command).
+    pub(super) undo_commands_ok: Vec<(StepIx, HostIx, String)>,
+    /// Why a step was not done on a host, for the summary.
+    pub(super) why_not: HashMap<(StepIx, HostIx), String>,
+    /// Nobody can answer any more (end of input, the TUI gone).
+    pub(super) unattended: bool,
+    /// The step where the run was aborted or stopped itself.
+    pub(super) ended_at: Option<StepIx>,
+    /// A dry run's checks that could not be made, or found a guard not holding.
+    pub(super) dry_run_problems: Vec<String>,
     /// A failure was let go (`on_failure = "continue"`, or within a rolling
     /// block's `max_fail`): the run ends failed.
     pub(super) continued_failures: bool,
@@ -74,12 +89,13 @@ impl Engine {
         let run_vars = RunVars {
             run_id: Some(run_id.clone()),
             starts_at: opts.resume.as_ref().and_then(|r| r.starts_at.clone()),
+            captured: super::capture::restored(&plan, opts.resume.as_ref()),
         };
         Self {
             ctx: Ctx {
                 transports: vec![None; plan.hosts.len()],
                 plan,
-                emitter,
+                emitter: Arc::new(emitter),
                 run_vars: Mutex::new(run_vars),
                 prompter: opts.prompter.clone(),
                 routes,
@@ -94,6 +110,11 @@ impl Engine {
             locks: Vec::new(),
             tails: CancellationToken::new(),
             undone: Vec::new(),
+            undo_commands_ok: Vec::new(),
+            why_not: HashMap::new(),
+            unattended: false,
+            ended_at: None,
+            dry_run_problems: Vec::new(),
             continued_failures: false,
             fail_budget: None,
         }
@@ -107,7 +128,50 @@ impl Engine {
         self.ctx.emitter.emit(event).await;
     }
 
-    pub(crate) async fn run(mut self) -> RunResult {
+    /// Run to the end, or until a signal interrupts the run. Interrupted,
+    /// nothing more runs: the run's future is left as it is, neither polled
+    /// nor dropped (dropping it would end the commands still running on
+    /// their hosts, which are left to finish), the lock and the banner stay,
+    /// and `run_interrupted` is journaled with what was running.
+    pub(crate) async fn run(self, mut interrupts: mpsc::Receiver<&'static str>) -> RunResult {
+        let emitter = self.ctx.emitter.clone();
+        let mut run = Box::pin(self.run_to_end());
+        let signal = tokio::select! {
+            biased;
+            Some(signal) = interrupts.recv() => signal,
+            result = &mut run => return result,
+        };
+        std::mem::forget(run);
+        let running = emitter.running();
+        let journal = emitter.journal_path();
+        tracing::info!(signal, running = running.len(), "run interrupted");
+        let event = Event::RunInterrupted {
+            signal: signal.to_string(),
+            running: running.clone(),
+            journal: journal.clone(),
+        };
+        // The run was left where it stood, perhaps in the middle of a journal
+        // write that waits on the disk: the front end hears of the
+        // interruption even when the journal cannot take it in time.
+        if tokio::time::timeout(INTERRUPTED_JOURNAL_WAIT, emitter.emit(event.clone()))
+            .await
+            .is_err()
+        {
+            tracing::warn!("run_interrupted could not be journaled in time");
+            emitter.outbox().send(event).await;
+        }
+        RunResult {
+            status: RunStatus::Aborted,
+            exit_code: exit::ABORTED,
+            journal,
+            interrupted: Some(Interruption {
+                signal: signal.to_string(),
+                running,
+            }),
+        }
+    }
+
+    async fn run_to_end(mut self) -> RunResult {
         let resumed = self.opts.resume.is_some();
         tracing::info!(run_id = %self.run_id, resumed, dry_run = self.opts.dry_run, "run started");
         if !resumed {
@@ -132,6 +196,19 @@ impl Engine {
             dry_run: self.opts.dry_run,
         })
         .await;
+        if !self.journal_written(0).await {
+            return self.finish(RunStatus::Failed, exit::FAILED).await;
+        }
+        if !self.runbook_unchanged().await {
+            return self.leave_unfinished().await;
+        }
+        if self.opts.dry_run {
+            self.emit(Event::Notice {
+                step: None,
+                text: "dry run: previews and checks show each host as it is now; the steps before them have not run".into(),
+            })
+            .await;
+        }
 
         if !self.connect().await {
             return self.finish(RunStatus::Failed, exit::UNREACHABLE).await;
@@ -143,6 +220,10 @@ impl Engine {
             return self.finish(RunStatus::Failed, exit::LOCKED).await;
         }
         match self.walk().await {
+            Flow::Next if self.opts.dry_run && !self.dry_run_problems.is_empty() => {
+                self.report_dry_run_problems().await;
+                self.finish(RunStatus::Failed, exit::FAILED).await
+            }
             Flow::Next if self.continued_failures => {
                 self.finish(RunStatus::Failed, exit::FAILED).await
             }
@@ -155,6 +236,7 @@ impl Engine {
                 self.rollback().await;
                 self.finish(RunStatus::Failed, exit::FAILED).await
             }
+            Flow::Unrecorded => self.finish(RunStatus::Failed, exit::FAILED).await,
         }
     }
 
@@ -200,67 +282,6 @@ impl Engine {
         ok
     }
 
-    async fn finish(mut self, status: RunStatus, exit_code: i32) -> RunResult {
-        self.tails.cancel();
-        self.release_locks().await;
-        let journal = self.ctx.emitter.journal_path();
-        tracing::info!(run_id = %self.run_id, ?status, exit_code, "run finished");
-        // Journaled (and the journal flushed) before it is sent: the journal
-        // is whole on disk when the front end hears that the run is over.
-        self.emit(Event::RunFinished {
-            status,
-            exit_code,
-            journal: journal.clone(),
-        })
-        .await;
-        RunResult {
-            status,
-            exit_code,
-            journal,
-        }
-    }
-
-    /// Wait for the admin's decision on `prompt` (or take `--yes`'s).
-    pub(super) async fn ask(&mut self, prompt: Prompt) -> Decision {
-        while self.inbox.try_recv().is_ok() {}
-        let step = prompt.step;
-        let auto = self.opts.yes
-            && matches!(
-                prompt.kind,
-                PromptKind::Gate
-                    | PromptKind::Manual { .. }
-                    | PromptKind::Resume { .. }
-                    | PromptKind::Undo
-                    | PromptKind::Always
-            )
-            && prompt.choices.contains(&Decision::Run);
-        let decision = if auto {
-            Decision::Run
-        } else {
-            let choices = prompt.choices.clone();
-            self.emit(Event::Prompt(prompt)).await;
-            loop {
-                match self.inbox.recv().await {
-                    Some(d) if choices.contains(&d) => break d,
-                    Some(_) => continue,
-                    None => break Decision::Abort,
-                }
-            }
-        };
-        self.decided(step, decision, auto).await;
-        decision
-    }
-
-    pub(super) async fn decided(&self, step: StepIx, decision: Decision, automatic: bool) {
-        tracing::debug!(step = %self.plan().steps[step].id, decision = decision.as_str(), automatic, "decided");
-        self.emit(Event::Decided {
-            step,
-            decision,
-            automatic,
-        })
-        .await;
-    }
-
     pub(super) fn targets(&self, step: StepIx) -> Vec<HostIx> {
         self.plan().steps[step]
             .hosts
@@ -270,65 +291,14 @@ impl Engine {
             .collect()
     }
 
-    /// A resumed run: the outcomes journaled so far, the interrupted steps
-    /// marked unknown, and the admin asked before going on. Returns the
-    /// step it resumes at, or the flow when there is nothing more to do.
-    async fn resume(&mut self) -> Result<Option<StepIx>, Flow> {
-        let Some(summary) = self.opts.resume.clone() else {
-            return Ok(None);
-        };
-        self.outcomes = super::resume_outcomes(self.plan(), &summary);
-        let mut interrupted = Vec::new();
-        for (step, host) in &summary.interrupted {
-            let (Some(s), Some(h)) = (self.plan().step_index(step), self.plan().host_index(host))
-            else {
-                continue;
-            };
-            interrupted.push((s, h));
-            self.outcomes.insert((s, h), Outcome::Unknown);
-            self.emit(Event::StepFinished {
-                step: s,
-                host: h,
-                outcome: Outcome::Unknown,
-                exit: None,
-                duration: Duration::ZERO,
-                phase: Phase::Main,
-                message: Some(
-                    "interrupted: drydock stopped while this ran; its outcome is unknown".into(),
-                ),
-            })
-            .await;
-        }
-        let first_pending = (0..self.plan().steps.len()).find(|&s| {
-            self.targets(s)
-                .iter()
-                .any(|&h| !self.outcomes.get(&(s, h)).is_some_and(|o| o.is_settled()))
-        });
-        let Some(next) = first_pending else {
-            return Err(Flow::Next);
-        };
-        let decision = self
-            .ask(Prompt {
-                step: next,
-                kind: PromptKind::Resume { interrupted },
-                hosts: self.targets(next),
-                commands: Vec::new(),
-                previews: Vec::new(),
-                banner: Vec::new(),
-                choices: vec![Decision::Run, Decision::Abort],
-            })
-            .await;
-        match decision {
-            Decision::Abort => Err(Flow::Abort),
-            _ => Ok(Some(next)),
-        }
-    }
-
     async fn walk(&mut self) -> Flow {
         let first_pending = match self.resume().await {
             Ok(first) => first,
             Err(flow) => return flow,
         };
+        if let Some(flow) = self.confirm_from().await {
+            return flow;
+        }
         let step_count = self.plan().steps.len();
         let mut ix = 0;
         while ix < step_count {
@@ -340,6 +310,9 @@ impl Engine {
                 None => {
                     let targets = self.targets(ix);
                     let flow = self.step(ix, &targets, first_pending == Some(ix)).await;
+                    if !matches!(flow, Flow::Next) {
+                        self.ended_at = Some(ix);
+                    }
                     (flow, ix + 1)
                 }
             };
@@ -354,6 +327,7 @@ impl Engine {
     pub(super) async fn skip(&mut self, step: StepIx, hosts: &[HostIx], reason: &str) {
         for &h in hosts {
             self.outcomes.insert((step, h), Outcome::Skipped);
+            self.why_not.insert((step, h), format!("skipped: {reason}"));
             self.emit(Event::StepSkipped {
                 step,
                 host: h,
@@ -389,10 +363,16 @@ impl Engine {
         if targets.is_empty() {
             return Flow::Next;
         }
-        if let Some(from) = self.opts.from.filter(|&from| ix < from) {
+        // Guards before --from are checked as usual: they only read, and
+        // they exist for safety.
+        let is_guard = matches!(step.action, Action::Guard(_));
+        if let Some(from) = self.opts.from.filter(|&from| ix < from && !is_guard) {
             let reason = format!("before --from {}", self.plan().steps[from].id);
             self.skip(ix, &targets, &reason).await;
             return Flow::Next;
+        }
+        if !self.journal_written(ix).await {
+            return Flow::Unrecorded;
         }
         if self.opts.dry_run {
             self.dry_run_step(ix, &targets).await;
@@ -434,10 +414,7 @@ impl Engine {
         let mut todo = targets;
         loop {
             let (results, aborted) = self.execute(ix, &todo).await;
-            for r in &results {
-                self.outcomes.insert((ix, r.host), r.outcome);
-                self.ran.push((ix, r.host));
-            }
+            self.settle(ix, &results);
             if aborted {
                 return Flow::Abort;
             }
@@ -471,50 +448,8 @@ impl Engine {
                 Some(flow) => return flow,
                 None => todo = failures.iter().map(|f| f.host).collect(),
             }
-        }
-    }
-
-    /// Ask what to do about a step that failed on some hosts; `None` means
-    /// run it again there.
-    async fn pause_on_failure(&mut self, ix: StepIx, failures: &[HostResult]) -> Option<Flow> {
-        let failed_hosts: Vec<HostIx> = failures.iter().map(|f| f.host).collect();
-        let has_undo = self.plan().steps[ix].undo.is_some();
-        loop {
-            let mut choices = vec![Decision::Retry, Decision::Skip];
-            if has_undo {
-                choices.push(Decision::Undo);
-            }
-            choices.push(Decision::Abort);
-            let failures = failures
-                .iter()
-                .map(|f| HostFailure {
-                    host: f.host,
-                    outcome: f.outcome,
-                    exit: f.exit.clone(),
-                    message: f.message.clone(),
-                    last_stderr: f.last_stderr.clone(),
-                })
-                .collect();
-            let decision = self
-                .ask(Prompt {
-                    step: ix,
-                    kind: PromptKind::Failure { failures },
-                    hosts: failed_hosts.clone(),
-                    commands: self.commands(ix, &failed_hosts),
-                    previews: Vec::new(),
-                    banner: Vec::new(),
-                    choices,
-                })
-                .await;
-            match decision {
-                Decision::Retry => return None,
-                Decision::Skip => {
-                    self.skip(ix, &failed_hosts, "failed, then skipped by the admin")
-                        .await;
-                    return Some(Flow::Next);
-                }
-                Decision::Undo => self.undo(ix, &failed_hosts).await,
-                _ => return Some(Flow::Abort),
+            if !self.journal_written(ix).await {
+                return Flow::Unrecorded;
             }
         }
     }
@@ -535,33 +470,44 @@ impl Engine {
         tokio::pin!(work);
         let mut aborted = false;
         let mut decided = None;
+        // A closed inbox means nobody can answer: what runs goes on to its end.
+        let mut listening = !self.unattended;
         let results = loop {
             tokio::select! {
                 results = &mut work => break results,
-                decision = inbox.recv(), if !cancel.is_cancelled() => match decision {
+                decision = inbox.recv(), if listening && !cancel.is_cancelled() => match decision {
                     Some(Decision::Override) if is_guard => {
                         overridden.store(true, Ordering::SeqCst);
                         decided = Some(Decision::Override);
                         cancel.cancel();
                     }
-                    Some(Decision::Abort) | None => {
+                    Some(Decision::Abort) => {
                         aborted = true;
                         decided = Some(Decision::Abort);
                         cancel.cancel();
                     }
                     Some(_) => {}
+                    None => listening = false,
                 },
             }
         };
+        if !listening {
+            self.unattended = true;
+        }
         if let Some(decision) = decided {
             self.decided(ix, decision, false).await;
         }
         (results, aborted)
     }
 
-    /// Wait for a decision while a step waits; `None` when the run ends.
+    /// Wait for a decision while a step waits; `None` when nobody can answer.
     pub(super) async fn next_decision(&mut self) -> Option<Decision> {
-        self.inbox.recv().await
+        if self.unattended {
+            return None;
+        }
+        let decision = self.inbox.recv().await;
+        self.unattended = decision.is_none();
+        decision
     }
 }
 

@@ -105,6 +105,8 @@ impl Prompter for SudoPasswordFile {
 pub(super) struct LineReader {
     want: std::sync::mpsc::Sender<()>,
     lines: mpsc::Receiver<String>,
+    /// A line was asked for and has not been taken yet.
+    asked: bool,
 }
 
 impl LineReader {
@@ -127,12 +129,23 @@ impl LineReader {
                 }
             }
         });
-        Self { want, lines }
+        Self {
+            want,
+            lines,
+            asked: false,
+        }
     }
 
-    /// The next line; `None` at the end of input.
+    /// The next line; `None` at the end of input. Cancel-safe: dropped
+    /// while it waits (an event came first), the line asked for is the one
+    /// the next call takes, and no other line is read meanwhile.
     pub(super) async fn next(&mut self) -> Option<String> {
-        self.want.send(()).ok()?;
-        self.lines.recv().await
+        if !self.asked {
+            self.want.send(()).ok()?;
+            self.asked = true;
+        }
+        let line = self.lines.recv().await;
+        self.asked = false;
+        line
     }
 }

@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -161,6 +161,7 @@ impl Transport for LocalTransport {
         input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError> {
         // There is no pty here: a `pty` command's input is a pipe, which ends
         // when `input` does.
@@ -187,6 +188,10 @@ impl Transport for LocalTransport {
             pgid: child.id().unwrap_or(0),
             child: Some(child),
         };
+        // `process_group(0)`: the shell leads a group of its own id.
+        if let (Some(started), true) = (started, group.pgid > 0) {
+            let _ = started.send(group.pgid);
+        }
         let mut readers = tokio::task::JoinSet::new();
         if let Some(out) = stdout {
             readers.spawn(pump(out, Stream::Stdout, output.clone()));
@@ -365,7 +370,7 @@ mod tests {
             command: "read a; echo got $a; cat; echo end".into(),
             pty: false,
         };
-        let exec = transport.exec_with_input(request, input, tx, CancellationToken::new());
+        let exec = transport.exec_with_input(request, input, tx, CancellationToken::new(), None);
         let typist = async move {
             for part in ["y", "es\n", "rest"] {
                 let data = Bytes::from(part);

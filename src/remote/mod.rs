@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::runbook::{Host, TransportKind};
@@ -204,20 +204,25 @@ pub trait Transport: Send + Sync {
         cancel: CancellationToken,
     ) -> Result<ExitStatus, TransportError> {
         let (_, nothing) = mpsc::channel(1);
-        self.exec_with_input(request, nothing, output, cancel).await
+        self.exec_with_input(request, nothing, output, cancel, None)
+            .await
     }
 
     /// [`Transport::exec`], with what comes on `input` written to the
     /// command's standard input as it comes. `Stdin::End` ends the input.
     /// When `input` closes without it, a command without a pty gets end of
     /// input too (as `exec`'s does at once), while a pty stays open: a
-    /// terminal's input ends only when someone types ^D.
+    /// terminal's input ends only when someone types ^D. `started`, when
+    /// given, is told the command's process group on the host as soon as it
+    /// is known, so that it can be journaled and looked at after drydock
+    /// itself is gone; a transport that cannot tell drops it.
     async fn exec_with_input(
         &self,
         request: ExecRequest,
         input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError>;
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError>;

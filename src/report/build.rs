@@ -205,6 +205,7 @@ impl Reader {
                 decision,
                 host,
                 by,
+                ..
             } => {
                 if decision == GateDecision::Abort {
                     self.aborted_at.clone_from(&step);

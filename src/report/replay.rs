@@ -159,6 +159,7 @@ impl Translator {
                 decision,
                 host,
                 by,
+                ..
             } => self.gate(step.as_deref(), decision, host.as_deref(), by),
             Record::GuardPoll { step, host, ok } => {
                 let Some((step, host)) = self.at(&step, &host) else {
@@ -270,11 +271,21 @@ impl Translator {
                 ),
             }],
             Record::RunFinished {
-                status, exit_code, ..
+                status,
+                exit_code,
+                not_done,
             } => vec![Event::RunFinished {
                 status,
                 exit_code,
                 journal: Some(self.journal.clone()),
+                not_done: not_done
+                    .iter()
+                    .filter_map(|n| {
+                        let (step, host) = self.at(&n.step, &n.host)?;
+                        let why = clean(&n.why);
+                        Some(crate::engine::NotDone { step, host, why })
+                    })
+                    .collect(),
             }],
             Record::Sudo { .. } | Record::Condition { .. } | Record::Process { .. } => Vec::new(),
         }

@@ -1,6 +1,6 @@
 //! The validated, resolved form of a runbook that the engine runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,6 +108,8 @@ pub struct Step {
     pub sudo: Option<Sudo>,
     /// Exported for this step's commands; over the host's and `[env]`.
     pub env: BTreeMap<String, Template>,
+    /// The variable this step's trimmed stdout becomes on each host.
+    pub capture: Option<String>,
 }
 
 /// Whom a `sudo` step's commands run as.
@@ -204,6 +206,8 @@ pub enum WaitFor {
 pub struct RunVars {
     pub run_id: Option<String>,
     pub starts_at: Option<String>,
+    /// Captured values: variable, then host, then value.
+    pub captured: HashMap<String, HashMap<usize, String>>,
 }
 
 impl Plan {
@@ -270,10 +274,25 @@ impl Plan {
                 .starts_at
                 .clone()
                 .ok_or_else(|| missing("the banner has not gone up yet")),
-            _ => Err(RenderError {
-                name: name.to_string(),
-                reason: None,
-            }),
+            _ => {
+                if let Some(value) = run.captured.get(name).and_then(|on| on.get(&host)) {
+                    return Ok(value.clone());
+                }
+                match self
+                    .steps
+                    .iter()
+                    .find(|s| s.capture.as_deref() == Some(name))
+                {
+                    Some(step) => Err(missing(&format!(
+                        "captured when step '{}' runs on this host",
+                        step.id
+                    ))),
+                    None => Err(RenderError {
+                        name: name.to_string(),
+                        reason: None,
+                    }),
+                }
+            }
         }
     }
 

@@ -230,6 +230,8 @@ pub struct StepSection {
     pub pty: Option<bool>,
     #[schemars(with = "Option<SudoSetting>")]
     pub sudo: Option<Spanned<SudoSetting>>,
+    #[schemars(with = "Option<String>")]
+    pub capture: Option<Text>,
     /// Exported for this step's commands (over the host's env and [env]).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]

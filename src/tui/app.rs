@@ -114,6 +114,8 @@ pub struct App {
     /// The rolling block's batch in flight.
     pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
+    /// A signal stopped the run; the event loop leaves.
+    pub interrupted: bool,
     pub summary_hidden: bool,
     /// The step picked in the summary.
     pub summary_step: usize,
@@ -223,6 +225,7 @@ impl App {
             rollback: false,
             batch: None,
             finished: None,
+            interrupted: false,
             summary_hidden: false,
             summary_step: 0,
             quitting: false,
@@ -561,6 +564,20 @@ impl App {
                 ix: log,
                 state: LogState::Ended(reason),
             }),
+            Event::ProcessStarted { .. } => {}
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => {
+                let line = strings::captured_line(&var, &value);
+                self.pane_mut(step, host).push(Stream::Stdout, line);
+            }
+            Event::RunInterrupted { .. } => {
+                self.prompt = None;
+                self.interrupted = true;
+            }
             Event::RollbackStarted => {
                 self.rollback = true;
                 self.batch = None;
@@ -570,6 +587,7 @@ impl App {
                 status,
                 exit_code,
                 journal,
+                not_done,
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
@@ -578,6 +596,7 @@ impl App {
                     status,
                     exit_code,
                     journal,
+                    not_done,
                 });
                 self.summary_step = self.first_failed_step().unwrap_or(0);
                 // What the admin was reading stays open; questions are over.

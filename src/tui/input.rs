@@ -13,7 +13,7 @@ use super::app::App;
 use super::keys::{self, Intent};
 use super::state::{DrawnScroll, Focus, LogLayout, Mode, Overlay, Typing};
 use super::strings;
-use crate::engine::{Decision, TypedInput};
+use crate::engine::{Decision, PromptKind, TypedInput};
 use crate::remote::Question;
 
 /// A window that opens while the admin is typing takes no key until the
@@ -423,7 +423,9 @@ impl App {
             self.open_help();
             return None;
         }
-        if scroll_window(&mut p.scroll, key, !lock_break, &self.drawn.prompt) {
+        // A letter that answers this question (k: kill) is an answer, not a scroll.
+        let answers = keys::answer(key.code, &p.prompt.choices).is_some();
+        if !answers && scroll_window(&mut p.scroll, key, !lock_break, &self.drawn.prompt) {
             return None;
         }
         if lock_break {
@@ -444,16 +446,18 @@ impl App {
             }
             return None;
         }
-        let decision = keys::answer(key.code)?;
-        if p.prompt.choices.contains(&decision) {
+        if let Some(decision) = keys::answer(key.code, &p.prompt.choices) {
             self.status = None;
             return Some(Command::Decide(decision));
         }
         // Say why nothing happens, rather than nothing at all.
+        let decision = keys::meaning(key.code)?;
         let step = p.prompt.step;
         let kind = p.prompt.kind.clone();
         let has_undo = self.plan.steps.get(step).is_some_and(|s| s.undo.is_some());
-        self.status = Some(if decision == Decision::Undo && !has_undo {
+        self.status = Some(if matches!(kind, PromptKind::Always) {
+            strings::ALWAYS_OWN_ANSWER.to_string()
+        } else if decision == Decision::Undo && !has_undo {
             strings::no_undo(&step_id)
         } else {
             strings::not_offered(

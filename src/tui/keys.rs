@@ -288,8 +288,19 @@ pub const ANSWERS: &[(char, Decision, &str)] = &[
         Decision::Skip,
         "skip the step / leave it (in a rollback)",
     ),
-    ('r', Decision::Retry, "retry the failed step"),
+    (
+        's',
+        Decision::Leave,
+        "leave an undo or always step (in a rollback)",
+    ),
+    (
+        'r',
+        Decision::Retry,
+        "retry the failed step (or the journal write)",
+    ),
     ('u', Decision::Undo, "run the failed step's undo"),
+    ('w', Decision::Wait, "wait for a command still running"),
+    ('k', Decision::Kill, "kill a command still running"),
     (
         'a',
         Decision::Abort,
@@ -431,11 +442,19 @@ pub fn answer_key(decision: Decision) -> Option<char> {
         .map(|(c, _, _)| *c)
 }
 
-/// The decision a key gives in a question.
-pub fn answer(code: KeyCode) -> Option<Decision> {
+/// What a key answers in the questions that offer it.
+pub fn meaning(code: KeyCode) -> Option<Decision> {
     ANSWERS
         .iter()
         .find(|(c, _, _)| code == KeyCode::Char(*c))
+        .map(|(_, d, _)| *d)
+}
+
+/// The decision a key gives in a question that offers `choices`.
+pub fn answer(code: KeyCode, choices: &[Decision]) -> Option<Decision> {
+    ANSWERS
+        .iter()
+        .find(|(c, d, _)| code == KeyCode::Char(*c) && choices.contains(d))
         .map(|(_, d, _)| *d)
 }
 

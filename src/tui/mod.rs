@@ -100,6 +100,10 @@ pub type UiChannel = (mpsc::Sender<UiMsg>, mpsc::Receiver<UiMsg>);
 pub enum End {
     Quit,
     Force,
+    /// A signal stopped the run; the engine has said what was left running.
+    Interrupted,
+    /// The terminal is gone (its input ended): as good as a hangup.
+    TerminalGone,
 }
 
 /// How the loop ends besides the admin leaving, and when it rings.
@@ -240,12 +244,25 @@ impl Signals {
     }
 
     async fn any(&mut self) {
+        self.next().await;
+    }
+
+    async fn next(&mut self) -> Caught {
         tokio::select! {
-            _ = self.terminate.recv() => {}
-            _ = self.hangup.recv() => {}
-            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => Caught::Hangup,
+            _ = self.hangup.recv() => Caught::Hangup,
+            _ = self.interrupt.recv() => Caught::Interrupt,
         }
     }
+}
+
+/// Which kind of signal came.
+enum Caught {
+    /// SIGTERM or SIGHUP: the admin (or their terminal) is gone. A run in
+    /// progress is told by `commands::drive` and ends with `RunInterrupted`.
+    Hangup,
+    /// SIGINT from elsewhere (in raw mode Ctrl-C is a key).
+    Interrupt,
 }
 
 /// The TUI's loop: keys, engine events, helper messages and a frame deadline.
@@ -275,6 +292,10 @@ where
     let mut signals = Signals::new()?;
     let mut engine_open = engine.is_some();
     let mut events_seen = false;
+    // SIGTERM or SIGHUP during a run: the run itself is told (see
+    // `commands::drive`) and ends with `RunInterrupted`; should it end
+    // otherwise meanwhile, the TUI leaves then.
+    let mut signalled = false;
     loop {
         if app.dirty && last_draw.elapsed() >= FRAME {
             app.set_clock(Instant::now(), chrono::Utc::now());
@@ -284,7 +305,13 @@ where
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
         let mut command = None;
         tokio::select! {
-            key = keys.next() => command = terminal_event(app, terminal, key)?,
+            key = keys.next() => {
+                // The terminal is gone (its input ended): as good as a hangup.
+                if key.is_none() && app.run_in_progress() {
+                    return Ok(End::TerminalGone);
+                }
+                command = terminal_event(app, terminal, key)?;
+            }
             ev = async {
                 match engine.as_mut() {
                     Some(link) => link.events.recv().await,
@@ -303,7 +330,10 @@ where
                             }
                         }
                     }
-                    if (app.quitting || options.exit_when_finished) && app.finished.is_some() {
+                    if app.interrupted {
+                        return Ok(End::Interrupted);
+                    }
+                    if (app.quitting || signalled || options.exit_when_finished) && app.finished.is_some() {
                         // Show the last frame before leaving.
                         draw_frame(app, theme, terminal)?;
                         return Ok(End::Quit);
@@ -313,7 +343,7 @@ where
                     engine_open = false;
                     if app.finished.is_none() && events_seen {
                         app.status = Some(strings::ENDED_WITHOUT_SUMMARY.into());
-                        app.finished = Some(state::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone() });
+                        app.finished = Some(state::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone(), not_done: Vec::new() });
                     }
                     app.dirty = true;
                 }
@@ -324,7 +354,10 @@ where
                 app.dirty = true;
                 app.drop_abandoned_questions();
             }
-            () = signals.any() => return Ok(End::Force),
+            caught = signals.next() => match caught {
+                Caught::Hangup if app.run_in_progress() => signalled = true,
+                _ => return Ok(End::Force),
+            },
         }
         // A question after a quiet spell, or a command that waits for input:
         // one bell (and notification) for both.
@@ -372,6 +405,7 @@ pub async fn drive(
         mut events,
         decisions,
         inputs,
+        interrupt,
         task,
         ..
     } = handle;
@@ -403,20 +437,41 @@ pub async fn drive(
     )
     .await;
     drop(guard);
-    if let Err(e) = &end {
-        eprintln!("{}; aborting the run", strings::terminal_failed(e));
-    }
-    if !matches!(end, Ok(End::Quit)) {
-        // Nobody is left to answer: the engine takes every question as abort.
-        drop(decisions);
-        if app.finished.is_none() {
-            eprintln!("{}", strings::ABORTING_WITHOUT_YOU);
+    match &end {
+        Ok(End::Quit | End::Interrupted) => {}
+        // Nobody can answer from a terminal that is gone: as on SIGHUP,
+        // nothing more runs and what runs is left to finish.
+        Ok(End::TerminalGone) | Err(_) if app.run_in_progress() => {
+            if let Err(e) = &end {
+                eprintln!("{}", strings::terminal_failed(e));
+            }
+            interrupt.signal("SIGHUP");
+        }
+        Ok(_) | Err(_) => {
+            if let Err(e) = &end {
+                eprintln!("{}; aborting the run", strings::terminal_failed(e));
+            }
+            // Leaving aborts what runs; then nobody is left to answer, and
+            // the engine takes every question as abort (or leave).
+            let _ = decisions.try_send(Decision::Abort);
+            if app.finished.is_none() {
+                eprintln!("{}", strings::ABORTING_WITHOUT_YOU);
+            }
         }
     }
+    drop(decisions);
     // The engine must be able to finish writing its events while we wait.
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
     let code = match task.await {
         Ok(result) => {
+            if let Some(interrupted) = &result.interrupted {
+                eprintln!("{}", strings::interrupted(&interrupted.signal));
+                for r in &interrupted.running {
+                    let (step, host) = (app.step_id(r.step), app.host_name(r.host));
+                    eprintln!("{}", strings::left_running(step, host, r.pid));
+                }
+                eprintln!("{}", strings::resume_hint(&plan.path));
+            }
             if let Some(j) = &result.journal {
                 eprintln!("{}", strings::journal_at(j));
             }

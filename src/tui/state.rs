@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use super::pane::Pane;
 use super::strings;
-use crate::engine::{HostIx, StepIx};
+use crate::engine::{HostIx, NotDone, StepIx};
 use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Question, SudoAnswer, SudoQuestion};
 
@@ -218,6 +218,8 @@ pub struct Finished {
     pub status: RunStatus,
     pub exit_code: i32,
     pub journal: Option<PathBuf>,
+    /// Every step not done on a host, and why.
+    pub not_done: Vec<NotDone>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -130,9 +130,14 @@ pub fn prompt_title(kind: &PromptKind, lock_break: bool) -> &'static str {
         PromptKind::Manual { .. } => "Do this by hand",
         PromptKind::Failure { .. } => "The step failed",
         PromptKind::Resume { .. } => "Resume the interrupted run",
+        PromptKind::RollbackPlan { .. } => "Rollback: the plan",
         PromptKind::Undo => "Rollback: undo this step?",
         PromptKind::Always => "Rollback: run this always step?",
         PromptKind::LockBreak { .. } => "The lock is held",
+        PromptKind::From { .. } => "Start at a later step?",
+        PromptKind::RunbookChanged { .. } => "The runbook has changed",
+        PromptKind::StillRunning { .. } => "A command still runs",
+        PromptKind::JournalFailed { .. } => "The journal cannot be written",
     }
 }
 
@@ -140,7 +145,13 @@ pub fn prompt_title(kind: &PromptKind, lock_break: bool) -> &'static str {
 pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
     match (decision, kind) {
         (Decision::Run, PromptKind::Manual { .. }) => "done",
-        (Decision::Run, PromptKind::Resume { .. }) => "resume",
+        (Decision::Run, PromptKind::Resume { .. } | PromptKind::RunbookChanged { .. }) => "resume",
+        (Decision::Run, PromptKind::RollbackPlan { .. }) => "go through it",
+        (Decision::Abort, PromptKind::RollbackPlan { .. }) => "leave the undo steps",
+        (Decision::Abort, PromptKind::Undo) => "leave the rest",
+        (Decision::Run, PromptKind::From { .. }) => "start there",
+        (Decision::Retry, PromptKind::JournalFailed { .. }) => "retry the write",
+        (Decision::Abort, PromptKind::JournalFailed { .. }) => "stop the run",
         (Decision::Skip, PromptKind::Undo | PromptKind::Always) => "leave",
         (Decision::Run, _) => "run",
         (Decision::Skip, _) => "skip",
@@ -149,7 +160,15 @@ pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
         (Decision::Abort, _) => "abort",
         (Decision::Override, _) => "override",
         (Decision::BreakLock { .. }, _) => "break the lock",
+        (Decision::Leave, _) => "leave",
+        (Decision::Wait, _) => "wait for it",
+        (Decision::Kill, _) => "kill it",
     }
+}
+
+/// The start of a sha256, enough to tell two apart.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 pub fn lock_break(step_id: &str) -> String {
@@ -268,6 +287,51 @@ pub const NO_JOURNAL: &str = "(none: dry run)";
 pub const JOURNAL_LABEL: &str = "Journal: ";
 pub const NO_MATCH: &str = "no match";
 pub const ENDED_WITHOUT_SUMMARY: &str = "the run ended without a summary; see the journal";
+pub const ALWAYS_OWN_ANSWER: &str =
+    "leaving an always step takes its own answer: s leaves this one, y runs it";
+pub const ROLLBACK_UNDO: &str = "The undo of each step that ran, newest first:";
+pub const ROLLBACK_ALWAYS: &str = "Then the always steps, each asked on its own:";
+pub const ROLLBACK_NOTHING: &str = "  (none)";
+pub const FROM_SKIPPED: &str = "These steps before it will not run:";
+pub const FROM_GUARDS: &str = "These guards before it are still checked:";
+pub const UNDO_RESULTS: &str = "The undo ran:";
+pub const JOURNAL_STOPS: &str = "No new step starts until the journal is written. Free space or fix the disk, then retry; or stop the run here.";
+
+pub fn runbook_changed(journaled: &str, now: &str) -> String {
+    format!(
+        "The runbook is not the one this run started with: its sha256 was {} then and is {} now. Resume with the runbook as it is now? (--yes does not answer this.)",
+        short_sha(journaled),
+        short_sha(now)
+    )
+}
+
+pub fn still_running(host: &str, pid: u32) -> String {
+    format!(
+        "On {host}, process group {pid}, which the interrupted run started for this step, still runs. Running the step again now would run it twice at once."
+    )
+}
+
+pub fn not_done_line(why: &str) -> String {
+    format!("  {why}")
+}
+
+pub fn interrupted(signal: &str) -> String {
+    format!("drydock: interrupted by {signal}: nothing more runs; the lock and the banner stay")
+}
+
+pub fn left_running(step: &str, host: &str, pid: Option<u32>) -> String {
+    let pid = pid
+        .map(|p| format!(" (process group {p})"))
+        .unwrap_or_default();
+    format!("drydock: left running: {step} on {host}{pid}")
+}
+
+pub fn resume_hint(runbook: &std::path::Path) -> String {
+    format!(
+        "drydock: `drydock run {} --resume` continues the run",
+        runbook.display()
+    )
+}
 
 pub fn next_check(countdown: &str) -> String {
     format!(" · next check in {countdown}")
@@ -555,6 +619,10 @@ pub fn finished_line(
 pub fn guard_check_line(checks: u32, ok: bool, detail: &str) -> String {
     let state = if ok { "holds" } else { "does not hold yet" };
     format!("guard check {checks}: {state}: {detail}")
+}
+
+pub fn captured_line(var: &str, value: &str) -> String {
+    format!("drydock: captured {{{{{var}}}}} = {value}")
 }
 
 pub fn notice_line(text: &str) -> String {

@@ -683,6 +683,7 @@ fn failure(f: &mut Fixture) {
                         "CONFLICT (content): Merge conflict in project/settings.py".into(),
                     ],
                 }],
+                undo: vec![],
             },
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
@@ -1057,6 +1058,7 @@ fn summary_after_the_run() {
             status: RunStatus::Aborted,
             exit_code: 3,
             journal: Some(PathBuf::from("/journal/20260102-030405-test.jsonl")),
+            not_done: vec![],
         },
     );
     f.clock(652);
@@ -1688,3 +1690,4 @@ fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
 mod fleet;
 mod reading;
 mod replay;
+mod safety;

@@ -221,6 +221,7 @@ impl Transport for SshTransport {
         mut input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError> {
         let handle = self.live().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -239,6 +240,7 @@ impl Transport for SshTransport {
             output: relay,
             starved: starved.clone(),
             reply,
+            started,
         });
         if !sent {
             return Err(self.lost(&handle));

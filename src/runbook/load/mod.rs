@@ -118,6 +118,12 @@ struct Loader<'s> {
     /// `[banner]` was written (perhaps with errors, reported): what needs a
     /// banner has one.
     banner_written: bool,
+    /// Every `capture` of the runbook: the variable, and the first step that
+    /// captures it.
+    captures: BTreeMap<String, String>,
+    /// The captures of the steps read so far: the variable, its step and the
+    /// hosts where it has a value.
+    captured: BTreeMap<String, (String, Vec<usize>)>,
 }
 
 impl<'s> Loader<'s> {
@@ -128,6 +134,8 @@ impl<'s> Loader<'s> {
             warnings: Vec::new(),
             broken_hosts: Vec::new(),
             banner_written: false,
+            captures: BTreeMap::new(),
+            captured: BTreeMap::new(),
         }
     }
 

@@ -10,7 +10,9 @@ use toml::Spanned;
 use super::read::{Raw, Read, is_placeholder};
 use super::vars::Scope;
 use super::{ID_RULE, Loader, valid_id};
-use crate::runbook::plan::{BannerSwitch, HostCount, OnFailure, Plan, Step};
+use crate::runbook::plan::{
+    BannerSwitch, HOST_VARS, HostCount, OnFailure, Plan, RUNTIME_VARS, Step,
+};
 use crate::runbook::schema::StepSection;
 
 /// A `batch` or `max_fail` set in the rolling block being read, and by which step.
@@ -39,6 +41,13 @@ impl<'s> Loader<'s> {
                 0..0,
                 "the runbook has no steps; add at least one [[steps]] table",
             );
+        }
+        for step in &raw.steps {
+            if let Some(var) = &step.value.capture {
+                self.captures
+                    .entry(var.get_ref().clone())
+                    .or_insert_with(|| step.value.id.get_ref().clone());
+            }
         }
         let mut sequence = Sequence::default();
         let mut steps = Vec::new();
@@ -91,6 +100,8 @@ impl<'s> Loader<'s> {
             .when
             .as_ref()
             .map(|t| self.checked_template(t, plan, scope));
+        // Known from here on: in the step's own undo, and in later steps.
+        let capture = self.capture(read, plan, &hosts);
         let undo = s
             .undo
             .as_ref()
@@ -120,7 +131,55 @@ impl<'s> Loader<'s> {
             pty: s.pty.unwrap_or(false),
             sudo,
             env,
+            capture,
         })
+    }
+
+    /// The variable the step captures, checked, and known from now on.
+    fn capture(
+        &mut self,
+        read: &Read<StepSection>,
+        plan: &Plan,
+        hosts: &[usize],
+    ) -> Option<String> {
+        let text = read.value.capture.as_ref()?;
+        let name = text.get_ref();
+        let step = read.value.id.get_ref();
+        let problem = if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            Some(format!(
+                "'{name}' is not a valid variable name; use letters, digits and '_'"
+            ))
+        } else if HOST_VARS.contains(&name.as_str())
+            || RUNTIME_VARS.contains(&name.as_str())
+            || name == "message"
+        {
+            Some(format!(
+                "'{name}' is a built-in variable and cannot be captured"
+            ))
+        } else if plan.vars.contains_key(name)
+            || plan.hosts.iter().any(|h| h.vars.contains_key(name))
+        {
+            Some(format!(
+                "'{name}' is already a variable ([vars], a host's vars or --var); a captured variable needs a name of its own"
+            ))
+        } else if let Some((first, _)) = self.captured.get(name) {
+            Some(format!("'{name}' is already captured by step '{first}'"))
+        } else if read.value.run.is_none() && !read.refused("run") {
+            Some(format!(
+                "step '{step}' captures '{name}', but only a `run` step has output to capture"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.error(text.span(), problem);
+            return None;
+        }
+        self.captured
+            .insert(name.clone(), (step.clone(), hosts.to_vec()));
+        Some(name.clone())
     }
 
     fn check_id(&mut self, read: &Read<StepSection>, sequence: &mut Sequence) {

@@ -21,6 +21,7 @@ fn command_calls_sudo(text: &Text, plan: &Plan, hosts: &[usize]) -> bool {
     let run = RunVars {
         run_id: Some("run".into()),
         starts_at: Some("later".into()),
+        ..RunVars::default()
     };
     hosts
         .iter()

@@ -136,6 +136,7 @@ fn finish(f: &mut Fixture) {
             status: RunStatus::Failed,
             exit_code: 1,
             journal: Some(PathBuf::from("/journal/20260102-030405-flee.jsonl")),
+            not_done: vec![],
         },
     );
     f.clock(8);
@@ -348,6 +349,7 @@ fn many_failures_are_counted_and_the_picked_step_stays_in_view() {
             status: RunStatus::Failed,
             exit_code: 1,
             journal: None,
+            not_done: vec![],
         },
     );
     let s = screen(&f.app);
@@ -440,6 +442,7 @@ fn a_question_lists_its_hosts_in_natural_order() {
                         last_stderr: vec![],
                     })
                     .collect(),
+                undo: vec![],
             },
             hosts: failed.clone(),
             commands: failed.iter().map(|&h| (h, "test".to_string())).collect(),

@@ -211,6 +211,7 @@ fn long_failure(f: &mut Fixture) {
                     message: None,
                     last_stderr: stderr,
                 }],
+                undo: vec![],
             },
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
@@ -468,6 +469,7 @@ fn a_finished_run_says_so_and_holds_no_lock() {
             status: RunStatus::Ok,
             exit_code: 0,
             journal: None,
+            not_done: vec![],
         },
     );
     let s = screen(&f.app);

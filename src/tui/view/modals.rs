@@ -13,7 +13,7 @@ use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
 use crate::tui::keys::{ANSWERS, BINDINGS, HELP_KEYS, QUESTION_KEYS, REPLAY_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{DrawnScroll, QuestionState, Source, SudoState};
+use crate::tui::state::{CellStatus, DrawnScroll, QuestionState, Source, SudoState};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
@@ -75,17 +75,28 @@ pub(super) fn render_prompt(
 ) {
     let prompt = &p.prompt;
     let lock_break = p.is_lock_break();
-    let danger = matches!(prompt.kind, PromptKind::Failure { .. }) || lock_break;
+    let danger = matches!(
+        prompt.kind,
+        PromptKind::Failure { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. }
+            | PromptKind::JournalFailed { .. }
+    ) || lock_break;
     let title = s::prompt_title(&prompt.kind, lock_break);
     let inner = window(theme, title, danger, PROMPT, area, buf);
     let [body, keys] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(2),
     ]));
-    let step = app.plan.steps.get(prompt.step);
+    // A lock break is about a host, the rollback's plan about every step it
+    // lists: no one step heads them.
+    let step = app
+        .plan
+        .steps
+        .get(prompt.step)
+        .filter(|_| !lock_break && !matches!(prompt.kind, PromptKind::RollbackPlan { .. }));
     let mut t: Vec<Line> = Vec::new();
-    // A lock break is about a host, not a step: no step heads it.
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         t.push(Line::from(vec![
             Span::styled(
                 format!("{}/{} {}", prompt.step + 1, app.plan.steps.len(), st.id),
@@ -108,7 +119,7 @@ pub(super) fn render_prompt(
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
     ]));
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         if let Some(notes) = &st.notes {
             t.push(Line::raw(""));
             for l in notes.lines() {
@@ -124,7 +135,7 @@ pub(super) fn render_prompt(
                 t.push(Line::styled(format!("  {l}"), theme.title(false)));
             }
         }
-        PromptKind::Failure { failures } => {
+        PromptKind::Failure { failures, undo } => {
             for f in failures {
                 t.push(Line::raw(""));
                 let how = f
@@ -149,6 +160,71 @@ pub(super) fn render_prompt(
                     t.push(line);
                 }
             }
+            if !undo.is_empty() {
+                t.push(Line::raw(""));
+                t.push(Line::styled(s::UNDO_RESULTS, theme.muted()));
+            }
+            for u in undo {
+                let status = CellStatus::from_outcome(u.outcome);
+                let how = u
+                    .exit
+                    .as_ref()
+                    .filter(|e| !e.success())
+                    .map(|e| format!(" ({e})"))
+                    .or_else(|| u.message.as_ref().map(|m| format!(": {m}")))
+                    .unwrap_or_default();
+                t.push(Line::from(vec![
+                    Span::styled(format!("  {}: ", app.host_name(u.host)), theme.text()),
+                    Span::styled(
+                        format!("{} {}{how}", status.symbol(), status.word()),
+                        theme.status(status),
+                    ),
+                ]));
+            }
+        }
+        PromptKind::RollbackPlan { undo, always } => {
+            for (title, steps) in [(s::ROLLBACK_UNDO, undo), (s::ROLLBACK_ALWAYS, always)] {
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                if steps.is_empty() {
+                    t.push(Line::styled(s::ROLLBACK_NOTHING, theme.muted()));
+                }
+                for (st, hosts) in steps {
+                    t.push(step_line(app, theme, *st, hosts));
+                }
+            }
+        }
+        PromptKind::From { skipped, guards } => {
+            for (title, steps) in [(s::FROM_SKIPPED, skipped), (s::FROM_GUARDS, guards)] {
+                if steps.is_empty() {
+                    continue;
+                }
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                for st in steps {
+                    t.push(step_line(app, theme, *st, &[]));
+                }
+            }
+        }
+        PromptKind::RunbookChanged { journaled, now } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::runbook_changed(journaled, now),
+                theme.alert(),
+            ));
+        }
+        PromptKind::StillRunning { host, pid } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::still_running(app.host_name(*host), *pid),
+                theme.alert(),
+            ));
+        }
+        PromptKind::JournalFailed { error } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(error.clone(), theme.alert()));
+            t.push(Line::raw(""));
+            t.push(Line::styled(s::JOURNAL_STOPS, theme.text()));
         }
         PromptKind::Resume { interrupted } if !interrupted.is_empty() => {
             t.push(Line::raw(""));
@@ -245,6 +321,28 @@ pub(super) fn render_prompt(
         k.push(Span::styled(s::TYPE_ENTER, theme.muted()));
     }
     Paragraph::new(vec![Line::raw(""), Line::from(k)]).render(keys, buf);
+}
+
+/// One step in a list inside a question: number, id, title, and its hosts.
+fn step_line(app: &App, theme: &Theme, step: usize, hosts: &[usize]) -> Line<'static> {
+    let Some(st) = app.plan.steps.get(step) else {
+        return Line::raw("");
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("  {}/{} {}  ", step + 1, app.plan.steps.len(), st.id),
+            theme.muted(),
+        ),
+        Span::styled(st.title.clone(), theme.text()),
+    ];
+    if !hosts.is_empty() {
+        let on: Vec<&str> = hosts.iter().map(|&h| app.host_name(h)).collect();
+        spans.push(Span::styled(
+            format!("  {}{}", s::HOSTS_LABEL, on.join(", ")),
+            theme.muted(),
+        ));
+    }
+    Line::from(spans)
 }
 
 /// What a banner step will publish on one host, in plain words.

@@ -68,6 +68,16 @@ pub(super) fn reason(app: &App, step: usize, host: usize) -> Option<String> {
     }
 }
 
+/// Why the run says `step` was not done on `host`, when it says so.
+fn not_done(app: &App, step: usize, host: usize) -> Option<String> {
+    let finished = app.finished.as_ref()?;
+    finished
+        .not_done
+        .iter()
+        .find(|n| n.step == step && n.host == host)
+        .map(|n| n.why.clone())
+}
+
 /// How many of `step`'s hosts ended each way, and how their undos went;
 /// the hosts by name when the step has few.
 fn tally(app: &App, theme: &Theme, step: usize) -> Vec<Span<'static>> {
@@ -192,19 +202,27 @@ fn step_block(
             theme.muted(),
         ));
     }
-    // Skipped hosts, one line a reason.
-    let mut reasons: Vec<(String, Vec<usize>)> = Vec::new();
+    // Hosts skipped, or not done for another reason the run gave (not
+    // reached, left in the rollback): one line a reason.
+    let mut reasons: Vec<(String, CellStatus, Vec<usize>)> = Vec::new();
     for &h in hosts {
-        if app.cells[step][h].status != CellStatus::Skipped {
+        let status = app.cells[step][h].status;
+        let why = if status == CellStatus::Skipped {
+            reason(app, step, h).unwrap_or_default()
+        } else if status.is_failure() {
             continue;
-        }
-        let why = reason(app, step, h).unwrap_or_default();
-        match reasons.iter_mut().find(|(r, _)| *r == why) {
-            Some((_, on)) => on.push(h),
-            None => reasons.push((why, vec![h])),
+        } else {
+            match not_done(app, step, h) {
+                Some(why) => why,
+                None => continue,
+            }
+        };
+        match reasons.iter_mut().find(|(r, _, _)| *r == why) {
+            Some((_, _, on)) => on.push(h),
+            None => reasons.push((why, status, vec![h])),
         }
     }
-    for (why, on) in reasons.iter().take(REASONS_LISTED) {
+    for (why, status, on) in reasons.iter().take(REASONS_LISTED) {
         let who = match on.as_slice() {
             [h] => app.host_name(*h).to_string(),
             _ if on.len() == hosts.len() => s::every_host(on.len()),
@@ -212,10 +230,7 @@ fn step_block(
         };
         lines.push(Line::from(vec![
             Span::raw(indent.clone()),
-            Span::styled(
-                format!("{} {who}: {why}", CellStatus::Skipped.symbol()),
-                theme.muted(),
-            ),
+            Span::styled(format!("{} {who}: {why}", status.symbol()), theme.muted()),
         ]));
     }
     if reasons.len() > REASONS_LISTED {

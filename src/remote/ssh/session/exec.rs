@@ -45,6 +45,8 @@ pub(super) struct ExecJob {
     output: Option<mpsc::Sender<Chunk>>,
     starved: Arc<AtomicBool>,
     pub reply: Option<oneshot::Sender<Result<ExitStatus, TransportError>>>,
+    /// Told the process group once the wrapper has printed it.
+    pub started: Option<oneshot::Sender<u32>>,
     held: VecDeque<Chunk>,
     /// What is to be written to the command's stdin; `None` once it ended.
     input: Option<mpsc::UnboundedReceiver<Stdin>>,
@@ -112,6 +114,7 @@ impl ExecJob {
             output: None,
             starved: Arc::new(AtomicBool::new(false)),
             reply: None,
+            started: None,
             held: VecDeque::new(),
             input: None,
             typed: Vec::new(),
@@ -162,6 +165,11 @@ impl ExecJob {
         } else {
             data.to_vec()
         };
+        if let (Some(pgid), Some(_)) = (self.filter.pgid, &self.started) {
+            if let Some(started) = self.started.take() {
+                let _ = started.send(pgid);
+            }
+        }
         if data.is_empty() || self.output.is_none() {
             return;
         }

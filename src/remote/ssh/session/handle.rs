@@ -24,6 +24,8 @@ pub enum Request {
         /// Set when `output` was full, so the taker wakes the thread on taking.
         starved: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
+        /// Told the command's process group once the wrapper printed it.
+        started: Option<oneshot::Sender<u32>>,
     },
     /// End command `id` (its process group) and close its channel.
     Cancel { id: u64 },

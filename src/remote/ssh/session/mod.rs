@@ -317,9 +317,11 @@ impl Pump {
                 output,
                 starved,
                 reply,
+                started,
             } => {
                 tracing::debug!(host = %self.host, job = id, pty, "command requested");
-                let job = ExecJob::requested(id, &command, pty, input, output, starved, reply);
+                let mut job = ExecJob::requested(id, &command, pty, input, output, starved, reply);
+                job.started = started;
                 self.jobs.push(Job::Exec(Box::new(job)));
             }
             Request::Cancel { id } => {

@@ -1,128 +1,25 @@
-//! The line-mode front end: one line per event on standard output, gate
-//! answers read from standard input, one a line. End of input means abort.
+//! What headless mode prints: one line per event, the questions with their
+//! answers, the summary.
 
 use std::io::{IsTerminal, Write};
 
-mod input;
-
-use input::LineReader;
-pub use input::{SudoPasswordFile, TerminalPrompter};
-
+use super::letter;
 use crate::engine::output::strip_sgr;
-use crate::engine::{BannerPreview, Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
+use crate::engine::{BannerPreview, Event, Phase, Prompt, PromptKind};
 use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
 use crate::runbook::duration::short;
+use crate::tui::strings::{choice, short_sha};
 
-/// How many events are taken from the engine at once.
-const EVENT_BATCH: usize = 512;
-/// The longest a printed line waits in the buffer.
-const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Run the front end until the run ends; returns the exit status.
-pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
-    let mut answers = LineReader::spawn();
-    let mut printer = Printer::new(plan);
-    let decisions = handle.decisions.clone();
-    let interrupt = tokio::spawn(async move {
-        // Ctrl-C asks the engine to abort: the running command is ended and
-        // the undo steps are offered.
-        while tokio::signal::ctrl_c().await.is_ok() {
-            if decisions.send(Decision::Abort).await.is_err() {
-                break;
-            }
-        }
-    });
-    // Output is written in batches: a flush per line would cost a system
-    // call per line. Whatever is buffered goes out within FLUSH_EVERY.
-    let mut batch = Vec::with_capacity(EVENT_BATCH);
-    let mut unflushed_since: Option<tokio::time::Instant> = None;
-    'events: loop {
-        let deadline = unflushed_since.map(|t| t + FLUSH_EVERY);
-        tokio::select! {
-            n = handle.events.recv_many(&mut batch, EVENT_BATCH) => if n == 0 { break },
-            () = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } }, if deadline.is_some() => {
-                printer.flush();
-                unflushed_since = None;
-                continue;
-            }
-        }
-        for event in batch.drain(..) {
-            printer.event(&event);
-            if let Event::Prompt(prompt) = &event {
-                printer.flush();
-                unflushed_since = None;
-                let decision = read_answer(&mut printer, prompt, &mut answers).await;
-                if handle.decisions.send(decision).await.is_err() {
-                    break 'events;
-                }
-            }
-        }
-        if unflushed_since.is_none() {
-            unflushed_since = Some(tokio::time::Instant::now());
-        }
-    }
-    printer.flush();
-    interrupt.abort();
-    match handle.task.await {
-        Ok(result) => result.exit_code,
-        Err(e) => {
-            eprintln!("drydock: the run failed inside: {e}");
-            exit::FAILED
-        }
-    }
-}
-
-fn letter(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Run => "y",
-        Decision::Skip => "s",
-        Decision::Retry => "r",
-        Decision::Undo => "u",
-        Decision::Abort => "a",
-        Decision::Override => "o",
-        Decision::BreakLock { .. } => "b",
-    }
-}
-
-async fn read_answer(
-    printer: &mut Printer<'_>,
-    prompt: &Prompt,
-    answers: &mut LineReader,
-) -> Decision {
-    loop {
-        let Some(line) = answers.next().await else {
-            printer.line("end of input: abort");
-            return Decision::Abort;
-        };
-        let answer = line.trim().to_ascii_lowercase();
-        if let Some(d) = prompt
-            .choices
-            .iter()
-            .find(|d| letter(**d) == answer || d.as_str() == answer)
-        {
-            return *d;
-        }
-        let valid: Vec<&str> = prompt.choices.iter().map(|d| letter(*d)).collect();
-        // What was read is not repeated: it may be a password typed here
-        // by mistake.
-        printer.line(&format!(
-            "that is not an answer here; answer one of: {}",
-            valid.join(", ")
-        ));
-        printer.flush();
-    }
-}
-
-struct Printer<'p> {
+pub(super) struct Printer<'p> {
     plan: &'p Plan,
     out: std::io::BufWriter<std::io::Stdout>,
     colour: bool,
 }
 
 impl<'p> Printer<'p> {
-    fn new(plan: &'p Plan) -> Self {
+    pub(super) fn new(plan: &'p Plan) -> Self {
         Self {
             plan,
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
@@ -130,12 +27,12 @@ impl<'p> Printer<'p> {
         }
     }
 
-    fn line(&mut self, text: &str) {
+    pub(super) fn line(&mut self, text: &str) {
         // A closed stdout (a pipe to `head`) must not stop the run.
         let _ = writeln!(self.out, "{text}");
     }
 
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         let _ = self.out.flush();
     }
 
@@ -194,7 +91,7 @@ impl<'p> Printer<'p> {
         let _ = write();
     }
 
-    fn event(&mut self, event: &Event) {
+    pub(super) fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted {
                 run_id,
@@ -460,6 +357,7 @@ impl<'p> Printer<'p> {
                 status,
                 exit_code,
                 journal,
+                not_done,
             } => {
                 let status = match status {
                     RunStatus::Ok => "finished: ok",
@@ -470,7 +368,58 @@ impl<'p> Printer<'p> {
                     .as_ref()
                     .map(|j| format!("; journal {}", j.display()))
                     .unwrap_or_default();
+                if !not_done.is_empty() {
+                    self.line("not done:");
+                    for n in not_done {
+                        let text =
+                            format!("  {} {}: {}", self.tag(n.step), self.host(n.host), n.why);
+                        self.line(&text);
+                    }
+                }
                 self.line(&format!("drydock: {status} (exit {exit_code}){journal}"));
+            }
+            Event::ProcessStarted { .. } => {}
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => {
+                let text = format!(
+                    "{} {}: captured {{{{{var}}}}} = {value}",
+                    self.tag(*step),
+                    self.host(*host)
+                );
+                self.line(&text);
+            }
+            Event::RunInterrupted {
+                signal,
+                running,
+                journal,
+            } => {
+                self.line(&format!(
+                    "drydock: interrupted by {signal}: nothing more runs; the lock and the banner stay"
+                ));
+                for r in running {
+                    let pid = r
+                        .pid
+                        .map(|p| format!(" (process group {p})"))
+                        .unwrap_or_default();
+                    let text = format!(
+                        "  left running: {} {}{pid}",
+                        self.tag(r.step),
+                        self.host(r.host)
+                    );
+                    self.line(&text);
+                }
+                let journal = journal
+                    .as_ref()
+                    .map(|j| format!("; journal {}", j.display()))
+                    .unwrap_or_default();
+                self.line(&format!(
+                    "drydock: `drydock run {} --resume` continues the run (exit 3){journal}",
+                    self.plan.path.display()
+                ));
             }
         }
     }
@@ -509,7 +458,7 @@ impl<'p> Printer<'p> {
             PromptKind::Manual { instructions } => {
                 format!("? {tag} by hand on {hosts}: {instructions}")
             }
-            PromptKind::Failure { failures } => {
+            PromptKind::Failure { failures, .. } => {
                 let what: Vec<String> = failures
                     .iter()
                     .map(|f| {
@@ -536,12 +485,26 @@ impl<'p> Printer<'p> {
                 };
                 format!("? resume at {tag} {} on {hosts}{lost}", step.title)
             }
+            PromptKind::RollbackPlan { .. } => "? rollback: the plan".to_string(),
             PromptKind::Undo => format!("? rollback {tag} undo {} on {hosts}", step.title),
             PromptKind::Always => format!("? rollback {tag} always step {} on {hosts}", step.title),
             PromptKind::LockBreak { host, path, holder } => format!(
                 "? [{}] the lock {path} is held by {holder}: break it?",
                 self.host(*host)
             ),
+            PromptKind::From { .. } => format!("? --from {tag} {}", step.title),
+            PromptKind::RunbookChanged { journaled, now } => format!(
+                "? the runbook changed since this run started (sha256 {} then, {} now): resume with it as it is now?",
+                short_sha(journaled),
+                short_sha(now)
+            ),
+            PromptKind::StillRunning { host, pid } => format!(
+                "? {tag} {}: process group {pid}, left running by the interrupted run, still runs",
+                self.host(*host)
+            ),
+            PromptKind::JournalFailed { error } => {
+                format!("? the journal cannot be written: {error}; no new step starts until it is")
+            }
         };
         self.line(&head);
         if let Some(notes) = &step.notes {
@@ -551,13 +514,57 @@ impl<'p> Printer<'p> {
                 }
             }
         }
-        if let PromptKind::Failure { failures } = &prompt.kind {
-            for f in failures {
-                for line in &f.last_stderr {
-                    let text = format!("    {} ! {}", self.host(f.host), strip_sgr(line));
+        match &prompt.kind {
+            PromptKind::Failure { failures, undo } => {
+                for f in failures {
+                    for line in &f.last_stderr {
+                        let text = format!("    {} ! {}", self.host(f.host), strip_sgr(line));
+                        self.line(&text);
+                    }
+                }
+                for u in undo {
+                    let how = u
+                        .exit
+                        .as_ref()
+                        .filter(|e| !e.success())
+                        .map(|e| format!(" ({e})"))
+                        .or_else(|| u.message.as_ref().map(|m| format!(": {m}")))
+                        .unwrap_or_default();
+                    let text = format!(
+                        "    undo on {}: {}{how}",
+                        self.host(u.host),
+                        u.outcome.as_str()
+                    );
                     self.line(&text);
                 }
             }
+            PromptKind::RollbackPlan { undo, always } => {
+                for (label, steps) in [("undo", undo), ("always", always)] {
+                    for (s, hosts) in steps {
+                        let on: Vec<&str> = hosts.iter().map(|&h| self.host(h)).collect();
+                        let text = format!(
+                            "    {label:<6} {} {} on {}",
+                            self.tag(*s),
+                            self.plan.steps[*s].title,
+                            on.join(", ")
+                        );
+                        self.line(&text);
+                    }
+                }
+            }
+            PromptKind::From { skipped, guards } => {
+                for (label, steps) in [("not run", skipped), ("checked", guards)] {
+                    for &s in steps {
+                        let text = format!(
+                            "    {label:<7} {} {}",
+                            self.tag(s),
+                            self.plan.steps[s].title
+                        );
+                        self.line(&text);
+                    }
+                }
+            }
+            _ => {}
         }
         for (h, command) in &prompt.commands {
             // A banner says what it publishes instead (below).
@@ -587,16 +594,7 @@ impl<'p> Printer<'p> {
         let choices: Vec<String> = prompt
             .choices
             .iter()
-            .map(|d| {
-                let word = match (d, &prompt.kind) {
-                    (Decision::Run, PromptKind::Manual { .. }) => "done",
-                    (Decision::Run, PromptKind::Resume { .. }) => "resume",
-                    (Decision::Skip, PromptKind::Undo | PromptKind::Always) => "leave",
-                    (Decision::BreakLock { .. }, _) => "break the lock",
-                    (d, _) => d.as_str(),
-                };
-                format!("{} {word}", letter(*d))
-            })
+            .map(|d| format!("{} {}", letter(*d), choice(*d, &prompt.kind)))
             .collect();
         self.line(&format!("  answer: {}", choices.join(" / ")));
     }
