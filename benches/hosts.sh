@@ -4,6 +4,8 @@
 #
 #   bash benches/hosts.sh            # builds target/release/drydock if needed
 #   DRYDOCK=path/to/drydock RUNS=5 NS="1 10 100" bash benches/hosts.sh
+#   KEX=default bash benches/hosts.sh   # OpenSSH with its own key exchange
+#   BENCH_USER=root bash benches/hosts.sh  # as root, with root's login shell
 #
 # Needs: openssh-server (/usr/sbin/sshd), openssh-client and python3. Run as
 # root, or as a user sshd lets in with a key (the script starts sshd itself,
@@ -34,8 +36,10 @@ command -v python3 >/dev/null || { echo "needs python3" >&2; exit 1; }
 
 TMP=$(mktemp -d)
 SSHD_PID=
+BENCH_USER_MADE=
 cleanup() {
     [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+    [ -n "$BENCH_USER_MADE" ] && userdel "$BENCH_USER_MADE" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -46,6 +50,22 @@ ssh-keygen -q -t ed25519 -N "" -f "$TMP/user_key"
 cp "$TMP/user_key.pub" "$TMP/authorized_keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 USER_NAME=$(id -un)
+# Both sides pay for the remote user's shell start-up on every command; a
+# heavy one (root's .bashrc here runs `pyenv init`, which takes a lock) would
+# measure that instead of the tools. As root, the commands run as a user of
+# the bench's own whose shell is /bin/sh, removed at the end. BENCH_USER=root
+# measures with root's own shell instead.
+if [ "$(id -u)" = 0 ] && [ "${BENCH_USER:-}" != root ]; then
+    USER_NAME=drydock-bench-$$
+    # `*`: no password, yet not locked (sshd refuses a locked account).
+    useradd --no-create-home --home-dir "$TMP" --shell /bin/sh --password "*" "$USER_NAME"
+    BENCH_USER_MADE=$USER_NAME
+    chmod 755 "$TMP"
+fi
+# The runs' locks, made by the remote user.
+LOCKS="$TMP/locks"
+mkdir -p "$LOCKS"
+chown "$USER_NAME" "$LOCKS"
 # Hundreds of handshakes at once: sshd would drop those past MaxStartups.
 cat >"$TMP/sshd_config" <<EOF
 Port $PORT
@@ -77,7 +97,7 @@ runbook() {
     cat <<EOF
 [runbook]
 name = "hosts bench"
-lock = "$TMP/lock-{{host}}"
+lock = "$LOCKS/lock-{{host}}"
 
 [ssh]
 user = "$USER_NAME"
@@ -103,9 +123,10 @@ timed() {
 import resource, subprocess, sys, time
 start = time.monotonic()
 done = subprocess.run(["bash", "-c", '"$@"', "bash"] + sys.argv[1:],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 wall = time.monotonic() - start
 if done.returncode != 0:
+    sys.stderr.write(done.stderr.decode(errors="replace")[-3000:])
     sys.exit("failed (exit %d): %s" % (done.returncode, " ".join(sys.argv[1:])))
 print("%.3f %d" % (wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
 PY
@@ -118,7 +139,7 @@ measure() {
         read -r t rss < <(timed "$@") || { echo "failed: $*" >&2; exit 1; }
         out+=("$t")
         [ "$rss" -gt "$peak" ] && peak=$rss
-        rm -rf "$TMP/journal"/* "$TMP"/lock-*
+        rm -rf "$TMP/journal"/* "$LOCKS"/lock-*
     done
     printf '%s %s\n' "$(printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" "$peak"
 }
@@ -126,11 +147,18 @@ measure() {
 drydock_run() {
     HOME="$TMP/home" SSH_AUTH_SOCK= "$DRYDOCK" run --headless --yes "$1" --journal-dir "$TMP/journal"
 }
-export PORT TMP USER_NAME STEPS
+# The key exchange: drydock's libssh2 negotiates curve25519-sha256; OpenSSH
+# 9's default, the sntrup761x25519 hybrid, costs its client about 0.1 s of
+# CPU a login here. Pinned to the same one, the two measure the tools, not
+# the algorithms; KEX=default leaves OpenSSH its own.
+KEX=${KEX:-curve25519-sha256}
+KEX_OPTION=
+[ "$KEX" != default ] && KEX_OPTION="-o KexAlgorithms=$KEX"
+export PORT TMP LOCKS USER_NAME STEPS KEX_OPTION
 one_host_with_ssh() {
     local s
     for s in $(seq 1 "$STEPS"); do
-        ssh -F /dev/null -p "$PORT" -i "$TMP/user_key" -o IdentitiesOnly=yes -o BatchMode=yes \
+        ssh -F /dev/null $KEX_OPTION -p "$PORT" -i "$TMP/user_key" -o IdentitiesOnly=yes -o BatchMode=yes \
             -o UserKnownHostsFile="$TMP/known_hosts" -o StrictHostKeyChecking=yes \
             "$USER_NAME@127.0.0.1" "echo $s" || return 1
     done
@@ -141,9 +169,10 @@ export -f drydock_run one_host_with_ssh ssh_run
 
 # Warm up both (page cache, sshd's first forks).
 runbook 2 >"$TMP/warm.toml"
-drydock_run "$TMP/warm.toml" >/dev/null 2>&1
+drydock_run "$TMP/warm.toml" >"$TMP/warm.out" 2>&1 || { cat "$TMP/warm.out" >&2; exit 1; }
 ssh_run 2 >/dev/null 2>&1
 
+echo "OpenSSH key exchange: $KEX; remote user $USER_NAME; $RUNS runs each, median"
 first_n= first_rss=
 printf '%6s  %10s  %14s  %7s  %12s  %13s\n' hosts drydock "xargs -P ssh" ratio "drydock RSS" "per host"
 for n in $NS; do
