@@ -152,6 +152,8 @@ struct Printer<'p> {
     plan: &'p Plan,
     out: std::io::BufWriter<std::io::Stdout>,
     colour: bool,
+    /// Hosts that could not be reached or used, with why, for the last line.
+    unusable: Vec<String>,
 }
 
 impl<'p> Printer<'p> {
@@ -160,6 +162,7 @@ impl<'p> Printer<'p> {
             plan,
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            unusable: Vec::new(),
         }
     }
 
@@ -251,10 +254,58 @@ impl<'p> Printer<'p> {
                 let text = format!("[{}] connected", self.host(*host));
                 self.line(&text);
             }
-            Event::HostFailed { host, error } => {
+            Event::HostFailed { host, error, cause } => {
                 let text = format!("[{}] error: {error}", self.host(*host));
                 self.line(&text);
                 eprintln!("drydock: {error}");
+                self.unusable.push(format!("{}: {cause}", self.host(*host)));
+            }
+            Event::HostLost { host, reason } => {
+                let text = format!(
+                    "[{}] connection lost: {reason}; the next command connects again",
+                    self.host(*host)
+                );
+                self.line(&text);
+            }
+            Event::HostReconnected { host } => {
+                let text = format!("[{}] connected again", self.host(*host));
+                self.line(&text);
+            }
+            Event::Previewed { step, preview } => {
+                let how = match (&preview.exit, &preview.error) {
+                    (_, Some(e)) => format!(" (failed: {e})"),
+                    (Some(status), None) if !status.success() => format!(" ({status})"),
+                    _ => String::new(),
+                };
+                let text = format!(
+                    "{} {}: preview: {}{how}",
+                    self.tag(*step),
+                    self.host(preview.host),
+                    preview.command
+                );
+                self.line(&text);
+                for l in &preview.lines {
+                    self.line(&format!("    | {}", strip_sgr(l)));
+                }
+            }
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => {
+                let verdict = match (holds, error) {
+                    (_, Some(e)) => format!("could not be checked: {e}"),
+                    (true, None) => "holds".to_string(),
+                    (false, None) => "does not hold".to_string(),
+                };
+                let text = format!(
+                    "{} {}: condition `{command}` {verdict}",
+                    self.tag(*step),
+                    self.host(*host)
+                );
+                self.line(&text);
             }
             Event::LockTaken { host, path } => {
                 let text = format!("[{}] lock {path} taken", self.host(*host));
@@ -409,9 +460,16 @@ impl<'p> Printer<'p> {
                 journal,
             } => {
                 let status = match status {
-                    RunStatus::Ok => "finished: ok",
-                    RunStatus::Failed => "finished: failed",
-                    RunStatus::Aborted => "finished: aborted",
+                    RunStatus::Ok => "finished: ok".to_string(),
+                    RunStatus::Failed if *exit_code == exit::LOCKED => {
+                        "stopped: the lock is held by another run".to_string()
+                    }
+                    RunStatus::Failed if *exit_code == exit::UNREACHABLE => format!(
+                        "stopped: a host could not be reached or used ({})",
+                        self.unusable.join("; ")
+                    ),
+                    RunStatus::Failed => "finished: failed".to_string(),
+                    RunStatus::Aborted => "finished: aborted".to_string(),
                 };
                 let journal = journal
                     .as_ref()
@@ -486,20 +544,7 @@ impl<'p> Printer<'p> {
             let text = format!("    {}: {command}", self.host(*h));
             self.line(&text);
         }
-        for preview in &prompt.previews {
-            let text = format!(
-                "    preview on {}: {}",
-                self.host(preview.host),
-                preview.command
-            );
-            self.line(&text);
-            for l in &preview.lines {
-                self.line(&format!("    | {}", strip_sgr(l)));
-            }
-            if let Some(e) = &preview.error {
-                self.line(&format!("    ! {e}"));
-            }
-        }
+        // The previews were printed as they were made, just before.
         let choices: Vec<String> = prompt
             .choices
             .iter()

@@ -142,6 +142,52 @@ pub enum Record {
         status: RunStatus,
         exit_code: i32,
     },
+    /// A step's preview: the command and what it printed (its first lines),
+    /// as the admin saw it before answering.
+    Preview {
+        step: String,
+        host: String,
+        command: String,
+        lines: Vec<String>,
+        exit_code: Option<i32>,
+        /// Why it could not be run or did not finish.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A step's `when` condition on a host, and whether it held.
+    Condition {
+        step: String,
+        host: String,
+        command: String,
+        holds: bool,
+        /// Why it could not be checked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A host's connection: made, lost, made again, or not made (with why).
+    Connection {
+        host: String,
+        state: ConnectionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Something drydock told the admin that is no step's outcome: a retry,
+    /// a lock it could not release, a host without SFTP.
+    Notice {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        text: String,
+    },
+}
+
+/// The state a `connection` record tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connected,
+    Lost,
+    Reconnected,
+    Failed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

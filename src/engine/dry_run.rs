@@ -6,38 +6,12 @@ use tokio_util::sync::CancellationToken;
 use super::event::*;
 use super::guard::Check;
 use super::runner::Engine;
-use crate::remote::Stream;
 use crate::runbook::Action;
 
 impl Engine {
     pub(super) async fn dry_run_step(&mut self, ix: StepIx, hosts: &[HostIx]) {
-        for preview in self.previews(ix, hosts).await {
-            let h = preview.host;
-            self.emit(Event::Notice {
-                step: Some(ix),
-                text: format!(
-                    "{}: preview `{}`",
-                    self.plan().hosts[h].name,
-                    preview.command
-                ),
-            })
-            .await;
-            let mut lines: Vec<(Stream, String)> = preview
-                .lines
-                .into_iter()
-                .map(|line| (Stream::Stdout, line))
-                .collect();
-            lines.extend(preview.error.map(|e| (Stream::Stderr, e)));
-            if !lines.is_empty() {
-                self.emit(Event::Output {
-                    step: ix,
-                    host: h,
-                    phase: Phase::Main,
-                    lines,
-                })
-                .await;
-            }
-        }
+        // Each preview is shown (and in a real run journaled) as it is made.
+        self.previews(ix, hosts).await;
         let action = self.plan().steps[ix].action.clone();
         match &action {
             Action::Guard(guard) => {

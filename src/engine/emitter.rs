@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::event::*;
 use super::output::strip_sgr;
 use super::redact::Redactor;
-use crate::journal::{GateDecision, Journal, JournalError, Outcome, Record};
+use crate::journal::{ConnectionState, GateDecision, Journal, JournalError, Outcome, Record};
 use crate::runbook::Plan;
 
 /// Events on their way to a front end, redacted first. The log followers
@@ -149,8 +149,57 @@ impl Emitter {
                 status: *status,
                 exit_code: *exit_code,
             },
+            Event::Previewed { step, preview } => Record::Preview {
+                step: self.step_id(*step),
+                host: self.host_name(preview.host),
+                command: preview.command.clone(),
+                lines: preview
+                    .lines
+                    .iter()
+                    .map(|l| strip_sgr(l).into_owned())
+                    .collect(),
+                exit_code: preview.exit.as_ref().and_then(|e| e.code),
+                reason: preview.error.clone(),
+            },
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => Record::Condition {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                command: command.clone(),
+                holds: *holds,
+                reason: error.clone(),
+            },
+            Event::HostConnected { host } => {
+                self.connection(*host, ConnectionState::Connected, None)
+            }
+            Event::HostFailed { host, error, .. } => {
+                self.connection(*host, ConnectionState::Failed, Some(error))
+            }
+            Event::HostLost { host, reason } => {
+                self.connection(*host, ConnectionState::Lost, Some(reason))
+            }
+            Event::HostReconnected { host } => {
+                self.connection(*host, ConnectionState::Reconnected, None)
+            }
+            Event::Notice { step, text } => Record::Notice {
+                step: step.map(|s| self.step_id(s)),
+                text: text.clone(),
+            },
             _ => return None,
         })
+    }
+
+    fn connection(&self, host: HostIx, state: ConnectionState, reason: Option<&String>) -> Record {
+        Record::Connection {
+            host: self.host_name(host),
+            state,
+            reason: reason.cloned(),
+        }
     }
 
     fn journal_failed(&self, e: JournalError) {

@@ -32,9 +32,23 @@ pub enum Event {
     HostConnected {
         host: HostIx,
     },
+    /// A host could not be connected, or used (its lock could not be made),
+    /// or could not be connected again after a loss: `error` says why.
     HostFailed {
         host: HostIx,
         error: String,
+        /// The cause in a few words, for a line that names the host already.
+        cause: String,
+    },
+    /// A host's connection ended by itself while the run went on; the next
+    /// operation on it connects again.
+    HostLost {
+        host: HostIx,
+        reason: String,
+    },
+    /// A host's connection was made again after it was lost.
+    HostReconnected {
+        host: HostIx,
     },
     LockTaken {
         host: HostIx,
@@ -86,6 +100,20 @@ pub enum Event {
         detail: String,
         checks: u32,
         next_check: Option<Duration>,
+    },
+    /// A step's preview ran on a host (before its gate, or in a dry run).
+    Previewed {
+        step: StepIx,
+        preview: PreviewOutput,
+    },
+    /// A step's `when` condition was checked on a host.
+    ConditionChecked {
+        step: StepIx,
+        host: HostIx,
+        command: String,
+        holds: bool,
+        /// Why it could not be checked (it then does not hold).
+        error: Option<String>,
     },
     /// A `wait` step (or the banner's start time) counting down.
     Waiting {

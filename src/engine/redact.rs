@@ -1,7 +1,7 @@
 //! Secrets never leave the engine: every string of every event is passed
 //! through one [`Redactor`] before it reaches a front end or the journal.
 
-use super::event::{Event, Prompt, PromptKind};
+use super::event::{Event, PreviewOutput, Prompt, PromptKind};
 use crate::runbook::Plan;
 
 const REDACTED: &str = "********";
@@ -48,12 +48,19 @@ impl Redactor {
             Event::RunStarted { .. }
             | Event::HostConnecting { .. }
             | Event::HostConnected { .. }
+            | Event::HostReconnected { .. }
             | Event::Waiting { .. }
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
             | Event::RunFinished { .. } => {}
-            Event::HostFailed { error, .. } => self.text(error),
+            Event::HostFailed { error, cause, .. } => self.all([error, cause]),
+            Event::HostLost { reason, .. } => self.text(reason),
+            Event::Previewed { preview, .. } => self.preview(preview),
+            Event::ConditionChecked { command, error, .. } => {
+                self.text(command);
+                self.all(error);
+            }
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
             Event::StepSkipped { reason, .. } => self.text(reason),
@@ -68,12 +75,16 @@ impl Redactor {
         }
     }
 
+    fn preview(&self, preview: &mut PreviewOutput) {
+        self.text(&mut preview.command);
+        self.all(&mut preview.lines);
+        self.all(&mut preview.error);
+    }
+
     fn prompt(&self, prompt: &mut Prompt) {
         self.all(prompt.commands.iter_mut().map(|(_, c)| c));
         for preview in &mut prompt.previews {
-            self.text(&mut preview.command);
-            self.all(&mut preview.lines);
-            self.all(&mut preview.error);
+            self.preview(preview);
         }
         match &mut prompt.kind {
             PromptKind::Gate

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
+use super::lock::Locking;
 use super::{Options, RunResult, exit};
 use crate::journal::{Outcome, Record, RunStatus};
 use crate::remote;
@@ -122,8 +123,12 @@ impl Engine {
         if self.opts.tail_logs {
             self.start_tails();
         }
-        if !self.opts.dry_run && !self.take_locks().await {
-            return self.finish(RunStatus::Failed, exit::LOCKED).await;
+        if !self.opts.dry_run {
+            match self.take_locks().await {
+                Locking::Taken => {}
+                Locking::Held => return self.finish(RunStatus::Failed, exit::LOCKED).await,
+                Locking::Failed => return self.finish(RunStatus::Failed, exit::UNREACHABLE).await,
+            }
         }
         match self.walk().await {
             Flow::Next if self.continued_failures => {
@@ -163,6 +168,7 @@ impl Engine {
                     self.emit(Event::HostFailed {
                         host: h,
                         error: e.to_string(),
+                        cause: e.cause(),
                     })
                     .await;
                 }

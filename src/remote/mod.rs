@@ -103,6 +103,20 @@ pub enum ConnectError {
     Other { host: String, reason: String },
 }
 
+impl ConnectError {
+    /// The cause in a few words, for a line that names the host already
+    /// (the TUI's host line): the whole message says what to do about it.
+    pub fn cause(&self) -> String {
+        match self {
+            ConnectError::Unreachable { reason, .. } | ConnectError::Other { reason, .. } => {
+                reason.clone()
+            }
+            ConnectError::HostKey { .. } => "host key refused".into(),
+            ConnectError::Auth { .. } => "authentication failed".into(),
+        }
+    }
+}
+
 pub trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncIo for T {}
 pub type BoxedIo = Box<dyn AsyncIo>;

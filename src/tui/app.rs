@@ -269,9 +269,29 @@ impl App {
             }
             Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
-            Event::HostFailed { host, error } => {
+            Event::HostFailed { host, error, cause } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
-                self.set_conn(host, Conn::Failed(error));
+                self.set_conn(host, Conn::Failed { cause, error });
+            }
+            Event::HostLost { host, reason } => self.set_conn(host, Conn::Lost(reason)),
+            Event::HostReconnected { host } => self.set_conn(host, Conn::Connected),
+            Event::Previewed { step, preview } => {
+                let head = strings::preview_line(&preview.command, preview.error.as_deref());
+                let pane = self.pane_mut(step, preview.host);
+                pane.push(Stream::Stderr, head);
+                for line in preview.lines {
+                    pane.push(Stream::Stdout, line);
+                }
+            }
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => {
+                let line = strings::condition_line(&command, holds, error.as_deref());
+                self.pane_mut(step, host).push(Stream::Stderr, line);
             }
             Event::LockTaken { host, path } => {
                 if let Some(h) = self.hosts.get_mut(host) {

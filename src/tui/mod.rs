@@ -246,6 +246,13 @@ pub async fn drive(
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
     let code = match task.await {
         Ok(result) => {
+            // The hosts that could not be reached or used, and why, stay on
+            // the terminal once the screen is gone.
+            for (h, view) in app.hosts.iter().enumerate() {
+                if let state::Conn::Failed { error, .. } = &view.conn {
+                    eprintln!("{}", strings::host_failed(app.host_name(h), error));
+                }
+            }
             if let Some(j) = &result.journal {
                 eprintln!("{}", strings::journal_at(j));
             }

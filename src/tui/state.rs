@@ -84,7 +84,14 @@ pub enum Conn {
     Pending,
     Connecting,
     Connected,
-    Failed(String),
+    /// Could not be connected or used: the cause in a few words, and the
+    /// whole message.
+    Failed {
+        cause: String,
+        error: String,
+    },
+    /// The connection ended during the run; why. The next command connects again.
+    Lost(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,7 +101,6 @@ pub const PASSPHRASE_TITLE: &str = "Passphrase";
 pub const CONN_PENDING: &str = "pending";
 pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
-pub const CONN_FAILED: &str = "unreachable";
 pub const MARK_GATE: &str = "gate";
 pub const MARK_GUARD: &str = "guard";
 pub const MARK_WHEN: &str = "when";
@@ -120,11 +119,28 @@ pub const EXACT_COMMANDS: &str = "Exact command per host:";
 pub const PROMPT_KEYS: &[(&str, &str)] = &[("Esc", "look around"), ("j/k", "scroll")];
 pub const RUN_OK: &str = "finished: every step done or skipped";
 pub const RUN_FAILED: &str = "stopped: a step failed";
+pub const RUN_LOCKED: &str = "stopped: the lock is held by another run";
+pub const RUN_UNUSABLE: &str = "stopped: a host could not be reached or used";
 pub const RUN_ABORTED: &str = "aborted";
 pub const NO_JOURNAL: &str = "(none: dry run)";
 pub const JOURNAL_LABEL: &str = "Journal: ";
 pub const NO_MATCH: &str = "no match";
 pub const ENDED_WITHOUT_SUMMARY: &str = "the run ended without a summary; see the journal";
+
+/// A host that could not be connected or used, on the host line.
+pub fn conn_failed(cause: &str) -> String {
+    format!("failed: {cause}")
+}
+
+/// A host whose connection ended during the run, on the host line.
+pub fn conn_lost(reason: &str) -> String {
+    format!("connection lost: {reason}")
+}
+
+/// A host that could not be reached or used, in the summary.
+pub fn host_unusable(host: &str, error: &str) -> String {
+    format!("  {host}: {error}")
+}
 
 pub fn next_check(countdown: &str) -> String {
     format!(" · next check in {countdown}")
@@ -221,6 +237,22 @@ pub fn guard_check_line(checks: u32, ok: bool, detail: &str) -> String {
     format!("guard check {checks}: {state}: {detail}")
 }
 
+pub fn preview_line(command: &str, error: Option<&str>) -> String {
+    match error {
+        Some(e) => format!("drydock: preview `{command}` failed: {e}"),
+        None => format!("drydock: preview `{command}`"),
+    }
+}
+
+pub fn condition_line(command: &str, holds: bool, error: Option<&str>) -> String {
+    let verdict = match (holds, error) {
+        (_, Some(e)) => format!("could not be checked: {e}"),
+        (true, None) => "holds".to_string(),
+        (false, None) => "does not hold".to_string(),
+    };
+    format!("drydock: condition `{command}` {verdict}")
+}
+
 pub fn notice_line(text: &str) -> String {
     format!("drydock: {text}")
 }
@@ -237,6 +269,10 @@ pub fn terminal_failed(e: &dyn std::fmt::Display) -> String {
 
 pub const ABORTING_WITHOUT_YOU: &str =
     "drydock: aborting the run; the undo steps are not run without you (see the journal)";
+
+pub fn host_failed(host: &str, error: &str) -> String {
+    format!("drydock: {host}: {error}")
+}
 
 pub fn journal_at(path: &std::path::Path) -> String {
     format!("drydock: journal {}", path.display())

@@ -87,10 +87,21 @@ pub(super) fn render_header(app: &App, theme: &Theme, area: Rect, buf: &mut Buff
             break;
         }
         let (sym, style, word) = match &h.conn {
-            Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
-            Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
-            Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
-            Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
+            Conn::Pending => (
+                "○",
+                theme.status(CellStatus::Pending),
+                s::CONN_PENDING.into(),
+            ),
+            Conn::Connecting => (
+                "◌",
+                theme.status(CellStatus::Running),
+                s::CONN_CONNECTING.into(),
+            ),
+            Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED.into()),
+            Conn::Failed { cause, .. } => {
+                ("✗", theme.status(CellStatus::Failed), s::conn_failed(cause))
+            }
+            Conn::Lost(reason) => ("!", theme.status(CellStatus::Lost), s::conn_lost(reason)),
         };
         hosts.push(Span::styled(format!("{sym} {}", app.host_name(i)), style));
         hosts.push(Span::styled(format!(" {word}"), theme.muted()));

@@ -9,14 +9,14 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
 use super::pad;
-use crate::engine::{Decision, PromptKind};
+use crate::engine::{Decision, PromptKind, exit};
 use crate::journal::RunStatus;
 use crate::remote::Question;
 use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
 use crate::tui::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{CellStatus, QuestionState};
+use crate::tui::state::{CellStatus, Conn, QuestionState};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
@@ -311,6 +311,8 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
     let Some(f) = &app.finished else { return };
     let (word, style) = match f.status {
         RunStatus::Ok => (s::RUN_OK, theme.ok().add_modifier(Modifier::BOLD)),
+        RunStatus::Failed if f.exit_code == exit::LOCKED => (s::RUN_LOCKED, theme.alert()),
+        RunStatus::Failed if f.exit_code == exit::UNREACHABLE => (s::RUN_UNUSABLE, theme.alert()),
         RunStatus::Failed => (s::RUN_FAILED, theme.alert()),
         RunStatus::Aborted => (s::RUN_ABORTED, theme.alert()),
     };
@@ -328,6 +330,16 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
         Span::styled(s::JOURNAL_LABEL, theme.muted()),
         Span::styled(journal, theme.text()),
     ]));
+    // Why hosts could not be reached or used: the first thing to fix.
+    for (h, view) in app.hosts.iter().enumerate() {
+        if let Conn::Failed { error, .. } = &view.conn {
+            lines.push(Line::styled(
+                s::host_unusable(app.host_name(h), error),
+                theme.alert(),
+            ));
+        }
+    }
+    let head = lines.len();
     lines.push(Line::raw(""));
     let idw = app
         .plan
@@ -380,13 +392,15 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
     }
     let height = usize::from(inner.height);
     let skip = lines.len().saturating_sub(height);
-    // Keep the head (status, journal) and show the end of the step list when it does not fit.
+    // Keep the head (status, journal, hosts that failed, a blank line) and
+    // show the end of the step list when it does not fit.
+    let head = head + 1;
     let lines: Vec<Line> = if skip > 0 {
         lines
             .iter()
-            .take(3)
+            .take(head)
             .cloned()
-            .chain(lines.iter().skip(3 + skip).cloned())
+            .chain(lines.iter().skip(head + skip).cloned())
             .collect()
     } else {
         lines
