@@ -19,6 +19,7 @@ mod rollback;
 mod runner;
 mod tail;
 mod wait;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

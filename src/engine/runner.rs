@@ -39,7 +39,7 @@ pub(crate) struct Engine {
     /// (step, host) in the order they ran, for the undo offers.
     pub(super) ran: Vec<(StepIx, HostIx)>,
     pub(super) locks: Vec<(HostIx, String)>,
-    /// Stops the log tails when the run ends.
+    /// Stops the log tails and the connection watchers when the run ends.
     pub(super) tails: CancellationToken,
     /// (step, host) whose undo has already run, so a rollback does not offer it again.
     pub(super) undone: Vec<(StepIx, HostIx)>,
@@ -67,7 +67,7 @@ impl Engine {
             ctx: Ctx {
                 transports: vec![None; plan.hosts.len()],
                 plan,
-                emitter,
+                emitter: Arc::new(emitter),
                 run_vars: Mutex::new(run_vars),
             },
             opts,
@@ -120,6 +120,7 @@ impl Engine {
         if !self.connect().await {
             return self.finish(RunStatus::Failed, exit::UNREACHABLE).await;
         }
+        self.watch_connections();
         if self.opts.tail_logs {
             self.start_tails();
         }

@@ -151,8 +151,29 @@ impl Prompter for Declining {
     }
 }
 
+/// What a transport tells of its connection after it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionChange {
+    /// The connection ended by itself, for this reason; the next operation
+    /// connects again.
+    Lost(String),
+    /// Connected again after a loss.
+    Reconnected,
+    /// Connecting again after a loss failed, for this reason.
+    ReconnectFailed(String),
+    /// The host lacks something the transport uses, and it does without, as
+    /// this says (a host without SFTP). Told once.
+    FallingBack(String),
+}
+
 #[async_trait]
 pub trait Transport: Send + Sync {
+    /// Tell `sink` of every later change of the connection. A transport
+    /// whose connection cannot change (`local`) tells nothing.
+    fn watch(&self, sink: mpsc::UnboundedSender<ConnectionChange>) {
+        drop(sink);
+    }
+
     /// Run `sh -c COMMAND`, sending its output as it arrives. On `cancel` the
     /// command and everything it started are ended and `Cancelled` returned.
     async fn exec(

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::super::known_hosts::{self, Verdict};
 use super::super::{auth, config};
-use super::{BLOCKING_TIMEOUT_MS, KEEPALIVE_SECS, Setup};
+use super::{BLOCKING_TIMEOUT_MS, KEEPALIVE_SECS, NO_ANSWER_SECS, Setup};
 use crate::remote::{ConnectError, Question, expand_home};
 use crate::runbook::{Host, HostKeyPolicy};
 
@@ -118,7 +118,7 @@ pub(super) fn establish(
     let _ = nix::sys::socket::setsockopt(
         &tcp,
         nix::sys::socket::sockopt::TcpUserTimeout,
-        &(3 * KEEPALIVE_SECS * 1000),
+        &(NO_ANSWER_SECS * 1000),
     );
     let other = |reason: String| ConnectError::Other {
         host: target.name.clone(),
