@@ -1239,3 +1239,56 @@ fn scrollback_is_bounded() {
     }
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
 }
+
+#[test]
+fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_the_summary() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(Event::HostConnecting { host: 1 }, t0);
+    app.on_event(Event::HostConnected { host: 0 }, t0);
+    app.on_event(
+        Event::HostFailed {
+            host: 1,
+            error: "cannot reach host 'worker' at 10.0.0.9:22: Connection refused (os error 111). \
+                    Check the address and port in the runbook, and that sshd runs there"
+                .into(),
+            cause: "Connection refused (os error 111)".into(),
+        },
+        t0,
+    );
+    let running = screen(&app);
+    assert!(
+        running.contains("✗ worker failed: Connection refused"),
+        "{running}"
+    );
+    app.on_event(
+        Event::HostLost {
+            host: 0,
+            reason: "no answer for 45 s".into(),
+        },
+        t0,
+    );
+    let lost = screen(&app);
+    assert!(
+        lost.contains("! web connection lost: no answer for 45 s"),
+        "{lost}"
+    );
+    app.on_event(
+        Event::RunFinished {
+            status: RunStatus::Failed,
+            exit_code: 5,
+            journal: None,
+        },
+        t0,
+    );
+    let summary = screen(&app);
+    assert!(
+        summary.contains("Run stopped: a host could not be reached or used (exit status 5)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("worker: cannot reach host 'worker' at 10.0.0.9:22: Connection refused"),
+        "{summary}"
+    );
+    assert!(!summary.contains("a step failed"), "{summary}");
+}
