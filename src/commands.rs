@@ -369,9 +369,15 @@ fn history(dir: Option<&Path>) -> i32 {
             Some((RunStatus::Aborted, code)) => format!("aborted ({code})"),
             None => "unfinished".to_string(),
         };
+        // A journal is a file anyone may have written: its strings are data.
+        let field = |s: &str| sanitize::line(s).into_owned();
         println!(
             "{:<22} {:<10} {:<24} {:<16} {}",
-            run.run_id, run.user, run.started, result, run.runbook
+            field(&run.run_id),
+            field(&run.user),
+            field(&run.started),
+            result,
+            field(&run.runbook)
         );
     }
     exit::OK

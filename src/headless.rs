@@ -20,7 +20,9 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Run the front end until the run ends; returns the exit status.
 pub async fn drive(plan: &Plan, mut handle: RunHandle) -> i32 {
     let answers = spawn_stdin_reader();
-    let mut printer = Printer::new(plan);
+    // Names and titles as they may be shown: secrets replaced, no controls.
+    let plan = crate::engine::shown_plan(plan);
+    let mut printer = Printer::new(&plan);
     let mut answers = answers;
     let decisions = handle.decisions.clone();
     let interrupt = tokio::spawn(async move {
@@ -82,7 +84,10 @@ impl crate::remote::Prompter for TerminalPrompter {
     async fn ask(&self, question: crate::remote::Question) -> Option<String> {
         match question {
             crate::remote::Question::Passphrase { host, key_path } => {
-                let prompt = format!("drydock: passphrase for {key_path} (host {host}): ");
+                let prompt = crate::sanitize::line(&format!(
+                    "drydock: passphrase for {key_path} (host {host}): "
+                ))
+                .into_owned();
                 tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt).ok())
                     .await
                     .ok()
@@ -141,7 +146,7 @@ async fn read_answer(
         let valid: Vec<&str> = prompt.choices.iter().map(|d| letter(*d)).collect();
         printer.line(&format!(
             "'{}' is not an answer here; answer one of: {}",
-            line.trim(),
+            crate::sanitize::line(line.trim()),
             valid.join(", ")
         ));
         printer.flush();

@@ -497,3 +497,92 @@ fn a_panic_restores_the_terminal() {
     t.wait_for("a panic for the test");
     assert_ne!(t.exit_status(), 0);
 }
+
+/// The runbook of tests/secrets.rs, its `dir` set to `dir`, and its log
+/// file written with the secrets in it.
+fn secrets_setup(dir: &Path) -> std::path::PathBuf {
+    let runbook = dir.join("secrets.toml");
+    let text = include_str!("secrets/secrets.toml").replace(
+        "dir = \"/tmp/drydock-secrets\"",
+        &format!("dir = \"{}\"", dir.display()),
+    );
+    std::fs::write(&runbook, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("app.log"),
+        "login with hunter2-in-vars\nkey key-body-9f3a51 loaded\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    runbook
+}
+
+/// No secret of tests/secrets/secrets.toml on `screen`.
+fn assert_no_secret(screen: &str) {
+    for secret in ["hunter2-in-vars", "key-body-9f3a51"] {
+        assert!(
+            !screen.contains(secret),
+            "{secret} on the screen:\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn secrets_show_on_no_screen_of_a_run() {
+    let dir = tempdir();
+    let runbook = secrets_setup(dir.path());
+    let t = Tmux::start(
+        "secrets",
+        &format!(
+            "{} run {} --journal-dir {}",
+            quote(BIN),
+            quote(&runbook.display().to_string()),
+            quote(&dir.path().join("journal").display().to_string())
+        ),
+    );
+    let screen = t.wait_for("Confirm this step");
+    assert_no_secret(&screen);
+    assert!(screen.contains("previewing with ********"), "{screen}");
+    assert!(screen.contains("Look with ********"), "{screen}");
+    // The log pane, under the question.
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("login with ********");
+    assert_no_secret(&screen);
+    t.keys(&["Enter"]);
+    t.wait_for("Confirm this step");
+    t.keys(&["y"]);
+    let screen = t.wait_for("The step failed");
+    assert_no_secret(&screen);
+    assert!(screen.contains("denied for ********"), "{screen}");
+    // The skipped condition and the timed-out guard, in their panes.
+    t.keys(&["Escape"]);
+    for _ in 0..3 {
+        t.keys(&["k"]);
+        assert_no_secret(&t.screen());
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("The step failed");
+    t.keys(&["s"]);
+    let screen = t.wait_for("Summary");
+    assert_no_secret(&screen);
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 1);
+    assert_no_secret(&t.screen());
+}
+
+#[test]
+fn secrets_in_a_followed_log_show_as_stars() {
+    let dir = tempdir();
+    let runbook = secrets_setup(dir.path());
+    let t = Tmux::start(
+        "secretlogs",
+        &format!(
+            "{} logs {}",
+            quote(BIN),
+            quote(&runbook.display().to_string())
+        ),
+    );
+    let screen = t.wait_for("key ******** loaded");
+    assert_no_secret(&screen);
+    assert!(screen.contains("login with ********"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}

@@ -111,6 +111,13 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
     })
 }
 
+/// The plan as a front end shows it: every name, title and note with the
+/// run's secrets replaced and control sequences removed, as the engine does
+/// for the strings of its events.
+pub fn shown_plan(plan: &Plan) -> Plan {
+    redact::Redactor::for_plan(plan).shown_plan(plan)
+}
+
 /// Why there is no run to resume.
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {

@@ -1,12 +1,15 @@
-//! Secrets never leave the engine: every string of every event is passed
-//! through one [`Redactor`] before it reaches a front end or the journal.
+//! Secrets and terminal controls never leave the engine: every string of
+//! every event is passed through one [`Redactor`] before it reaches a front
+//! end or the journal. It replaces secret values by `********` everywhere,
+//! and removes control sequences and bidi overrides from every string but
+//! output lines, which were cleaned (colours kept) as they were split.
 
 use super::event::{Event, PreviewOutput, Prompt, PromptKind};
 use crate::runbook::Plan;
 
 const REDACTED: &str = "********";
 
-/// Replaces the values of a run's secrets by `********`.
+/// Replaces the values of a run's secrets by `********`, and cleans text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     /// Longest first, so that a secret containing another is replaced whole.
@@ -26,7 +29,8 @@ impl Redactor {
         Self::new(plan.secret_values())
     }
 
-    pub fn text(&self, text: &mut String) {
+    /// Secrets replaced, in a line of output that is clean already.
+    pub fn redact(&self, text: &mut String) {
         for secret in &self.secrets {
             if text.contains(secret.as_str()) {
                 *text = text.replace(secret.as_str(), REDACTED);
@@ -34,16 +38,49 @@ impl Redactor {
         }
     }
 
+    /// Secrets replaced and control sequences removed (line breaks stay), in
+    /// any other string: a command, a reason, a message, a runbook's title.
+    pub fn text(&self, text: &mut String) {
+        self.redact(text);
+        if let std::borrow::Cow::Owned(clean) = crate::sanitize::text(text) {
+            *text = clean;
+        }
+    }
+
     fn all<'s>(&self, texts: impl IntoIterator<Item = &'s mut String>) {
         texts.into_iter().for_each(|t| self.text(t));
+    }
+
+    fn output<'s>(&self, lines: impl IntoIterator<Item = &'s mut String>) {
+        if !self.secrets.is_empty() {
+            lines.into_iter().for_each(|l| self.redact(l));
+        }
+    }
+
+    /// The plan as the front ends show it: its name, description, host
+    /// names, titles, notes and labels redacted and cleaned like the
+    /// events' strings (the engine runs the plan as written).
+    pub fn shown_plan(&self, plan: &Plan) -> Plan {
+        let mut shown = plan.clone();
+        self.text(&mut shown.name);
+        self.all(&mut shown.description);
+        for host in &mut shown.hosts {
+            self.all([&mut host.name, &mut host.address, &mut host.user]);
+        }
+        for step in &mut shown.steps {
+            self.all([&mut step.title]);
+            self.all(&mut step.notes);
+            self.all(&mut step.rolling);
+        }
+        for log in &mut shown.logs {
+            self.text(&mut log.name);
+        }
+        shown
     }
 
     /// Every string field of `event`. The match names every kind of event,
     /// so that a new one cannot slip past.
     pub fn event(&self, event: &mut Event) {
-        if self.secrets.is_empty() {
-            return;
-        }
         match event {
             Event::RunStarted { .. }
             | Event::HostConnecting { .. }
@@ -65,19 +102,19 @@ impl Redactor {
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
-            Event::Output { lines, .. } => self.all(lines.iter_mut().map(|(_, l)| l)),
+            Event::Output { lines, .. } => self.output(lines.iter_mut().map(|(_, l)| l)),
             Event::StepFinished { message, .. } => self.all(message),
             Event::GuardPolled { detail, .. } => self.text(detail),
             Event::Prompt(prompt) => self.prompt(prompt),
             Event::Notice { text, .. } => self.text(text),
-            Event::LogLine { line, .. } => self.text(line),
+            Event::LogLine { line, .. } => self.output([line]),
             Event::LogStopped { reason, .. } => self.text(reason),
         }
     }
 
     fn preview(&self, preview: &mut PreviewOutput) {
         self.text(&mut preview.command);
-        self.all(&mut preview.lines);
+        self.output(&mut preview.lines);
         self.all(&mut preview.error);
     }
 
@@ -95,7 +132,7 @@ impl Redactor {
             PromptKind::Failure { failures } => {
                 for failure in failures {
                     self.all(&mut failure.message);
-                    self.all(&mut failure.last_stderr);
+                    self.output(&mut failure.last_stderr);
                 }
             }
             PromptKind::LockBreak { path, holder, .. } => self.all([path, holder]),

@@ -19,6 +19,8 @@ pub struct Plan {
     pub name: String,
     pub description: Option<String>,
     pub theme: Option<String>,
+    /// `[runbook] secrets`: variables secret whatever their names.
+    pub secrets: Vec<String>,
     pub lock: Template,
     /// `[vars]`, already overlaid with `--var`.
     pub vars: BTreeMap<String, String>,
@@ -267,21 +269,24 @@ impl Plan {
         self.hosts.iter().position(|h| h.name == name)
     }
 
-    /// Names of variables whose values must never reach the journal or a log.
+    /// Values of the variables that must never reach the journal, a screen
+    /// or a log: those whose names say they are secret, and those listed in
+    /// `[runbook] secrets`.
     pub fn secret_values(&self) -> Vec<String> {
         let is_secret = |name: &str| {
             let n = name.to_ascii_lowercase();
-            [
-                "password",
-                "passwd",
-                "secret",
-                "token",
-                "api_key",
-                "apikey",
-                "private_key",
-            ]
-            .iter()
-            .any(|s| n.contains(s))
+            self.secrets.iter().any(|s| s == name)
+                || [
+                    "password",
+                    "passwd",
+                    "secret",
+                    "token",
+                    "api_key",
+                    "apikey",
+                    "private_key",
+                ]
+                .iter()
+                .any(|s| n.contains(s))
         };
         let mut values: Vec<String> = self
             .vars

@@ -129,9 +129,12 @@ impl App {
                     .get(l.host)
                     .map(|h| h.name.clone())
                     .unwrap_or_default(),
-                path: plan
-                    .render(&l.path, l.host, &crate::runbook::RunVars::default())
-                    .unwrap_or_else(|e| format!("<{e}>")),
+                path: crate::sanitize::line(
+                    &plan
+                        .render(&l.path, l.host, &crate::runbook::RunVars::default())
+                        .unwrap_or_else(|e| format!("<{e}>")),
+                )
+                .into_owned(),
                 highlight: l.highlight.iter().map(|h| h.to_lowercase()).collect(),
                 pane: Pane::new(DEFAULT_SCROLLBACK),
                 state: LogState::Connecting,
@@ -541,11 +544,7 @@ impl App {
                         let _ = r.send(None);
                     }
                 }
-                self.question = Some(QuestionState {
-                    question,
-                    input: String::new(),
-                    reply: Some(reply),
-                });
+                self.question = Some(QuestionState::new(question, reply));
             }
         }
     }

@@ -157,6 +157,33 @@ pub struct QuestionState {
     pub reply: Option<oneshot::Sender<Option<String>>>,
 }
 
+impl QuestionState {
+    /// A transport's question, its names cleaned for the screen.
+    pub fn new(question: Question, reply: oneshot::Sender<Option<String>>) -> Self {
+        let clean = |s: String| crate::sanitize::line(&s).into_owned();
+        let question = match question {
+            Question::TrustHostKey {
+                host,
+                key_type,
+                fingerprint,
+            } => Question::TrustHostKey {
+                host: clean(host),
+                key_type: clean(key_type),
+                fingerprint: clean(fingerprint),
+            },
+            Question::Passphrase { host, key_path } => Question::Passphrase {
+                host: clean(host),
+                key_path: clean(key_path),
+            },
+        };
+        Self {
+            question,
+            input: String::new(),
+            reply: Some(reply),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: RunStatus,
