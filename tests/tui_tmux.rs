@@ -586,3 +586,64 @@ fn secrets_in_a_followed_log_show_as_stars() {
     t.keys(&["q"]);
     assert_eq!(t.exit_status(), 0);
 }
+
+#[test]
+fn a_hostile_runbook_cannot_drive_the_terminal() {
+    let dir = tempdir();
+    let hostile = r"\u001b]0;pwned\u0007\u001b[2J\u202e";
+    let runbook = dir.path().join("hostile.toml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "[runbook]\nname = \"Hostile {hostile} runbook\"\nlock = \"{d}/lock\"\n\
+             [hosts.web]\ntransport = \"local\"\n\
+             [[steps]]\nid = \"deploy\"\ntitle = \"Deploy {hostile}evil\"\n\
+             notes = \"notes {hostile} here\"\nconfirm = true\n\
+             preview = \"echo 'preview {hostile}'\"\nrun = \"echo deployed\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // drydock starts once everything it writes is recorded, raw.
+    let go = dir.path().join("go");
+    let raw = dir.path().join("raw");
+    let t = Tmux::start(
+        "hostile",
+        &format!(
+            "while [ ! -e {go} ]; do sleep 0.05; done; {} run {} --journal-dir {}",
+            quote(BIN),
+            quote(&runbook.display().to_string()),
+            quote(&dir.path().join("journal").display().to_string()),
+            go = quote(&go.display().to_string()),
+        ),
+    );
+    t.tmux(&[
+        "pipe-pane",
+        "-t",
+        "t",
+        "-o",
+        &format!("cat >> {}", quote(&raw.display().to_string())),
+    ]);
+    std::fs::write(&go, "").unwrap_or_else(|e| panic!("{e}"));
+    let screen = t.wait_for("Confirm this step");
+    assert!(screen.contains("Deploy evil"), "{screen}");
+    assert!(screen.contains("Hostile  runbook"), "{screen}");
+    t.keys(&["y"]);
+    let screen = t.wait_for("Summary");
+    assert!(screen.contains("deploy"), "{screen}");
+    let title = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    assert!(!title.contains("pwned"), "the title was set: {title}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let bytes = std::fs::read(&raw).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("Deploy evil"),
+        "the raw output was recorded:\n{text}"
+    );
+    // The TUI's own drawing uses CSI sequences; nothing else gets through.
+    assert!(!text.contains("pwned"), "{text}");
+    assert!(!text.contains("\u{1b}]"), "an OSC sequence was written");
+    assert!(!text.contains('\u{202e}'), "U+202E was written");
+    assert!(!text.contains('\u{7}'), "a bell was written");
+}
