@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use tokio::sync::mpsc;
 
 use crate::engine::output::strip_sgr;
-use crate::engine::{Decision, Event, Phase, Prompt, PromptKind, RunHandle, exit};
+use crate::engine::{Decision, Event, Lines, Phase, Prompt, PromptKind, RunHandle, exit};
 use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
@@ -193,27 +193,34 @@ impl<'p> Printer<'p> {
         )
     }
 
-    /// One line a command printed. Written straight to the buffer: this runs
-    /// for every line a step prints.
-    fn output(&mut self, step: usize, host: usize, phase: Phase, stream: Stream, line: &str) {
-        let mark: &[u8] = match (phase, stream) {
-            (Phase::Main, Stream::Stdout) => b" | ",
-            (Phase::Main, Stream::Stderr) => b" ! ",
-            (Phase::Undo, Stream::Stdout) => b" undo | ",
-            (Phase::Undo, Stream::Stderr) => b" undo ! ",
+    /// The lines a command printed. Written straight to the buffer, the
+    /// prefix made once: this runs for every line a step prints.
+    fn output(&mut self, step: usize, host: usize, phase: Phase, lines: &Lines) {
+        let mark = |stream| match (phase, stream) {
+            (Phase::Main, Stream::Stdout) => " | ",
+            (Phase::Main, Stream::Stderr) => " ! ",
+            (Phase::Undo, Stream::Stdout) => " undo | ",
+            (Phase::Undo, Stream::Stderr) => " undo ! ",
         };
-        let line = if self.colour {
-            std::borrow::Cow::Borrowed(line)
-        } else {
-            strip_sgr(line)
-        };
+        let who = format!(
+            "{}@{}",
+            self.plan.steps[step].id, self.plan.hosts[host].name
+        );
+        let prefixes = [Stream::Stdout, Stream::Stderr].map(|s| format!("{who}{}", mark(s)));
+        let strip = !self.colour && lines.coloured();
         let mut write = || -> std::io::Result<()> {
-            self.out.write_all(self.plan.steps[step].id.as_bytes())?;
-            self.out.write_all(b"@")?;
-            self.out.write_all(self.plan.hosts[host].name.as_bytes())?;
-            self.out.write_all(mark)?;
-            self.out.write_all(line.as_bytes())?;
-            self.out.write_all(b"\n")
+            for (stream, line) in lines.iter() {
+                let line = if strip {
+                    strip_sgr(line)
+                } else {
+                    std::borrow::Cow::Borrowed(line)
+                };
+                self.out
+                    .write_all(prefixes[usize::from(stream == Stream::Stderr)].as_bytes())?;
+                self.out.write_all(line.as_bytes())?;
+                self.out.write_all(b"\n")?;
+            }
+            Ok(())
         };
         // A closed stdout (a pipe to `head`) must not stop the run.
         let _ = write();
@@ -373,11 +380,8 @@ impl<'p> Printer<'p> {
                 host,
                 phase,
                 lines,
-            } => {
-                for (stream, line) in lines {
-                    self.output(*step, *host, *phase, *stream, line);
-                }
-            }
+                ..
+            } => self.output(*step, *host, *phase, lines),
             Event::StepFinished {
                 step,
                 host,

@@ -492,7 +492,7 @@ undo = "echo undone; echo undone too"
     let mut undo = Vec::new();
     for e in &events {
         if let Event::Output { phase, lines, .. } = e {
-            let text = lines.iter().map(|(_, l)| l.clone());
+            let text = lines.iter().map(|(_, l)| l.to_string());
             match phase {
                 engine::Phase::Main => main.extend(text),
                 engine::Phase::Undo => undo.extend(text),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
+use super::budget::{OUTPUT_BUDGET, OutputBudget};
 use super::event::*;
 use super::output::strip_sgr;
 use super::redact::Redactor;
@@ -38,6 +39,8 @@ pub(crate) struct Emitter {
     outbox: Outbox,
     journal: Option<Journal>,
     journal_broken: AtomicBool,
+    /// Bounds the output on its way to the front end, in bytes.
+    budget: Arc<OutputBudget>,
 }
 
 fn phase_name(phase: Phase) -> Option<String> {
@@ -52,7 +55,23 @@ impl Emitter {
             outbox: Outbox::new(tx, redactor),
             journal,
             journal_broken: AtomicBool::new(false),
+            budget: OutputBudget::new(OUTPUT_BUDGET),
         }
+    }
+
+    /// Lines a command printed that arrived together: journaled and sent
+    /// once the output budget has room for them (the caller, and so the
+    /// command's channel, waits until then).
+    pub(crate) async fn emit_output(&self, step: StepIx, host: HostIx, phase: Phase, lines: Lines) {
+        let credit = self.budget.reserve(lines.size()).await;
+        self.emit(Event::Output {
+            step,
+            host,
+            phase,
+            lines,
+            credit,
+        })
+        .await;
     }
 
     pub(crate) fn journal_path(&self) -> Option<std::path::PathBuf> {
@@ -230,14 +249,14 @@ impl Emitter {
                 host,
                 phase,
                 lines,
+                ..
             } => {
-                let plain: Vec<_> = lines.iter().map(|(s, l)| (*s, strip_sgr(l))).collect();
                 journal
                     .write_output(
                         &self.plan.steps[*step].id,
                         &self.plan.hosts[*host].name,
                         *phase == Phase::Undo,
-                        &plain,
+                        lines.iter(),
                     )
                     .await
             }

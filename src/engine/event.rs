@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use super::budget::Credit;
+pub use super::output::Lines;
 use crate::journal::{Outcome, RunStatus};
-use crate::remote::{ExitStatus, Stream};
+use crate::remote::ExitStatus;
 
 pub type StepIx = usize;
 pub type HostIx = usize;
@@ -82,7 +84,10 @@ pub enum Event {
         step: StepIx,
         host: HostIx,
         phase: Phase,
-        lines: Vec<(Stream, String)>,
+        lines: Lines,
+        /// The bytes of the output budget these lines hold until the front
+        /// end drops the event (see `budget`).
+        credit: Credit,
     },
     StepFinished {
         step: StepIx,

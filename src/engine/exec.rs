@@ -12,14 +12,17 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
-use super::output::{LineSplitter, sanitize};
+use super::output::{LineSplitter, Lines, sanitize};
 use crate::journal::Outcome;
-use crate::remote::{Chunk, ExecRequest, ExitStatus, Stream, TransportError};
+use crate::remote::{Chunk, ExecRequest, ExitStatus, MAX_CHUNK, Stream, TransportError};
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 
 /// How many lines of a preview or condition are kept for the gate.
 const PREVIEW_LINES: usize = 500;
+/// Output chunks a transport may hand over before the engine takes them:
+/// 1 MiB, past which the transport stops reading the command's channel.
+const QUEUED_CHUNKS: usize = (1024 * 1024) / MAX_CHUNK;
 /// How many of the last stderr lines a failure shows.
 const FAILURE_TAIL: usize = 10;
 
@@ -28,12 +31,12 @@ const FAILURE_TAIL: usize = 10;
 struct StderrTail(VecDeque<String>);
 
 impl StderrTail {
-    fn keep(&mut self, lines: &[(Stream, String)]) {
+    fn keep(&mut self, lines: &Lines) {
         for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stderr) {
             if self.0.len() == FAILURE_TAIL {
                 self.0.pop_front();
             }
-            self.0.push_back(line.clone());
+            self.0.push_back(line.to_string());
         }
     }
 }
@@ -88,7 +91,7 @@ impl Ctx {
                 .await;
             let started = Instant::now();
             let this_try = cancel.child_token();
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
             let request = ExecRequest {
                 command: command.clone(),
                 pty,
@@ -163,20 +166,18 @@ impl Ctx {
     ) -> Vec<String> {
         let mut splitters = [LineSplitter::default(), LineSplitter::default()];
         let mut tail = StderrTail::default();
-        let mut pending: Vec<(Stream, String)> = Vec::new();
+        let mut pending = Lines::new();
         let mut more = true;
         while more {
             match rx.recv().await {
                 Some(chunk) => {
                     let i = usize::from(chunk.stream == Stream::Stderr);
-                    splitters[i].push(&chunk.data, |line| {
-                        pending.push((chunk.stream, sanitize(line)))
-                    });
+                    splitters[i].push(&chunk.data, |line| pending.push_raw(chunk.stream, line));
                 }
                 None => {
                     more = false;
                     for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
-                        splitters[i].finish(|line| pending.push((stream, sanitize(line))));
+                        splitters[i].finish(|line| pending.push_raw(stream, line));
                     }
                 }
             }
@@ -185,14 +186,7 @@ impl Ctx {
             }
             tail.keep(&pending);
             let lines = std::mem::take(&mut pending);
-            self.emitter
-                .emit(Event::Output {
-                    step,
-                    host,
-                    phase,
-                    lines,
-                })
-                .await;
+            self.emitter.emit_output(step, host, phase, lines).await;
         }
         tail.0.into_iter().collect()
     }
@@ -207,7 +201,7 @@ impl Ctx {
         cancel: &CancellationToken,
     ) -> Result<(ExitStatus, Vec<String>), StepError> {
         let transport = self.transport(host)?;
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, mut rx) = mpsc::channel(QUEUED_CHUNKS);
         let exec = transport.exec(
             ExecRequest {
                 command: command.to_string(),

@@ -3,6 +3,7 @@
 //! two front ends on the same channels.
 
 mod banner;
+mod budget;
 mod ctx;
 mod dry_run;
 mod emitter;

@@ -102,7 +102,13 @@ impl Redactor {
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
-            Event::Output { lines, .. } => self.output(lines.iter_mut().map(|(_, l)| l)),
+            Event::Output { lines, .. } => {
+                if !self.secrets.is_empty() {
+                    let present =
+                        |text: &str| self.secrets.iter().any(|s| text.contains(s.as_str()));
+                    lines.edit(present, |line| self.redact(line));
+                }
+            }
             Event::StepFinished { message, .. } => self.all(message),
             Event::GuardPolled { detail, .. } => self.text(detail),
             Event::Prompt(prompt) => self.prompt(prompt),
@@ -162,16 +168,14 @@ mod tests {
             step: 0,
             host: 0,
             phase: super::super::event::Phase::Undo,
-            lines: vec![
-                (Stream::Stdout, "pw hunter2".into()),
-                (Stream::Stderr, "ok".into()),
-            ],
+            lines: vec![(Stream::Stdout, "pw hunter2"), (Stream::Stderr, "ok")].into(),
+            credit: Default::default(),
         };
         r.event(&mut output);
         let Event::Output { lines, .. } = output else {
             unreachable!()
         };
-        assert_eq!(lines[0].1, "pw ********");
+        assert_eq!(lines.iter().next(), Some((Stream::Stdout, "pw ********")));
         let mut prompt = Event::Prompt(Prompt {
             step: 0,
             kind: PromptKind::Failure {

@@ -24,7 +24,10 @@ pub enum Stream {
     Stderr,
 }
 
-/// A piece of a command's output as it arrived.
+/// The most a [`Chunk`] holds: transports read output in pieces this big.
+pub const MAX_CHUNK: usize = 32 * 1024;
+
+/// A piece of a command's output as it arrived, at most [`MAX_CHUNK`] bytes.
 #[derive(Debug, Clone)]
 pub struct Chunk {
     pub stream: Stream,

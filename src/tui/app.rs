@@ -368,8 +368,8 @@ impl App {
                 step, host, lines, ..
             } => {
                 let pane = self.pane_mut(step, host);
-                for (stream, line) in lines {
-                    pane.push(stream, line);
+                for (stream, line) in lines.iter() {
+                    pane.push(stream, line.to_string());
                 }
             }
             Event::StepFinished {

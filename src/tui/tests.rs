@@ -204,7 +204,8 @@ impl Fixture {
                     step,
                     host,
                     phase: Phase::Main,
-                    lines: vec![(*stream, l.to_string())],
+                    credit: Default::default(),
+                    lines: vec![(*stream, l.to_string())].into(),
                 },
             );
         }
@@ -370,7 +371,12 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            lines: vec![(Stream::Stdout, "From github.com:coralnet/coralnet".into())],
+            credit: Default::default(),
+            lines: vec![(
+                Stream::Stdout,
+                "From github.com:coralnet/coralnet".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -379,10 +385,12 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
+            credit: Default::default(),
             lines: vec![(
                 Stream::Stdout,
-                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
-            )],
+                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -391,10 +399,12 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
+            credit: Default::default(),
             lines: vec![(
                 Stream::Stderr,
-                "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
-            )],
+                "warning: redirecting to https://github.com/coralnet/coralnet.git/".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -1044,7 +1054,8 @@ fn search_highlights_and_moves() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, line)],
+                credit: Default::default(),
+                lines: vec![(Stream::Stdout, line)].into(),
             },
         );
     }
@@ -1092,7 +1103,8 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, format!("output line {i:03}"))],
+                credit: Default::default(),
+                lines: vec![(Stream::Stdout, format!("output line {i:03}"))].into(),
             },
         );
         f.app.on_ui(UiMsg::Log {
@@ -1233,7 +1245,8 @@ fn scrollback_is_bounded() {
                 step: 4,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, format!("y {i}"))],
+                credit: Default::default(),
+                lines: vec![(Stream::Stdout, format!("y {i}"))].into(),
             },
         );
     }

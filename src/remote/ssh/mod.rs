@@ -30,9 +30,10 @@ use session::{Handle, Request, Setup, SftpOp, SftpValue};
 /// How long a cancelled command may take to be ended on the host before we
 /// stop waiting and report it cancelled anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(15);
-/// Output chunks (up to 32 KiB each) in flight between the session thread and
-/// the caller; past that the thread stops reading and the SSH window fills.
-const RELAY_DEPTH: usize = 32;
+/// Output chunks in flight between the session thread and the caller (1 MiB
+/// of [`super::MAX_CHUNK`]s); past that the thread stops reading and the
+/// SSH window fills.
+const RELAY_DEPTH: usize = (1024 * 1024) / super::MAX_CHUNK;
 
 /// A path on the host: SFTP starts in the login directory, so `~/x` is `x`.
 fn remote_path(path: &str) -> PathBuf {
