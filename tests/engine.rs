@@ -536,7 +536,7 @@ async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
     let mut appended = false;
     let follow = async {
         while let Some(e) = events.recv().await {
-            if let Event::LogLine { log: 0, line } = e {
+            if let Event::LogLine { log: 0, line, .. } = e {
                 lines.push(line);
                 if !appended {
                     appended = true;

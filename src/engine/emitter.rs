@@ -19,11 +19,22 @@ use crate::runbook::Plan;
 pub(crate) struct Outbox {
     tx: mpsc::Sender<Event>,
     redactor: Arc<Redactor>,
+    /// Bounds the output (command and log lines) on its way, in bytes.
+    budget: Arc<OutputBudget>,
 }
 
 impl Outbox {
     pub(crate) fn new(tx: mpsc::Sender<Event>, redactor: Arc<Redactor>) -> Self {
-        Self { tx, redactor }
+        Self {
+            tx,
+            redactor,
+            budget: OutputBudget::new(OUTPUT_BUDGET),
+        }
+    }
+
+    /// Room for `bytes` of output, waiting until the front end made some.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Credit {
+        self.budget.reserve(bytes).await
     }
 
     /// Send `event`; false when the front end has gone.
@@ -39,8 +50,6 @@ pub(crate) struct Emitter {
     outbox: Outbox,
     journal: Option<Journal>,
     journal_broken: AtomicBool,
-    /// Bounds the output on its way to the front end, in bytes.
-    budget: Arc<OutputBudget>,
 }
 
 fn phase_name(phase: Phase) -> Option<String> {
@@ -55,7 +64,6 @@ impl Emitter {
             outbox: Outbox::new(tx, redactor),
             journal,
             journal_broken: AtomicBool::new(false),
-            budget: OutputBudget::new(OUTPUT_BUDGET),
         }
     }
 
@@ -63,7 +71,7 @@ impl Emitter {
     /// once the output budget has room for them (the caller, and so the
     /// command's channel, waits until then).
     pub(crate) async fn emit_output(&self, step: StepIx, host: HostIx, phase: Phase, lines: Lines) {
-        let credit = self.budget.reserve(lines.size()).await;
+        let credit = self.outbox.reserve(lines.size()).await;
         self.emit(Event::Output {
             step,
             host,

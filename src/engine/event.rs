@@ -143,10 +143,12 @@ pub enum Event {
     LogFollowing {
         log: usize,
     },
-    /// A line of a `[logs]` entry, sanitized like command output.
+    /// A line of a `[logs]` entry, sanitized like command output, holding
+    /// its bytes of the output budget as `Output` does.
     LogLine {
         log: usize,
         line: String,
+        credit: Credit,
     },
     /// A `[logs]` entry stopped; the engine tries again while the run lasts.
     LogStopped {

@@ -498,7 +498,7 @@ impl App {
                 ix: log,
                 state: LogState::Tailing,
             }),
-            Event::LogLine { log, line } => self.on_ui(UiMsg::Log { ix: log, line }),
+            Event::LogLine { log, line, .. } => self.on_ui(UiMsg::Log { ix: log, line }),
             Event::LogStopped { log, reason } => self.on_ui(UiMsg::LogState {
                 ix: log,
                 state: LogState::Ended(reason),
