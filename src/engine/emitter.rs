@@ -70,14 +70,19 @@ impl Emitter {
     /// Lines a command printed that arrived together: journaled and sent
     /// once the output budget has room for them (the caller, and so the
     /// command's channel, waits until then).
-    pub(crate) async fn emit_output(&self, step: StepIx, host: HostIx, phase: Phase, lines: Lines) {
-        let credit = self.outbox.reserve(lines.size()).await;
+    pub(crate) async fn emit_output(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        mut lines: Lines,
+    ) {
+        lines.hold(self.outbox.reserve(lines.size()).await);
         self.emit(Event::Output {
             step,
             host,
             phase,
             lines,
-            credit,
         })
         .await;
     }

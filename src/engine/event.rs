@@ -84,10 +84,9 @@ pub enum Event {
         step: StepIx,
         host: HostIx,
         phase: Phase,
+        /// They hold their bytes of the output budget until the front end
+        /// drops them (see `budget`).
         lines: Lines,
-        /// The bytes of the output budget these lines hold until the front
-        /// end drops the event (see `budget`).
-        credit: Credit,
     },
     StepFinished {
         step: StepIx,

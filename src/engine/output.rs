@@ -2,6 +2,7 @@
 //! control sequence removed except colours (SGR), so that nothing a server
 //! prints can drive the admin's terminal.
 
+use super::budget::Credit;
 use crate::remote::Stream;
 /// The one sanitiser for everything shown, here where the engine looks for it.
 pub use crate::sanitize::{sanitize, sanitize_into, strip_sgr};
@@ -13,14 +14,25 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Lines of output that arrived together, in one buffer: a step that
 /// prints millions of lines costs no allocation per line on its way to the
 /// journal and the front end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Lines {
     text: String,
     /// Each line's stream and where it ends in `text`.
     ends: Vec<(Stream, usize)>,
     /// Some line keeps an escape sequence (a colour).
     coloured: bool,
+    /// The bytes of the output budget these lines hold on their way to the
+    /// front end, given back when they are dropped (see `budget`).
+    credit: Credit,
 }
+
+impl PartialEq for Lines {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text && self.ends == other.ends
+    }
+}
+
+impl Eq for Lines {}
 
 impl Lines {
     pub fn new() -> Self {
@@ -59,6 +71,11 @@ impl Lines {
         self.text.len() + self.ends.len() * std::mem::size_of::<(Stream, usize)>()
     }
 
+    /// Hold `credit` until these lines are dropped.
+    pub(super) fn hold(&mut self, credit: Credit) {
+        self.credit = credit;
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (Stream, &str)> {
         let mut start = 0;
         self.ends.iter().map(move |&(stream, end)| {
@@ -80,6 +97,7 @@ impl Lines {
             f(&mut line);
             edited.push(stream, &line);
         }
+        edited.credit = std::mem::take(&mut self.credit);
         *self = edited;
     }
 }

@@ -169,7 +169,6 @@ mod tests {
             host: 0,
             phase: super::super::event::Phase::Undo,
             lines: vec![(Stream::Stdout, "pw hunter2"), (Stream::Stderr, "ok")].into(),
-            credit: Default::default(),
         };
         r.event(&mut output);
         let Event::Output { lines, .. } = output else {

@@ -204,7 +204,6 @@ impl Fixture {
                     step,
                     host,
                     phase: Phase::Main,
-                    credit: Default::default(),
                     lines: vec![(*stream, l.to_string())].into(),
                 },
             );
@@ -371,7 +370,6 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            credit: Default::default(),
             lines: vec![(
                 Stream::Stdout,
                 "From github.com:coralnet/coralnet".to_string(),
@@ -385,7 +383,6 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            credit: Default::default(),
             lines: vec![(
                 Stream::Stdout,
                 "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".to_string(),
@@ -399,7 +396,6 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            credit: Default::default(),
             lines: vec![(
                 Stream::Stderr,
                 "warning: redirecting to https://github.com/coralnet/coralnet.git/".to_string(),
@@ -1054,7 +1050,6 @@ fn search_highlights_and_moves() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                credit: Default::default(),
                 lines: vec![(Stream::Stdout, line)].into(),
             },
         );
@@ -1103,7 +1098,6 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                credit: Default::default(),
                 lines: vec![(Stream::Stdout, format!("output line {i:03}"))].into(),
             },
         );
@@ -1245,7 +1239,6 @@ fn scrollback_is_bounded() {
                 step: 4,
                 host: 0,
                 phase: Phase::Main,
-                credit: Default::default(),
                 lines: vec![(Stream::Stdout, format!("y {i}"))].into(),
             },
         );
