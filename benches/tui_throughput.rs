@@ -102,16 +102,25 @@ fn child(mode: &str, dir: &Path) {
         );
         let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40))
             .unwrap_or_else(|e| panic!("{e}"));
-        let decisions = handle.decisions.clone();
+        let link = drydock::tui::EngineLink {
+            events: &mut handle.events,
+            decisions: handle.decisions.clone(),
+            inputs: Some(handle.inputs.clone()),
+        };
+        // Long lines wrapped: the pane lays out only the rows on screen.
+        app.output_reading.wrap = true;
+        let mut terminal_out = std::io::sink();
         let run = drydock::tui::event_loop(
             &mut app,
             &theme,
             &mut terminal,
-            Some((&mut handle.events, decisions)),
+            &mut terminal_out,
+            Some(link),
             &mut ui_rx,
             futures::stream::pending(),
             drydock::tui::LoopOptions {
                 exit_when_finished: true,
+                ..Default::default()
             },
         );
         if idle {

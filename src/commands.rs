@@ -4,31 +4,58 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command, RunArgs, Selection};
 use crate::engine::{self, exit};
-use crate::journal::{self, RunStatus};
+use crate::journal;
 use crate::runbook::{
     self, Action, BannerSwitch, GuardCheck, LoadError, Plan, RunVars, WaitFor, duration::short,
 };
 use crate::sanitize;
+use crate::tui::state::Source;
+
+/// Raise this process's soft limit on open files to its hard limit. Each
+/// SSH host holds a socket, a wake pipe and its command channels' pipes, so
+/// the usual soft limit of 1024 (or less) would cap a run at a few hundred
+/// hosts while the hard limit allows far more.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open file limit");
+            return;
+        }
+    };
+    if soft >= hard {
+        tracing::debug!(soft, hard, "open file limit already at its hard limit");
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => tracing::info!(from = soft, to = hard, "open file limit raised"),
+        Err(e) => tracing::warn!(soft, hard, error = %e, "cannot raise the open file limit"),
+    }
+}
 
 pub fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         Command::Check { runbook } => check(&runbook),
         Command::Plan { runbook, select } => plan(&runbook, &select),
         Command::Run(args) => run(args),
-        Command::History { journal_dir } => history(journal_dir.as_deref()),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "drydock",
-                &mut std::io::stdout(),
-            );
-            exit::OK
-        }
+        Command::History { json, journal_dir } => history(journal_dir.as_deref(), json),
+        Command::Show {
+            run_id,
+            json,
+            journal_dir,
+        } => show(&run_id, json, journal_dir.as_deref()),
+        Command::Replay {
+            run_id,
+            journal_dir,
+        } => read_only(Some(&run_id), Source::Replay, journal_dir.as_deref()),
+        Command::Watch {
+            run_id,
+            journal_dir,
+        } => read_only(run_id.as_deref(), Source::Watch, journal_dir.as_deref()),
+        Command::Completions { shell } => completions(shell),
         Command::Logs {
             runbook,
             log,
@@ -179,6 +206,10 @@ fn select_hosts(plan: &Plan, select: &Selection) -> Result<Vec<usize>, i32> {
 fn check(path: &Path) -> i32 {
     match load(path, &[]) {
         Ok(plan) => {
+            // Warnings do not fail the check: the runbook runs as written.
+            for warning in &plan.warnings {
+                eprintln!("{warning}");
+            }
             println!(
                 "{}: ok: \"{}\", {} step{}, {} host{}",
                 shown(path),
@@ -209,19 +240,38 @@ fn plan(path: &Path, select: &Selection) -> i32 {
 }
 
 /// The plan as text: each step with its markers, then per host the exact
-/// command. Every string from the runbook goes through the sanitiser.
+/// command. Every string from the runbook goes through the sanitiser, and
+/// secrets are shown as `********`, as everywhere else.
 pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
     use std::fmt::Write as _;
-    let vars = RunVars {
+    let mut vars = RunVars {
         run_id: Some("<run_id>".into()),
         starts_at: Some("<starts_at>".into()),
+        ..RunVars::default()
     };
+    // A captured value is known once its step has run: shown by its name.
+    for step in &plan.steps {
+        if let Some(var) = &step.capture {
+            let shown = format!("<{var}>");
+            let on_hosts = vars.captured.entry(var.clone()).or_default();
+            for &h in &step.hosts {
+                on_hosts.insert(h, shown.clone());
+            }
+        }
+    }
     let text = |s: &str| sanitize::text(s).into_owned();
-    let render = |t: &runbook::template::Template, h: usize| {
-        plan.render(t, h, &vars).map_or_else(
+    let shown = |rendered: Result<String, runbook::template::RenderError>| {
+        rendered.map_or_else(
             |e| format!("<{}>", sanitize::line(&e.to_string())),
             |s| text(&s),
         )
+    };
+    let render = |t: &runbook::template::Template, h: usize| shown(plan.render(t, h, &vars));
+    // A command as it is sent: with the step's environment exported first,
+    // and through sudo for the steps that say so.
+    let command = |step: usize, t: &runbook::template::Template, h: usize| {
+        let line = plan.command_line(step, h, t, &vars);
+        shown(line.map(|line| crate::remote::sudo::as_sent(line, plan.steps[step].sudo.as_ref())))
     };
     let mut s = String::new();
     let _ = writeln!(s, "{}", text(&plan.name));
@@ -250,8 +300,22 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         if let Some(label) = &step.rolling {
             marks.push(format!("[rolling: {}]", text(label)));
         }
+        if let Some(batch) = step.batch {
+            marks.push(format!("[batch: {batch}]"));
+        }
+        if let Some(max_fail) = step.max_fail {
+            marks.push(format!("[max_fail: {max_fail}]"));
+        }
         if step.always {
             marks.push("[always]".to_string());
+        }
+        match &step.sudo {
+            Some(runbook::Sudo::Root) => marks.push("[sudo]".to_string()),
+            Some(runbook::Sudo::User(u)) => marks.push(format!("[sudo as {}]", text(u))),
+            None => {}
+        }
+        if let Some(var) = &step.capture {
+            marks.push(format!("[capture: {}]", text(var)));
         }
         if step.on_failure != runbook::OnFailure::Pause {
             marks.push(format!(
@@ -278,19 +342,19 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
         for &h in &hosts {
             let name = text(&plan.hosts[h].name);
             if let Some(when) = &step.when {
-                let _ = writeln!(s, "     {name}: when: {}", render(when, h));
+                let _ = writeln!(s, "     {name}: when: {}", command(i, when, h));
             }
             if let Some(preview) = &step.preview {
-                let _ = writeln!(s, "     {name}: preview: {}", render(preview, h));
+                let _ = writeln!(s, "     {name}: preview: {}", command(i, preview, h));
             }
             let action = match &step.action {
-                Action::Run(t) => format!("$ {}", render(t, h)),
+                Action::Run(t) => format!("$ {}", command(i, t, h)),
                 Action::Manual(t) => format!("manual: {}", render(t, h)),
                 Action::Guard(g) => {
                     let what = match &g.check {
                         GuardCheck::FileAbsent(p) => format!("file_absent {}", render(p, h)),
                         GuardCheck::FilePresent(p) => format!("file_present {}", render(p, h)),
-                        GuardCheck::Command(c) => format!("command {}", render(c, h)),
+                        GuardCheck::Command(c) => format!("command {}", command(i, c, h)),
                         GuardCheck::Http(c) => format!(
                             "http {} status {}",
                             render(&c.url, c.via_for(h).unwrap_or(h)),
@@ -338,49 +402,129 @@ pub fn render_plan(plan: &Plan, only: &[usize]) -> String {
             };
             let _ = writeln!(s, "     {name}: {action}");
             if let Some(undo) = &step.undo {
-                let _ = writeln!(s, "     {name}: undo: {}", render(undo, h));
+                let _ = writeln!(s, "     {name}: undo: {}", command(i, undo, h));
             }
         }
     }
+    engine::Redactor::for_plan(plan).text(&mut s);
     s
 }
 
-fn history(dir: Option<&Path>) -> i32 {
+fn history(dir: Option<&Path>, json: bool) -> i32 {
     let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
-    let runs = match journal::list_runs(&dir) {
+    let rows = match crate::report::history::rows(&dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("drydock: {e}");
             return exit::USAGE;
         }
     };
-    if runs.is_empty() {
-        println!("no runs in {}", dir.display());
-        return exit::OK;
-    }
-    println!(
-        "{:<22} {:<10} {:<24} {:<16} RUNBOOK",
-        "RUN", "USER", "STARTED", "RESULT"
-    );
-    for run in runs {
-        let result = match run.finished {
-            Some((RunStatus::Ok, code)) => format!("ok ({code})"),
-            Some((RunStatus::Failed, code)) => format!("failed ({code})"),
-            Some((RunStatus::Aborted, code)) => format!("aborted ({code})"),
-            None => "unfinished".to_string(),
-        };
-        // A journal is a file anyone may have written: its strings are data.
-        let field = |s: &str| sanitize::line(s).into_owned();
-        println!(
-            "{:<22} {:<10} {:<24} {:<16} {}",
-            field(&run.run_id),
-            field(&run.user),
-            field(&run.started),
-            result,
-            field(&run.runbook)
-        );
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(out, "{}", crate::report::history::json(&rows));
+    } else if rows.is_empty() {
+        let _ = writeln!(out, "no runs in {}", shown(&dir));
+    } else {
+        let _ = write!(out, "{}", crate::report::history::table(&rows));
     }
     exit::OK
+}
+
+/// One run as a report: text, or one JSON document.
+fn show(run_id: &str, json: bool, dir: Option<&Path>) -> i32 {
+    let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
+    let report = match crate::report::for_run(&dir, run_id) {
+        Ok(r) => r.sanitized(),
+        Err(e) => {
+            eprintln!("drydock: show: {e}");
+            return exit::USAGE;
+        }
+    };
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        text.push('\n');
+        text
+    } else {
+        crate::report::render(&report)
+    };
+    // A closed pipe (`drydock show ID | head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    exit::OK
+}
+
+/// `replay` and `watch`: the TUI on a run's journal, read-only.
+fn read_only(run_id: Option<&str>, source: Source, dir: Option<&Path>) -> i32 {
+    let dir = dir.map_or_else(journal::default_dir, Path::to_path_buf);
+    let word = match source {
+        Source::Replay => "replay",
+        Source::Watch => "watch",
+    };
+    let path = match run_id {
+        Some(id) => journal::find_run(&dir, id).map_err(|e| e.to_string()),
+        None => match journal::latest_live_run(&dir) {
+            Ok(Some(path)) => Ok(path),
+            Ok(None) => Err(format!(
+                "no run is going on in {}; `drydock history` lists the runs",
+                shown(&dir)
+            )),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    let run = path.and_then(|path| {
+        let run = crate::report::plan::for_journal(&path).map_err(|e| e.to_string())?;
+        Ok((path, run))
+    });
+    let (path, run) = match run {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("drydock: {word}: {e}");
+            return exit::USAGE;
+        }
+    };
+    if !std::io::stdout().is_terminal() {
+        eprintln!("drydock: {word} needs a terminal; `drydock show` prints a run as text");
+        return exit::USAGE;
+    }
+    let plan = run.plan;
+    let theme = match pick_theme(None, &plan) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let plan = Arc::new(plan);
+    let playback = match crate::report::replay::Playback::open(&path, plan.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("drydock: {word}: {e}");
+            return exit::USAGE;
+        }
+    };
+    let recording = crate::tui::replay::Recording::new(playback, plan, source, run.no_runbook);
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(crate::tui::replay::drive(recording, theme))
+}
+
+/// The shell's script: it registers drydock itself as the completer, so
+/// that step ids, theme names and run ids are read when they are asked for.
+fn completions(shell: clap_complete::Shell) -> i32 {
+    let name = shell.to_string();
+    let shells = clap_complete::env::Shells::builtins();
+    let Some(completer) = shells.completer(&name) else {
+        eprintln!("drydock: completions: no completion for {name}");
+        return exit::USAGE;
+    };
+    let program =
+        std::env::current_exe().map_or_else(|_| "drydock".to_string(), |p| p.display().to_string());
+    let mut out = std::io::stdout().lock();
+    match completer.write_registration("COMPLETE", "drydock", "drydock", &program, &mut out) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("drydock: completions: {e}");
+            exit::FAILED
+        }
+    }
 }
 
 fn run(args: RunArgs) -> i32 {
@@ -406,6 +550,12 @@ fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    if from.is_some() && args.resume.is_some() {
+        eprintln!(
+            "drydock: --from and --resume do not go together: a resumed run starts where it stopped"
+        );
+        return exit::USAGE;
+    }
     let journal_dir = args
         .journal_dir
         .clone()
@@ -439,11 +589,24 @@ fn run(args: RunArgs) -> i32 {
     };
     let plan = Arc::new(plan);
     let ui = crate::tui::ui_channel();
-    let prompter: Arc<dyn crate::remote::Prompter> = if tui {
+    let mut prompter: Arc<dyn crate::remote::Prompter> = if tui {
         Arc::new(crate::tui::TuiPrompter::new(ui.0.clone()))
     } else {
         Arc::new(crate::headless::TerminalPrompter)
     };
+    let password_file = args
+        .sudo_password_file
+        .clone()
+        .or_else(|| std::env::var_os("DRYDOCK_SUDO_PASSWORD_FILE").map(Into::into));
+    if let Some(path) = password_file {
+        match crate::headless::SudoPasswordFile::read(&path, prompter) {
+            Ok(file) => prompter = Arc::new(file),
+            Err(e) => {
+                eprintln!("drydock: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
     let options = engine::Options {
         yes: args.yes,
         step_mode: args.step,
@@ -475,8 +638,36 @@ pub(crate) async fn drive(
             return exit::FAILED;
         }
     };
-    match theme {
+    let signals = match interrupt_on_signals(handle.interrupt.clone()) {
+        Ok(task) => task,
+        Err(e) => {
+            eprintln!("drydock: cannot listen for signals: {e}");
+            handle.task.abort();
+            return exit::FAILED;
+        }
+    };
+    let code = match theme {
         Some(theme) => crate::tui::drive(plan, handle, theme, ui).await,
         None => crate::headless::drive(&plan, handle).await,
-    }
+    };
+    signals.abort();
+    code
+}
+
+/// SIGTERM or SIGHUP (the admin's terminal is gone) interrupt the run:
+/// nobody can answer its questions any more.
+fn interrupt_on_signals(
+    interrupt: engine::Interrupt,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = hangup.recv() => "SIGHUP",
+        };
+        tracing::info!(signal = name, "signal received");
+        interrupt.signal(name);
+    }))
 }

@@ -4,10 +4,11 @@
 //! find on its server: a git checkout whose origin holds newer commits, a
 //! requirements file that those commits change, stand-ins for `manage.py`,
 //! `pip` and `apachectl` that print real-looking output over a few seconds, the
-//! vision backend's `robot_running_flag` (removed by a background process after
-//! about 15 seconds) and an Apache error log being appended to. Then it runs
-//! `config.example.toml` on it over the `local` transport: the same steps, with
-//! the host made local and the paths pointed at the temporary site.
+//! vision backend's `robot_running_flag` (removed by a background process
+//! about 25 seconds after the banner goes up) and an Apache error log being
+//! appended to. Then it runs `config.example.toml` on it over the `local`
+//! transport: the same steps, with the host made local and the paths pointed
+//! at the temporary site.
 
 use std::io::IsTerminal;
 use std::os::unix::fs::PermissionsExt;
@@ -25,8 +26,10 @@ pub const EXAMPLE: &str = include_str!("../config.example.toml");
 const DEMO_LEAD: &str = "10s";
 /// How often the demo's guard looks at the flag (the real one: 30s).
 const DEMO_POLL: &str = "2s";
-/// When the stand-in vision backend finishes.
-const ROBOT_SECONDS: u32 = 15;
+/// When the stand-in vision backend finishes, counted from the banner going
+/// up (the first question answered; at most a minute is waited for it): the
+/// banner's lead, then a wait that a first-time reader sees on the guard.
+const ROBOT_SECONDS: u32 = 25;
 
 const MANAGE_PY: &str = r#"#!/bin/sh
 # A stand-in for CoralNet's manage.py: prints what the real one would, slowly.
@@ -272,6 +275,16 @@ pub fn build_site(root: &Path, port: u16) -> Result<Vec<(String, String)>, Strin
             "banner_file",
             root.join("maintenance.json").display().to_string(),
         ),
+        // The demo site has no database: its dump is a file that says so.
+        var(
+            "db_dump",
+            root.join("backups/coralnet.dump").display().to_string(),
+        ),
+        var(
+            "db_backup",
+            "echo 'CoralNet database (demo)' > {{db_dump}}".into(),
+        ),
+        var("db_restore", "echo restored from {{db_dump}}".into()),
     ])
 }
 
@@ -419,12 +432,19 @@ pub fn run(args: DemoArgs) -> i32 {
         .join("cnhome/images/robot_running_flag")
         .display()
         .to_string();
+    let banner = vars
+        .iter()
+        .find_map(|(k, v)| (k == "banner_file").then(|| v.clone()))
+        .unwrap_or_default();
     let helpers = Helpers(
         [
             spawn_helper(LOG_WRITER, &[("SITE", site)]),
             spawn_helper(
-                &format!("sleep {ROBOT_SECONDS}; rm -f \"$FLAG\""),
-                &[("FLAG", flag)],
+                &format!(
+                    "i=0; while [ ! -e \"$BANNER\" ] && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done; \
+                     sleep {ROBOT_SECONDS}; rm -f \"$FLAG\""
+                ),
+                &[("FLAG", flag), ("BANNER", banner)],
             ),
         ]
         .into_iter()

@@ -14,7 +14,7 @@ use schemars::transform::RecursiveTransform;
 use serde_json::Value;
 
 use crate::runbook::schema::{
-    BannerSection, HostSection, LogSection, RunbookSection, SshSection, StepSection,
+    BannerSection, HostSection, LogSection, NotifySection, RunbookSection, SshSection, StepSection,
 };
 
 /// The top level of a runbook file. The loader reads it table by table (to
@@ -33,6 +33,9 @@ struct RunbookFile {
     /// Variables, strings used as {{name}} in commands and texts; --var overrides them.
     #[schemars(default)]
     vars: BTreeMap<String, String>,
+    /// Environment variables exported for every command (a host's env and a step's win).
+    #[schemars(default)]
+    env: BTreeMap<String, String>,
     /// Connection defaults for every host.
     #[schemars(default)]
     ssh: SshSection,
@@ -43,6 +46,8 @@ struct RunbookFile {
     logs: BTreeMap<String, LogSection>,
     /// What a banner = "on" step writes.
     banner: Option<BannerSection>,
+    /// A command run on this machine when a question opens, a step fails or the run ends.
+    notify: Option<NotifySection>,
     /// The steps, in order, as [[steps]] tables.
     steps: Vec<StepSection>,
 }

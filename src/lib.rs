@@ -11,6 +11,7 @@ pub mod headless;
 pub mod journal;
 pub mod json_schema;
 pub mod remote;
+pub mod report;
 pub mod runbook;
 pub mod sanitize;
 pub mod tui;

@@ -245,7 +245,8 @@ fn the_readme_first_runbook_checks_validates_and_runs_as_it_says() {
     let done = fx.run(&runbook, &["--var", &var], "y\ny\n");
     assert_eq!(code(&done), 0, "{}", describe(&done));
     assert_eq!(fx.read("site/VERSION"), "v2\n");
-    let aborted = fx.run(&runbook, &["--var", &var], "y\na\ny\n");
+    // Run the gate; abort at the next; go through the rollback; run the undo.
+    let aborted = fx.run(&runbook, &["--var", &var], "y\na\ny\ny\n");
     assert_eq!(code(&aborted), 3, "{}", describe(&aborted));
     assert_eq!(fx.read("site/VERSION"), "v1\n", "the undo ran");
 

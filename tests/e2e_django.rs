@@ -60,6 +60,17 @@ fn with_hosts(runbook: &str, hosts: &str, marker: &str) -> String {
     )
 }
 
+/// `--var` values that back the runbooks' database up by copying the sqlite
+/// file `db` (and put it back the same way), instead of pg_dump/pg_restore.
+fn sqlite_backup(db: &Path) -> [String; 3] {
+    let dump = db.with_extension("sqlite3.before-update");
+    [
+        format!("db_dump={}", dump.display()),
+        format!("db_backup=cp {} {{{{db_dump}}}}", db.display()),
+        format!("db_restore=cp {{{{db_dump}}}} {}", db.display()),
+    ]
+}
+
 /// The directory of the first host's identity file: a place of the test's own.
 fn hosts_lock_dir(hosts: &str) -> String {
     let identity = hosts
@@ -123,7 +134,24 @@ impl Coralnet {
             format!("server_start={}", s.start_command()),
             format!("site_url={}", s.url()),
             format!("banner_file={}", self.banner().display()),
+            // The site's database is sqlite: its dump is a copy of the file.
+            format!("db_dump={}", self.db_dump().display()),
+            format!(
+                "db_backup=cp {} {{{{db_dump}}}}",
+                s.root.join("db.sqlite3").display()
+            ),
+            format!(
+                "db_restore=cp {{{{db_dump}}}} {}",
+                s.root.join("db.sqlite3").display()
+            ),
         ]
+    }
+
+    fn db_dump(&self) -> PathBuf {
+        self.site
+            .root
+            .join("backups")
+            .join("db-before-update.sqlite3")
     }
 
     fn flag(&self) -> PathBuf {
@@ -207,9 +235,11 @@ fn coralnet_update_over_ssh_waits_for_the_robot_and_serves_the_new_version() {
         "robot-idle",
         "stop-server",
         "fetch",
+        "record-head",
         "rebase",
         "requirements",
         "collectstatic",
+        "backup-db",
         "migrate",
         "start-server",
         "site-answers",
@@ -268,17 +298,20 @@ fn aborting_a_broken_migration_restarts_the_old_code_and_takes_the_banner_down()
     let cn = coralnet(true, None);
     let old_head = cn.site.git(&["rev-parse", "HEAD"]);
     // Gates: banner-on, stop-server, rebase, migrate. At the failure: abort.
-    // Then the rollback: undo the rebase, start the server, take the banner down.
-    let out = cn.run(&[], "y\ny\ny\ny\na\ny\ny\ny\n");
+    // Then the rollback: go through its plan, put the database dump back,
+    // undo the rebase, start the server, take the banner down.
+    let out = cn.run(&[], "y\ny\ny\ny\na\ny\ny\ny\ny\ny\n");
     assert_eq!(code(&out), 3, "{}", describe(&out));
     let text = stdout(&out);
-    assert!(text.contains("? rollback [6/13 rebase] undo"), "{text}");
+    assert!(text.contains("? rollback: the plan"), "{text}");
+    assert!(text.contains("? rollback [10/15 backup-db] undo"), "{text}");
+    assert!(text.contains("? rollback [7/15 rebase] undo"), "{text}");
     assert!(
-        text.contains("? rollback [10/13 start-server] always step"),
+        text.contains("? rollback [12/15 start-server] always step"),
         "{text}"
     );
     assert!(
-        text.contains("? rollback [13/13 banner-off] always step"),
+        text.contains("? rollback [15/15 banner-off] always step"),
         "{text}"
     );
     assert_eq!(
@@ -292,9 +325,9 @@ fn aborting_a_broken_migration_restarts_the_old_code_and_takes_the_banner_down()
     assert_eq!((status, body.as_str()), (200, "CoralNet v1: 7 notes\n"));
     assert!(!cn.banner().exists(), "the banner is down");
     assert_eq!(
-        cn.site.applied_migrations().len(),
-        2,
-        "0002 applied, the broken 0003 rolled back by its transaction"
+        cn.site.applied_migrations(),
+        ["notes.0001_initial"],
+        "the database is back as it was before the update: 0002 undone with its dump"
     );
 }
 
@@ -496,6 +529,7 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports, "/health");
     let root = c.fx.root();
+    let db = sqlite_backup(&c.nodes[0].site.root.join("db.sqlite3"));
     let out = c.fx.run(
         &c.runbook,
         &[
@@ -514,6 +548,12 @@ fn synnefo_upgrades_one_node_at_a_time_while_the_other_serves() {
             "services_stop={{stop}}",
             "--var",
             "services_start={{start}}",
+            "--var",
+            &db[0],
+            "--var",
+            &db[1],
+            "--var",
+            &db[2],
         ],
         "",
     );
@@ -574,6 +614,7 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
     let anchor = (Instant::now(), chrono::Utc::now());
     let poller = Poller::start(ports, "/");
     let root = c.fx.root();
+    let db = sqlite_backup(&c.nodes[0].site.root.join("db.sqlite3"));
     let out = c.fx.run(
         &c.runbook,
         &[
@@ -590,6 +631,12 @@ fn djangoplicity_keeps_the_site_up_and_runs_cron_around_the_upgrade() {
             "web_restart={{stop}} && {{start}}",
             "--var",
             "web_url={{url}}",
+            "--var",
+            &db[0],
+            "--var",
+            &db[1],
+            "--var",
+            &db[2],
         ],
         "",
     );
@@ -640,6 +687,7 @@ fn flowspy_dumps_the_database_then_upgrades() {
     std::fs::write(&runbook, text).expect("runbook");
     let root = fx.root();
     let dumps = format!("{root}/dumps");
+    let db = sqlite_backup(&site.root.join("db.sqlite3"));
     let out = fx.run(
         &runbook,
         &[
@@ -664,6 +712,12 @@ fn flowspy_dumps_the_database_then_upgrades() {
             &format!("celery_stop=echo stop >> {root}/celery"),
             "--var",
             &format!("celery_start=echo start >> {root}/celery"),
+            "--var",
+            &db[0],
+            "--var",
+            &db[1],
+            "--var",
+            &db[2],
         ],
         "",
     );
@@ -733,6 +787,7 @@ fn djnro_moves_the_data_to_a_new_host() {
         )
     );
     let text = with_hosts(&repo_file("examples/djnro.toml"), &hosts, "[[steps]]");
+    let db = sqlite_backup(&new.root.join("db.sqlite3"));
     let runbook = fx.path("djnro.toml");
     std::fs::write(&runbook, text).expect("runbook");
     let root = fx.root();
@@ -744,6 +799,9 @@ fn djnro_moves_the_data_to_a_new_host() {
             // Both test hosts are this machine: the copy is a cp from where the old host wrote it.
             "--var", &format!("copy_dump=cp {root}/old-dump/djnro.json {root}/old-dump/djnro.json.copied && mv {root}/old-dump/djnro.json.copied {root}/old-dump/djnro.json"),
             "--var", "app=notes",
+            "--var", &db[0],
+            "--var", &db[1],
+            "--var", &db[2],
         ],
         "",
     );

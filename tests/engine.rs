@@ -154,6 +154,21 @@ always = true
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     run.decide(Decision::Abort).await;
+    // The rollback shows its whole plan first.
+    let prompt = run
+        .until("the rollback plan", |e| matches!(e, Event::Prompt(_)))
+        .await;
+    let Event::Prompt(p) = prompt else {
+        unreachable!()
+    };
+    let PromptKind::RollbackPlan { undo, always } = &p.kind else {
+        panic!("not the plan: {p:?}");
+    };
+    assert_eq!(
+        (undo.as_slice(), always.as_slice()),
+        (&[(0, vec![0])][..], &[(2, vec![0])][..])
+    );
+    run.decide(Decision::Run).await;
     let prompt = run
         .until("the undo offer", |e| matches!(e, Event::Prompt(_)))
         .await;
@@ -174,7 +189,11 @@ always = true
         unreachable!()
     };
     assert!(matches!(p.kind, PromptKind::Always));
-    run.decide(Decision::Skip).await;
+    assert!(
+        !p.choices.contains(&Decision::Abort),
+        "an always step is left only by its own answer"
+    );
+    run.decide(Decision::Leave).await;
     let (status, code, events) = run.finish().await;
     assert_eq!((status, code), (RunStatus::Aborted, 3));
     assert_eq!(finished(&events, 1), [Outcome::Failed]);
@@ -478,7 +497,7 @@ undo = "echo undone; echo undone too"
     let Event::Prompt(p) = prompt else {
         unreachable!()
     };
-    let PromptKind::Failure { failures } = &p.kind else {
+    let PromptKind::Failure { failures, .. } = &p.kind else {
         panic!("not a failure: {:?}", p.kind)
     };
     assert_eq!(failures[0].last_stderr, ["denied for ********"]);

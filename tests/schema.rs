@@ -68,7 +68,9 @@ fn the_schema_is_draft_7_and_names_the_top_level_tables() {
         .collect();
     assert_eq!(
         top,
-        ["banner", "hosts", "logs", "runbook", "ssh", "steps", "vars"]
+        [
+            "banner", "env", "hosts", "logs", "notify", "runbook", "ssh", "steps", "vars"
+        ]
     );
     assert_eq!(
         schema["required"],

@@ -28,6 +28,12 @@ fn every_shipped_runbook_passes_check() {
             .expect("check");
         assert_eq!(code(&out), 0, "{rel}: {}", describe(&out));
         assert!(stdout(&out).contains(": ok:"), "{rel}: {}", stdout(&out));
+        // Where they need root they say sudo = true, and call no sudo themselves.
+        assert!(
+            stderr(&out).is_empty(),
+            "{rel} has warnings: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -67,25 +73,32 @@ fn coralnet_plan_shows_the_update_in_order() {
             "[guard]",
             "guard: file_absent /cnhome/images/robot_running_flag (poll 30s, timeout 72h00m)",
             "stop-server",
-            "web: $ sudo apachectl stop",
+            "[sudo]",
+            "web: $ sudo -S -p '[drydock: sudo password for %p]' -- sh -c 'echo :drydock-sudo-ok: >&2; apachectl stop'",
             "fetch",
             "web: $ git -C /srv/cn fetch origin",
+            "record-head",
+            "web: $ git -C /srv/cn rev-parse HEAD",
             "rebase",
             "web: preview: git -C /srv/cn log --oneline HEAD..origin/master",
             "git -C /srv/cn rebase origin/master",
-            "web: undo: git -C /srv/cn reset --hard",
+            "web: undo: git -C /srv/cn reset --hard <old_head>",
             "requirements",
             "[when]",
             "-- requirements.txt",
             "-m pip install -r /srv/cn/requirements.txt",
             "collectstatic",
             "manage.py collectstatic --noinput",
+            "backup-db",
+            "pg_dump",
+            "web: undo: pg_restore",
             "migrate",
             "showmigrations --plan",
             "manage.py migrate --noinput",
             "start-server",
             "[always]",
-            "web: $ sudo apachectl start",
+            "web: $ sudo -S -p",
+            "apachectl start'",
             "site-answers",
             "http: GET http://127.0.0.1:80/ via web expect 200 containing 'CoralNet'",
             "try-it",
@@ -102,7 +115,8 @@ fn flowspy_plan_dumps_first_and_restarts_celery_last() {
     assert_in_order(
         &text,
         &[
-            "$ sudo systemctl stop flowspy-celery flowspy-celerybeat",
+            "$ sudo -S -p",
+            "systemctl stop flowspy-celery flowspy-celerybeat'",
             "manage.py dumpdata --natural-foreign --indent 1 -o /var/backups/flowspy/flowspy-<run_id>.json",
             "git -C /srv/flowspy merge --ff-only origin/master",
             "pip install -r /srv/flowspy/requirements.txt",
@@ -110,7 +124,8 @@ fn flowspy_plan_dumps_first_and_restarts_celery_last() {
             "manual: Edit /srv/flowspy/flowspy/settings.py",
             "manage.py migrate --noinput",
             "manage.py collectstatic --noinput",
-            "$ sudo systemctl start flowspy-celery flowspy-celerybeat",
+            "$ sudo -S -p",
+            "systemctl start flowspy-celery flowspy-celerybeat'",
         ],
     );
 }
@@ -123,8 +138,10 @@ fn synnefo_plan_rolls_node_by_node_then_the_services() {
         &[
             "take-out",
             "[rolling: nodes]",
-            "node1: $ sudo snf-manage node-modify --drained=True node1",
-            "node2: $ sudo snf-manage node-modify --drained=True node2",
+            "node1: $ sudo -S -p",
+            "snf-manage node-modify --drained=True node1'",
+            "node2: $ sudo -S -p",
+            "snf-manage node-modify --drained=True node2'",
             "check-node",
             "node1: http: GET http://127.0.0.1:80/ via node1",
             "node2: http: GET http://127.0.0.1:80/ via node2",
@@ -148,11 +165,14 @@ fn djangoplicity_plan_stops_cron_first_and_starts_it_last() {
         &text,
         &[
             "cron-off",
-            "web2: $ sudo systemctl stop cron",
+            "web2: $ sudo -S -p",
+            "systemctl stop cron'",
             "[rolling: web]",
-            "web2: $ sudo touch /var/www/lb-out",
+            "web2: $ sudo -S -p",
+            "touch /var/www/lb-out'",
             "cron-on",
-            "web2: $ sudo systemctl start cron",
+            "web2: $ sudo -S -p",
+            "systemctl start cron'",
         ],
     );
     assert!(

@@ -617,6 +617,33 @@ fn cancelled_step_leaves_no_process_behind() {
     assert_gone_from_server(&marker);
 }
 
+/// A guard whose check hangs: each check still running when the next poll is
+/// due is dropped, and a dropped command is ended on the host. Hundreds of
+/// polls later nothing of them is left there, and the same connection still
+/// runs the next step.
+#[test]
+fn hanging_guard_checks_polled_200_times_leave_nothing_behind() {
+    let sshd = Sshd::start();
+    let w = World::new();
+    w.trust(&sshd);
+    let marker = unique_sleep(300);
+    let rb = w.head(&sshd, "strict")
+        + &step(
+            "hang",
+            &format!(
+                "guard = {{ command = \"{marker}\", poll = \"20ms\", timeout = \"12s\" }}\non_failure = \"continue\""
+            ),
+        )
+        + &step("next", "run = \"echo next\"");
+    let run = w.run(&rb);
+    let polls = run.events("guard_poll").len();
+    assert!(polls >= 200, "only {polls} polls:\n{}", run.text());
+    assert_eq!(run.status_of("hang"), vec!["timeout"], "{}", run.text());
+    assert_eq!(run.output_lines("next"), vec!["next"], "{}", run.text());
+    assert_gone_from_server(&marker);
+    assert_eq!(sshd.logins(), 1, "sshd log:\n{}", sshd.log_text());
+}
+
 #[test]
 fn cancelled_pty_step_is_hung_up() {
     let sshd = Sshd::start();
@@ -805,8 +832,10 @@ mod transport {
             connect_timeout: Duration::from_secs(5),
             roles: Vec::new(),
             vars: Default::default(),
+            env: Default::default(),
             user_given: true,
             port_given: true,
+            jump: None,
         }
     }
 

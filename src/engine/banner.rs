@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
-use super::event::{HostIx, Phase, StepIx};
+use super::event::{BannerPreview, HostIx, Phase, StepIx};
 use crate::journal::Outcome;
 use crate::remote::Stream;
-use crate::runbook::{BannerSwitch, Plan};
+use crate::runbook::{BannerSwitch, Plan, RunVars};
 
 /// When a banner put up now announces the work to start.
 pub(super) fn starts_at(plan: &Plan) -> String {
@@ -17,7 +17,58 @@ pub(super) fn starts_at(plan: &Plan) -> String {
     crate::clock::rfc3339(starts)
 }
 
+/// The banner's message and the file's text (the message itself unless
+/// `[banner] content` is set) for `host`, with the run's variables `vars`.
+fn banner_text(plan: &Plan, host: HostIx, vars: &RunVars) -> Result<(String, String), StepError> {
+    let banner = plan.banner.as_ref().ok_or(StepError::NoBanner)?;
+    let message = plan.render(&banner.message, host, vars)?;
+    let content = match &banner.content {
+        Some(c) => plan.render_banner(c, host, vars, &message)?,
+        None => message.clone(),
+    };
+    Ok((message, content))
+}
+
 impl Ctx {
+    /// What a `banner = "on"` step will publish on each of `hosts`, with the
+    /// start time it would announce if it ran now.
+    pub(super) fn banner_previews(&self, hosts: &[HostIx]) -> Vec<BannerPreview> {
+        let Some(banner) = &self.plan.banner else {
+            return Vec::new();
+        };
+        let mut vars = self.vars();
+        let starts = starts_at(&self.plan);
+        vars.starts_at = Some(starts.clone());
+        hosts
+            .iter()
+            .map(|&host| {
+                let mut preview = BannerPreview {
+                    host,
+                    path: String::new(),
+                    message: String::new(),
+                    content: None,
+                    starts_at: starts.clone(),
+                    lead: banner.lead,
+                    error: None,
+                };
+                let text = self
+                    .plan
+                    .render(&banner.path, host, &vars)
+                    .map_err(StepError::from)
+                    .and_then(|path| Ok((path, banner_text(&self.plan, host, &vars)?)));
+                match text {
+                    Ok((path, (message, content))) => {
+                        preview.path = path;
+                        preview.content = (content != message).then_some(content);
+                        preview.message = message;
+                    }
+                    Err(e) => preview.error = Some(e.to_string()),
+                }
+                preview
+            })
+            .collect()
+    }
+
     /// Put the banner up (`Some(message)`) or take it down (`None`).
     async fn switch_banner(
         &self,
@@ -25,15 +76,10 @@ impl Ctx {
         switch: BannerSwitch,
         path: &str,
     ) -> Result<Option<String>, StepError> {
-        let banner = self.plan.banner.as_ref().ok_or(StepError::NoBanner)?;
         let transport = self.transport(host)?;
         match switch {
             BannerSwitch::On => {
-                let message = self.render(&banner.message, host)?;
-                let content = match &banner.content {
-                    Some(c) => self.plan.render_banner(c, host, &self.vars(), &message)?,
-                    None => message.clone(),
-                };
+                let (message, content) = banner_text(&self.plan, host, &self.vars())?;
                 transport.write_atomic(path, content.as_bytes()).await?;
                 Ok(Some(message))
             }

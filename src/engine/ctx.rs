@@ -7,8 +7,10 @@ use std::time::Instant;
 use super::emitter::Emitter;
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
+use super::interact::Routes;
+use super::sudo::SudoPasswords;
 use crate::journal::Outcome;
-use crate::remote::{ExitStatus, Transport};
+use crate::remote::{ExitStatus, Prompter, Transport};
 use crate::runbook::template::Template;
 use crate::runbook::{Plan, RunVars};
 
@@ -46,10 +48,16 @@ impl HostResult {
 /// Shared by the tasks of one step's hosts, which run at the same time.
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
-    /// Shared with the tasks that watch the connections.
+    /// Shared with the run's outer future, which journals an interruption,
+    /// and with the tasks that watch the connections.
     pub emitter: Arc<Emitter>,
     pub transports: Vec<Option<Arc<dyn Transport>>>,
     pub run_vars: Mutex<RunVars>,
+    /// Asks the admin (the sudo password, during the run).
+    pub prompter: Arc<dyn Prompter>,
+    /// Where typed input goes.
+    pub routes: Arc<Routes>,
+    pub sudo: SudoPasswords,
 }
 
 impl Ctx {
@@ -68,9 +76,32 @@ impl Ctx {
         Ok(self.plan.render(template, host, &self.vars())?)
     }
 
-    /// What `step` does on `host`, in words.
+    /// One of `step`'s commands as `host` runs it, with the step's
+    /// environment exported first. A `sudo` step's `run` and `undo` are
+    /// then wrapped by [`Ctx::as_sent`].
+    pub fn command(
+        &self,
+        step: StepIx,
+        template: &Template,
+        host: HostIx,
+    ) -> Result<String, StepError> {
+        Ok(self.plan.command_line(step, host, template, &self.vars())?)
+    }
+
+    /// What `step` does on `host`, in words: for a `run`, the exact
+    /// command as it will be sent.
     pub fn describe(&self, step: StepIx, host: HostIx) -> String {
-        self.plan.describe_action(step, host, &self.vars())
+        let said = self.plan.describe_action(step, host, &self.vars());
+        match self.plan.steps[step].action {
+            crate::runbook::Action::Run(_) => self.as_sent(step, said),
+            _ => said,
+        }
+    }
+
+    /// A step's command (its `run` or `undo`) as it is sent: through sudo
+    /// for a `sudo` step.
+    pub fn as_sent(&self, step: StepIx, command: String) -> String {
+        crate::remote::sudo::as_sent(command, self.plan.steps[step].sudo.as_ref())
     }
 
     pub async fn start_step(

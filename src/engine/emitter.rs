@@ -1,16 +1,18 @@
 //! Where the engine's events go: redacted, recorded in the journal, then
 //! sent to the front end.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
 use super::budget::{OUTPUT_BUDGET, OutputBudget};
 use super::event::*;
+use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
-use crate::journal::{ConnectionState, GateDecision, Journal, JournalError, Outcome, Record};
+use crate::journal::{
+    self, AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
+};
 use crate::runbook::Plan;
 
 /// Events on their way to a front end, redacted first. The log followers
@@ -44,12 +46,33 @@ impl Outbox {
     }
 }
 
-/// Sends events to the front end and records them in the journal.
+/// Sends events to the front end and records them in the journal, and
+/// knows from them which steps' commands are running.
 pub(crate) struct Emitter {
     plan: Arc<Plan>,
     outbox: Outbox,
     journal: Option<Journal>,
-    journal_broken: AtomicBool,
+    /// Why the journal could not be written, until a retry writes it.
+    journal_error: Mutex<Option<String>>,
+    /// Steps started and not finished, with their process group when known.
+    running: Mutex<Vec<RunningCommand>>,
+    notifier: Option<Notifier>,
+}
+
+/// An answer as the journal names it.
+pub(super) fn gate_decision(decision: Decision) -> GateDecision {
+    match decision {
+        Decision::Run => GateDecision::Run,
+        Decision::Skip => GateDecision::Skip,
+        Decision::Retry => GateDecision::Retry,
+        Decision::Undo => GateDecision::Undo,
+        Decision::Abort => GateDecision::Abort,
+        Decision::Override => GateDecision::Override,
+        Decision::BreakLock { .. } => GateDecision::BreakLock,
+        Decision::Leave => GateDecision::Leave,
+        Decision::Wait => GateDecision::Wait,
+        Decision::Kill => GateDecision::Kill,
+    }
 }
 
 fn phase_name(phase: Phase) -> Option<String> {
@@ -59,11 +82,68 @@ fn phase_name(phase: Phase) -> Option<String> {
 impl Emitter {
     pub(crate) fn new(plan: Arc<Plan>, tx: mpsc::Sender<Event>, journal: Option<Journal>) -> Self {
         let redactor = Arc::new(Redactor::for_plan(&plan));
+        let outbox = Outbox::new(tx, redactor.clone());
+        let notifier = Notifier::for_plan(&plan, outbox.clone(), redactor);
         Self {
             plan,
-            outbox: Outbox::new(tx, redactor),
+            outbox,
             journal,
-            journal_broken: AtomicBool::new(false),
+            journal_error: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
+            notifier,
+        }
+    }
+
+    /// Why the journal is not written, while it is not.
+    pub(crate) fn journal_error(&self) -> Option<String> {
+        self.journal_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Write again what a failed journal write left; `Ok` when it is all on disk.
+    pub(crate) async fn retry_journal(&self) -> Result<(), String> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let result = journal.retry().await.map_err(|e| e.to_string());
+        if let Ok(mut error) = self.journal_error.lock() {
+            *error = result.clone().err();
+        }
+        tracing::info!(ok = result.is_ok(), "journal write retried");
+        result
+    }
+
+    /// The steps' commands running now.
+    pub(crate) fn running(&self) -> Vec<RunningCommand> {
+        self.running.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn track(&self, event: &Event) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        match event {
+            Event::StepStarted { step, host, .. } => running.push(RunningCommand {
+                step: *step,
+                host: *host,
+                pid: None,
+            }),
+            Event::StepFinished { step, host, .. } => {
+                if let Some(i) = running
+                    .iter()
+                    .position(|r| r.step == *step && r.host == *host)
+                {
+                    running.remove(i);
+                }
+            }
+            Event::ProcessStarted { step, host, pid } => {
+                if let Some(r) = running
+                    .iter_mut()
+                    .rfind(|r| r.step == *step && r.host == *host)
+                {
+                    r.pid = Some(*pid);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -95,6 +175,11 @@ impl Emitter {
         self.outbox.clone()
     }
 
+    /// A secret learnt during the run: replaced in every event from now on.
+    pub(crate) fn redact_also(&self, secret: &str) {
+        self.outbox.redactor.add(secret);
+    }
+
     fn step_id(&self, step: StepIx) -> String {
         self.plan.steps[step].id.clone()
     }
@@ -106,6 +191,12 @@ impl Emitter {
     /// The journal record of an event, if it has one.
     fn record(&self, event: &Event, starts_at: Option<&str>) -> Option<Record> {
         Some(match event {
+            Event::HostConnected { host, to } => Record::Connection {
+                host: self.host_name(*host),
+                state: ConnectionState::Connected,
+                reason: None,
+                route: Some(to.clone()),
+            },
             Event::StepStarted {
                 step,
                 host,
@@ -151,7 +242,11 @@ impl Emitter {
                 reason: Some(reason.clone()),
                 starts_at: None,
             },
-            Event::Decided { step, decision, .. } => {
+            Event::Decided {
+                step,
+                decision,
+                automatic,
+            } => {
                 let (step, host) = match decision {
                     Decision::BreakLock { host } => (None, Some(self.host_name(*host))),
                     _ => (Some(self.step_id(*step)), None),
@@ -159,15 +254,13 @@ impl Emitter {
                 Record::Gate {
                     step,
                     host,
-                    decision: match decision {
-                        Decision::Run => GateDecision::Run,
-                        Decision::Skip => GateDecision::Skip,
-                        Decision::Retry => GateDecision::Retry,
-                        Decision::Undo => GateDecision::Undo,
-                        Decision::Abort => GateDecision::Abort,
-                        Decision::Override => GateDecision::Override,
-                        Decision::BreakLock { .. } => GateDecision::BreakLock,
-                    },
+                    decision: gate_decision(*decision),
+                    question: None,
+                    by: Some(if *automatic {
+                        AnsweredBy::Yes
+                    } else {
+                        AnsweredBy::Admin
+                    }),
                 }
             }
             Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {
@@ -176,10 +269,78 @@ impl Emitter {
                 ok: *ok,
             },
             Event::RunFinished {
-                status, exit_code, ..
+                status,
+                exit_code,
+                not_done,
+                ..
             } => Record::RunFinished {
                 status: *status,
                 exit_code: *exit_code,
+                not_done: not_done
+                    .iter()
+                    .map(|n| journal::NotDone {
+                        step: self.step_id(n.step),
+                        host: self.host_name(n.host),
+                        why: n.why.clone(),
+                    })
+                    .collect(),
+            },
+            Event::RunInterrupted {
+                signal, running, ..
+            } => Record::RunInterrupted {
+                signal: signal.clone(),
+                running: running
+                    .iter()
+                    .map(|r| journal::Running {
+                        step: self.step_id(r.step),
+                        host: self.host_name(r.host),
+                        pid: r.pid,
+                    })
+                    .collect(),
+            },
+            Event::ProcessStarted { step, host, pid } => Record::Process {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                pid: *pid,
+            },
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => Record::Capture {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                var: var.clone(),
+                value: value.clone(),
+            },
+            Event::Sudo {
+                step,
+                host,
+                phase,
+                asked,
+                ok,
+            } => Record::Sudo {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                asked: *asked,
+                ok: *ok,
+                phase: phase_name(*phase),
+            },
+            Event::Input {
+                step,
+                host,
+                phase,
+                text,
+                masked,
+                end,
+            } => Record::Input {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                text: text.clone().filter(|_| !masked),
+                masked: *masked,
+                end_of_input: *end,
+                phase: phase_name(*phase),
             },
             Event::Previewed { step, preview } => Record::Preview {
                 step: self.step_id(*step),
@@ -206,9 +367,6 @@ impl Emitter {
                 holds: *holds,
                 reason: error.clone(),
             },
-            Event::HostConnected { host } => {
-                self.connection(*host, ConnectionState::Connected, None)
-            }
             Event::HostFailed { host, error, .. } => {
                 self.connection(*host, ConnectionState::Failed, Some(error))
             }
@@ -231,12 +389,17 @@ impl Emitter {
             host: self.host_name(host),
             state,
             reason: reason.cloned(),
+            route: None,
         }
     }
 
     fn journal_failed(&self, e: JournalError) {
         tracing::warn!(error = %e, "journal write failed");
-        if !self.journal_broken.swap(true, Ordering::Relaxed) {
+        let first = match self.journal_error.lock() {
+            Ok(mut error) => error.replace(e.to_string()).is_none(),
+            Err(_) => false,
+        };
+        if first {
             // try_send: telling of a broken journal must not wait on the front end.
             let mut notice = Event::Notice {
                 step: None,
@@ -292,8 +455,16 @@ impl Emitter {
     pub(crate) async fn emit_with(&self, mut event: Event, starts_at: Option<&str>) {
         self.outbox.redactor.event(&mut event);
         self.trace(&event);
+        self.track(&event);
         self.journal(&event, starts_at).await;
+        let finished = matches!(event, Event::RunFinished { .. });
+        if let Some(notifier) = &self.notifier {
+            notifier.hear(&event);
+        }
         let _ = self.outbox.tx.send(event).await;
+        if let (true, Some(notifier)) = (finished, &self.notifier) {
+            notifier.settle().await;
+        }
     }
 
     /// The steps' state changes, for the diagnostics log.
@@ -331,6 +502,30 @@ impl Emitter {
             } => {
                 let (step, host) = name(step, host);
                 tracing::debug!(step, host, reason = %reason, "step skipped");
+            }
+            Event::Sudo {
+                step,
+                host,
+                asked,
+                ok,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, asked, ok, "sudo");
+            }
+            Event::AwaitingInput { step, host, .. } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, "command waits for input");
+            }
+            Event::Input {
+                step,
+                host,
+                masked,
+                end,
+                ..
+            } => {
+                let (step, host) = name(step, host);
+                tracing::debug!(step, host, masked, end, "input typed");
             }
             _ => {}
         }

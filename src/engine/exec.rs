@@ -2,19 +2,18 @@
 //! step's), or a quiet one whose output is kept (previews, conditions,
 //! guard commands).
 
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
-use super::output::{LineSplitter, Lines, sanitize};
+use super::output::{LineSplitter, sanitize};
 use crate::journal::Outcome;
-use crate::remote::{Chunk, ExecRequest, ExitStatus, MAX_CHUNK, Stream, TransportError};
+use crate::remote::{ExecRequest, ExitStatus, MAX_CHUNK, Stream, TransportError};
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 
@@ -23,23 +22,8 @@ const PREVIEW_LINES: usize = 500;
 /// Output chunks a transport may hand over before the engine takes them:
 /// 1 MiB, past which the transport stops reading the command's channel.
 const QUEUED_CHUNKS: usize = (1024 * 1024) / MAX_CHUNK;
-/// How many of the last stderr lines a failure shows.
-const FAILURE_TAIL: usize = 10;
-
-/// The last lines a command wrote to stderr, for the failure question.
-#[derive(Default)]
-struct StderrTail(VecDeque<String>);
-
-impl StderrTail {
-    fn keep(&mut self, lines: &Lines) {
-        for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stderr) {
-            if self.0.len() == FAILURE_TAIL {
-                self.0.pop_front();
-            }
-            self.0.push_back(line.to_string());
-        }
-    }
-}
+/// Typed input (and sudo's password) on its way to a command.
+const STDIN_DEPTH: usize = 16;
 
 impl Ctx {
     /// The step's action on one host.
@@ -52,7 +36,7 @@ impl Ctx {
     ) -> HostResult {
         let s = &self.plan.steps[step];
         match &s.action {
-            Action::Run(t) => match self.render(t, host) {
+            Action::Run(t) => match self.command(step, t, host) {
                 Ok(cmd) => {
                     self.run_command(step, host, cmd, Phase::Main, s.timeout, s.retries, cancel)
                         .await
@@ -83,25 +67,64 @@ impl Ctx {
             Ok(t) => t,
             Err(e) => return HostResult::failed(host, &e),
         };
-        let pty = self.plan.steps[step].pty;
+        let s = &self.plan.steps[step];
+        let pty = s.pty;
+        let command = self.as_sent(step, command);
+        // Input reaches a pty (typed by the admin) and sudo (its password);
+        // any other command's input is empty, as it always was.
+        let takes_input = pty || s.sudo.is_some();
+        let capturing = phase == Phase::Main && s.capture.is_some();
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.start_step(step, host, command.clone(), phase, attempt)
                 .await;
             let started = Instant::now();
+            if let Some(error) = self.emitter.journal_error() {
+                // A step is journaled as started before its command is sent,
+                // or the command is not sent.
+                let res = HostResult::new(host, Outcome::Failed)
+                    .with_message(format!("not started: {error}"));
+                self.finish_step(step, host, phase, &res, started).await;
+                return res;
+            }
             let this_try = cancel.child_token();
             let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
             let request = ExecRequest {
                 command: command.clone(),
                 pty,
             };
-            let exec = transport.exec(request, tx, this_try.clone());
-            let streaming = self.stream_output(step, host, phase, rx);
-            let both = futures::future::join(exec, streaming);
+            let (stdin, input) = mpsc::channel(STDIN_DEPTH);
+            let stdin = takes_input.then_some(stdin);
+            let (group_tx, group_rx) = oneshot::channel();
+            let exec =
+                transport.exec_with_input(request, input, tx, this_try.clone(), Some(group_tx));
+            // Journaled as soon as it is known: a run that dies now leaves
+            // the group for `--resume` to look at.
+            let group = async {
+                if let Ok(pid) = group_rx.await {
+                    self.emitter
+                        .emit(Event::ProcessStarted { step, host, pid })
+                        .await;
+                }
+            };
+            let talking = self.converse(step, host, phase, rx, stdin, &this_try);
+            // The command's end does not wait for its group, which a
+            // transport may never tell (a pty).
+            let both = async {
+                let work = futures::future::join(exec, talking);
+                tokio::pin!(work, group);
+                let mut told = false;
+                loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        () = &mut group, if !told => told = true,
+                    }
+                }
+            };
             tokio::pin!(both);
             let mut timed_out = false;
-            let (result, last_stderr) = match timeout {
+            let (result, talk) = match timeout {
                 Some(limit) => tokio::select! {
                     r = &mut both => r,
                     () = tokio::time::sleep(limit) => {
@@ -113,7 +136,7 @@ impl Ctx {
                 None => both.await,
             };
             let mut res = HostResult::new(host, Outcome::Failed);
-            res.last_stderr = last_stderr;
+            res.last_stderr = talk.last_stderr;
             match result {
                 Ok(status) => {
                     res.outcome = if status.success() {
@@ -137,6 +160,13 @@ impl Ctx {
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }
+            if res.outcome != Outcome::Ok && res.message.is_none() {
+                res.message = talk.sudo_failure;
+            }
+            if res.outcome == Outcome::Ok && capturing {
+                self.keep_capture(step, host, super::capture::value_of(&talk.stdout))
+                    .await;
+            }
             self.finish_step(step, host, phase, &res, started).await;
             let retryable =
                 matches!(res.outcome, Outcome::Failed | Outcome::Timeout) && !cancel.is_cancelled();
@@ -153,42 +183,6 @@ impl Ctx {
                 })
                 .await;
         }
-    }
-
-    /// Turn output chunks into sanitized line events, one per burst that
-    /// arrived together; returns the last stderr lines.
-    async fn stream_output(
-        &self,
-        step: StepIx,
-        host: HostIx,
-        phase: Phase,
-        mut rx: mpsc::Receiver<Chunk>,
-    ) -> Vec<String> {
-        let mut splitters = [LineSplitter::default(), LineSplitter::default()];
-        let mut tail = StderrTail::default();
-        let mut pending = Lines::new();
-        let mut more = true;
-        while more {
-            match rx.recv().await {
-                Some(chunk) => {
-                    let i = usize::from(chunk.stream == Stream::Stderr);
-                    splitters[i].push(&chunk.data, |line| pending.push_raw(chunk.stream, line));
-                }
-                None => {
-                    more = false;
-                    for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
-                        splitters[i].finish(|line| pending.push_raw(stream, line));
-                    }
-                }
-            }
-            if pending.is_empty() {
-                continue;
-            }
-            tail.keep(&pending);
-            let lines = std::mem::take(&mut pending);
-            self.emitter.emit_output(step, host, phase, lines).await;
-        }
-        tail.0.into_iter().collect()
     }
 
     /// Run a command quietly and keep its first lines (previews, conditions,

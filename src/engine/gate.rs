@@ -1,5 +1,6 @@
-//! Before a step runs: its `when` condition on each host, and the gate that
-//! shows the exact commands and the previews and asks.
+//! Before a step runs: the journal written, its `when` condition on each
+//! host, and the gate that shows the exact commands and the previews and
+//! asks; before the first, what `--from` skips.
 
 use std::time::Duration;
 
@@ -7,14 +8,81 @@ use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use super::event::*;
-use super::runner::Engine;
-use crate::runbook::Action;
+use super::runner::{Engine, Flow};
 use crate::runbook::template::Template;
+use crate::runbook::{Action, BannerSwitch};
 
 /// Time limit of previews and conditions of a step that sets no `timeout`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Engine {
+    /// The journal is written or the run stops: while a write has failed, no
+    /// new step starts; the admin is told why and may retry or abort. True
+    /// when the journal is whole; `step` is the step about to start.
+    pub(super) async fn journal_written(&mut self, step: StepIx) -> bool {
+        while let Some(error) = self.ctx.emitter.journal_error() {
+            let decision = self
+                .ask(Prompt {
+                    step,
+                    kind: PromptKind::JournalFailed { error },
+                    hosts: Vec::new(),
+                    commands: Vec::new(),
+                    previews: Vec::new(),
+                    banner: Vec::new(),
+                    choices: vec![Decision::Retry, Decision::Abort],
+                })
+                .await;
+            if decision != Decision::Retry {
+                tracing::warn!("the journal cannot be written: the run stops");
+                return false;
+            }
+            if let Err(e) = self.ctx.emitter.retry_journal().await {
+                tracing::warn!(error = %e, "the journal still cannot be written");
+            }
+        }
+        true
+    }
+
+    /// `--from`: list the steps it will skip (and the guards before it that
+    /// are still checked) in one question. `Some` when the admin aborted.
+    pub(super) async fn confirm_from(&mut self) -> Option<Flow> {
+        let from = self.opts.from.filter(|&f| f > 0)?;
+        if self.opts.resume.is_some() {
+            return None;
+        }
+        let before = |s: &StepIx| !self.targets(*s).is_empty();
+        let (guards, skipped): (Vec<StepIx>, Vec<StepIx>) = (0..from)
+            .filter(before)
+            .partition(|&s| matches!(self.plan().steps[s].action, Action::Guard(_)));
+        if self.opts.yes || self.opts.dry_run {
+            let ids: Vec<&str> = skipped
+                .iter()
+                .map(|&s| self.plan().steps[s].id.as_str())
+                .collect();
+            let text = format!(
+                "--from {}: not running {}",
+                self.plan().steps[from].id,
+                ids.join(", ")
+            );
+            self.emit(Event::Notice { step: None, text }).await;
+        }
+        if self.opts.dry_run {
+            return None;
+        }
+        let decision = self
+            .ask(Prompt {
+                step: from,
+                kind: PromptKind::From { skipped, guards },
+                hosts: self.targets(from),
+                commands: Vec::new(),
+                previews: Vec::new(),
+                banner: Vec::new(),
+                choices: vec![Decision::Run, Decision::Abort],
+            })
+            .await;
+        (decision != Decision::Run).then_some(Flow::Abort)
+    }
+
     /// What the step does on each host, in words (the exact command of a `run`).
     pub(super) fn commands(&self, ix: StepIx, hosts: &[HostIx]) -> Vec<(HostIx, String)> {
         hosts
@@ -37,7 +105,7 @@ impl Engine {
         let runs = hosts.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                let command = match self.ctx.render(preview, h) {
+                let command = match self.ctx.command(ix, preview, h) {
                     Ok(command) => command,
                     Err(e) => {
                         return PreviewOutput {
@@ -95,6 +163,10 @@ impl Engine {
             hosts: hosts.to_vec(),
             commands: self.commands(ix, hosts),
             previews,
+            banner: match self.plan().steps[ix].action {
+                Action::Banner(BannerSwitch::On) => self.ctx.banner_previews(hosts),
+                _ => Vec::new(),
+            },
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ask(prompt).await
@@ -113,7 +185,7 @@ impl Engine {
         let checks = targets.iter().map(|&h| {
             let cancel = &cancel;
             async move {
-                match ctx.render(when, h) {
+                match ctx.command(ix, when, h) {
                     Ok(cmd) => {
                         let r = ctx.capture(h, &cmd, limit, cancel).await;
                         (h, cmd, r)

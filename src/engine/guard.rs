@@ -37,9 +37,10 @@ impl Check {
 }
 
 impl Ctx {
-    /// One check of a guard on one host, however long it takes.
+    /// One check of `step`'s guard on one host, however long it takes.
     async fn guard_check(
         &self,
+        step: StepIx,
         host: HostIx,
         check: &GuardCheck,
         cancel: &CancellationToken,
@@ -56,7 +57,7 @@ impl Ctx {
         let result = match check {
             GuardCheck::FileAbsent(p) => file_check(p, false).await,
             GuardCheck::FilePresent(p) => file_check(p, true).await,
-            GuardCheck::Command(c) => match self.render(c, host) {
+            GuardCheck::Command(c) => match self.command(step, c, host) {
                 Ok(cmd) => self
                     .collect(host, &cmd, cancel)
                     .await
@@ -92,12 +93,14 @@ impl Ctx {
     /// as not holding.
     pub(super) async fn guard_check_within(
         &self,
+        step: StepIx,
         host: HostIx,
         check: &GuardCheck,
         limit: Duration,
         cancel: &CancellationToken,
     ) -> Check {
-        match tokio::time::timeout(limit, self.guard_check(host, check, cancel)).await {
+        let check = self.guard_check(step, host, check, cancel);
+        match tokio::time::timeout(limit, check).await {
             Ok(check) => check,
             Err(_) => {
                 tracing::debug!(host = %self.plan.hosts[host].name, "guard check abandoned");
@@ -131,7 +134,7 @@ impl Ctx {
             };
             let limit = due.saturating_duration_since(began);
             let check = tokio::select! {
-                c = self.guard_check_within(host, &guard.check, limit, cancel) => Some(c),
+                c = self.guard_check_within(step, host, &guard.check, limit, cancel) => Some(c),
                 () = cancel.cancelled() => None,
             };
             let Some(Check { holds, detail }) = check.filter(|_| !cancel.is_cancelled()) else {

@@ -1,8 +1,12 @@
 //! The run lock on each host: an atomic `mkdir` with an `owner` file that
-//! names the run holding it.
+//! names the run holding it, and how a lock left by a run that is gone is
+//! told from one held by a run still going.
+
+use std::path::Path;
 
 use super::event::{Decision, Event, HostIx, Prompt, PromptKind};
 use super::runner::Engine;
+use crate::journal::{self, RunStatus};
 use crate::remote::{Transport, TransportError};
 
 pub struct Owner {
@@ -11,6 +15,8 @@ pub struct Owner {
     pub machine: String,
     pub since: String,
     pub runbook: String,
+    /// The drydock process holding it, on `machine`.
+    pub pid: Option<u32>,
 }
 
 impl Owner {
@@ -21,12 +27,14 @@ impl Owner {
             machine: gethostname::gethostname().to_string_lossy().into_owned(),
             since: crate::clock::now_rfc3339(),
             runbook: runbook.to_string(),
+            pid: Some(std::process::id()),
         }
     }
 
     fn to_text(&self) -> String {
+        let pid = self.pid.map(|p| format!("pid={p}\n")).unwrap_or_default();
         format!(
-            "run_id={}\nuser={}\nmachine={}\nsince={}\nrunbook={}\n",
+            "run_id={}\nuser={}\nmachine={}\nsince={}\nrunbook={}\n{pid}",
             self.run_id, self.user, self.machine, self.since, self.runbook
         )
     }
@@ -44,6 +52,7 @@ impl Owner {
             machine: field("machine"),
             since: field("since"),
             runbook: field("runbook"),
+            pid: field("pid").parse().ok(),
         }
     }
 
@@ -57,8 +66,33 @@ impl Owner {
 
 pub enum Acquired {
     Taken,
-    /// Another run holds it; its owner, described.
-    Held(String),
+    /// Another run holds it: its owner, unless the lock has no owner file.
+    Held(Option<Owner>),
+}
+
+/// Why a lock's holder is gone, when it is: its drydock process no longer
+/// runs on this machine, or its journal says the run finished.
+fn stale(holder: &Owner, journal_dir: &Path) -> Option<String> {
+    let here = gethostname::gethostname().to_string_lossy().into_owned();
+    if holder.machine == here {
+        if let Some(pid) = holder.pid.and_then(|p| i32::try_from(p).ok()) {
+            let gone = matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            );
+            if gone {
+                return Some(format!("its process {pid} on this machine is gone"));
+            }
+        }
+    }
+    let path = journal_dir.join(format!("{}.jsonl", holder.run_id));
+    let finished = journal::summarize(&path).ok().flatten()?.finished?;
+    let how = match finished.0 {
+        RunStatus::Ok => "ok",
+        RunStatus::Failed => "failed",
+        RunStatus::Aborted => "aborted",
+    };
+    Some(format!("its run finished ({how}) without removing it"))
 }
 
 fn owner_path(dir: &str) -> String {
@@ -75,11 +109,7 @@ pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquire
     }
     let text = match t.read_file(&owner_path(dir)).await {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => {
-            return Ok(Acquired::Held(format!(
-                "an unknown run (the lock {dir} has no owner file; remove the directory if no run is going on)"
-            )));
-        }
+        Err(_) => return Ok(Acquired::Held(None)),
     };
     let holder = Owner::parse(&text);
     if holder.run_id == me.run_id {
@@ -87,7 +117,7 @@ pub async fn acquire(t: &dyn Transport, dir: &str, me: &Owner) -> Result<Acquire
             .await?;
         return Ok(Acquired::Taken);
     }
-    Ok(Acquired::Held(holder.describe()))
+    Ok(Acquired::Held(Some(holder)))
 }
 
 pub async fn release(t: &dyn Transport, dir: &str) -> Result<(), TransportError> {
@@ -151,7 +181,8 @@ impl Engine {
                         .await;
                         break;
                     }
-                    Ok(Acquired::Held(holder)) => {
+                    Ok(Acquired::Held(owner)) => {
+                        let holder = self.describe_holder(owner.as_ref(), &path).await;
                         tracing::debug!(host = %self.plan().hosts[h].name, path = %path, holder = %holder, "lock held");
                         self.emit(Event::LockHeld {
                             host: h,
@@ -176,6 +207,38 @@ impl Engine {
         Locking::Taken
     }
 
+    /// Who holds a lock, and whether it is stale; when the holder is this
+    /// runbook's own unfinished run, the admin is told to resume it.
+    async fn describe_holder(&self, owner: Option<&Owner>, path: &str) -> String {
+        let Some(owner) = owner else {
+            return format!(
+                "an unknown run (the lock {path} has no owner file; remove the directory if no run is going on)"
+            );
+        };
+        let Some(why) = stale(owner, &self.opts.journal_dir) else {
+            return owner.describe();
+        };
+        let path_of_run = self
+            .opts
+            .journal_dir
+            .join(format!("{}.jsonl", owner.run_id));
+        let own_unfinished = journal::summarize(&path_of_run)
+            .ok()
+            .flatten()
+            .is_some_and(|run| {
+                run.finished.is_none() && run.runbook == super::runbook_key(&self.plan().path)
+            });
+        if own_unfinished {
+            let text = format!(
+                "the lock {path} is stale: it is this runbook's own unfinished run {}; continue it with `drydock run {} --resume`",
+                owner.run_id,
+                self.plan().path.display()
+            );
+            self.emit(Event::Notice { step: None, text }).await;
+        }
+        format!("{} (stale: {why})", owner.describe())
+    }
+
     /// Ask whether to break the lock another run holds on `host`.
     async fn ask_lock_break(&mut self, host: usize, path: &str, holder: String) -> bool {
         let decision = self
@@ -189,6 +252,7 @@ impl Engine {
                     holder,
                 },
                 previews: Vec::new(),
+                banner: Vec::new(),
                 choices: vec![Decision::BreakLock { host }, Decision::Abort],
             })
             .await;

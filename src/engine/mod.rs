@@ -2,22 +2,32 @@
 //! [`Decision`]s. It knows nothing of terminals; the TUI and headless mode are
 //! two front ends on the same channels.
 
+mod ask;
 mod banner;
 mod budget;
+mod capture;
 mod ctx;
 mod dry_run;
 mod emitter;
 mod error;
 pub mod event;
 mod exec;
+mod failure;
 mod gate;
 mod guard;
 pub mod http;
+mod interact;
 mod lock;
+mod notify;
 pub mod output;
+mod process;
 mod redact;
+mod resume;
 mod rollback;
+mod rolling;
 mod runner;
+mod sudo;
+mod summary;
 mod tail;
 mod wait;
 mod watch;
@@ -31,6 +41,9 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use interact::InputSender;
+pub use redact::Redactor;
+pub use runner::CONNECTS_AT_ONCE;
 pub use tail::follow_logs;
 
 use crate::journal::{self, Journal, JournalError, Outcome, RunStatus, RunSummary};
@@ -72,6 +85,8 @@ pub struct RunResult {
     pub status: RunStatus,
     pub exit_code: i32,
     pub journal: Option<PathBuf>,
+    /// Set when a signal stopped the run.
+    pub interrupted: Option<Interruption>,
 }
 
 /// A run under way: read its events, send it decisions, await its end.
@@ -79,7 +94,25 @@ pub struct RunHandle {
     pub run_id: String,
     pub events: mpsc::Receiver<Event>,
     pub decisions: mpsc::Sender<Decision>,
+    /// Typed input for the running commands.
+    pub inputs: InputSender,
+    pub interrupt: Interrupt,
     pub task: JoinHandle<RunResult>,
+}
+
+/// Tells a run that a signal (SIGTERM, SIGHUP) came: nobody can answer its
+/// questions any more. The run starts nothing new, journals what was
+/// running, keeps its lock and banner, and ends with
+/// [`Event::RunInterrupted`].
+#[derive(Clone)]
+pub struct Interrupt(mpsc::Sender<&'static str>);
+
+impl Interrupt {
+    /// `signal` is its name, as journaled (`SIGTERM`).
+    pub fn signal(&self, signal: &'static str) {
+        // Only the first one counts; later ones find the channel full.
+        let _ = self.0.try_send(signal);
+    }
 }
 
 /// Start a run of `plan`. Fails only when the journal cannot be written.
@@ -101,13 +134,18 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
             (run_id, journal)
         }
     };
+    let (interrupt_tx, interrupt_rx) = mpsc::channel(1);
     let emitter = emitter::Emitter::new(plan.clone(), event_tx, journal);
-    let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx);
-    let task = tokio::spawn(engine.run());
+    let routes = Arc::new(interact::Routes::default());
+    let inputs = InputSender(routes.clone());
+    let engine = runner::Engine::new(plan, options, run_id.clone(), emitter, decision_rx, routes);
+    let task = tokio::spawn(engine.run(interrupt_rx));
     Ok(RunHandle {
         run_id,
         events: event_rx,
         decisions: decision_tx,
+        inputs,
+        interrupt: Interrupt(interrupt_tx),
         task,
     })
 }

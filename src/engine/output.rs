@@ -145,6 +145,11 @@ impl LineSplitter {
         }
     }
 
+    /// The line begun and not ended yet.
+    pub fn partial(&self) -> &[u8] {
+        &self.partial
+    }
+
     /// The last line, when the output did not end with a newline.
     pub fn finish(&mut self, mut emit: impl FnMut(&[u8])) {
         if !self.partial.is_empty() {

@@ -2,7 +2,11 @@
 //! every event is passed through one [`Redactor`] before it reaches a front
 //! end or the journal. It replaces secret values by `********` everywhere,
 //! and removes control sequences and bidi overrides from every string but
-//! output lines, which were cleaned (colours kept) as they were split.
+//! output lines, which were cleaned (colours kept) as they were split. The
+//! secret variables are known from the start; a sudo password and masked
+//! input join them during the run, before anything could show them.
+
+use std::sync::RwLock;
 
 use super::event::{Event, PreviewOutput, Prompt, PromptKind};
 use crate::runbook::Plan;
@@ -10,18 +14,24 @@ use crate::runbook::Plan;
 const REDACTED: &str = "********";
 
 /// Replaces the values of a run's secrets by `********`, and cleans text.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Redactor {
     /// Longest first, so that a secret containing another is replaced whole.
-    secrets: Vec<String>,
+    secrets: RwLock<Vec<String>>,
+}
+
+fn tidy(secrets: &mut Vec<String>) {
+    secrets.retain(|s| !s.is_empty());
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
 }
 
 impl Redactor {
     pub fn new(mut secrets: Vec<String>) -> Self {
-        secrets.retain(|s| !s.is_empty());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets }
+        tidy(&mut secrets);
+        Self {
+            secrets: RwLock::new(secrets),
+        }
     }
 
     /// The secrets of a runbook: its secret variables' values.
@@ -29,9 +39,37 @@ impl Redactor {
         Self::new(plan.secret_values())
     }
 
+    /// A secret learnt during the run (a sudo password, masked input).
+    pub fn add(&self, secret: &str) {
+        let line_ends = ['\n', '\r'];
+        let secret = secret.trim_end_matches(line_ends);
+        if let Ok(mut secrets) = self.secrets.write() {
+            if !secrets.iter().any(|s| s == secret) {
+                secrets.push(secret.to_string());
+                tidy(&mut secrets);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.secrets.read().map_or(true, |s| s.is_empty())
+    }
+
+    /// Whether `text` holds a secret.
+    fn holds_secret(&self, text: &str) -> bool {
+        self.secrets.read().map_or(true, |secrets| {
+            secrets.iter().any(|s| text.contains(s.as_str()))
+        })
+    }
+
     /// Secrets replaced, in a line of output that is clean already.
     pub fn redact(&self, text: &mut String) {
-        for secret in &self.secrets {
+        let Ok(secrets) = self.secrets.read() else {
+            // A writer panicked: nothing can be known to be clean.
+            *text = REDACTED.to_string();
+            return;
+        };
+        for secret in secrets.iter() {
             if text.contains(secret.as_str()) {
                 *text = text.replace(secret.as_str(), REDACTED);
             }
@@ -52,7 +90,7 @@ impl Redactor {
     }
 
     fn output<'s>(&self, lines: impl IntoIterator<Item = &'s mut String>) {
-        if !self.secrets.is_empty() {
+        if !self.is_empty() {
             lines.into_iter().for_each(|l| self.redact(l));
         }
     }
@@ -83,14 +121,20 @@ impl Redactor {
     pub fn event(&self, event: &mut Event) {
         match event {
             Event::RunStarted { .. }
-            | Event::HostConnecting { .. }
-            | Event::HostConnected { .. }
+            | Event::HostQueued { .. }
             | Event::HostReconnected { .. }
             | Event::Waiting { .. }
             | Event::Decided { .. }
             | Event::RollbackStarted
             | Event::LogFollowing { .. }
-            | Event::RunFinished { .. } => {}
+            | Event::ProcessStarted { .. }
+            | Event::Sudo { .. }
+            | Event::RunInterrupted { .. } => {}
+            Event::RunFinished { not_done, .. } => {
+                self.all(not_done.iter_mut().map(|n| &mut n.why))
+            }
+            Event::Captured { value, .. } => self.text(value),
+            Event::HostConnecting { to, .. } | Event::HostConnected { to, .. } => self.text(to),
             Event::HostFailed { error, cause, .. } => self.all([error, cause]),
             Event::HostLost { reason, .. } => self.text(reason),
             Event::Previewed { preview, .. } => self.preview(preview),
@@ -100,15 +144,17 @@ impl Redactor {
             }
             Event::LockTaken { path, .. } => self.text(path),
             Event::LockHeld { path, holder, .. } => self.all([path, holder]),
+            Event::BatchStarted { label, .. } => self.text(label),
             Event::StepSkipped { reason, .. } => self.text(reason),
             Event::StepStarted { command, .. } => self.text(command),
             Event::Output { lines, .. } => {
-                if !self.secrets.is_empty() {
-                    let present =
-                        |text: &str| self.secrets.iter().any(|s| text.contains(s.as_str()));
-                    lines.edit(present, |line| self.redact(line));
+                if !self.is_empty() {
+                    lines.edit(|text| self.holds_secret(text), |line| self.redact(line));
                 }
             }
+            Event::PartialLine { text, .. } => self.output([text]),
+            Event::AwaitingInput { prompt, .. } => self.output([prompt]),
+            Event::Input { text, .. } => self.all(text),
             Event::StepFinished { message, .. } => self.all(message),
             Event::GuardPolled { detail, .. } => self.text(detail),
             Event::Prompt(prompt) => self.prompt(prompt),
@@ -129,16 +175,29 @@ impl Redactor {
         for preview in &mut prompt.previews {
             self.preview(preview);
         }
+        for banner in &mut prompt.banner {
+            self.all([&mut banner.path, &mut banner.message]);
+            self.all(&mut banner.content);
+            self.all(&mut banner.error);
+        }
         match &mut prompt.kind {
             PromptKind::Gate
             | PromptKind::Resume { .. }
+            | PromptKind::RollbackPlan { .. }
             | PromptKind::Undo
-            | PromptKind::Always => {}
+            | PromptKind::Always
+            | PromptKind::From { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. } => {}
             PromptKind::Manual { instructions } => self.text(instructions),
-            PromptKind::Failure { failures } => {
+            PromptKind::JournalFailed { error } => self.text(error),
+            PromptKind::Failure { failures, undo } => {
                 for failure in failures {
                     self.all(&mut failure.message);
                     self.output(&mut failure.last_stderr);
+                }
+                for result in undo {
+                    self.all(&mut result.message);
                 }
             }
             PromptKind::LockBreak { path, holder, .. } => self.all([path, holder]),
@@ -159,6 +218,44 @@ mod tests {
         let mut text = "x abcdef y abc".to_string();
         r.text(&mut text);
         assert_eq!(text, "x ******** y ********");
+    }
+
+    #[test]
+    fn strings_lose_their_control_sequences_even_without_secrets() {
+        let r = Redactor::default();
+        let mut skipped = Event::StepSkipped {
+            step: 0,
+            host: 0,
+            reason: "when \x1b]0;pwned\x07held\u{202e}".into(),
+            earlier: None,
+        };
+        r.event(&mut skipped);
+        let Event::StepSkipped { reason, .. } = skipped else {
+            unreachable!()
+        };
+        assert!(
+            !reason.contains('\x1b') && !reason.contains('\u{202e}'),
+            "{reason:?}"
+        );
+        assert!(reason.contains("held"), "{reason:?}");
+    }
+
+    #[test]
+    fn secrets_learnt_during_the_run_are_replaced_from_then_on() {
+        let r = Redactor::default();
+        let mut before = "pw Fday1".to_string();
+        r.text(&mut before);
+        assert_eq!(before, "pw Fday1");
+        r.add("Fday1\n");
+        let mut partial = Event::PartialLine {
+            step: 0,
+            host: 0,
+            phase: super::super::event::Phase::Main,
+            stream: Stream::Stdout,
+            text: "echoed Fday1".into(),
+        };
+        r.event(&mut partial);
+        assert!(!format!("{partial:?}").contains("Fday1"), "{partial:?}");
     }
 
     #[test]
@@ -185,10 +282,20 @@ mod tests {
                     message: Some("hunter2 refused".into()),
                     last_stderr: vec!["bad hunter2".into()],
                 }],
+                undo: Vec::new(),
             },
             hosts: vec![0],
             commands: vec![(0, "login hunter2".into())],
             previews: Vec::new(),
+            banner: vec![crate::engine::event::BannerPreview {
+                host: 0,
+                path: "/srv/hunter2/maintenance.json".into(),
+                message: "down, hunter2".into(),
+                content: Some("{\"m\": \"hunter2\"}".into()),
+                starts_at: "2026-01-02T03:14:05Z".into(),
+                lead: std::time::Duration::from_secs(600),
+                error: Some("hunter2".into()),
+            }],
             choices: Vec::new(),
         });
         r.event(&mut prompt);

@@ -1,14 +1,14 @@
-//! The run itself: connect, lock, walk the steps (host by host in rolling
-//! blocks), ask, pause on failures, finish. What each kind of step does on a
-//! host lives in a file of its own (`exec`, `guard`, `banner`, `http`,
-//! `wait`); the rollback in `rollback`.
+//! The run itself: connect, lock, walk the steps, ask, pause on failures,
+//! finish. What each kind of step does on a host lives in a file of its own
+//! (`exec`, `guard`, `banner`, `http`, `wait`); rolling blocks, batch by
+//! batch of hosts, in `rolling`; the rollback in `rollback`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -16,10 +16,20 @@ use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
 use super::lock::Locking;
+use super::rolling::FailBudget;
 use super::{Options, RunResult, exit};
 use crate::journal::{Outcome, Record, RunStatus};
 use crate::remote;
-use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars};
+use crate::runbook::{Action, BannerSwitch, OnFailure, Plan, RunVars, TransportKind};
+
+/// SSH connections being opened at once. Each handshake holds a socket, a
+/// wake pipe and a thread and costs the network a burst of round trips:
+/// hundreds of hosts connect through a moving window of this many rather
+/// than all at once, which would spike file descriptors and threads.
+pub const CONNECTS_AT_ONCE: usize = 32;
+
+/// How long an interrupted run waits for the journal to take `run_interrupted`.
+const INTERRUPTED_JOURNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(super) enum Flow {
     Next,
@@ -27,13 +37,16 @@ pub(super) enum Flow {
     Abort,
     /// The run stopped itself on a failure.
     Stop,
+    /// The journal could not be written and the admin did not retry: the
+    /// run stops, and nothing more runs (not even a rollback).
+    Unrecorded,
 }
 
 pub(crate) struct Engine {
     pub(super) ctx: Ctx,
     pub(super) opts: Options,
     pub(super) run_id: String,
-    inbox: mpsc::Receiver<Decision>,
+    pub(super) inbox: mpsc::Receiver<Decision>,
     pub(super) participants: Vec<HostIx>,
     pub(super) outcomes: HashMap<(StepIx, HostIx), Outcome>,
     /// (step, host) in the order they ran, for the undo offers.
@@ -43,7 +56,21 @@ pub(crate) struct Engine {
     pub(super) tails: CancellationToken,
     /// (step, host) whose undo has already run, so a rollback does not offer it again.
     pub(super) undone: Vec<(StepIx, HostIx)>,
-    continued_failures: bool,
+    /// Undo commands that succeeded: (step, host, command).
+    pub(super) undo_commands_ok: Vec<(StepIx, HostIx, String)>,
+    /// Why a step was not done on a host, for the summary.
+    pub(super) why_not: HashMap<(StepIx, HostIx), String>,
+    /// Nobody can answer any more (end of input, the TUI gone).
+    pub(super) unattended: bool,
+    /// The step where the run was aborted or stopped itself.
+    pub(super) ended_at: Option<StepIx>,
+    /// A dry run's checks that could not be made, or found a guard not holding.
+    pub(super) dry_run_problems: Vec<String>,
+    /// A failure was let go (`on_failure = "continue"`, or within a rolling
+    /// block's `max_fail`): the run ends failed.
+    pub(super) continued_failures: bool,
+    /// The failed hosts of the rolling block under way, when it has `max_fail`.
+    pub(super) fail_budget: Option<FailBudget>,
 }
 
 impl Engine {
@@ -53,6 +80,7 @@ impl Engine {
         run_id: String,
         emitter: Emitter,
         inbox: mpsc::Receiver<Decision>,
+        routes: Arc<super::interact::Routes>,
     ) -> Self {
         let participants = if opts.only_hosts.is_empty() {
             (0..plan.hosts.len()).collect()
@@ -62,6 +90,7 @@ impl Engine {
         let run_vars = RunVars {
             run_id: Some(run_id.clone()),
             starts_at: opts.resume.as_ref().and_then(|r| r.starts_at.clone()),
+            captured: super::capture::restored(&plan, opts.resume.as_ref()),
         };
         Self {
             ctx: Ctx {
@@ -69,6 +98,9 @@ impl Engine {
                 plan,
                 emitter: Arc::new(emitter),
                 run_vars: Mutex::new(run_vars),
+                prompter: opts.prompter.clone(),
+                routes,
+                sudo: Default::default(),
             },
             opts,
             run_id,
@@ -79,7 +111,13 @@ impl Engine {
             locks: Vec::new(),
             tails: CancellationToken::new(),
             undone: Vec::new(),
+            undo_commands_ok: Vec::new(),
+            why_not: HashMap::new(),
+            unattended: false,
+            ended_at: None,
+            dry_run_problems: Vec::new(),
             continued_failures: false,
+            fail_budget: None,
         }
     }
 
@@ -91,7 +129,50 @@ impl Engine {
         self.ctx.emitter.emit(event).await;
     }
 
-    pub(crate) async fn run(mut self) -> RunResult {
+    /// Run to the end, or until a signal interrupts the run. Interrupted,
+    /// nothing more runs: the run's future is left as it is, neither polled
+    /// nor dropped (dropping it would end the commands still running on
+    /// their hosts, which are left to finish), the lock and the banner stay,
+    /// and `run_interrupted` is journaled with what was running.
+    pub(crate) async fn run(self, mut interrupts: mpsc::Receiver<&'static str>) -> RunResult {
+        let emitter = self.ctx.emitter.clone();
+        let mut run = Box::pin(self.run_to_end());
+        let signal = tokio::select! {
+            biased;
+            Some(signal) = interrupts.recv() => signal,
+            result = &mut run => return result,
+        };
+        std::mem::forget(run);
+        let running = emitter.running();
+        let journal = emitter.journal_path();
+        tracing::info!(signal, running = running.len(), "run interrupted");
+        let event = Event::RunInterrupted {
+            signal: signal.to_string(),
+            running: running.clone(),
+            journal: journal.clone(),
+        };
+        // The run was left where it stood, perhaps in the middle of a journal
+        // write that waits on the disk: the front end hears of the
+        // interruption even when the journal cannot take it in time.
+        if tokio::time::timeout(INTERRUPTED_JOURNAL_WAIT, emitter.emit(event.clone()))
+            .await
+            .is_err()
+        {
+            tracing::warn!("run_interrupted could not be journaled in time");
+            emitter.outbox().send(event).await;
+        }
+        RunResult {
+            status: RunStatus::Aborted,
+            exit_code: exit::ABORTED,
+            journal,
+            interrupted: Some(Interruption {
+                signal: signal.to_string(),
+                running,
+            }),
+        }
+    }
+
+    async fn run_to_end(mut self) -> RunResult {
         let resumed = self.opts.resume.is_some();
         tracing::info!(run_id = %self.run_id, resumed, dry_run = self.opts.dry_run, "run started");
         if !resumed {
@@ -116,6 +197,19 @@ impl Engine {
             dry_run: self.opts.dry_run,
         })
         .await;
+        if !self.journal_written(0).await {
+            return self.finish(RunStatus::Failed, exit::FAILED).await;
+        }
+        if !self.runbook_unchanged().await {
+            return self.leave_unfinished().await;
+        }
+        if self.opts.dry_run {
+            self.emit(Event::Notice {
+                step: None,
+                text: "dry run: previews and checks show each host as it is now; the steps before them have not run".into(),
+            })
+            .await;
+        }
 
         if !self.connect().await {
             return self.finish(RunStatus::Failed, exit::UNREACHABLE).await;
@@ -132,6 +226,10 @@ impl Engine {
             }
         }
         match self.walk().await {
+            Flow::Next if self.opts.dry_run && !self.dry_run_problems.is_empty() => {
+                self.report_dry_run_problems().await;
+                self.finish(RunStatus::Failed, exit::FAILED).await
+            }
             Flow::Next if self.continued_failures => {
                 self.finish(RunStatus::Failed, exit::FAILED).await
             }
@@ -144,99 +242,50 @@ impl Engine {
                 self.rollback().await;
                 self.finish(RunStatus::Failed, exit::FAILED).await
             }
+            Flow::Unrecorded => self.finish(RunStatus::Failed, exit::FAILED).await,
         }
     }
 
+    /// Connect every host taking part. SSH connections open at most
+    /// [`CONNECTS_AT_ONCE`] at a time; the others say they wait their turn.
+    /// A `local` host opens nothing and does not wait.
     async fn connect(&mut self) -> bool {
         let plan = self.ctx.plan.clone();
-        for &h in &self.participants {
-            self.emit(Event::HostConnecting { host: h }).await;
+        let (ssh, local): (Vec<HostIx>, Vec<HostIx>) = self
+            .participants
+            .iter()
+            .partition(|&&h| plan.hosts[h].transport == TransportKind::Ssh);
+        for &h in ssh.iter().skip(CONNECTS_AT_ONCE) {
+            self.emit(Event::HostQueued { host: h }).await;
         }
-        let attempts = self.participants.iter().map(|&h| {
-            let prompter = self.opts.prompter.clone();
-            let host = &plan.hosts[h];
-            async move { (h, remote::connect(host, prompter).await) }
-        });
-        let mut ok = true;
-        for (h, result) in join_all(attempts).await {
-            match result {
-                Ok(t) => {
-                    self.ctx.transports[h] = Some(t);
-                    self.emit(Event::HostConnected { host: h }).await;
-                }
-                Err(e) => {
-                    ok = false;
-                    self.emit(Event::HostFailed {
-                        host: h,
-                        error: e.to_string(),
-                        cause: e.cause(),
-                    })
-                    .await;
-                }
+        tracing::debug!(
+            ssh = ssh.len(),
+            local = local.len(),
+            at_once = CONNECTS_AT_ONCE,
+            "connecting"
+        );
+        let ctx = &self.ctx;
+        let prompter = &self.opts.prompter;
+        let attempt = |h: HostIx| connect_host(ctx, h, prompter.clone());
+        let local = join_all(local.into_iter().map(attempt));
+        // A loop rather than `collect`: with `collect`, rustc cannot prove the
+        // run's future general enough over lifetimes for `tokio::spawn`.
+        let ssh = async {
+            let mut window =
+                stream::iter(ssh.into_iter().map(attempt)).buffer_unordered(CONNECTS_AT_ONCE);
+            let mut done = Vec::new();
+            while let Some(connected) = window.next().await {
+                done.push(connected);
             }
+            done
+        };
+        let (local, ssh) = futures::future::join(local, ssh).await;
+        let mut ok = true;
+        for (h, transport) in local.into_iter().chain(ssh) {
+            ok &= transport.is_some();
+            self.ctx.transports[h] = transport;
         }
         ok
-    }
-
-    async fn finish(mut self, status: RunStatus, exit_code: i32) -> RunResult {
-        self.tails.cancel();
-        self.release_locks().await;
-        let journal = self.ctx.emitter.journal_path();
-        tracing::info!(run_id = %self.run_id, ?status, exit_code, "run finished");
-        // Journaled (and the journal flushed) before it is sent: the journal
-        // is whole on disk when the front end hears that the run is over.
-        self.emit(Event::RunFinished {
-            status,
-            exit_code,
-            journal: journal.clone(),
-        })
-        .await;
-        RunResult {
-            status,
-            exit_code,
-            journal,
-        }
-    }
-
-    /// Wait for the admin's decision on `prompt` (or take `--yes`'s).
-    pub(super) async fn ask(&mut self, prompt: Prompt) -> Decision {
-        while self.inbox.try_recv().is_ok() {}
-        let step = prompt.step;
-        let auto = self.opts.yes
-            && matches!(
-                prompt.kind,
-                PromptKind::Gate
-                    | PromptKind::Manual { .. }
-                    | PromptKind::Resume { .. }
-                    | PromptKind::Undo
-                    | PromptKind::Always
-            )
-            && prompt.choices.contains(&Decision::Run);
-        let decision = if auto {
-            Decision::Run
-        } else {
-            let choices = prompt.choices.clone();
-            self.emit(Event::Prompt(prompt)).await;
-            loop {
-                match self.inbox.recv().await {
-                    Some(d) if choices.contains(&d) => break d,
-                    Some(_) => continue,
-                    None => break Decision::Abort,
-                }
-            }
-        };
-        self.decided(step, decision, auto).await;
-        decision
-    }
-
-    pub(super) async fn decided(&self, step: StepIx, decision: Decision, automatic: bool) {
-        tracing::debug!(step = %self.plan().steps[step].id, decision = decision.as_str(), automatic, "decided");
-        self.emit(Event::Decided {
-            step,
-            decision,
-            automatic,
-        })
-        .await;
     }
 
     pub(super) fn targets(&self, step: StepIx) -> Vec<HostIx> {
@@ -248,114 +297,35 @@ impl Engine {
             .collect()
     }
 
-    /// A resumed run: the outcomes journaled so far, the interrupted steps
-    /// marked unknown, and the admin asked before going on. Returns the
-    /// step it resumes at, or the flow when there is nothing more to do.
-    async fn resume(&mut self) -> Result<Option<StepIx>, Flow> {
-        let Some(summary) = self.opts.resume.clone() else {
-            return Ok(None);
-        };
-        self.outcomes = super::resume_outcomes(self.plan(), &summary);
-        let mut interrupted = Vec::new();
-        for (step, host) in &summary.interrupted {
-            let (Some(s), Some(h)) = (self.plan().step_index(step), self.plan().host_index(host))
-            else {
-                continue;
-            };
-            interrupted.push((s, h));
-            self.outcomes.insert((s, h), Outcome::Unknown);
-            self.emit(Event::StepFinished {
-                step: s,
-                host: h,
-                outcome: Outcome::Unknown,
-                exit: None,
-                duration: Duration::ZERO,
-                phase: Phase::Main,
-                message: Some(
-                    "interrupted: drydock stopped while this ran; its outcome is unknown".into(),
-                ),
-            })
-            .await;
-        }
-        let first_pending = (0..self.plan().steps.len()).find(|&s| {
-            self.targets(s)
-                .iter()
-                .any(|&h| !self.outcomes.get(&(s, h)).is_some_and(|o| o.is_settled()))
-        });
-        let Some(next) = first_pending else {
-            return Err(Flow::Next);
-        };
-        let decision = self
-            .ask(Prompt {
-                step: next,
-                kind: PromptKind::Resume { interrupted },
-                hosts: self.targets(next),
-                commands: Vec::new(),
-                previews: Vec::new(),
-                choices: vec![Decision::Run, Decision::Abort],
-            })
-            .await;
-        match decision {
-            Decision::Abort => Err(Flow::Abort),
-            _ => Ok(Some(next)),
-        }
-    }
-
     async fn walk(&mut self) -> Flow {
         let first_pending = match self.resume().await {
             Ok(first) => first,
             Err(flow) => return flow,
         };
+        if let Some(flow) = self.confirm_from().await {
+            return flow;
+        }
         let step_count = self.plan().steps.len();
         let mut ix = 0;
         while ix < step_count {
-            let label = self.plan().steps[ix].rolling.clone();
-            let mut block_end = ix + 1;
-            if let Some(label) = &label {
-                while block_end < step_count
-                    && self.plan().steps[block_end].rolling.as_ref() == Some(label)
-                {
-                    block_end += 1;
+            let (flow, next) = match self.plan().rolling_block(ix) {
+                Some(block) => {
+                    let end = block.end;
+                    (self.rolling(block, first_pending).await, end)
                 }
-            }
-            let flow = if label.is_some() {
-                self.rolling(ix..block_end, first_pending).await
-            } else {
-                let targets = self.targets(ix);
-                self.step(ix, &targets, first_pending == Some(ix)).await
+                None => {
+                    let targets = self.targets(ix);
+                    let flow = self.step(ix, &targets, first_pending == Some(ix)).await;
+                    if !matches!(flow, Flow::Next) {
+                        self.ended_at = Some(ix);
+                    }
+                    (flow, ix + 1)
+                }
             };
             if !matches!(flow, Flow::Next) {
                 return flow;
             }
-            ix = block_end;
-        }
-        Flow::Next
-    }
-
-    /// A rolling block: every step of it on one host, then on the next.
-    async fn rolling(
-        &mut self,
-        block: std::ops::Range<StepIx>,
-        first_pending: Option<StepIx>,
-    ) -> Flow {
-        let mut hosts: Vec<HostIx> = Vec::new();
-        for s in block.clone() {
-            for h in self.targets(s) {
-                if !hosts.contains(&h) {
-                    hosts.push(h);
-                }
-            }
-        }
-        for h in hosts {
-            tracing::debug!(host = %self.plan().hosts[h].name, "rolling block on a host");
-            for s in block.clone() {
-                if self.targets(s).contains(&h) {
-                    let flow = self.step(s, &[h], first_pending == Some(s)).await;
-                    if !matches!(flow, Flow::Next) {
-                        return flow;
-                    }
-                }
-            }
+            ix = next;
         }
         Flow::Next
     }
@@ -363,6 +333,7 @@ impl Engine {
     pub(super) async fn skip(&mut self, step: StepIx, hosts: &[HostIx], reason: &str) {
         for &h in hosts {
             self.outcomes.insert((step, h), Outcome::Skipped);
+            self.why_not.insert((step, h), format!("skipped: {reason}"));
             self.emit(Event::StepSkipped {
                 step,
                 host: h,
@@ -373,7 +344,12 @@ impl Engine {
         }
     }
 
-    async fn step(&mut self, ix: StepIx, hosts: &[HostIx], resume_gate_done: bool) -> Flow {
+    pub(super) async fn step(
+        &mut self,
+        ix: StepIx,
+        hosts: &[HostIx],
+        resume_gate_done: bool,
+    ) -> Flow {
         let step = self.plan().steps[ix].clone();
         let mut targets = Vec::new();
         for &h in hosts {
@@ -393,10 +369,16 @@ impl Engine {
         if targets.is_empty() {
             return Flow::Next;
         }
-        if let Some(from) = self.opts.from.filter(|&from| ix < from) {
+        // Guards before --from are checked as usual: they only read, and
+        // they exist for safety.
+        let is_guard = matches!(step.action, Action::Guard(_));
+        if let Some(from) = self.opts.from.filter(|&from| ix < from && !is_guard) {
             let reason = format!("before --from {}", self.plan().steps[from].id);
             self.skip(ix, &targets, &reason).await;
             return Flow::Next;
+        }
+        if !self.journal_written(ix).await {
+            return Flow::Unrecorded;
         }
         if self.opts.dry_run {
             self.dry_run_step(ix, &targets).await;
@@ -438,10 +420,7 @@ impl Engine {
         let mut todo = targets;
         loop {
             let (results, aborted) = self.execute(ix, &todo).await;
-            for r in &results {
-                self.outcomes.insert((ix, r.host), r.outcome);
-                self.ran.push((ix, r.host));
-            }
+            self.settle(ix, &results);
             if aborted {
                 return Flow::Abort;
             }
@@ -450,6 +429,9 @@ impl Engine {
                 .filter(|r| r.outcome != Outcome::Ok)
                 .collect();
             if failures.is_empty() {
+                return Flow::Next;
+            }
+            if step.on_failure != OnFailure::Continue && self.tolerate(ix, &failures).await {
                 return Flow::Next;
             }
             match step.on_failure {
@@ -472,49 +454,8 @@ impl Engine {
                 Some(flow) => return flow,
                 None => todo = failures.iter().map(|f| f.host).collect(),
             }
-        }
-    }
-
-    /// Ask what to do about a step that failed on some hosts; `None` means
-    /// run it again there.
-    async fn pause_on_failure(&mut self, ix: StepIx, failures: &[HostResult]) -> Option<Flow> {
-        let failed_hosts: Vec<HostIx> = failures.iter().map(|f| f.host).collect();
-        let has_undo = self.plan().steps[ix].undo.is_some();
-        loop {
-            let mut choices = vec![Decision::Retry, Decision::Skip];
-            if has_undo {
-                choices.push(Decision::Undo);
-            }
-            choices.push(Decision::Abort);
-            let failures = failures
-                .iter()
-                .map(|f| HostFailure {
-                    host: f.host,
-                    outcome: f.outcome,
-                    exit: f.exit.clone(),
-                    message: f.message.clone(),
-                    last_stderr: f.last_stderr.clone(),
-                })
-                .collect();
-            let decision = self
-                .ask(Prompt {
-                    step: ix,
-                    kind: PromptKind::Failure { failures },
-                    hosts: failed_hosts.clone(),
-                    commands: self.commands(ix, &failed_hosts),
-                    previews: Vec::new(),
-                    choices,
-                })
-                .await;
-            match decision {
-                Decision::Retry => return None,
-                Decision::Skip => {
-                    self.skip(ix, &failed_hosts, "failed, then skipped by the admin")
-                        .await;
-                    return Some(Flow::Next);
-                }
-                Decision::Undo => self.undo(ix, &failed_hosts).await,
-                _ => return Some(Flow::Abort),
+            if !self.journal_written(ix).await {
+                return Flow::Unrecorded;
             }
         }
     }
@@ -535,32 +476,73 @@ impl Engine {
         tokio::pin!(work);
         let mut aborted = false;
         let mut decided = None;
+        // A closed inbox means nobody can answer: what runs goes on to its end.
+        let mut listening = !self.unattended;
         let results = loop {
             tokio::select! {
                 results = &mut work => break results,
-                decision = inbox.recv(), if !cancel.is_cancelled() => match decision {
+                decision = inbox.recv(), if listening && !cancel.is_cancelled() => match decision {
                     Some(Decision::Override) if is_guard => {
                         overridden.store(true, Ordering::SeqCst);
                         decided = Some(Decision::Override);
                         cancel.cancel();
                     }
-                    Some(Decision::Abort) | None => {
+                    Some(Decision::Abort) => {
                         aborted = true;
                         decided = Some(Decision::Abort);
                         cancel.cancel();
                     }
                     Some(_) => {}
+                    None => listening = false,
                 },
             }
         };
+        if !listening {
+            self.unattended = true;
+        }
         if let Some(decision) = decided {
             self.decided(ix, decision, false).await;
         }
         (results, aborted)
     }
 
-    /// Wait for a decision while a step waits; `None` when the run ends.
+    /// Wait for a decision while a step waits; `None` when nobody can answer.
     pub(super) async fn next_decision(&mut self) -> Option<Decision> {
-        self.inbox.recv().await
+        if self.unattended {
+            return None;
+        }
+        let decision = self.inbox.recv().await;
+        self.unattended = decision.is_none();
+        decision
+    }
+}
+
+/// Connect one host, telling the front end when it starts and how it went.
+async fn connect_host(
+    ctx: &Ctx,
+    host: HostIx,
+    prompter: Arc<dyn remote::Prompter>,
+) -> (HostIx, Option<Arc<dyn remote::Transport>>) {
+    let to = remote::destination(&ctx.plan.hosts[host]).await;
+    ctx.emitter
+        .emit(Event::HostConnecting {
+            host,
+            to: to.clone(),
+        })
+        .await;
+    match remote::connect(&ctx.plan.hosts[host], prompter).await {
+        Ok(transport) => {
+            ctx.emitter.emit(Event::HostConnected { host, to }).await;
+            (host, Some(transport))
+        }
+        Err(e) => {
+            let event = Event::HostFailed {
+                host,
+                error: e.to_string(),
+                cause: e.cause(),
+            };
+            ctx.emitter.emit(event).await;
+            (host, None)
+        }
     }
 }

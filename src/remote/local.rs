@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    BoxedIo, Chunk, ExecRequest, ExitStatus, Stream, Transport, TransportError, expand_home,
+    BoxedIo, Chunk, ExecRequest, ExitStatus, Stdin, Stream, Transport, TransportError, expand_home,
 };
 
 /// How long a cancelled command gets between SIGTERM and SIGKILL.
@@ -54,6 +54,17 @@ async fn pump(mut reader: impl AsyncRead + Unpin, stream: Stream, output: mpsc::
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Write what comes on `input` to the command's standard input; dropping the
+/// pipe at the end (`Stdin::End`, or `input` closed) is its end of input. A
+/// command that no longer reads ends the feeding, not the run.
+async fn feed(mut stdin: ChildStdin, mut input: mpsc::Receiver<Stdin>) {
+    while let Some(Stdin::Data(data)) = input.recv().await {
+        if stdin.write_all(&data).await.is_err() || stdin.flush().await.is_err() {
+            break;
         }
     }
 }
@@ -144,16 +155,20 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
 
 #[async_trait]
 impl Transport for LocalTransport {
-    async fn exec(
+    async fn exec_with_input(
         &self,
         request: ExecRequest,
+        input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError> {
+        // There is no pty here: a `pty` command's input is a pipe, which ends
+        // when `input` does.
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&request.command)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -164,10 +179,19 @@ impl Transport for LocalTransport {
             })?;
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
+        // A set, so that it is aborted however this future ends (dropped too).
+        let mut feeder = tokio::task::JoinSet::new();
+        if let Some(stdin) = child.stdin.take() {
+            feeder.spawn(feed(stdin, input));
+        }
         let mut group = RunningGroup {
             pgid: child.id().unwrap_or(0),
             child: Some(child),
         };
+        // `process_group(0)`: the shell leads a group of its own id.
+        if let (Some(started), true) = (started, group.pgid > 0) {
+            let _ = started.send(group.pgid);
+        }
         let mut readers = tokio::task::JoinSet::new();
         if let Some(out) = stdout {
             readers.spawn(pump(out, Stream::Stdout, output.clone()));
@@ -185,6 +209,8 @@ impl Transport for LocalTransport {
                 return Err(TransportError::Cancelled);
             }
         };
+        // Whatever is still to be typed has no reader any more.
+        feeder.abort_all();
         let status = status.map_err(|e| {
             TransportError::Failed(format!("waiting for the command on {}: {e}", self.name))
         })?;
@@ -332,5 +358,37 @@ mod tests {
         assert!(status.success());
         let chunk = rx.recv().await.expect("output");
         assert_eq!(&chunk.data[..], b"next\n");
+    }
+
+    /// What is typed reaches the command, and `End` is its end of input.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn typed_input_reaches_the_command_until_its_end() {
+        let transport = LocalTransport::new("here");
+        let (tx, mut rx) = mpsc::channel(8);
+        let (typing, input) = mpsc::channel(8);
+        let request = ExecRequest {
+            command: "read a; echo got $a; cat; echo end".into(),
+            pty: false,
+        };
+        let exec = transport.exec_with_input(request, input, tx, CancellationToken::new(), None);
+        let typist = async move {
+            for part in ["y", "es\n", "rest"] {
+                let data = Bytes::from(part);
+                typing.send(Stdin::Data(data)).await.expect("typed");
+            }
+            typing.send(Stdin::End).await.expect("ended");
+            // The sender stays: only `End` ended the input.
+            std::future::pending::<()>().await;
+        };
+        let status = tokio::select! {
+            status = exec => status.expect("the command runs"),
+            () = typist => unreachable!(),
+        };
+        assert!(status.success());
+        let mut out = Vec::new();
+        while let Ok(chunk) = rx.try_recv() {
+            out.extend_from_slice(&chunk.data);
+        }
+        assert_eq!(String::from_utf8_lossy(&out), "got yes\nrestend\n");
     }
 }

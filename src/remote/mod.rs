@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod ssh;
+pub mod sudo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::runbook::{Host, TransportKind};
@@ -32,6 +33,15 @@ pub const MAX_CHUNK: usize = 32 * 1024;
 pub struct Chunk {
     pub stream: Stream,
     pub data: Bytes,
+}
+
+/// What is written to a running command's standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    Data(Bytes),
+    /// End of input: the channel's EOF, or on a pty the end-of-file character
+    /// (^D) that the terminal turns into one.
+    End,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +97,7 @@ pub enum TransportError {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "cannot reach host '{host}' at {address}: {reason}. Check the address and port in the runbook, and that sshd runs there"
+        "cannot reach host '{host}' at {address}: {reason}. Check that address and port (the runbook's, unless it says they came from ~/.ssh/config), and that sshd runs there"
     )]
     Unreachable {
         host: String,
@@ -104,6 +114,14 @@ pub enum ConnectError {
     },
     #[error("host '{host}': {reason}")]
     Other { host: String, reason: String },
+    /// A jump host on the way could not be connected (or refused its part).
+    #[error("cannot reach host '{host}' through the jump host {hop}: {source}")]
+    Hop {
+        host: String,
+        /// `user@host:port` of the hop that failed.
+        hop: String,
+        source: Box<ConnectError>,
+    },
 }
 
 impl ConnectError {
@@ -116,6 +134,9 @@ impl ConnectError {
             }
             ConnectError::HostKey { .. } => "host key refused".into(),
             ConnectError::Auth { .. } => "authentication failed".into(),
+            ConnectError::Hop { hop, source, .. } => {
+                format!("jump host {hop}: {}", source.cause())
+            }
         }
     }
 }
@@ -138,10 +159,47 @@ pub enum Question {
     },
 }
 
+/// sudo asks for a password on a host while a step's command waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SudoQuestion {
+    pub host: String,
+    pub address: String,
+    /// Whose password sudo wants (as sudo named it).
+    pub user: String,
+    /// 1 for the first try; more after sudo refused a password.
+    pub attempt: u32,
+}
+
+/// The admin's answer to a [`SudoQuestion`].
+#[derive(Clone)]
+pub struct SudoAnswer {
+    pub password: String,
+    /// Use it for every host of the run that asks, not only this one.
+    pub every_host: bool,
+}
+
+/// Never the password, even in a debug print.
+impl std::fmt::Debug for SudoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SudoAnswer")
+            .field("password", &"********")
+            .field("every_host", &self.every_host)
+            .finish()
+    }
+}
+
 /// Answers questions for a transport; `None` means the admin declined.
 #[async_trait]
 pub trait Prompter: Send + Sync {
     async fn ask(&self, question: Question) -> Option<String>;
+
+    /// sudo's password for a host; `Err` says why there is none.
+    async fn sudo_password(&self, question: SudoQuestion) -> Result<SudoAnswer, String> {
+        Err(format!(
+            "nobody can give the sudo password for {}@{} here",
+            question.user, question.host
+        ))
+    }
 }
 
 /// A prompter for runs nobody can answer: it declines everything.
@@ -179,11 +237,33 @@ pub trait Transport: Send + Sync {
 
     /// Run `sh -c COMMAND`, sending its output as it arrives. On `cancel` the
     /// command and everything it started are ended and `Cancelled` returned.
+    /// Its standard input is empty (on a pty: nothing is ever typed).
     async fn exec(
         &self,
         request: ExecRequest,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+    ) -> Result<ExitStatus, TransportError> {
+        let (_, nothing) = mpsc::channel(1);
+        self.exec_with_input(request, nothing, output, cancel, None)
+            .await
+    }
+
+    /// [`Transport::exec`], with what comes on `input` written to the
+    /// command's standard input as it comes. `Stdin::End` ends the input.
+    /// When `input` closes without it, a command without a pty gets end of
+    /// input too (as `exec`'s does at once), while a pty stays open: a
+    /// terminal's input ends only when someone types ^D. `started`, when
+    /// given, is told the command's process group on the host as soon as it
+    /// is known, so that it can be journaled and looked at after drydock
+    /// itself is gone; a transport that cannot tell drops it.
+    async fn exec_with_input(
+        &self,
+        request: ExecRequest,
+        input: mpsc::Receiver<Stdin>,
+        output: mpsc::Sender<Chunk>,
+        cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError>;
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError>;
@@ -213,6 +293,20 @@ pub fn expand_home(path: &str) -> PathBuf {
         }
     }
     PathBuf::from(path)
+}
+
+/// Where connecting to `host` goes, for the progress line: for SSH the
+/// values actually used (user, address, port, jump hosts or ProxyCommand)
+/// and which came from `~/.ssh/config`.
+pub async fn destination(host: &Host) -> String {
+    match host.transport {
+        TransportKind::Local => "this machine".into(),
+        TransportKind::Ssh => match ssh::resolve(host).await {
+            Ok(route) => route.describe(),
+            // Connecting says why in full; here, what the runbook says.
+            Err(_) => format!("{}@{}:{}", host.user, host.address, host.port),
+        },
+    }
 }
 
 /// Connect to a host as its runbook entry says.

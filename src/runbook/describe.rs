@@ -5,19 +5,24 @@ use super::duration::short;
 use super::plan::{Action, BannerSwitch, GuardCheck, Plan, RunVars, WaitFor};
 
 impl Plan {
-    /// The command of a `run` step, the instructions of a `manual` one, or
-    /// what the other actions do, with `host`'s values. A variable that has
+    /// The command of a `run` step (with its environment), the instructions
+    /// of a `manual` one, or what the other actions do, with `host`'s values. A variable that has
     /// no value is shown as `<why>`.
     pub fn describe_action(&self, step: usize, host: usize, run: &RunVars) -> String {
         let render = |t, h| self.render(t, h, run).unwrap_or_else(|e| format!("<{e}>"));
+        let command = |t| {
+            self.command_line(step, host, t, run)
+                .unwrap_or_else(|e| format!("<{e}>"))
+        };
         match &self.steps[step].action {
-            Action::Run(t) | Action::Manual(t) => render(t, host),
+            Action::Run(t) => command(t),
+            Action::Manual(t) => render(t, host),
             Action::Guard(g) => match &g.check {
                 GuardCheck::FileAbsent(p) => format!("wait until {} is absent", render(p, host)),
                 GuardCheck::FilePresent(p) => {
                     format!("wait until {} is present", render(p, host))
                 }
-                GuardCheck::Command(c) => format!("wait until `{}` exits 0", render(c, host)),
+                GuardCheck::Command(c) => format!("wait until `{}` exits 0", command(c)),
                 GuardCheck::Http(c) => format!(
                     "wait until {} answers HTTP {}",
                     render(&c.url, c.via_for(host).unwrap_or(host)),

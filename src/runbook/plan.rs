@@ -1,10 +1,10 @@
 //! The validated, resolved form of a runbook that the engine runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use super::schema::{BannerSwitch, HostKeyPolicy, OnFailure, TransportKind};
+pub use super::schema::{BannerSwitch, HostCount, HostKeyPolicy, OnFailure, TransportKind};
 use super::template::{RenderError, Template};
 
 /// Variables whose value is only known once a run is under way.
@@ -26,10 +26,23 @@ pub struct Plan {
     pub vars: BTreeMap<String, String>,
     /// `--var` values, which win over host vars too.
     pub overrides: BTreeMap<String, String>,
+    /// `[env]`: exported for every command; a host's and a step's win.
+    pub env: BTreeMap<String, Template>,
     pub hosts: Vec<Host>,
     pub logs: Vec<LogSpec>,
     pub banner: Option<Banner>,
+    /// `[notify]`: told of questions, failures and the end of the run.
+    pub notify: Option<Notify>,
     pub steps: Vec<Step>,
+    /// What `check` warns of: the runbook runs, but perhaps not as meant.
+    pub warnings: Vec<super::diag::Located>,
+}
+
+/// A command run on this machine (`sh -c`) at the run's moments, with
+/// `DRYDOCK_EVENT` and the rest in its environment.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub command: String,
 }
 
 #[derive(Debug, Clone)]
@@ -45,9 +58,14 @@ pub struct Host {
     pub connect_timeout: Duration,
     pub roles: Vec<String>,
     pub vars: BTreeMap<String, String>,
+    /// Exported for every command on this host; over `[env]`, under a step's.
+    pub env: BTreeMap<String, Template>,
     /// Whether `user` / `port` were given by the runbook (else ~/.ssh/config may say).
     pub user_given: bool,
     pub port_given: bool,
+    /// The runbook's `jump` (the host's, else `[ssh]`'s); `None` leaves the
+    /// route to `~/.ssh/config`'s `ProxyJump` / `ProxyCommand`.
+    pub jump: Option<super::jump::Jump>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,7 +101,35 @@ pub struct Step {
     pub undo: Option<Template>,
     pub always: bool,
     pub rolling: Option<String>,
+    /// Hosts of the rolling block at once; the block's steps agree on it.
+    pub batch: Option<HostCount>,
+    /// Failed hosts the rolling block tolerates; the block's steps agree on it.
+    pub max_fail: Option<HostCount>,
     pub pty: bool,
+    /// Run the command and the undo through sudo, answering its prompt.
+    pub sudo: Option<Sudo>,
+    /// Exported for this step's commands; over the host's and `[env]`.
+    pub env: BTreeMap<String, Template>,
+    /// The variable this step's trimmed stdout becomes on each host.
+    pub capture: Option<String>,
+}
+
+/// Whom a `sudo` step's commands run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sudo {
+    /// sudo's default target user, root.
+    Root,
+    User(String),
+}
+
+impl Sudo {
+    /// The `-u` argument, if any.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Sudo::Root => None,
+            Sudo::User(u) => Some(u),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +208,8 @@ pub enum WaitFor {
 pub struct RunVars {
     pub run_id: Option<String>,
     pub starts_at: Option<String>,
+    /// Captured values: variable, then host, then value.
+    pub captured: HashMap<String, HashMap<usize, String>>,
 }
 
 impl Plan {
@@ -228,10 +276,25 @@ impl Plan {
                 .starts_at
                 .clone()
                 .ok_or_else(|| missing("the banner has not gone up yet")),
-            _ => Err(RenderError {
-                name: name.to_string(),
-                reason: None,
-            }),
+            _ => {
+                if let Some(value) = run.captured.get(name).and_then(|on| on.get(&host)) {
+                    return Ok(value.clone());
+                }
+                match self
+                    .steps
+                    .iter()
+                    .find(|s| s.capture.as_deref() == Some(name))
+                {
+                    Some(step) => Err(missing(&format!(
+                        "captured when step '{}' runs on this host",
+                        step.id
+                    ))),
+                    None => Err(RenderError {
+                        name: name.to_string(),
+                        reason: None,
+                    }),
+                }
+            }
         }
     }
 
@@ -269,35 +332,43 @@ impl Plan {
         self.hosts.iter().position(|h| h.name == name)
     }
 
-    /// Values of the variables that must never reach the journal, a screen
-    /// or a log: those whose names say they are secret, and those listed in
-    /// `[runbook] secrets`.
+    /// Whether the variable (or environment variable) `name` holds a
+    /// secret: its name says so, or `[runbook] secrets` lists it.
+    pub fn is_secret(&self, name: &str) -> bool {
+        is_secret_name(name) || self.secrets.iter().any(|s| s == name)
+    }
+
+    /// Values that must never reach the journal, a screen or a log: those of
+    /// secret variables, and of secret environment variables.
     pub fn secret_values(&self) -> Vec<String> {
-        let is_secret = |name: &str| {
-            let n = name.to_ascii_lowercase();
-            self.secrets.iter().any(|s| s == name)
-                || [
-                    "password",
-                    "passwd",
-                    "secret",
-                    "token",
-                    "api_key",
-                    "apikey",
-                    "private_key",
-                ]
-                .iter()
-                .any(|s| n.contains(s))
-        };
         let mut values: Vec<String> = self
             .vars
             .iter()
             .chain(self.overrides.iter())
             .chain(self.hosts.iter().flat_map(|h| h.vars.iter()))
-            .filter(|(k, v)| is_secret(k) && !v.is_empty())
+            .filter(|(k, v)| self.is_secret(k) && !v.is_empty())
             .map(|(_, v)| v.clone())
             .collect();
+        values.extend(self.secret_env_values());
+        values.retain(|v| !v.is_empty());
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         values
     }
+}
+
+/// Whether a variable (or environment variable) of this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "private_key",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
 pub type Text = Spanned<String>;
@@ -25,6 +26,9 @@ pub struct RunbookSection {
 }
 
 pub type VarsSection = BTreeMap<Text, Text>;
+
+/// `[env]`, a host's `env` or a step's: names and (templated) values.
+pub type EnvSection = BTreeMap<Text, Text>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -56,6 +60,8 @@ pub struct SshSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -71,6 +77,10 @@ pub struct HostSection {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub vars: VarsSection,
+    /// Exported for every command on this host (over [env], under a step's env).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: EnvSection,
     #[schemars(with = "Option<String>")]
     pub user: Option<Text>,
     #[schemars(with = "Option<u16>")]
@@ -83,6 +93,8 @@ pub struct HostSection {
     pub host_keys: Option<Spanned<HostKeyPolicy>>,
     #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
+    pub jump: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -94,6 +106,14 @@ pub struct LogSection {
     pub path: Text,
     #[serde(default)]
     pub highlight: Vec<String>,
+}
+
+/// `[notify]`: a command run on this machine at the run's moments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    #[schemars(with = "String")]
+    pub command: Text,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -204,5 +224,118 @@ pub struct StepSection {
     pub always: Option<bool>,
     #[schemars(with = "Option<String>")]
     pub rolling: Option<Text>,
+    /// Rolling blocks: hosts at once, a number or a percentage like "25%" (default 1).
+    #[schemars(with = "Option<HostCount>")]
+    pub batch: Option<Spanned<HostCount>>,
+    /// Rolling blocks: failed hosts tolerated, a number or a percentage like
+    /// "10%"; past it the failure is handled by on_failure (default 0).
+    #[schemars(with = "Option<HostCount>")]
+    pub max_fail: Option<Spanned<HostCount>>,
     pub pty: Option<bool>,
+    #[schemars(with = "Option<SudoSetting>")]
+    pub sudo: Option<Spanned<SudoSetting>>,
+    #[schemars(with = "Option<String>")]
+    pub capture: Option<Text>,
+    /// Exported for this step's commands (over the host's env and [env]).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub env: EnvSection,
+}
+
+/// How many of a rolling block's hosts: `batch = 2`, `max_fail = "10%"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCount {
+    Hosts(u32),
+    /// Of the block's hosts, 0 to 100.
+    Percent(u8),
+}
+
+impl<'de> Deserialize<'de> for HostCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+
+        impl Visitor<'_> for CountVisitor {
+            type Value = HostCount;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of hosts, or a percentage of them like \"25%\"")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<HostCount, E> {
+                u32::try_from(v).map(HostCount::Hosts).map_err(|_| {
+                    E::custom(format!(
+                        "'{v}' is not a number of hosts; write a whole number from 0, or a percentage like \"25%\""
+                    ))
+                })
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<HostCount, E> {
+                i64::try_from(v).map_or_else(
+                    |_| Err(E::custom(format!("'{v}' is too many hosts"))),
+                    |v| self.visit_i64(v),
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HostCount, E> {
+                let percent = v
+                    .strip_suffix('%')
+                    .and_then(|n| n.parse::<u8>().ok())
+                    .filter(|p| *p <= 100);
+                percent.map(HostCount::Percent).ok_or_else(|| {
+                    E::custom(format!(
+                        "'{v}' is not a percentage; write one from \"0%\" to \"100%\", or a number of hosts without quotes"
+                    ))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(CountVisitor)
+    }
+}
+
+impl schemars::JsonSchema for HostCount {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostCount".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number of hosts, or a percentage of the block's hosts like \"25%\".",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^(100|[1-9]?[0-9])%$" }
+            ]
+        })
+    }
+}
+
+/// `sudo = true`: the step's command (and its undo) runs as root through
+/// sudo; `sudo = "USER"`: as that user; `false`: as the login user.
+#[derive(Debug, Clone, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum SudoSetting {
+    Root(bool),
+    User(String),
+}
+
+/// By hand rather than `untagged`, so that a wrong value gets a message
+/// that says what is expected.
+impl<'de> Deserialize<'de> for SudoSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SudoVisitor;
+
+        impl Visitor<'_> for SudoVisitor {
+            type Value = SudoSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false or a user name in quotes")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<SudoSetting, E> {
+                Ok(SudoSetting::Root(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SudoSetting, E> {
+                Ok(SudoSetting::User(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(SudoVisitor)
+    }
 }

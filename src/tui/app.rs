@@ -11,14 +11,16 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+use super::hosts::HostOrder;
 use super::pane::{DEFAULT_SCROLLBACK, Pane};
 use super::state::{
-    Cell, CellStatus, Conn, DrawnHeights, Finished, Focus, GuardState, HostView, LockView,
-    LogLayout, LogState, LogView, Mode, Overlay, QuestionState,
+    BatchView, Cell, CellStatus, Conn, DrawnSizes, Finished, Focus, GuardState, HostView, LockView,
+    LogLayout, LogState, LogView, Mode, Overlay, QuestionState, ReadOnly, Reading, SudoState,
+    Typing,
 };
 use super::strings;
 use crate::engine::{Decision, Event, Phase, Prompt, PromptKind};
-use crate::remote::{Question, Stream};
+use crate::remote::{Question, Stream, SudoAnswer, SudoQuestion};
 use crate::runbook::{Action, Plan};
 
 pub struct PromptState {
@@ -46,11 +48,13 @@ impl PromptState {
     }
 }
 
-/// A message from the TUI's own helpers (log tails, the transport's questions).
+/// A message from the TUI's own helpers (log tails, the transport's
+/// questions, sudo's password question).
 pub enum UiMsg {
     Log { ix: usize, line: String },
     LogState { ix: usize, state: LogState },
     Question(Question, oneshot::Sender<Option<String>>),
+    SudoPassword(SudoQuestion, oneshot::Sender<Result<SudoAnswer, String>>),
 }
 
 pub struct App {
@@ -64,6 +68,8 @@ pub struct App {
     pub now: Instant,
     pub wall: DateTime<Utc>,
     pub hosts: Vec<HostView>,
+    /// The hosts in natural order (h2 before h10), as every list shows them.
+    pub order: HostOrder,
     pub cells: Vec<Vec<Cell>>,
     pub guards: HashMap<usize, GuardState>,
     pub waiting_until: Option<(usize, DateTime<Utc>)>,
@@ -80,16 +86,44 @@ pub struct App {
     pub log_layout: LogLayout,
     pub prompt: Option<PromptState>,
     pub question: Option<QuestionState>,
+    pub sudo_question: Option<SudoState>,
     pub overlay: Option<Overlay>,
-    /// The search being typed, and which pane it is for.
-    pub search_input: Option<String>,
+    /// How far the help is scrolled.
+    pub help_scroll: u16,
+    /// A search, a file name or a line for a running command, typed in the
+    /// footer.
+    pub typing: Option<Typing>,
+    /// Wrapped or sideways, for the output pane and for the log pane.
+    pub output_reading: Reading,
+    pub log_reading: Reading,
+    /// The focused part fills the screen.
+    pub zoomed: bool,
+    /// When the last two keys came (`None`: none yet), and since when keys
+    /// to a window that opened while the admin was typing are taken as
+    /// stray (see `input.rs`). A question that opens after a long quiet
+    /// spell rings the bell.
+    pub last_key: Option<Instant>,
+    pub key_before: Option<Instant>,
+    pub stray_keys_since: Option<Instant>,
+    /// Whether a question was open when the bell was last considered.
+    pub(super) was_asking: bool,
+    /// The bell is to ring, with this to say: a command waits for input.
+    pub bell_due: Option<String>,
     pub status: Option<String>,
     pub rollback: bool,
+    /// The rolling block's batch in flight.
+    pub batch: Option<BatchView>,
     pub finished: Option<Finished>,
+    /// A signal stopped the run; the event loop leaves.
+    pub interrupted: bool,
     pub summary_hidden: bool,
+    /// The step picked in the summary.
+    pub summary_step: usize,
     pub quitting: bool,
-    /// How tall the last frame drew the parts that scroll: page sizes and search.
-    pub heights: DrawnHeights,
+    /// Fed by a run's journal (`replay`, `watch`): nothing is answered.
+    pub read_only: Option<ReadOnly>,
+    /// How the last frame drew the parts that scroll: page sizes, limits, search.
+    pub drawn: DrawnSizes,
     pub dirty: bool,
 }
 
@@ -113,8 +147,11 @@ impl App {
                         status: CellStatus::Pending,
                         started: None,
                         duration: None,
+                        exit: None,
                         note: None,
                         undo: None,
+                        awaiting_input: false,
+                        bell_rung: false,
                     })
                     .collect()
             })
@@ -141,6 +178,7 @@ impl App {
             })
             .collect();
         Self {
+            order: HostOrder::new(&plan),
             plan,
             mode,
             run_id: None,
@@ -174,14 +212,28 @@ impl App {
             },
             prompt: None,
             question: None,
+            sudo_question: None,
             overlay: None,
-            search_input: None,
+            help_scroll: 0,
+            typing: None,
+            output_reading: Reading::default(),
+            log_reading: Reading::default(),
+            zoomed: false,
+            last_key: None,
+            key_before: None,
+            stray_keys_since: None,
+            was_asking: false,
+            bell_due: None,
             status: None,
             rollback: false,
+            batch: None,
             finished: None,
+            interrupted: false,
             summary_hidden: false,
+            summary_step: 0,
             quitting: false,
-            heights: DrawnHeights::default(),
+            read_only: None,
+            drawn: DrawnSizes::default(),
             dirty: true,
         }
     }
@@ -204,16 +256,14 @@ impl App {
         self.mode == Mode::Run && self.finished.is_none()
     }
 
+    /// A run this screen drives is going on (leaving it aborts the run).
     pub fn run_in_progress(&self) -> bool {
-        self.mode == Mode::Run && self.finished.is_none()
+        self.mode == Mode::Run && self.finished.is_none() && self.read_only.is_none()
     }
 
-    /// Hosts a step runs on, as indices into the plan.
+    /// Hosts a step runs on, as indices into the plan, in natural order.
     pub fn step_hosts(&self, step: usize) -> &[usize] {
-        self.plan
-            .steps
-            .get(step)
-            .map_or(&[], |s| s.hosts.as_slice())
+        self.order.step(step)
     }
 
     pub fn shown_host(&self) -> Option<usize> {
@@ -257,6 +307,7 @@ impl App {
 
     pub fn on_event(&mut self, event: Event, now: Instant) {
         self.dirty = true;
+        self.drop_abandoned_questions();
         match event {
             Event::RunStarted {
                 run_id,
@@ -270,13 +321,33 @@ impl App {
                 self.dry_run = dry_run;
                 self.started = now;
             }
-            Event::HostConnecting { host } => self.set_conn(host, Conn::Connecting),
-            Event::HostConnected { host } => self.set_conn(host, Conn::Connected),
+            Event::HostQueued { host } => self.set_conn(host, Conn::Queued),
+            Event::BatchStarted {
+                label,
+                batch,
+                batches,
+                ..
+            } => {
+                self.batch = Some(BatchView {
+                    label,
+                    batch,
+                    batches,
+                });
+            }
+            Event::HostConnecting { host, .. } => self.set_conn(host, Conn::Connecting),
+            Event::HostConnected { host, .. } => self.set_conn(host, Conn::Connected),
             Event::HostFailed { host, error, cause } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
                 self.set_conn(host, Conn::Failed { cause, error });
             }
-            Event::HostLost { host, reason } => self.set_conn(host, Conn::Lost(reason)),
+            Event::HostLost { host, reason } => {
+                self.status = Some(format!(
+                    "{}: {}",
+                    self.host_name(host),
+                    strings::conn_lost(&reason)
+                ));
+                self.set_conn(host, Conn::Lost(reason));
+            }
             Event::HostReconnected { host } => self.set_conn(host, Conn::Connected),
             Event::Previewed { step, preview } => {
                 let head = strings::preview_line(&preview.command, preview.error.as_deref());
@@ -312,6 +383,7 @@ impl App {
                 reason,
                 earlier,
             } => {
+                self.leave_batch_unless(step);
                 if let Some(c) = self.cell_mut(step, host) {
                     c.status = earlier.map_or(CellStatus::Skipped, CellStatus::from_outcome);
                     c.note = Some(reason.clone());
@@ -328,6 +400,9 @@ impl App {
                 phase,
                 attempt,
             } => {
+                if phase == Phase::Main {
+                    self.leave_batch_unless(step);
+                }
                 let is_guard = self
                     .plan
                     .steps
@@ -345,6 +420,8 @@ impl App {
                     } else {
                         c.undo = Some(CellStatus::Running);
                     }
+                    c.awaiting_input = false;
+                    c.bell_rung = false;
                 }
                 let line = strings::started_line(&command, phase == Phase::Undo, attempt);
                 self.pane_mut(step, host).push(Stream::Stdout, line);
@@ -369,9 +446,14 @@ impl App {
             } => {
                 let pane = self.pane_mut(step, host);
                 for (stream, line) in lines.iter() {
-                    pane.push(stream, line.to_string());
+                    pane.complete(stream, line.to_string());
                 }
+                self.input_answered(step, host);
             }
+            Event::PartialLine { .. }
+            | Event::AwaitingInput { .. }
+            | Event::Sudo { .. }
+            | Event::Input { .. } => self.on_interaction(event),
             Event::StepFinished {
                 step,
                 host,
@@ -389,10 +471,16 @@ impl App {
                     if phase == Phase::Main {
                         c.status = status;
                         c.duration = Some(duration);
+                        c.exit.clone_from(&exit);
                         c.note = message.clone();
                     } else {
                         c.undo = Some(status);
                     }
+                    c.awaiting_input = false;
+                }
+                if matches!(&self.typing, Some(Typing::Input(t)) if t.step == step && t.host == host)
+                {
+                    self.typing = None;
                 }
                 let line = strings::finished_line(
                     outcome.as_str(),
@@ -444,7 +532,10 @@ impl App {
                 self.waiting_until = Some((step, until));
                 self.select_current(step, None);
             }
-            Event::Prompt(prompt) => {
+            Event::Prompt(mut prompt) => {
+                self.window_opened(now);
+                self.leave_batch_unless(prompt.step);
+                self.order.sort_prompt(&mut prompt);
                 if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
                     for &h in &prompt.hosts {
                         if let Some(c) = self.cell_mut(prompt.step, h) {
@@ -503,23 +594,46 @@ impl App {
                 ix: log,
                 state: LogState::Ended(reason),
             }),
+            Event::ProcessStarted { .. } => {}
+            Event::Captured {
+                step,
+                host,
+                var,
+                value,
+            } => {
+                let line = strings::captured_line(&var, &value);
+                self.pane_mut(step, host).push(Stream::Stdout, line);
+            }
+            Event::RunInterrupted { .. } => {
+                self.prompt = None;
+                self.interrupted = true;
+            }
             Event::RollbackStarted => {
                 self.rollback = true;
+                self.batch = None;
                 self.waiting_until = None;
             }
             Event::RunFinished {
                 status,
                 exit_code,
                 journal,
+                not_done,
             } => {
                 self.prompt = None;
                 self.waiting_until = None;
+                self.batch = None;
                 self.finished = Some(Finished {
                     status,
                     exit_code,
                     journal,
+                    not_done,
                 });
-                self.overlay = self.overlay.take().filter(|o| *o == Overlay::Help);
+                self.summary_step = self.first_failed_step().unwrap_or(0);
+                // What the admin was reading stays open; questions are over.
+                self.overlay = self
+                    .overlay
+                    .take()
+                    .filter(|o| matches!(o, Overlay::Help | Overlay::PickHost(_)));
             }
         }
     }
@@ -545,7 +659,17 @@ impl App {
                     }
                 }
                 self.question = Some(QuestionState::new(question, reply));
+                self.window_opened(Instant::now());
             }
+            UiMsg::SudoPassword(question, reply) => self.open_sudo_question(question, reply),
+        }
+    }
+
+    /// A step outside the rolling block whose batch is shown: the block is over.
+    fn leave_batch_unless(&mut self, step: usize) {
+        let label = self.plan.steps.get(step).and_then(|s| s.rolling.as_ref());
+        if self.batch.as_ref().is_some_and(|b| Some(&b.label) != label) {
+            self.batch = None;
         }
     }
 
@@ -555,7 +679,7 @@ impl App {
         }
     }
 
-    fn cell_mut(&mut self, step: usize, host: usize) -> Option<&mut Cell> {
+    pub(super) fn cell_mut(&mut self, step: usize, host: usize) -> Option<&mut Cell> {
         self.cells.get_mut(step).and_then(|c| c.get_mut(host))
     }
 

@@ -16,18 +16,27 @@ pub enum Intent {
     Bottom,
     NextHost,
     PrevHost,
+    PickHost,
     FocusNext,
     FocusPrev,
     Search,
     SearchNext,
     SearchPrev,
     Follow,
+    Wrap,
+    SidewaysLeft,
+    SidewaysRight,
+    Zoom,
+    Select,
+    Copy,
+    Save,
     NextLog,
     EnlargeLogs,
     HideLogs,
     Answer,
     Abort,
     Override,
+    Type,
     Help,
     Quit,
 }
@@ -133,6 +142,13 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
+        label: "p",
+        help: "pick a host by typing its name (Tab: the next failed)",
+        short: "pick host",
+        footer: false,
+        keys: &[ch('p', I::PickHost)],
+    },
+    Binding {
         label: "/",
         help: "search the focused pane",
         short: "search",
@@ -141,17 +157,59 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         label: "n/N",
-        help: "next / previous match",
+        help: "next / previous match (counted in the footer)",
         short: "match",
         footer: false,
         keys: &[ch('n', I::SearchNext), ch('N', I::SearchPrev)],
     },
     Binding {
+        label: "w",
+        help: "wrap long lines in the focused pane, or cut them again",
+        short: "wrap",
+        footer: true,
+        keys: &[ch('w', I::Wrap)],
+    },
+    Binding {
+        label: "< >",
+        help: "scroll the focused pane sideways (lines not wrapped)",
+        short: "sideways",
+        footer: false,
+        keys: &[ch('<', I::SidewaysLeft), ch('>', I::SidewaysRight)],
+    },
+    Binding {
+        label: "z",
+        help: "zoom the focused pane to the whole screen, and back",
+        short: "zoom",
+        footer: true,
+        keys: &[ch('z', I::Zoom)],
+    },
+    Binding {
         label: "f",
-        help: "follow the end of the focused pane",
+        help: "follow the run: its running step, its output's end",
         short: "follow",
         footer: false,
         keys: &[ch('f', I::Follow)],
+    },
+    Binding {
+        label: "v",
+        help: "select lines (j/k extend, C or S take them, Esc stops)",
+        short: "select",
+        footer: false,
+        keys: &[ch('v', I::Select)],
+    },
+    Binding {
+        label: "C",
+        help: "copy the selected lines (else the pane) to the clipboard",
+        short: "copy",
+        footer: false,
+        keys: &[ch('C', I::Copy)],
+    },
+    Binding {
+        label: "S",
+        help: "save the selected lines (else the pane) to a file",
+        short: "save",
+        footer: false,
+        keys: &[ch('S', I::Save)],
     },
     Binding {
         label: "t",
@@ -196,6 +254,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('o', I::Override)],
     },
     Binding {
+        label: "i",
+        help: "type into the shown host's running command (pty steps)",
+        short: "type",
+        footer: false,
+        keys: &[ch('i', I::Type)],
+    },
+    Binding {
         label: "?",
         help: "this help",
         short: "help",
@@ -223,8 +288,19 @@ pub const ANSWERS: &[(char, Decision, &str)] = &[
         Decision::Skip,
         "skip the step / leave it (in a rollback)",
     ),
-    ('r', Decision::Retry, "retry the failed step"),
+    (
+        's',
+        Decision::Leave,
+        "leave an undo or always step (in a rollback)",
+    ),
+    (
+        'r',
+        Decision::Retry,
+        "retry the failed step (or the journal write)",
+    ),
     ('u', Decision::Undo, "run the failed step's undo"),
+    ('w', Decision::Wait, "wait for a command still running"),
+    ('k', Decision::Kill, "kill a command still running"),
     (
         'a',
         Decision::Abort,
@@ -236,7 +312,127 @@ pub const ANSWERS: &[(char, Decision, &str)] = &[
 pub const QUESTION_KEYS: &[(&str, &str)] = &[
     ("Esc", "look around; Enter opens the question again"),
     ("j/k PgUp/PgDn", "scroll a long question"),
+    ("g/Home G/End", "its top / its end"),
+    ("? F1", "this help, the question's own keys first"),
 ];
+
+/// The keys inside the help.
+pub const HELP_KEYS: &[(&str, &str)] = &[
+    ("j/k PgUp/PgDn", "scroll this help"),
+    ("g/Home G/End", "its top / its end"),
+    ("Esc ? q Enter", "close it"),
+];
+
+/// The keys that answer or act on a run (the answers, abort, override,
+/// input): a replay or a watch says it is read-only instead.
+pub const ANSWERING: &[char] = &['y', 's', 'r', 'u', 'a', 'o', 'i'];
+
+/// Where a replay goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    NextEvent,
+    PrevEvent,
+    NextStep,
+    PrevStep,
+    /// The run as it was when this step (its index) last had something recorded.
+    ToStep(usize),
+    Start,
+    End,
+    /// Play from here at the recorded pace (pauses shortened), or pause.
+    Play,
+}
+
+/// What a replay key does: go somewhere, or ask for a step id first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayKey {
+    Go(Move),
+    AskStep,
+}
+
+/// A replay's key: what it does, and its words in the footer and the help.
+pub struct ReplayBinding {
+    pub key: char,
+    pub label: &'static str,
+    pub what: ReplayKey,
+    pub short: &'static str,
+    pub help: &'static str,
+}
+
+const fn replay(
+    key: char,
+    label: &'static str,
+    what: ReplayKey,
+    short: &'static str,
+    help: &'static str,
+) -> ReplayBinding {
+    ReplayBinding {
+        key,
+        label,
+        what,
+        short,
+        help,
+    }
+}
+
+/// The replay's keys, shown in the help and the footer of a replay. None
+/// of them is bound in the main table.
+pub const REPLAY_KEYS: &[ReplayBinding] = &[
+    replay(
+        '.',
+        ".",
+        ReplayKey::Go(Move::NextEvent),
+        "next",
+        "next recorded event",
+    ),
+    replay(
+        ',',
+        ",",
+        ReplayKey::Go(Move::PrevEvent),
+        "back",
+        "previous recorded event",
+    ),
+    replay(
+        ']',
+        "]",
+        ReplayKey::Go(Move::NextStep),
+        "step",
+        "next step's start",
+    ),
+    replay(
+        '[',
+        "[",
+        ReplayKey::Go(Move::PrevStep),
+        "step back",
+        "previous step's start",
+    ),
+    replay(
+        ':',
+        ":",
+        ReplayKey::AskStep,
+        "go to step",
+        "go to a step (type its id): the run as that step ended",
+    ),
+    replay(
+        ' ',
+        "Space",
+        ReplayKey::Go(Move::Play),
+        "play",
+        "play from here at the recorded pace (pauses cut to 1 s) / pause",
+    ),
+    replay(
+        '(',
+        "(",
+        ReplayKey::Go(Move::Start),
+        "start",
+        "the run's start",
+    ),
+    replay(')', ")", ReplayKey::Go(Move::End), "end", "the run's end"),
+];
+
+/// What a key does in a replay.
+pub fn replay_key(c: char) -> Option<ReplayKey> {
+    REPLAY_KEYS.iter().find(|b| b.key == c).map(|b| b.what)
+}
 
 /// The key that gives `decision` in a question.
 pub fn answer_key(decision: Decision) -> Option<char> {
@@ -246,11 +442,19 @@ pub fn answer_key(decision: Decision) -> Option<char> {
         .map(|(c, _, _)| *c)
 }
 
-/// The decision a key gives in a question.
-pub fn answer(code: KeyCode) -> Option<Decision> {
+/// What a key answers in the questions that offer it.
+pub fn meaning(code: KeyCode) -> Option<Decision> {
     ANSWERS
         .iter()
         .find(|(c, _, _)| code == KeyCode::Char(*c))
+        .map(|(_, d, _)| *d)
+}
+
+/// The decision a key gives in a question that offers `choices`.
+pub fn answer(code: KeyCode, choices: &[Decision]) -> Option<Decision> {
+    ANSWERS
+        .iter()
+        .find(|(c, d, _)| code == KeyCode::Char(*c) && choices.contains(d))
         .map(|(_, d, _)| *d)
 }
 
@@ -277,6 +481,24 @@ mod tests {
             .collect();
         for (i, k) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(k), "{k:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn replay_and_answering_keys_are_bound_to_nothing_else() {
+        let press = |c| intent(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        for b in REPLAY_KEYS {
+            assert_eq!(press(b.key), None, "{:?} is bound in the main table", b.key);
+            assert!(!ANSWERING.contains(&b.key), "{:?} answers too", b.key);
+        }
+        for c in ANSWERING {
+            assert!(
+                matches!(
+                    press(*c),
+                    None | Some(Intent::Abort | Intent::Override | Intent::Type)
+                ),
+                "{c:?} does something else besides answering"
+            );
         }
     }
 

@@ -9,8 +9,9 @@ use tokio::sync::oneshot;
 
 use super::pane::Pane;
 use super::strings;
+use crate::engine::{HostIx, NotDone, StepIx};
 use crate::journal::{Outcome, RunStatus};
-use crate::remote::Question;
+use crate::remote::{ExitStatus, Question, SudoAnswer, SudoQuestion};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CellStatus {
@@ -56,6 +57,14 @@ impl CellStatus {
     pub fn word(self) -> &'static str {
         strings::status_word(self)
     }
+
+    /// The step did not do its work there: failed, timed out, lost, unknown.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::Failed | Self::Timeout | Self::Lost | Self::Unknown
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +72,15 @@ pub struct Cell {
     pub status: CellStatus,
     pub started: Option<Instant>,
     pub duration: Option<Duration>,
+    /// How the step's command ended, when it ran one.
+    pub exit: Option<ExitStatus>,
     pub note: Option<String>,
     /// How this step's undo went, when the rollback ran it.
     pub undo: Option<CellStatus>,
+    /// Its command shows a prompt and waits, most likely for input.
+    pub awaiting_input: bool,
+    /// The bell rang for this command already.
+    pub bell_rung: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +97,8 @@ pub struct GuardState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Conn {
     Pending,
+    /// Waits for its turn: only so many connections are opened at once.
+    Queued,
     Connecting,
     Connected,
     /// Could not be connected or used: the cause in a few words, and the
@@ -92,6 +109,15 @@ pub enum Conn {
     },
     /// The connection ended during the run; why. The next command connects again.
     Lost(String),
+}
+
+/// The batch of hosts a rolling block is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchView {
+    pub label: String,
+    /// 1-based.
+    pub batch: usize,
+    pub batches: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +175,17 @@ pub enum Overlay {
         typed: String,
         wrong: bool,
     },
+    /// Find a host of a step by typing part of its name.
+    PickHost(HostPicker),
+}
+
+/// The host picker: a step's hosts, those whose names hold `filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPicker {
+    pub step: usize,
+    pub filter: String,
+    /// Place among the hosts that match.
+    pub cursor: usize,
 }
 
 pub struct QuestionState {
@@ -184,11 +221,39 @@ impl QuestionState {
     }
 }
 
+/// sudo's password question, asked while a command waits for it.
+pub struct SudoState {
+    pub question: SudoQuestion,
+    /// Never drawn, not even its length.
+    pub input: String,
+    pub every_host: bool,
+    pub reply: Option<oneshot::Sender<Result<SudoAnswer, String>>>,
+}
+
+impl SudoState {
+    /// The engine stopped waiting (the command was cancelled).
+    pub fn abandoned(&self) -> bool {
+        self.reply.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+}
+
+/// The line the admin types into a running command (`i`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLine {
+    pub step: StepIx,
+    pub host: HostIx,
+    pub text: String,
+    /// Not drawn, and a secret for the engine.
+    pub masked: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: RunStatus,
     pub exit_code: i32,
     pub journal: Option<PathBuf>,
+    /// Every step not done on a host, and why.
+    pub not_done: Vec<NotDone>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,32 +264,124 @@ pub enum Mode {
     Logs,
 }
 
-/// The heights the last frame gave the parts that scroll, recorded by the
-/// view while it draws (as gitui's `VerticalScroll` does) and read by key
-/// handling for page sizes and search: the state never works out the layout.
-/// Until the first frame every height is 0, which readers take as 1.
-#[derive(Debug, Default)]
-pub struct DrawnHeights {
-    // std's `Cell`: drawing has only `&App`.
-    checklist_steps: std::cell::Cell<u16>,
-    output: std::cell::Cell<u16>,
-    logs: std::cell::Cell<u16>,
+/// How the admin reads a pane (the output pane, the log pane): wrapped, or
+/// cut at the edge and scrolled sideways. It stays as the shown step changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub wrap: bool,
+    /// Columns scrolled sideways, when not wrapped.
+    pub sideways: usize,
 }
 
-impl DrawnHeights {
+/// A line being typed in the footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typing {
+    Search(String),
+    /// Where to save the focused pane's text.
+    SavePath(String),
+    /// A line for the running command of a host (`i`).
+    Input(InputLine),
+    /// The step a replay goes to.
+    Step(String),
+}
+
+/// Where a read-only screen's events come from: a past run's journal, or
+/// the journal of a run going on (another admin's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Replay,
+    Watch,
+}
+
+/// A screen fed by a run's journal rather than by its engine: nothing is
+/// answered from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOnly {
+    pub source: Source,
+    /// Why the checklist is the journal's steps rather than the runbook's.
+    pub no_runbook: Option<crate::report::plan::NoRunbook>,
+    /// Replay: the recorded events shown so far, of how many.
+    pub shown: usize,
+    pub of: usize,
+    pub playing: bool,
+}
+
+/// What the last frame drew of one pane's text.
+#[derive(Debug, Default)]
+pub struct DrawnPane {
+    rows: std::cell::Cell<u16>,
+    /// Columns for the text, right of the gutter.
+    columns: std::cell::Cell<u16>,
+    /// The widest line on screen, in columns.
+    widest: std::cell::Cell<usize>,
+}
+
+impl DrawnPane {
+    /// Rows of text shown; until the first frame 0, taken as 1.
+    pub fn rows(&self) -> usize {
+        usize::from(self.rows.get()).max(1)
+    }
+
+    pub fn columns(&self) -> usize {
+        usize::from(self.columns.get()).max(1)
+    }
+
+    pub fn widest(&self) -> usize {
+        self.widest.get()
+    }
+
+    pub fn record(&self, rows: u16, columns: u16, widest: usize) {
+        self.rows.set(rows);
+        self.columns.set(columns);
+        self.widest.set(widest);
+    }
+}
+
+/// A window's text that may not fit: the rows shown and how many there are.
+#[derive(Debug, Default)]
+pub struct DrawnScroll {
+    shown: std::cell::Cell<u16>,
+    total: std::cell::Cell<u16>,
+}
+
+impl DrawnScroll {
+    pub fn shown(&self) -> u16 {
+        self.shown.get().max(1)
+    }
+
+    /// The furthest the text scrolls: its last row on the bottom row.
+    pub fn max_scroll(&self) -> u16 {
+        self.total.get().saturating_sub(self.shown())
+    }
+
+    pub fn record(&self, shown: u16, total: usize) {
+        self.shown.set(shown);
+        self.total.set(u16::try_from(total).unwrap_or(u16::MAX));
+    }
+}
+
+/// The sizes the last frame gave the parts that scroll, recorded by the
+/// view while it draws (as gitui's `VerticalScroll` does) and read by key
+/// handling for page sizes, scrolling limits and search: the state never
+/// works out the layout.
+#[derive(Debug, Default)]
+pub struct DrawnSizes {
+    // std's `Cell`: drawing has only `&App`.
+    checklist_steps: std::cell::Cell<u16>,
+    pub output: DrawnPane,
+    pub logs: DrawnPane,
+    pub help: DrawnScroll,
+    pub prompt: DrawnScroll,
+    /// The host picker's list.
+    pub picker: DrawnScroll,
+    /// Steps the summary shows at once.
+    summary_steps: std::cell::Cell<u16>,
+}
+
+impl DrawnSizes {
     /// Steps the checklist shows at once.
     pub fn checklist_steps(&self) -> usize {
         usize::from(self.checklist_steps.get()).max(1)
-    }
-
-    /// Lines of output shown, below any guard or banner-wait panel.
-    pub fn output(&self) -> usize {
-        usize::from(self.output.get()).max(1)
-    }
-
-    /// Lines of the log pane shown, below its tabs.
-    pub fn logs(&self) -> usize {
-        usize::from(self.logs.get()).max(1)
     }
 
     pub fn record_checklist_steps(&self, steps: usize) {
@@ -232,11 +389,13 @@ impl DrawnHeights {
             .set(u16::try_from(steps).unwrap_or(u16::MAX));
     }
 
-    pub fn record_output(&self, lines: u16) {
-        self.output.set(lines);
+    /// Steps the summary shows at once.
+    pub fn summary_steps(&self) -> usize {
+        usize::from(self.summary_steps.get()).max(1)
     }
 
-    pub fn record_logs(&self, lines: u16) {
-        self.logs.set(lines);
+    pub fn record_summary_steps(&self, steps: usize) {
+        self.summary_steps
+            .set(u16::try_from(steps).unwrap_or(u16::MAX));
     }
 }

@@ -7,13 +7,37 @@ use crate::remote::ExitStatus;
 pub const APP: &str = "drydock";
 pub const DRY_RUN: &str = " DRY RUN ";
 pub const ROLLING_BACK: &str = " ROLLING BACK ";
+pub const RESUMED: &str = " RESUMED ";
+pub const FINISHED: &str = " FINISHED ";
+pub const WATCH: &str = " WATCH ";
+pub const GO_TO_STEP: &str = "go to step: ";
+pub const GO_TO_STEP_KEYS: &str = "   Enter goes · Esc cancels";
+pub const HELP_REPLAY_KEYS: &str = "In a replay";
+pub const WATCHING: &str = "read-only: following the run as its journal grows · ? help · q leave";
+pub const WATCH_NO_STEPPING: &str =
+    "watch follows the run as it goes; drydock replay RUN_ID steps through a run";
+pub const WRITER_GONE: &str =
+    "the run's drydock has gone without finishing the run; its journal ends here";
 pub const CHECKLIST: &str = "Steps";
 pub const OUTPUT: &str = "Output";
 pub const LOGS: &str = "Logs";
 pub const HELP: &str = "Help";
 pub const SUMMARY: &str = "Summary";
-pub const FOLLOWING: &str = "following";
-pub const SCROLLED: &str = "scrolled (f or End: follow)";
+pub const AT_END: &str = "at the end";
+pub const SCROLLED: &str = "scrolled (End: to the end)";
+pub const WRAPPED: &str = "wrapped";
+pub const FOLLOWS_RUN: &str = "· follows the run";
+pub const PICKED: &str = "· picked (f: follow the run)";
+pub const WRAPPED_NO_SIDEWAYS: &str =
+    "the lines are wrapped: w cuts them again, then < > scroll sideways";
+pub const NOTHING_TO_TAKE: &str = "nothing to copy or save: the pane is empty";
+pub const SEARCH_KEYS: &str = "   Enter search · Esc cancel";
+pub const SAVE_TO: &str = "save to: ";
+pub const SAVE_KEYS: &str = "   Enter saves (a new file) · Esc cancels";
+pub const SELECTING_KEYS: &str =
+    "selecting lines: j/k PgUp/PgDn g/G move its end · C copy · S save · Esc stop";
+/// The continuation of a wrapped line, in the gutter.
+pub const WRAP_GUTTER: &str = "↪ ";
 pub const NO_OUTPUT: &str = "(no output yet)";
 pub const NO_HOSTS: &str = "(this step runs on no selected host)";
 pub const NO_LOGS: &str = "(the runbook has no [logs])";
@@ -23,6 +47,12 @@ pub const HIDDEN_TYPING: &str = "(what you type is not shown)";
 pub const HELP_MODAL_KEYS: &str = "In a question";
 pub const HELP_MAIN_KEYS: &str = "Anywhere";
 pub const HELP_CLOSE: &str = "Esc or ? closes this help";
+pub const HELP_THIS_QUESTION: &str = "This question";
+pub const HELP_IN_HELP: &str = "In this help";
+pub const TYPE_THE_ID: &str = "step id, Enter";
+pub const BREAKS_THE_LOCK: &str = "break the lock (Esc then a: abort instead)";
+pub const AT_THE_END: &str = "▲ that is all · k, PgUp, g go back up";
+pub const NOTIFY_QUESTION: &str = "drydock: a question waits for your answer";
 pub const CONFIRM_QUIT_TITLE: &str = "Leave drydock?";
 pub const CONFIRM_QUIT: &str = "A run is in progress. Leaving aborts it: the running command is ended, and the undo and always steps are offered before drydock exits.";
 pub const CONFIRM_ABORT_TITLE: &str = "Abort the run?";
@@ -34,6 +64,58 @@ pub const QUITTING: &str = "leaving after the run ends";
 pub const NOT_A_MATCH: &str = "that is not the step id; type it exactly";
 pub const STDERR_GUTTER: &str = "! ";
 pub const STDOUT_GUTTER: &str = "│ ";
+
+/// The header's badge of a replay: where it stands, and whether it plays.
+pub fn replay_badge(shown: usize, of: usize, playing: bool) -> String {
+    let play = if playing { "▶ " } else { "" };
+    format!(" REPLAY {play}{shown}/{of} ")
+}
+
+/// The header's word when the checklist is not the runbook's.
+pub fn no_runbook_badge(why: crate::report::plan::NoRunbook) -> &'static str {
+    use crate::report::plan::NoRunbook;
+    match why {
+        NoRunbook::Changed => " RUNBOOK CHANGED ",
+        NoRunbook::Gone => " RUNBOOK GONE ",
+        NoRunbook::DoesNotLoad => " RUNBOOK DOES NOT LOAD ",
+    }
+}
+
+/// Said once a read-only screen opens without the runbook's checklist.
+pub fn no_runbook(why: crate::report::plan::NoRunbook) -> String {
+    use crate::report::plan::NoRunbook;
+    let what = match why {
+        NoRunbook::Changed => "the runbook has changed since the run",
+        NoRunbook::Gone => "the runbook is gone",
+        NoRunbook::DoesNotLoad => "the runbook does not load without the run's --var values",
+    };
+    format!("{what}: the steps are those the journal names, titled by their ids")
+}
+
+/// Said for a key that would answer or act on the run.
+pub fn read_only(source: super::state::Source) -> String {
+    let what = match source {
+        super::state::Source::Replay => "a replay",
+        super::state::Source::Watch => "a watch",
+    };
+    format!("read-only: this is {what}; nothing is answered from here")
+}
+
+pub fn no_such_step(typed: &str) -> String {
+    format!("no step '{typed}' in this run")
+}
+
+pub fn steps_named(typed: &str, ids: &[&str]) -> String {
+    format!("'{typed}' starts {}: type more of it", ids.join(", "))
+}
+
+pub fn step_not_recorded(id: &str) -> String {
+    format!("nothing is recorded of the step '{id}' in this run")
+}
+
+pub fn cannot_read_journal(e: &dyn std::fmt::Display) -> String {
+    format!("cannot read the journal: {e}")
+}
 
 pub fn too_small(w: u16, h: u16, min_w: u16, min_h: u16) -> String {
     format!("{TOO_SMALL} It is {w}x{h}; make it at least {min_w}x{min_h}.")
@@ -48,9 +130,14 @@ pub fn prompt_title(kind: &PromptKind, lock_break: bool) -> &'static str {
         PromptKind::Manual { .. } => "Do this by hand",
         PromptKind::Failure { .. } => "The step failed",
         PromptKind::Resume { .. } => "Resume the interrupted run",
+        PromptKind::RollbackPlan { .. } => "Rollback: the plan",
         PromptKind::Undo => "Rollback: undo this step?",
         PromptKind::Always => "Rollback: run this always step?",
         PromptKind::LockBreak { .. } => "The lock is held",
+        PromptKind::From { .. } => "Start at a later step?",
+        PromptKind::RunbookChanged { .. } => "The runbook has changed",
+        PromptKind::StillRunning { .. } => "A command still runs",
+        PromptKind::JournalFailed { .. } => "The journal cannot be written",
     }
 }
 
@@ -58,7 +145,13 @@ pub fn prompt_title(kind: &PromptKind, lock_break: bool) -> &'static str {
 pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
     match (decision, kind) {
         (Decision::Run, PromptKind::Manual { .. }) => "done",
-        (Decision::Run, PromptKind::Resume { .. }) => "resume",
+        (Decision::Run, PromptKind::Resume { .. } | PromptKind::RunbookChanged { .. }) => "resume",
+        (Decision::Run, PromptKind::RollbackPlan { .. }) => "go through it",
+        (Decision::Abort, PromptKind::RollbackPlan { .. }) => "leave the undo steps",
+        (Decision::Abort, PromptKind::Undo) => "leave the rest",
+        (Decision::Run, PromptKind::From { .. }) => "start there",
+        (Decision::Retry, PromptKind::JournalFailed { .. }) => "retry the write",
+        (Decision::Abort, PromptKind::JournalFailed { .. }) => "stop the run",
         (Decision::Skip, PromptKind::Undo | PromptKind::Always) => "leave",
         (Decision::Run, _) => "run",
         (Decision::Skip, _) => "skip",
@@ -67,7 +160,15 @@ pub fn choice(decision: Decision, kind: &PromptKind) -> &'static str {
         (Decision::Abort, _) => "abort",
         (Decision::Override, _) => "override",
         (Decision::BreakLock { .. }, _) => "break the lock",
+        (Decision::Leave, _) => "leave",
+        (Decision::Wait, _) => "wait for it",
+        (Decision::Kill, _) => "kill it",
     }
+}
+
+/// The start of a sha256, enough to tell two apart.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 pub fn lock_break(step_id: &str) -> String {
@@ -92,6 +193,64 @@ pub fn passphrase(host: &str, key_path: &str) -> String {
     format!("Passphrase for the key {key_path} (to connect to '{host}'):")
 }
 
+pub const SUDO_TITLE: &str = "sudo password";
+pub const SUDO_KEYS: &str = "Enter sends · Tab every host · Esc declines";
+pub const SUDO_DECLINED: &str = "the admin declined to give it";
+pub const SUDO_REPLACED: &str = "another sudo question came first";
+
+/// What sudo's password window says; never the password, nor its length.
+pub fn sudo_question(user: &str, host: &str, address: &str, attempt: u32) -> String {
+    let again = if attempt > 1 {
+        format!("\nsudo refused the last password (try {attempt} of 3).\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "sudo on '{host}' ({address}) asks for the password of {user}@{host}.\n{again}\nIt is kept in memory for this run only and written nowhere."
+    )
+}
+
+pub fn sudo_every_host(on: bool) -> String {
+    let mark = if on { "x" } else { " " };
+    format!("[{mark}] use it for every host of this run (Tab)")
+}
+
+pub const MARK_SUDO: &str = "sudo";
+pub const MARK_INPUT: &str = "waits for input";
+pub const TYPE_KEYS: &str = "   Enter sends · ^D end of input · ^R show/hide · Esc closes";
+
+pub fn type_into(host: &str) -> String {
+    format!("type into {host} › ")
+}
+
+pub fn awaiting_input(host: &str) -> String {
+    format!("{host} waits for input: i types into it")
+}
+
+pub fn not_running(host: &str) -> String {
+    format!("no command of this step is running on {host}")
+}
+
+/// A line in the output pane for what came of sudo's question.
+pub fn sudo_line(asked: bool, ok: bool) -> String {
+    let what = match (asked, ok) {
+        (true, true) => "password accepted",
+        (false, true) => "no password needed",
+        (true, false) => "the password was refused, or none was given",
+        (false, false) => "sudo did not run the command",
+    };
+    format!("drydock: sudo: {what}")
+}
+
+/// A line in the output pane for what was typed into the command.
+pub fn input_line(text: Option<&str>, end: bool) -> String {
+    match (text, end) {
+        (_, true) => "drydock: end of input sent".to_string(),
+        (Some(t), false) => format!("drydock: typed: {t}"),
+        (None, false) => "drydock: typed: (hidden)".to_string(),
+    }
+}
+
 pub const TRUST_KEYS: &str = "y trust and remember · n refuse";
 pub const PASSPHRASE_KEYS: &str = "Enter sends · Esc declines";
 
@@ -99,9 +258,14 @@ pub const OVERRIDE_TITLE: &str = "Override the guard?";
 pub const HOST_KEY_TITLE: &str = "Unknown host key";
 pub const PASSPHRASE_TITLE: &str = "Passphrase";
 pub const CONN_PENDING: &str = "pending";
+pub const CONN_QUEUED: &str = "waiting to connect";
 pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
+pub const CONN_FAILED: &str = "failed";
+pub const CONN_LOST: &str = "lost";
+pub const LOCK_HELD: &str = "lock held";
 pub const MARK_GATE: &str = "gate";
+pub const MARK_MANUAL: &str = "manual";
 pub const MARK_GUARD: &str = "guard";
 pub const MARK_WHEN: &str = "when";
 pub const MARK_ROLLING: &str = "rolling";
@@ -126,6 +290,51 @@ pub const NO_JOURNAL: &str = "(none: dry run)";
 pub const JOURNAL_LABEL: &str = "Journal: ";
 pub const NO_MATCH: &str = "no match";
 pub const ENDED_WITHOUT_SUMMARY: &str = "the run ended without a summary; see the journal";
+pub const ALWAYS_OWN_ANSWER: &str =
+    "leaving an always step takes its own answer: s leaves this one, y runs it";
+pub const ROLLBACK_UNDO: &str = "The undo of each step that ran, newest first:";
+pub const ROLLBACK_ALWAYS: &str = "Then the always steps, each asked on its own:";
+pub const ROLLBACK_NOTHING: &str = "  (none)";
+pub const FROM_SKIPPED: &str = "These steps before it will not run:";
+pub const FROM_GUARDS: &str = "These guards before it are still checked:";
+pub const UNDO_RESULTS: &str = "The undo ran:";
+pub const JOURNAL_STOPS: &str = "No new step starts until the journal is written. Free space or fix the disk, then retry; or stop the run here.";
+
+pub fn runbook_changed(journaled: &str, now: &str) -> String {
+    format!(
+        "The runbook is not the one this run started with: its sha256 was {} then and is {} now. Resume with the runbook as it is now? (--yes does not answer this.)",
+        short_sha(journaled),
+        short_sha(now)
+    )
+}
+
+pub fn still_running(host: &str, pid: u32) -> String {
+    format!(
+        "On {host}, process group {pid}, which the interrupted run started for this step, still runs. Running the step again now would run it twice at once."
+    )
+}
+
+pub fn not_done_line(why: &str) -> String {
+    format!("  {why}")
+}
+
+pub fn interrupted(signal: &str) -> String {
+    format!("drydock: interrupted by {signal}: nothing more runs; the lock and the banner stay")
+}
+
+pub fn left_running(step: &str, host: &str, pid: Option<u32>) -> String {
+    let pid = pid
+        .map(|p| format!(" (process group {p})"))
+        .unwrap_or_default();
+    format!("drydock: left running: {step} on {host}{pid}")
+}
+
+pub fn resume_hint(runbook: &std::path::Path) -> String {
+    format!(
+        "drydock: `drydock run {} --resume` continues the run",
+        runbook.display()
+    )
+}
 
 /// A host that could not be connected or used, on the host line.
 pub fn conn_failed(cause: &str) -> String {
@@ -140,6 +349,11 @@ pub fn conn_lost(reason: &str) -> String {
 /// A host that could not be reached or used, in the summary.
 pub fn host_unusable(host: &str, error: &str) -> String {
     format!("  {host}: {error}")
+}
+
+/// Hosts that could not be reached or used past those the summary names.
+pub fn more_unusable(n: usize) -> String {
+    format!("  and {n} more (p picks a host)")
 }
 
 pub fn next_check(countdown: &str) -> String {
@@ -170,6 +384,106 @@ pub fn preview_on(host: &str, command: &str) -> String {
     format!("Preview on {host}: {command}")
 }
 
+pub const BANNER_MESSAGE: &str = "message:";
+pub const BANNER_CONTENT: &str = "file:";
+pub const BANNER_STARTS: &str = "starts at:";
+
+pub fn banner_publishes(host: &str, path: &str) -> String {
+    format!("Publishes the maintenance banner on {host} at {path}:")
+}
+
+pub fn banner_publishes_unknown(host: &str) -> String {
+    format!("Publishes the maintenance banner on {host}; its text cannot be worked out:")
+}
+
+/// The start time a banner announces: worked out when the step runs.
+pub fn banner_starts_about(at: &str, lead: &str) -> String {
+    format!("about {at} ({lead} after it goes up: the time is taken when the step runs)")
+}
+
+/// The end of a strip of hosts cut at the edge.
+pub fn more_hosts(n: usize) -> String {
+    format!("+{n} more · p picks")
+}
+
+/// After the first hosts a question names.
+pub fn and_more_hosts(more: usize, total: usize) -> String {
+    format!("and {more} more ({total} hosts)")
+}
+
+/// The same, where there is less room.
+pub fn more_hosts_short(n: usize) -> String {
+    format!("+{n} more")
+}
+
+/// The same, where there is hardly any room.
+pub fn more_count(n: usize) -> String {
+    format!("+{n}")
+}
+
+pub const PICKER_KEYS: &str = "type to find · ↑↓ move · Tab next failed · Enter show · Esc close";
+pub const PICKER_NONE: &str = "(no host's name holds that)";
+
+pub fn picker_title(step: usize, id: &str) -> String {
+    format!("Hosts of step {step} {id}")
+}
+
+/// How many hosts the picker lists, of how many.
+pub fn picker_count(shown: usize, total: usize) -> String {
+    if shown == total {
+        format!("{total} hosts")
+    } else {
+        format!("{shown} of {total} hosts")
+    }
+}
+
+pub fn no_failed_host(step_id: &str) -> String {
+    format!("no host failed at the step '{step_id}' (among those listed)")
+}
+
+pub const SUMMARY_KEYS: &str = "↑↓ pick a step · Enter: every host of it, and why";
+
+/// Which steps the summary shows, when not all fit.
+pub fn summary_steps_shown(first: usize, last: usize, total: usize) -> String {
+    format!(" · steps {first}-{last} of {total}")
+}
+
+/// How many hosts of a step ended one way: "✓ 97 ok".
+pub fn tally(symbol: &str, n: usize, word: &str) -> String {
+    format!("{symbol} {n} {word}")
+}
+
+/// Which hosts of a step ended one way, when they are few: "✓ ok: web".
+pub fn tally_named(symbol: &str, word: &str, hosts: &str) -> String {
+    format!("{symbol} {word}: {hosts}")
+}
+
+/// How many undos of a step ended one way: "1 undo ok".
+pub fn undo_tally(n: usize, word: &str) -> String {
+    format!("{n} undo {word}")
+}
+
+/// Which hosts' undos of a step ended one way: "undo ok: web".
+pub fn undo_tally_named(word: &str, hosts: &str) -> String {
+    format!("undo {word}: {hosts}")
+}
+
+pub fn every_host(n: usize) -> String {
+    format!("all {n} hosts")
+}
+
+pub fn hosts_count(n: usize) -> String {
+    format!("{n} hosts")
+}
+
+pub fn more_failed(n: usize) -> String {
+    format!("… and {n} more: Enter lists every host")
+}
+
+pub fn more_reasons(n: usize) -> String {
+    format!("… and {n} more reasons: Enter lists every host")
+}
+
 pub fn run_result(word: &str) -> String {
     format!("Run {word}")
 }
@@ -180,6 +494,98 @@ pub fn exit_status(code: i32) -> String {
 
 pub fn undo_state(word: &str) -> String {
     format!(" (undo {word})")
+}
+
+/// "1 line", "2 lines".
+pub fn line_count(n: usize) -> String {
+    if n == 1 {
+        "1 line".into()
+    } else {
+        format!("{n} lines")
+    }
+}
+
+pub fn dropped(n: u64) -> String {
+    format!("{n} older dropped")
+}
+
+pub fn from_column(column: usize) -> String {
+    format!("from column {column}")
+}
+
+pub fn selected_lines(n: usize) -> String {
+    format!("{n} selected")
+}
+
+/// A search in a pane's title: where among the matches, or that there is none.
+pub fn search_state(query: &str, at: Option<usize>, total: usize) -> String {
+    match (total, at) {
+        (0, _) => format!("/{query} no match"),
+        (t, Some(a)) => format!("/{query} {a}/{t}"),
+        (t, None) => format!("/{query} {t} matches"),
+    }
+}
+
+pub fn steps(steps: usize) -> String {
+    if steps == 1 {
+        "1 step".into()
+    } else {
+        format!("{steps} steps")
+    }
+}
+
+pub fn match_of(query: &str, at: usize, total: usize) -> String {
+    format!("/{query}: match {at} of {total}")
+}
+
+pub fn step_of(step: usize, steps: usize) -> String {
+    format!("step {step}/{steps}")
+}
+
+pub fn elapsed(clock: &str) -> String {
+    format!("elapsed {clock}")
+}
+
+pub fn banner_starts_in(countdown: &str) -> String {
+    format!("banner in {countdown}")
+}
+
+pub fn more_below(n: usize) -> String {
+    format!("▼ more below ({}) · j, PgDn, G", line_count(n))
+}
+
+pub fn copied(kept: usize, total: usize) -> String {
+    if kept == total {
+        format!("copied {} to the clipboard (OSC 52)", line_count(total))
+    } else {
+        format!(
+            "copied the last {kept} of {total} lines to the clipboard (OSC 52 takes at most 512 KiB; S saves them all)"
+        )
+    }
+}
+
+pub fn saved(lines: usize, path: &str) -> String {
+    format!("saved {} to {path}", line_count(lines))
+}
+
+pub fn cannot_save(path: &str, e: &dyn std::fmt::Display) -> String {
+    format!("cannot save to {path}: {e}")
+}
+
+pub fn no_undo(step_id: &str) -> String {
+    format!("u: the step '{step_id}' has no undo")
+}
+
+pub fn not_offered(key: char, word: &str) -> String {
+    format!("{key} ({word}) is not offered in this question")
+}
+
+pub fn notify_prompt(step_id: &str) -> String {
+    format!("drydock: the step '{step_id}' waits for your answer")
+}
+
+pub fn notify_input(step_id: &str, host: &str) -> String {
+    format!("drydock: the step '{step_id}' waits for input on {host}")
 }
 
 pub fn not_found(query: &str) -> String {
@@ -211,14 +617,15 @@ pub fn skipped_line(reason: &str) -> String {
     format!("drydock: skipped: {reason}")
 }
 
-/// The command as it starts, dimmed so it reads as drydock's, not the host's.
+/// The command as it starts, dimmed so it reads as drydock's, not the host's;
+/// an undo or a later attempt says so.
 pub fn started_line(command: &str, undo: bool, attempt: u32) -> String {
     let what = match (undo, attempt) {
-        (true, _) => "undo".to_string(),
-        (false, a) if a > 1 => format!("attempt {a}"),
-        _ => "start".to_string(),
+        (true, _) => "   (undo)".to_string(),
+        (false, a) if a > 1 => format!("   (attempt {a})"),
+        _ => String::new(),
     };
-    format!("\x1b[2m$ {command}   ({what})\x1b[0m")
+    format!("\x1b[2m$ {command}{what}\x1b[0m")
 }
 
 pub fn finished_line(
@@ -253,6 +660,10 @@ pub fn condition_line(command: &str, holds: bool, error: Option<&str>) -> String
     format!("drydock: condition `{command}` {verdict}")
 }
 
+pub fn captured_line(var: &str, value: &str) -> String {
+    format!("drydock: captured {{{{{var}}}}} = {value}")
+}
+
 pub fn notice_line(text: &str) -> String {
     format!("drydock: {text}")
 }
@@ -280,4 +691,9 @@ pub fn journal_at(path: &std::path::Path) -> String {
 
 pub fn failed_inside(e: &dyn std::fmt::Display) -> String {
     format!("drydock: the run failed inside: {e}")
+}
+
+/// The header's note of a rolling block's batch in flight.
+pub fn batch_in_flight(batch: usize, batches: usize) -> String {
+    format!("  batch {batch}/{batches}")
 }

@@ -1,6 +1,7 @@
-//! Snapshots of every view and modal on a fixed 100x30 screen, in the default
-//! theme (with colours) and under `NO_COLOR`, and the gated flows driven by
-//! keys: the prompt, yes, and no.
+//! Snapshots of every view and modal on the classic 80x24 terminal and on a
+//! large 200x50 one, in the default theme (with colours), and at 80x24 under
+//! `NO_COLOR`; and the gated flows driven by keys: the prompt, yes, and no.
+//! Keys are pressed on the 80x24 screen.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,16 +17,22 @@ use ratatui::style::Color;
 use super::app::{App, UiMsg};
 use super::input::Command;
 use super::state::Mode;
+use super::strings as s;
 use super::theme::Theme;
 use super::view;
 use super::{TuiPrompter, ui_channel};
-use crate::engine::{Decision, Event, HostFailure, Phase, PreviewOutput, Prompt, PromptKind};
+use crate::engine::{
+    Decision, Event, HostFailure, Phase, PreviewOutput, Prompt, PromptKind, Typed, TypedInput,
+};
 use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Prompter, Question, Stream};
 use crate::runbook::Plan;
 
-const W: u16 = 100;
-const H: u16 = 30;
+/// The screen keys are pressed on, and the small snapshots' size.
+const W: u16 = 80;
+const H: u16 = 24;
+/// The large snapshots' size.
+const LARGE: (u16, u16) = (200, 50);
 
 const RUNBOOK: &str = r#"
 [runbook]
@@ -133,13 +140,16 @@ fn wall0() -> DateTime<Utc> {
 struct Fixture {
     app: App,
     t0: Instant,
+    /// Keys pressed so far: one a second, as a person reading the screen
+    /// presses them (see `STRAY_KEYS`).
+    keys: u64,
 }
 
 impl Fixture {
     fn new() -> Self {
         let t0 = Instant::now();
         let app = App::new(plan(), Mode::Run, t0, wall0());
-        let mut f = Fixture { app, t0 };
+        let mut f = Fixture { app, t0, keys: 0 };
         f.ev(
             0,
             Event::RunStarted {
@@ -150,8 +160,20 @@ impl Fixture {
             },
         );
         for h in 0..2 {
-            f.ev(0, Event::HostConnecting { host: h });
-            f.ev(0, Event::HostConnected { host: h });
+            f.ev(
+                0,
+                Event::HostConnecting {
+                    host: h,
+                    to: "root@127.0.0.1:22".into(),
+                },
+            );
+            f.ev(
+                0,
+                Event::HostConnected {
+                    host: h,
+                    to: "root@127.0.0.1:22".into(),
+                },
+            );
             f.ev(
                 0,
                 Event::LockTaken {
@@ -261,8 +283,11 @@ impl Fixture {
     /// A key pressed on the screen as last drawn: the event loop draws a
     /// frame before it reads keys, and keys page by the heights drawn.
     fn key(&mut self, code: KeyCode) -> Option<Command> {
+        self.keys += 1;
+        let at = self.t0 + Duration::from_secs(self.keys);
         buffer(&self.app, &Theme::fallback());
-        self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+        self.app
+            .on_key_at(KeyEvent::new(code, KeyModifiers::NONE), at)
     }
 
     fn type_text(&mut self, text: &str) {
@@ -284,6 +309,7 @@ impl Fixture {
                 exit: Some(ExitStatus::code(0)),
                 error: None,
             }],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         };
         self.ev(secs, Event::Prompt(prompt));
@@ -291,7 +317,11 @@ impl Fixture {
 }
 
 fn buffer(app: &App, theme: &Theme) -> Buffer {
-    let mut terminal = match Terminal::new(TestBackend::new(W, H)) {
+    buffer_at(app, theme, W, H)
+}
+
+fn buffer_at(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    let mut terminal = match Terminal::new(TestBackend::new(w, h)) {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     };
@@ -321,22 +351,31 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
-/// Snapshot a view twice: the default theme's full buffer (text and styles)
-/// and the `NO_COLOR` one, which must not carry a single colour.
+/// Snapshot a view three times: the default theme's full buffer (text and
+/// styles) at 80x24 and at 200x50, and the `NO_COLOR` one at 80x24, which
+/// must not carry a single colour (at either size).
 fn snap(name: &str, app: &App) {
-    let dark = buffer(app, &Theme::fallback());
-    insta::assert_snapshot!(format!("{name}"), format!("{}\n{:?}", text(&dark), dark));
-    let mono = buffer(app, &Theme::fallback().no_color());
-    for cell in mono.content() {
-        assert!(
-            cell.fg == Color::Reset && cell.bg == Color::Reset,
-            "{name}: NO_COLOR drew a colour: {cell:?}"
+    let (lw, lh) = LARGE;
+    for (w, h) in [(lw, lh), (W, H)] {
+        let dark = buffer_at(app, &Theme::fallback(), w, h);
+        insta::assert_snapshot!(
+            format!("{name}_{w}x{h}"),
+            format!("{}\n{:?}", text(&dark), dark)
         );
+        let mono = buffer_at(app, &Theme::fallback().no_color(), w, h);
+        for cell in mono.content() {
+            assert!(
+                cell.fg == Color::Reset && cell.bg == Color::Reset,
+                "{name} at {w}x{h}: NO_COLOR drew a colour: {cell:?}"
+            );
+        }
+        if w == W {
+            insta::assert_snapshot!(
+                format!("{name}__no_color"),
+                format!("{}\n{:?}", text(&mono), mono)
+            );
+        }
     }
-    insta::assert_snapshot!(
-        format!("{name}__no_color"),
-        format!("{}\n{:?}", text(&mono), mono)
-    );
 }
 
 fn screen(app: &App) -> String {
@@ -650,10 +689,12 @@ fn failure(f: &mut Fixture) {
                         "CONFLICT (content): Merge conflict in project/settings.py".into(),
                     ],
                 }],
+                undo: vec![],
             },
             hosts: vec![0],
             commands: vec![(0, "git -C /srv/coralnet rebase origin/master".into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Retry, Decision::Skip, Decision::Abort],
         }),
     );
@@ -712,6 +753,7 @@ fn rollback_prompt(f: &mut Fixture, kind: PromptKind, step: usize, command: &str
             hosts: vec![0],
             commands: vec![(0, command.into())],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Skip, Decision::Abort],
         }),
     );
@@ -763,6 +805,7 @@ fn manual_step() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -797,6 +840,7 @@ fn resume_prompt() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::Run, Decision::Abort],
         }),
     );
@@ -835,6 +879,7 @@ fn lock_break_needs_the_step_id() {
                     .into(),
             )],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -866,6 +911,7 @@ fn lock_break_no_aborts_from_the_main_view() {
             hosts: vec![0],
             commands: vec![],
             previews: vec![],
+            banner: Vec::new(),
             choices: vec![Decision::BreakLock { host: 0 }, Decision::Abort],
         }),
     );
@@ -1018,6 +1064,7 @@ fn summary_after_the_run() {
             status: RunStatus::Aborted,
             exit_code: 3,
             journal: Some(PathBuf::from("/journal/20260102-030405-test.jsonl")),
+            not_done: vec![],
         },
     );
     f.clock(652);
@@ -1106,10 +1153,11 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
             line: format!("log line {i:03}"),
         });
     }
-    // The output pane has the focus first; Tab goes on to the logs.
+    // The output pane has the focus first; Tab goes on to the logs, enlarged
+    // so that lines past the first page show on the 80x24 screen.
     for (label, focus_keys) in [
         ("output line ", &[][..]),
-        ("log line ", &[KeyCode::Tab][..]),
+        ("log line ", &[KeyCode::Tab, KeyCode::Char('L')][..]),
     ] {
         for &k in focus_keys {
             f.key(k);
@@ -1250,8 +1298,20 @@ fn scrollback_is_bounded() {
 fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_the_summary() {
     let t0 = Instant::now();
     let mut app = App::new(plan(), Mode::Run, t0, wall0());
-    app.on_event(Event::HostConnecting { host: 1 }, t0);
-    app.on_event(Event::HostConnected { host: 0 }, t0);
+    app.on_event(
+        Event::HostConnecting {
+            host: 1,
+            to: "10.0.0.9:22".into(),
+        },
+        t0,
+    );
+    app.on_event(
+        Event::HostConnected {
+            host: 0,
+            to: "10.0.0.5:22".into(),
+        },
+        t0,
+    );
     app.on_event(
         Event::HostFailed {
             host: 1,
@@ -1262,10 +1322,18 @@ fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_th
         },
         t0,
     );
+    // Where the hosts line has room, it gives the cause; here, the status
+    // line below says it.
     let running = screen(&app);
+    assert!(running.contains("✗ worker failed"), "{running}");
     assert!(
-        running.contains("✗ worker failed: Connection refused"),
+        running.contains("worker: cannot reach host 'worker' at 10.0.0.9:22: Connection refused"),
         "{running}"
+    );
+    let wide = text(&buffer_at(&app, &Theme::fallback(), 200, 30));
+    assert!(
+        wide.contains("✗ worker failed: Connection refused (os error 111)"),
+        "{wide}"
     );
     app.on_event(
         Event::HostLost {
@@ -1275,8 +1343,9 @@ fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_th
         t0,
     );
     let lost = screen(&app);
+    assert!(lost.contains("! web lost"), "{lost}");
     assert!(
-        lost.contains("! web connection lost: no answer for 45 s"),
+        lost.contains("web: connection lost: no answer for 45 s"),
         "{lost}"
     );
     app.on_event(
@@ -1284,6 +1353,7 @@ fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_th
             status: RunStatus::Failed,
             exit_code: 5,
             journal: None,
+            not_done: Vec::new(),
         },
         t0,
     );
@@ -1298,3 +1368,407 @@ fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_th
     );
     assert!(!summary.contains("a step failed"), "{summary}");
 }
+
+// ---- Answering running commands: sudo's password, typed input, stray keys --
+
+impl Fixture {
+    /// Step 5 (fetch) running on web, its command showing `prompt` and
+    /// waiting for input.
+    fn waiting_for_input(prompt: &str) -> Self {
+        let mut f = Fixture::advanced();
+        f.run_step(3, 0, 640, 2, &[], Outcome::Ok);
+        f.ev(
+            650,
+            Event::StepStarted {
+                step: 4,
+                host: 0,
+                command: "git fetch origin".into(),
+                phase: Phase::Main,
+                attempt: 1,
+            },
+        );
+        f.ev(
+            651,
+            Event::PartialLine {
+                step: 4,
+                host: 0,
+                phase: Phase::Main,
+                stream: Stream::Stdout,
+                text: prompt.into(),
+            },
+        );
+        f.ev(
+            652,
+            Event::AwaitingInput {
+                step: 4,
+                host: 0,
+                phase: Phase::Main,
+                prompt: prompt.into(),
+            },
+        );
+        f.clock(653);
+        f
+    }
+
+    fn key_with(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Option<Command> {
+        self.keys += 1;
+        let at = self.t0 + Duration::from_secs(self.keys);
+        self.app.on_key_at(KeyEvent::new(code, modifiers), at)
+    }
+}
+
+#[test]
+fn a_command_waiting_for_input_says_so_and_rings_once() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    assert_eq!(
+        f.app.take_bell().as_deref(),
+        Some("drydock: the step 'fetch' waits for input on web"),
+        "the bell rings"
+    );
+    let s = screen(&f.app);
+    assert!(s.contains("waits for input"), "{s}");
+    assert!(s.contains("Continue? [y/N]"), "{s}");
+    // Again for the same command: no second bell.
+    f.ev(
+        660,
+        Event::AwaitingInput {
+            step: 4,
+            host: 0,
+            phase: Phase::Main,
+            prompt: "Continue? [y/N] ".into(),
+        },
+    );
+    assert!(f.app.take_bell().is_none());
+    snap("awaiting_input", &f.app);
+}
+
+/// The event loop's bell for a command that waits for input: with the
+/// desktop notification where the terminal takes one, and not at all where
+/// bells are off (`NO_BELL`).
+#[test]
+fn the_event_loop_rings_once_for_a_command_that_waits_for_input() {
+    let ring = |notify_after: Option<Duration>| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let Ok(rt) = rt else { panic!("runtime") };
+        let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+        // Only the loop takes the bell here.
+        f.app.bell_due = None;
+        f.app.cells[4][0].bell_rung = false;
+        let mut out: Vec<u8> = Vec::new();
+        rt.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+            let (dtx, _drx) = tokio::sync::mpsc::channel(16);
+            let (_utx, mut urx) = ui_channel();
+            let Ok(mut terminal) = Terminal::new(TestBackend::new(W, H));
+            for _ in 0..2 {
+                let waiting = Event::AwaitingInput {
+                    step: 4,
+                    host: 0,
+                    phase: Phase::Main,
+                    prompt: "Continue? [y/N] ".into(),
+                };
+                let _ = tx.send(waiting).await;
+            }
+            let options = super::LoopOptions {
+                exit_when_finished: false,
+                notify_after,
+                notifier: super::notify::Notifier {
+                    osc9: true,
+                    osc777: false,
+                },
+            };
+            let link = super::EngineLink {
+                events: &mut rx,
+                decisions: dtx,
+                inputs: None,
+            };
+            let theme = Theme::fallback();
+            let run = super::event_loop(
+                &mut f.app,
+                &theme,
+                &mut terminal,
+                &mut out,
+                Some(link),
+                &mut urx,
+                futures::stream::pending(),
+                options,
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(300), run).await;
+        });
+        String::from_utf8(out).unwrap_or_default()
+    };
+    assert_eq!(
+        ring(Some(Duration::from_secs(30))),
+        "\x07\x1b]9;drydock: the step 'fetch' waits for input on web\x07"
+    );
+    assert_eq!(ring(None), "", "NO_BELL");
+}
+
+#[test]
+fn i_types_a_line_into_the_running_command() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    assert_eq!(f.key(KeyCode::Char('i')), None);
+    f.type_text("y");
+    f.clock(654);
+    snap("typing_line", &f.app);
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::Line {
+                text: "y".into(),
+                masked: false
+            }
+        }))
+    );
+    assert!(f.app.typing.is_none());
+    // Esc closes the line without sending; Ctrl-D sends the end of input.
+    f.key(KeyCode::Char('i'));
+    f.type_text("abc");
+    assert_eq!(f.key(KeyCode::Esc), None);
+    assert!(f.app.typing.is_none());
+    f.key(KeyCode::Char('i'));
+    assert_eq!(
+        f.key_with(KeyCode::Char('d'), KeyModifiers::CONTROL),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::End
+        }))
+    );
+}
+
+#[test]
+fn input_after_a_password_prompt_is_masked_until_shown() {
+    let mut f = Fixture::waiting_for_input("Password: ");
+    f.key(KeyCode::Char('i'));
+    f.type_text("hunter2secret");
+    let s = screen(&f.app);
+    assert!(!s.contains("hunter2") && !s.contains("****"), "{s}");
+    assert!(s.contains(s::HIDDEN_TYPING), "{s}");
+    f.key_with(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert!(screen(&f.app).contains("hunter2secret"));
+    f.key_with(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    assert_eq!(
+        f.key(KeyCode::Enter),
+        Some(Command::Type(TypedInput {
+            step: 4,
+            host: 0,
+            typed: Typed::Line {
+                text: "hunter2secret".into(),
+                masked: true
+            }
+        }))
+    );
+}
+
+#[test]
+fn i_where_nothing_runs_says_so() {
+    let mut f = Fixture::advanced();
+    f.key(KeyCode::Char('i'));
+    assert!(f.app.typing.is_none());
+    assert!(
+        f.app
+            .status
+            .as_deref()
+            .is_some_and(|s| s.contains("no command")),
+        "{:?}",
+        f.app.status
+    );
+}
+
+#[test]
+fn the_partial_line_is_replaced_by_the_whole_line() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    f.ev(
+        655,
+        Event::Output {
+            step: 4,
+            host: 0,
+            phase: Phase::Main,
+            lines: vec![(Stream::Stdout, "Continue? [y/N] y")].into(),
+        },
+    );
+    let pane = f.app.output(4, 0).expect("the pane");
+    let texts: Vec<&str> = pane.lines().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with("Continue?")).count(),
+        1
+    );
+    assert_eq!(texts.last(), Some(&"Continue? [y/N] y"));
+    assert!(!f.app.cells[4][0].awaiting_input);
+}
+
+#[test]
+fn keys_typed_as_a_question_opens_answer_nothing() {
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    let t = f.t0 + Duration::from_secs(1000);
+    let press = |f: &mut Fixture, c: char, ms: u64| {
+        f.app.on_key_at(
+            KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+            t + Duration::from_millis(ms),
+        )
+    };
+    // A password typed where no input line is open: `a` opens the abort
+    // question, and the keys right after it do not answer it.
+    for (i, c) in "Fday1".chars().enumerate() {
+        assert_eq!(press(&mut f, c, 120 * i as u64), None, "{c}");
+    }
+    assert_eq!(f.app.overlay, Some(super::state::Overlay::ConfirmAbort));
+    // Once the typing has paused, the question takes its answer.
+    assert_eq!(press(&mut f, 'n', 120 * 4 + 600), None);
+    assert!(f.app.overlay.is_none());
+    // A question the engine opens while the admin types ignores those keys
+    // too; the same admin, not typing, answers at once.
+    press(&mut f, 'x', 2900);
+    f.gate(1003);
+    assert_eq!(press(&mut f, 'a', 3100), None, "stray");
+    assert_eq!(press(&mut f, 'y', 3300), None, "still typing");
+    assert_eq!(
+        press(&mut f, 'a', 4000),
+        Some(Command::Decide(Decision::Abort))
+    );
+    let mut f = Fixture::waiting_for_input("Continue? [y/N] ");
+    f.gate(1003);
+    let first = f.app.on_key_at(
+        KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE),
+        t + Duration::from_millis(3100),
+    );
+    assert_eq!(first, Some(Command::Decide(Decision::Abort)));
+}
+
+fn sudo_question(attempt: u32) -> crate::remote::SudoQuestion {
+    crate::remote::SudoQuestion {
+        host: "web".into(),
+        address: "coralnet.example.org".into(),
+        user: "deploy".into(),
+        attempt,
+    }
+}
+
+#[test]
+fn the_sudo_password_window_hides_the_password_and_can_answer_for_every_host() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        let (tx, mut rx) = ui_channel();
+        let prompter = TuiPrompter::new(tx);
+        let ask = tokio::spawn(async move { prompter.sudo_password(sudo_question(1)).await });
+        let mut f = Fixture::advanced();
+        let Some(msg) = rx.recv().await else {
+            panic!("no question")
+        };
+        f.app.on_ui(msg);
+        // It takes every key: `q` is part of the password, not quit.
+        f.type_text("Fday1q");
+        f.key(KeyCode::Tab);
+        f.clock(640);
+        snap("sudo_question", &f.app);
+        let s = screen(&f.app);
+        assert!(
+            s.contains("deploy@web") && s.contains("[x] use it for every host"),
+            "{s}"
+        );
+        assert!(!s.contains("Fday1") && !s.contains("*****"), "{s}");
+        assert!(f.app.overlay.is_none());
+        f.key(KeyCode::Enter);
+        assert!(f.app.sudo_question.is_none());
+        let answer = ask
+            .await
+            .ok()
+            .map(|r| r.map(|a| (a.password, a.every_host)));
+        assert_eq!(answer, Some(Ok(("Fday1q".to_string(), true))));
+    });
+}
+
+#[test]
+fn the_sudo_password_window_declines_on_esc_and_goes_when_nobody_waits() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("runtime") };
+    rt.block_on(async {
+        let (tx, mut rx) = ui_channel();
+        let prompter = TuiPrompter::new(tx);
+        let ask = tokio::spawn(async move { prompter.sudo_password(sudo_question(2)).await });
+        let mut f = Fixture::advanced();
+        let Some(msg) = rx.recv().await else {
+            panic!("no question")
+        };
+        f.app.on_ui(msg);
+        assert!(screen(&f.app).contains("try 2 of 3"));
+        f.key(KeyCode::Esc);
+        assert!(matches!(ask.await, Ok(Err(_))));
+
+        // The engine stopped waiting (the step was aborted): the window goes.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        f.app.on_ui(UiMsg::SudoPassword(sudo_question(1), reply));
+        drop(answer);
+        f.app.drop_abandoned_questions();
+        assert!(f.app.sudo_question.is_none());
+    });
+}
+
+#[test]
+fn f1_opens_the_help_over_the_sudo_window_with_its_keys_first() {
+    let mut f = Fixture::advanced();
+    let (reply, _answer) = tokio::sync::oneshot::channel();
+    f.app.on_ui(UiMsg::SudoPassword(sudo_question(1), reply));
+    f.type_text("pw");
+    f.key(KeyCode::F(1));
+    assert_eq!(f.app.overlay, Some(super::state::Overlay::Help));
+    let s = screen(&f.app);
+    assert!(
+        s.contains(s::HELP_THIS_QUESTION) && s.contains(s::SUDO_KEYS),
+        "{s}"
+    );
+    f.key(KeyCode::Esc);
+    assert!(f.app.overlay.is_none());
+    let q = f.app.sudo_question.as_ref().map(|q| q.input.as_str());
+    assert_eq!(q, Some("pw"), "the window and what was typed stay");
+}
+
+#[test]
+fn the_header_shows_hosts_waiting_to_connect_and_the_batch_in_flight() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(Event::HostQueued { host: 1 }, t0);
+    let s = screen(&app);
+    assert!(s.contains("worker waiting to connect"), "{s}");
+
+    // Step 7, `migrate`, is the rolling block `web-nodes`.
+    app.on_event(
+        Event::BatchStarted {
+            label: "web-nodes".into(),
+            batch: 2,
+            batches: 3,
+            hosts: vec![0],
+        },
+        t0,
+    );
+    let started = |step| Event::StepStarted {
+        step,
+        host: 0,
+        command: "python manage.py migrate".into(),
+        phase: Phase::Main,
+        attempt: 1,
+    };
+    app.on_event(started(6), t0);
+    let s = screen(&app);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(header.contains("step 7/9  batch 2/3"), "{s}");
+
+    // A step after the block: its batches are over.
+    app.on_event(started(8), t0);
+    assert!(!screen(&app).contains("batch 2/3"));
+}
+
+mod fleet;
+mod reading;
+mod replay;
+mod safety;

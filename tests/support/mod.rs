@@ -1,3 +1,4 @@
 pub mod django;
 pub mod leftovers;
 pub mod sshd;
+pub mod sudo;

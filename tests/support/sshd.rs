@@ -166,6 +166,20 @@ impl Sshd {
         }
     }
 
+    /// Let users other than root log in too: sshd reads the one
+    /// `AuthorizedKeysFile` as the user who logs in, so its directory must
+    /// let them through and the file let them read. The keys' private
+    /// halves stay readable by root alone.
+    pub fn let_other_users_in(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        let open = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        };
+        open(self.dir.path(), 0o711);
+        open(&self.dir.path().join("authorized_keys"), 0o644);
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -1,6 +1,8 @@
 //! Public key authentication in the order DESIGN.md fixes: the ssh-agent, the
 //! runbook's `identity` (or `~/.ssh/config`'s `IdentityFile`), then
-//! `~/.ssh/id_ed25519` and `~/.ssh/id_rsa`. Runs blocking, during connect.
+//! `~/.ssh/id_ed25519` and `~/.ssh/id_rsa`. With `IdentitiesOnly` (in
+//! `~/.ssh/config`) the agent is left out, and so are the default files
+//! when keys are named. Runs blocking, during connect.
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +43,11 @@ pub fn is_encrypted(text: &str) -> bool {
 }
 
 /// The key files to try, in order, without duplicates; missing files are left out.
-pub fn candidate_files(identity: Option<&Path>, from_config: &[PathBuf]) -> Vec<PathBuf> {
+pub fn candidate_files(
+    identity: Option<&Path>,
+    from_config: &[PathBuf],
+    identities_only: bool,
+) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let explicit: Vec<PathBuf> = match identity {
         Some(p) => vec![p.to_path_buf()],
@@ -51,6 +57,11 @@ pub fn candidate_files(identity: Option<&Path>, from_config: &[PathBuf]) -> Vec<
         crate::remote::expand_home("~/.ssh/id_ed25519"),
         crate::remote::expand_home("~/.ssh/id_rsa"),
     ];
+    let defaults = if identities_only && !explicit.is_empty() {
+        Vec::new()
+    } else {
+        defaults.to_vec()
+    };
     for p in explicit.into_iter().chain(defaults) {
         if p.is_file() && !out.contains(&p) {
             out.push(p);
@@ -65,10 +76,11 @@ pub fn authenticate(
     host: &str,
     user: &str,
     files: &[PathBuf],
+    use_agent: bool,
     ask: &dyn Fn(Question) -> Option<String>,
 ) -> Result<(), String> {
     let mut tried: Vec<String> = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+    if use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
         match try_agent(session, user) {
             Ok(true) => return Ok(()),
             Ok(false) => tried.push("the ssh-agent's keys (none accepted)".into()),

@@ -6,8 +6,10 @@
 
 pub mod auth;
 pub mod config;
+mod hops;
 pub mod known_hosts;
 mod plain;
+pub mod route;
 mod session;
 pub mod wrap;
 
@@ -21,8 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    BoxedIo, Chunk, ConnectError, ConnectionChange, ExecRequest, ExitStatus, Prompter, Stream,
-    Transport, TransportError,
+    BoxedIo, Chunk, ConnectError, ConnectionChange, ExecRequest, ExitStatus, Prompter, Stdin,
+    Stream, Transport, TransportError,
 };
 use crate::runbook::Host;
 use session::{Handle, Request, Setup, SftpOp, SftpValue};
@@ -90,11 +92,13 @@ fn watch_for_loss(handle: &Handle, watcher: Weak<Watcher>) {
 }
 
 /// Connect, check the host key and authenticate; questions go to `prompter`.
+/// The way there (jump hosts, a ProxyCommand) is the runbook's `jump`, else
+/// `~/.ssh/config`'s; jump hosts are connected first, or shared.
 pub async fn connect(
     host: &Host,
     prompter: Arc<dyn Prompter>,
 ) -> Result<SshTransport, ConnectError> {
-    let handle = open_session(host, prompter.as_ref()).await?;
+    let handle = open_session(host, &prompter).await?;
     let watcher = Arc::new(Mutex::new(None));
     watch_for_loss(&handle, Arc::downgrade(&watcher));
     Ok(SshTransport {
@@ -108,9 +112,39 @@ pub async fn connect(
     })
 }
 
-async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, ConnectError> {
+/// The route to `host` (see [`route`]), read off the async runtime: it
+/// reads `~/.ssh/config`, which may be slow to answer (a FIFO, a network home).
+pub async fn resolve(host: &Host) -> Result<route::Route, ConnectError> {
+    let for_thread = host.clone();
+    let resolved = tokio::task::spawn_blocking(move || route::resolve(&for_thread)).await;
+    let other = |reason: String| ConnectError::Other {
+        host: host.name.clone(),
+        reason,
+    };
+    match resolved {
+        Ok(Ok(route)) => Ok(route),
+        Ok(Err(e)) => Err(other(e.to_string())),
+        Err(e) => Err(other(format!("reading ~/.ssh/config failed: {e}"))),
+    }
+}
+
+async fn open_session(host: &Host, prompter: &Arc<dyn Prompter>) -> Result<Handle, ConnectError> {
+    let route = resolve(host).await?;
+    tracing::info!(host = %host.name, route = %route.describe(), "route");
+    let link = hops::link_for(&route, prompter).await?;
+    start(route.target, link, prompter.as_ref()).await
+}
+
+/// Start `target`'s session thread over `link` and answer its questions
+/// until it is ready.
+async fn start(
+    target: route::Target,
+    link: session::link::LinkPlan,
+    prompter: &dyn Prompter,
+) -> Result<Handle, ConnectError> {
+    let name = target.name.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    session::spawn(host.clone(), tx);
+    session::spawn(target, link, tx);
     while let Some(msg) = rx.recv().await {
         match msg {
             Setup::Ask(question, answer) => {
@@ -122,7 +156,7 @@ async fn open_session(host: &Host, prompter: &dyn Prompter) -> Result<Handle, Co
         }
     }
     Err(ConnectError::Other {
-        host: host.name.clone(),
+        host: name,
         reason: "the connection thread ended without a word".into(),
     })
 }
@@ -145,7 +179,7 @@ impl SshTransport {
         let mut current = self.handle.lock().await;
         if current.has_ended() {
             tracing::info!(host = %self.name, reason = %current.end_reason(), "reconnecting");
-            match open_session(&self.host, self.prompter.as_ref()).await {
+            match open_session(&self.host, &self.prompter).await {
                 Ok(fresh) => {
                     tracing::info!(host = %self.name, "reconnected");
                     watch_for_loss(&fresh, Arc::downgrade(&self.watcher));
@@ -298,11 +332,13 @@ impl Transport for SshTransport {
         }
     }
 
-    async fn exec(
+    async fn exec_with_input(
         &self,
         request: ExecRequest,
+        mut input: mpsc::Receiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         cancel: CancellationToken,
+        started: Option<oneshot::Sender<u32>>,
     ) -> Result<ExitStatus, TransportError> {
         let handle = self.live().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -310,14 +346,18 @@ impl Transport for SshTransport {
         // The thread hands output to this channel, and we pass it on: that
         // way we know when room was made and can wake the thread at once.
         let (relay, mut relayed) = mpsc::channel::<Chunk>(RELAY_DEPTH);
+        // And the other way: what is typed is passed on with a wake-up.
+        let (typed, typed_rx) = mpsc::unbounded_channel();
         let starved = Arc::new(AtomicBool::new(false));
         let sent = handle.send(Request::Exec {
             id,
             command: request.command,
             pty: request.pty,
+            input: typed_rx,
             output: relay,
             starved: starved.clone(),
             reply,
+            started,
         });
         if !sent {
             return Err(self.lost(&handle));
@@ -337,13 +377,27 @@ impl Transport for SshTransport {
             }
         };
         let outcome = async {
-            tokio::select! {
-                r = &mut rx => r.unwrap_or_else(|_| Err(self.lost(&handle))),
-                () = cancel.cancelled() => {
-                    handle.send(Request::Cancel { id });
-                    match tokio::time::timeout(CANCEL_WAIT, rx).await {
-                        Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
-                        _ => Err(TransportError::Cancelled),
+            let mut typed = Some(typed);
+            loop {
+                tokio::select! {
+                    r = &mut rx => break r.unwrap_or_else(|_| Err(self.lost(&handle))),
+                    () = cancel.cancelled() => {
+                        handle.send(Request::Cancel { id });
+                        break match tokio::time::timeout(CANCEL_WAIT, &mut rx).await {
+                            Ok(Ok(Err(e @ TransportError::Lost { .. }))) => Err(e),
+                            _ => Err(TransportError::Cancelled),
+                        };
+                    }
+                    msg = input.recv(), if typed.is_some() => {
+                        match (msg, &typed) {
+                            (Some(msg), Some(to_thread)) => {
+                                // A thread that has finished the job takes nothing more.
+                                let _ = to_thread.send(msg);
+                            }
+                            // The input closed: the thread sees its end.
+                            _ => typed = None,
+                        }
+                        handle.wake();
                     }
                 }
             }

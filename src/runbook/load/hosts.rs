@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::read::{Raw, is_placeholder};
 use super::vars::Scope;
 use super::{ID_RULE, Loader, valid_id};
+use crate::runbook::jump::{self, Jump};
 use crate::runbook::plan::{Banner, Host, HostKeyPolicy, LogSpec, Plan, TransportKind};
 use crate::runbook::schema::{self, Text};
 
@@ -21,9 +22,15 @@ impl<'s> Loader<'s> {
             .and_then(|t| self.nonzero_duration(t, "connect_timeout"))
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let local_user = whoami::username();
+        // Checked once, whether or not a host takes it.
+        let default_jump = ssh.jump.as_ref().and_then(|t| self.jump(t));
         let mut hosts = Vec::new();
         for (name, h) in &raw.hosts {
-            hosts.push(self.host(name, h, ssh, default_timeout, &local_user));
+            let jump = match &h.jump {
+                Some(own) => self.jump(own),
+                None => default_jump.clone(),
+            };
+            hosts.push(self.host(name, h, ssh, default_timeout, &local_user, jump));
         }
         if hosts.is_empty() && self.broken_hosts.is_empty() {
             self.error(
@@ -41,6 +48,7 @@ impl<'s> Loader<'s> {
         ssh: &schema::SshSection,
         default_timeout: Duration,
         local_user: &str,
+        jump: Option<Jump>,
     ) -> Host {
         if !valid_id(name.get_ref()) {
             self.error(
@@ -103,7 +111,17 @@ impl<'s> Loader<'s> {
             connect_timeout,
             roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
             vars,
+            jump,
+            // Its values are checked once every host is known.
+            env: Default::default(),
         }
+    }
+
+    /// A `jump` value; what is wrong with it is an error at its place.
+    fn jump(&mut self, text: &Text) -> Option<Jump> {
+        jump::parse(text.get_ref())
+            .map_err(|why| self.error(text.span(), format!("jump '{}': {why}", text.get_ref())))
+            .ok()
     }
 
     /// Resolve host names and `role:NAME` selectors to host indices.

@@ -3,14 +3,16 @@
 //! `read` turns the TOML into the schema's sections, leniently, so that one
 //! bad key hides nothing else; then each part of the plan is resolved and
 //! checked by its own module: variables and templates (`vars`), hosts, the
-//! banner and logs (`hosts`), the steps in order (`steps`) and what each step
-//! does (`actions`). Every error is collected; a plan comes out only when
+//! banner and logs (`hosts`), environment variables (`env`), the steps in
+//! order (`steps`) and what each step does (`actions`). Every error is collected; a plan comes out only when
 //! there is none.
 
 mod actions;
+mod env;
 mod hosts;
 mod read;
 mod steps;
+mod sudo;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -77,7 +79,8 @@ pub fn load_str(
     let mut loader = Loader::new(source);
     let plan = loader.load(path, overrides);
     match plan {
-        Some(plan) if loader.diags.is_empty() => {
+        Some(mut plan) if loader.diags.is_empty() => {
+            plan.warnings = RunbookErrors::locate(path, source, loader.warnings).errors;
             tracing::debug!(
                 runbook = %path.display(),
                 steps = plan.steps.len(),
@@ -107,12 +110,20 @@ const ID_RULE: &str =
 struct Loader<'s> {
     source: &'s str,
     diags: Vec<Diagnostic>,
+    /// What `check` warns of; the runbook is loaded all the same.
+    warnings: Vec<Diagnostic>,
     /// Hosts whose table could not be read at all (reported): naming them is
     /// not another error.
     broken_hosts: Vec<String>,
     /// `[banner]` was written (perhaps with errors, reported): what needs a
     /// banner has one.
     banner_written: bool,
+    /// Every `capture` of the runbook: the variable, and the first step that
+    /// captures it.
+    captures: BTreeMap<String, String>,
+    /// The captures of the steps read so far: the variable, its step and the
+    /// hosts where it has a value.
+    captured: BTreeMap<String, (String, Vec<usize>)>,
 }
 
 impl<'s> Loader<'s> {
@@ -120,8 +131,11 @@ impl<'s> Loader<'s> {
         Self {
             source,
             diags: Vec::new(),
+            warnings: Vec::new(),
             broken_hosts: Vec::new(),
             banner_written: false,
+            captures: BTreeMap::new(),
+            captured: BTreeMap::new(),
         }
     }
 
@@ -176,7 +190,7 @@ impl<'s> Loader<'s> {
         let hosts = self.hosts(raw);
         let mut plan = Plan {
             path: path.to_path_buf(),
-            sha256: hex(&Sha256::digest(self.source.as_bytes())),
+            sha256: sha256_hex(self.source.as_bytes()),
             name: runbook
                 .map(|r| r.name.get_ref().clone())
                 .unwrap_or_default(),
@@ -190,20 +204,43 @@ impl<'s> Loader<'s> {
             lock: Template::literal("~/.drydock.lock"),
             vars,
             overrides,
+            env: BTreeMap::new(),
             hosts,
             logs: Vec::new(),
             banner: None,
+            notify: None,
             steps: Vec::new(),
+            warnings: Vec::new(),
         };
         self.check_var_values(raw, &plan);
+        self.runbook_and_host_env(raw, &mut plan);
         let all_hosts: Vec<usize> = (0..plan.hosts.len()).collect();
         if let Some(lock) = runbook.and_then(|r| r.lock.as_ref()) {
             plan.lock = self.checked_template(lock, &plan, Scope::Hosts(&all_hosts));
         }
         plan.banner = self.banner(raw, &plan);
         plan.logs = self.logs(raw, &plan);
+        plan.notify = self.notify(raw);
         plan.steps = self.steps(raw, &plan);
         plan
+    }
+
+    /// `[notify]`'s command runs as written: it reads the run's moments from
+    /// its environment, not from templates.
+    fn notify(&mut self, raw: &Raw) -> Option<Notify> {
+        let command = &raw.notify.as_ref()?.command;
+        if command.get_ref().trim().is_empty() {
+            if !is_placeholder(command) {
+                self.error(
+                    command.span(),
+                    "[notify]'s command cannot be empty; remove [notify] to be told of nothing",
+                );
+            }
+            return None;
+        }
+        Some(Notify {
+            command: command.get_ref().clone(),
+        })
     }
 
     /// Without a usable `[runbook]` the rest is still checked, so that every
@@ -222,14 +259,19 @@ impl<'s> Loader<'s> {
     }
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` may name a step or a host: `[a-z0-9][a-z0-9_-]*`.
+pub fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of a runbook file's bytes, in hex, as the journal records it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::Loader;
 use crate::runbook::schema::{self, Text};
 
-const TOP_LEVEL: &[&str] = &["runbook", "vars", "ssh", "hosts", "logs", "banner", "steps"];
+const TOP_LEVEL: &[&str] = &[
+    "runbook", "vars", "env", "ssh", "hosts", "logs", "banner", "notify", "steps",
+];
 
 /// However badly a table is written, reading it stops after this many retries.
 const MAX_RETRIES: usize = 256;
@@ -26,10 +28,12 @@ pub(super) struct Raw {
     pub runbook: Option<schema::RunbookSection>,
     pub runbook_present: bool,
     pub vars: schema::VarsSection,
+    pub env: schema::EnvSection,
     pub ssh: schema::SshSection,
     pub hosts: Vec<(Text, schema::HostSection)>,
     pub logs: Vec<(Text, schema::LogSection)>,
     pub banner: Option<Read<schema::BannerSection>>,
+    pub notify: Option<schema::NotifySection>,
     pub steps: Vec<Read<schema::StepSection>>,
     pub steps_span: Option<Range<usize>>,
 }
@@ -132,6 +136,7 @@ pub(super) fn humanize(message: &str, source: &str, span: &Range<usize>) -> Stri
         ("expected u16", "expected a whole number from 0 to 65535"),
         ("expected u32", "expected a whole number"),
         ("expected a boolean", "expected true or false"),
+        ("expected a map", "expected a table"),
     ] {
         m = m.replace(from, to);
     }
@@ -214,10 +219,12 @@ impl<'s> Loader<'s> {
             runbook: None,
             runbook_present: false,
             vars: BTreeMap::new(),
+            env: BTreeMap::new(),
             ssh: schema::SshSection::default(),
             hosts: Vec::new(),
             logs: Vec::new(),
             banner: None,
+            notify: None,
             steps: Vec::new(),
             steps_span: None,
         };
@@ -231,11 +238,22 @@ impl<'s> Loader<'s> {
                     raw.vars = self
                         .vars_section(value, "'vars' must be a table of strings, written [vars]")
                 }
+                "env" => {
+                    if matches!(value.get_ref(), DeValue::Table(_)) {
+                        raw.env = self.section(value).map(|e| e.value).unwrap_or_default();
+                    } else {
+                        self.error(
+                            value.span(),
+                            "'env' must be a table of strings, written [env]",
+                        );
+                    }
+                }
                 "ssh" => raw.ssh = self.section(value).map(|s| s.value).unwrap_or_default(),
                 "banner" => {
                     self.banner_written = true;
                     raw.banner = self.section(value);
                 }
+                "notify" => raw.notify = self.section(value).map(|n| n.value),
                 "hosts" | "logs" => {
                     let DeValue::Table(entries) = value.get_ref() else {
                         self.error(

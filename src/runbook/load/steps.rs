@@ -1,14 +1,26 @@
 //! The steps: each one's fields, and the rules that hold across steps
-//! (unique ids, consecutive rolling blocks, the banner before its wait).
+//! (unique ids, consecutive rolling blocks that agree on their `batch` and
+//! `max_fail`, the banner before its wait).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use toml::Spanned;
+
 use super::read::{Raw, Read, is_placeholder};
 use super::vars::Scope;
 use super::{ID_RULE, Loader, valid_id};
-use crate::runbook::plan::{BannerSwitch, OnFailure, Plan, Step};
+use crate::runbook::plan::{
+    BannerSwitch, HOST_VARS, HostCount, OnFailure, Plan, RUNTIME_VARS, Step,
+};
 use crate::runbook::schema::StepSection;
+
+/// A `batch` or `max_fail` set in the rolling block being read, and by which step.
+struct BlockSetting {
+    value: HostCount,
+    step: String,
+    at: usize,
+}
 
 /// What the steps before the one being read have settled.
 #[derive(Default)]
@@ -16,6 +28,8 @@ pub(super) struct Sequence {
     seen_ids: HashMap<String, Range<usize>>,
     closed_rolling: HashSet<String>,
     current_rolling: Option<String>,
+    block_batch: Option<BlockSetting>,
+    block_max_fail: Option<BlockSetting>,
     /// A step before this one puts the banner up.
     pub banner_on_seen: bool,
 }
@@ -27,6 +41,13 @@ impl<'s> Loader<'s> {
                 0..0,
                 "the runbook has no steps; add at least one [[steps]] table",
             );
+        }
+        for step in &raw.steps {
+            if let Some(var) = &step.value.capture {
+                self.captures
+                    .entry(var.get_ref().clone())
+                    .or_insert_with(|| step.value.id.get_ref().clone());
+            }
         }
         let mut sequence = Sequence::default();
         let mut steps = Vec::new();
@@ -79,10 +100,14 @@ impl<'s> Loader<'s> {
             .when
             .as_ref()
             .map(|t| self.checked_template(t, plan, scope));
+        // Known from here on: in the step's own undo, and in later steps.
+        let capture = self.capture(read, plan, &hosts);
         let undo = s
             .undo
             .as_ref()
             .map(|t| self.checked_template(t, plan, scope));
+        let sudo = self.sudo(read, plan, &hosts);
+        let env = self.env(&s.env, plan, scope);
         Some(Step {
             id,
             title,
@@ -101,8 +126,60 @@ impl<'s> Loader<'s> {
             undo,
             always: s.always.unwrap_or(false),
             rolling: s.rolling.as_ref().map(|r| r.get_ref().clone()),
+            batch: s.batch.as_ref().map(|b| *b.get_ref()),
+            max_fail: s.max_fail.as_ref().map(|m| *m.get_ref()),
             pty: s.pty.unwrap_or(false),
+            sudo,
+            env,
+            capture,
         })
+    }
+
+    /// The variable the step captures, checked, and known from now on.
+    fn capture(
+        &mut self,
+        read: &Read<StepSection>,
+        plan: &Plan,
+        hosts: &[usize],
+    ) -> Option<String> {
+        let text = read.value.capture.as_ref()?;
+        let name = text.get_ref();
+        let step = read.value.id.get_ref();
+        let problem = if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            Some(format!(
+                "'{name}' is not a valid variable name; use letters, digits and '_'"
+            ))
+        } else if HOST_VARS.contains(&name.as_str())
+            || RUNTIME_VARS.contains(&name.as_str())
+            || name == "message"
+        {
+            Some(format!(
+                "'{name}' is a built-in variable and cannot be captured"
+            ))
+        } else if plan.vars.contains_key(name)
+            || plan.hosts.iter().any(|h| h.vars.contains_key(name))
+        {
+            Some(format!(
+                "'{name}' is already a variable ([vars], a host's vars or --var); a captured variable needs a name of its own"
+            ))
+        } else if let Some((first, _)) = self.captured.get(name) {
+            Some(format!("'{name}' is already captured by step '{first}'"))
+        } else if read.value.run.is_none() && !read.refused("run") {
+            Some(format!(
+                "step '{step}' captures '{name}', but only a `run` step has output to capture"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            self.error(text.span(), problem);
+            return None;
+        }
+        self.captured
+            .insert(name.clone(), (step.clone(), hosts.to_vec()));
+        Some(name.clone())
     }
 
     fn check_id(&mut self, read: &Read<StepSection>, sequence: &mut Sequence) {
@@ -151,24 +228,97 @@ impl<'s> Loader<'s> {
         }
     }
 
-    /// The steps of a rolling block are consecutive.
+    /// The steps of a rolling block are consecutive, and agree on its
+    /// `batch` and `max_fail`, which only a rolling block has.
     fn check_rolling(&mut self, read: &Read<StepSection>, sequence: &mut Sequence) {
         let text = read.value.rolling.as_ref();
         let label = text.map(|r| r.get_ref().clone());
-        if sequence.current_rolling == label {
-            return;
+        if sequence.current_rolling != label {
+            if let Some(previous) = sequence.current_rolling.take() {
+                sequence.closed_rolling.insert(previous);
+            }
+            if let (Some(label), Some(text)) = (&label, text) {
+                if sequence.closed_rolling.contains(label) {
+                    self.error(
+                        text.span(),
+                        format!("rolling block '{label}' was already closed by other steps; the steps of a rolling block must be consecutive"),
+                    );
+                }
+            }
+            sequence.current_rolling = label;
+            sequence.block_batch = None;
+            sequence.block_max_fail = None;
         }
-        if let Some(previous) = sequence.current_rolling.take() {
-            sequence.closed_rolling.insert(previous);
-        }
-        if let (Some(label), Some(text)) = (&label, text) {
-            if sequence.closed_rolling.contains(label) {
+        let s = &read.value;
+        if let Some(batch) = &s.batch {
+            if matches!(batch.get_ref(), HostCount::Hosts(0) | HostCount::Percent(0)) {
                 self.error(
-                    text.span(),
-                    format!("rolling block '{label}' was already closed by other steps; the steps of a rolling block must be consecutive"),
+                    batch.span(),
+                    format!(
+                        "batch = {} runs no host at a time; give at least 1 (or a percentage above \"0%\")",
+                        batch.get_ref()
+                    ),
                 );
             }
         }
-        sequence.current_rolling = label;
+        let label = sequence.current_rolling.clone();
+        let id = s.id.get_ref();
+        self.block_setting(
+            "batch",
+            s.batch.as_ref(),
+            &label,
+            id,
+            &mut sequence.block_batch,
+        );
+        let max_fail = s.max_fail.as_ref();
+        self.block_setting(
+            "max_fail",
+            max_fail,
+            &label,
+            id,
+            &mut sequence.block_max_fail,
+        );
+    }
+
+    /// `key` (`batch` or `max_fail`) set on step `id`: on a rolling step, and
+    /// to the value the block's earlier steps gave it.
+    fn block_setting(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<HostCount>>,
+        label: &Option<String>,
+        id: &str,
+        block: &mut Option<BlockSetting>,
+    ) {
+        let Some(value) = value else { return };
+        let Some(label) = label else {
+            self.error(
+                value.span(),
+                format!("{key} is for rolling blocks; set rolling = \"LABEL\" on this step too, or remove {key}"),
+            );
+            return;
+        };
+        match block {
+            Some(first) if first.value != *value.get_ref() => {
+                let (line, _) = crate::runbook::diag::line_col(self.source, first.at);
+                self.error(
+                    value.span(),
+                    format!(
+                        "{key} = {} differs from {key} = {} on step '{}' (line {line}); the steps of rolling block '{label}' share one {key}",
+                        value.get_ref(),
+                        first.value,
+                        first.step
+                    ),
+                );
+            }
+            Some(_) => {}
+            None => {
+                *block = Some(BlockSetting {
+                    value: *value.get_ref(),
+                    step: id.to_string(),
+                    at: value.span().start,
+                })
+            }
+        }
     }
 }

@@ -102,6 +102,12 @@ impl<'s> Loader<'s> {
                 }
                 continue;
             }
+            if let Some(problem) = self.captured_use(var.name, plan, hosts) {
+                if let Err(message) = problem {
+                    self.error(var.span.clone(), message);
+                }
+                continue;
+            }
             if hosts.is_empty() {
                 // No host to look on (none written, or none that exists; that
                 // is reported on its own): the variable is known if it is
@@ -147,6 +153,16 @@ impl<'s> Loader<'s> {
         let template = self.template(text);
         let mut problems: Vec<(Range<usize>, String)> = Vec::new();
         for var in template.vars() {
+            if self.captured_use(var.name, plan, hosts).is_some() {
+                problems.push((
+                    var.span.clone(),
+                    format!(
+                        "{what} written before the run starts, and '{{{{{}}}}}' is captured during the run; use it in a command",
+                        var.name
+                    ),
+                ));
+                continue;
+            }
             let message = match shared_value(plan, hosts, var.name, 0) {
                 Ok(_) => continue,
                 Err(NotShared::Unknown) => unknown_variable(var.name),
@@ -207,7 +223,11 @@ impl<'s> Loader<'s> {
                 for var in definition.template.vars() {
                     let defined = match host {
                         Some(h) => plan.is_defined(var.name, h),
-                        None => defined_anywhere(plan, var.name) || plan.hosts.is_empty(),
+                        None => {
+                            defined_anywhere(plan, var.name)
+                                || RUNTIME_VARS.contains(&var.name)
+                                || plan.hosts.is_empty()
+                        }
                     };
                     if !defined {
                         self.error(var.span.clone(), unknown_variable(var.name));
@@ -233,6 +253,34 @@ impl<'s> Loader<'s> {
                     self.report_loop(&cycle, scope);
                 }
             }
+        }
+    }
+
+    /// Whether `name` used on `hosts` at this point of the runbook is a
+    /// captured variable: `None` when it is not one, else whether it has a
+    /// value there (captured by a step before, on each of these hosts).
+    fn captured_use(&self, name: &str, plan: &Plan, hosts: &[usize]) -> Option<Result<(), String>> {
+        let first = self.captures.get(name)?;
+        if defined_anywhere(plan, name) || plan.overrides.contains_key(name) {
+            return None;
+        }
+        let Some((step, on)) = self.captured.get(name) else {
+            return Some(Err(format!(
+                "captured variable '{name}' is used before step '{first}' captures it"
+            )));
+        };
+        let missing: Vec<&str> = hosts
+            .iter()
+            .filter(|h| !on.contains(h))
+            .map(|&h| plan.hosts[h].name.as_str())
+            .collect();
+        if missing.is_empty() {
+            Some(Ok(()))
+        } else {
+            Some(Err(format!(
+                "variable '{name}' is captured by step '{step}', which does not run on host {}",
+                missing.join(", ")
+            )))
         }
     }
 

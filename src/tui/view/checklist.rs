@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::pad;
 use super::panes::pane_block;
+use super::strip::Strip;
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 use crate::tui::app::App;
@@ -22,7 +23,9 @@ use crate::tui::theme::Theme;
 fn markers(app: &App, step: usize) -> Vec<&'static str> {
     let st = &app.plan.steps[step];
     let mut m = Vec::new();
-    if st.confirm || matches!(st.action, Action::Manual(_)) {
+    if matches!(st.action, Action::Manual(_)) {
+        m.push(s::MARK_MANUAL);
+    } else if st.confirm {
         m.push(s::MARK_GATE);
     }
     if matches!(st.action, Action::Guard(_)) {
@@ -37,11 +40,21 @@ fn markers(app: &App, step: usize) -> Vec<&'static str> {
     if st.always {
         m.push(s::MARK_ALWAYS);
     }
+    if st.sudo.is_some() {
+        m.push(s::MARK_SUDO);
+    }
     m
 }
 
+/// Whether a command of the step waits for input on some host.
+fn awaits_input(app: &App, step: usize) -> bool {
+    app.step_hosts(step)
+        .iter()
+        .any(|&h| app.cells[step][h].awaiting_input)
+}
+
 /// The status a step shows as a whole: the most pressing of its hosts'.
-fn step_status(app: &App, step: usize) -> CellStatus {
+pub(super) fn step_status(app: &App, step: usize) -> CellStatus {
     let cells: Vec<CellStatus> = app
         .step_hosts(step)
         .iter()
@@ -77,7 +90,7 @@ fn step_status(app: &App, step: usize) -> CellStatus {
         .unwrap_or(CellStatus::Pending)
 }
 
-fn step_duration(app: &App, step: usize) -> Option<Duration> {
+pub(super) fn step_duration(app: &App, step: usize) -> Option<Duration> {
     app.step_hosts(step)
         .iter()
         .filter_map(|&h| {
@@ -89,6 +102,76 @@ fn step_duration(app: &App, step: usize) -> Option<Duration> {
             })
         })
         .max()
+}
+
+/// How far a host's state at a step asks to be seen when not all fit:
+/// failures first, then what is under way, then the rest.
+fn urgency(status: CellStatus) -> u8 {
+    match status {
+        _ if status.is_failure() => 0,
+        CellStatus::NeedsConfirm | CellStatus::Running | CellStatus::Waiting => 1,
+        _ => 2,
+    }
+}
+
+/// A step's line of host cells, after `indent` columns: every host while
+/// they fit; else how many hosts are in each state, then hosts by urgency
+/// as they fit, and how many are left out.
+fn host_cells(
+    app: &App,
+    theme: &Theme,
+    step: usize,
+    indent: usize,
+    width: usize,
+) -> Vec<Span<'static>> {
+    let lead = vec![Span::raw(" ".repeat(indent))];
+    let cell = |h: usize| {
+        let c = &app.cells[step][h];
+        let mut item = vec![Span::styled(
+            format!("{} {}", c.status.symbol(), app.host_name(h)),
+            theme.status(c.status),
+        )];
+        if let Some(u) = c.undo {
+            item.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
+        }
+        item
+    };
+    let hosts = app.step_hosts(step);
+    let whole = Strip {
+        lead: lead.clone(),
+        items: hosts.iter().map(|&h| cell(h)).collect(),
+        gap: "  ",
+        hint: false,
+    };
+    if whole.width() <= width {
+        return whole.fit(width, theme.key());
+    }
+    let mut counts: Vec<(CellStatus, usize)> = Vec::new();
+    for &h in hosts {
+        let status = app.cells[step][h].status;
+        match counts.iter_mut().find(|c| c.0 == status) {
+            Some(c) => c.1 += 1,
+            None => counts.push((status, 1)),
+        }
+    }
+    counts.sort_by_key(|&(status, _)| urgency(status));
+    let mut tally = lead;
+    for (status, n) in counts {
+        tally.push(Span::styled(
+            format!("{}{n} ", status.symbol()),
+            theme.status(status),
+        ));
+    }
+    tally.push(Span::styled("│ ", theme.muted()));
+    let mut by_urgency = hosts.to_vec();
+    by_urgency.sort_by_key(|&h| urgency(app.cells[step][h].status));
+    Strip {
+        lead: tally,
+        items: by_urgency.into_iter().map(cell).collect(),
+        gap: "  ",
+        hint: false,
+    }
+    .fit(width, theme.key())
 }
 
 pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -110,7 +193,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
     let rows_per = if multi { 2 } else { 1 };
     let n = app.plan.steps.len();
     let visible_steps = (height / rows_per).max(1);
-    app.heights.record_checklist_steps(visible_steps);
+    app.drawn.record_checklist_steps(visible_steps);
     let first = if app.selected >= visible_steps {
         (app.selected + 1 - visible_steps).min(n.saturating_sub(visible_steps))
     } else {
@@ -124,8 +207,13 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
         let selected = i == app.selected;
         let dur_text = step_duration(app, i).map(short).unwrap_or_default();
         let marks: String = markers(app, i).iter().map(|m| format!(" [{m}]")).collect();
+        let waits = if awaits_input(app, i) {
+            format!(" {}", s::MARK_INPUT)
+        } else {
+            String::new()
+        };
         let fixed = numw + 3 + 1 + dur_text.len() + 1;
-        let title_w = width.saturating_sub(fixed + marks.width());
+        let title_w = width.saturating_sub(fixed + marks.width() + waits.width());
         let base = if selected {
             theme.selection()
         } else {
@@ -146,6 +234,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
                 }),
             ),
             Span::styled(marks, base.patch(theme.muted())),
+            Span::styled(waits, base.patch(theme.alert())),
             Span::styled(
                 format!(" {dur_text:>w$}", w = dur_text.len()),
                 base.patch(theme.muted()),
@@ -156,19 +245,7 @@ pub(super) fn render_checklist(app: &App, theme: &Theme, area: Rect, buf: &mut B
         }
         lines.push(Line::from(spans));
         if multi {
-            let mut cells = vec![Span::raw(" ".repeat(numw + 3))];
-            for &h in app.step_hosts(i) {
-                let c = &app.cells[i][h];
-                cells.push(Span::styled(
-                    format!("{} {}", c.status.symbol(), app.host_name(h)),
-                    theme.status(c.status),
-                ));
-                if let Some(u) = c.undo {
-                    cells.push(Span::styled(s::undo_state(u.word()), theme.status(u)));
-                }
-                cells.push(Span::raw("  "));
-            }
-            lines.push(Line::from(cells));
+            lines.push(Line::from(host_cells(app, theme, i, numw + 3, width)));
         }
     }
     Paragraph::new(lines).render(inner, buf);

@@ -5,6 +5,9 @@ mod checklist;
 mod header;
 mod modals;
 mod panes;
+mod picker;
+mod strip;
+mod summary;
 
 use std::time::Duration;
 
@@ -15,14 +18,16 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::app::App;
-use super::keys::BINDINGS;
-use super::state::{LogLayout, Mode, Overlay};
+use super::keys::{BINDINGS, Intent, REPLAY_KEYS};
+use super::state::{Focus, LogLayout, Mode, Overlay, Source, Typing};
 use super::strings as s;
 use super::theme::Theme;
 use checklist::render_checklist;
 use header::render_header;
-use modals::{render_confirm, render_help, render_prompt, render_question, render_summary};
+use modals::{render_confirm, render_help, render_prompt, render_question, render_sudo_question};
 use panes::{panel_lines, render_logs, render_output};
+use picker::render_picker;
+use summary::render_summary;
 
 pub const MIN_W: u16 = 60;
 pub const MIN_H: u16 = 15;
@@ -44,8 +49,21 @@ fn inner(r: Rect) -> Rect {
     Block::default().borders(Borders::ALL).inner(r)
 }
 
+/// The output pane's parts: where its lines go, below any status panel.
+fn output_parts(app: &App, a: &mut Areas, output: Rect) {
+    a.output = Some(output);
+    let text = inner(output);
+    let panel_h = if panel_lines(app).is_some() { 4 } else { 0 };
+    let [panel, rest] = text.layout(&Layout::vertical([
+        Constraint::Length(panel_h),
+        Constraint::Fill(1),
+    ]));
+    a.panel = (panel_h > 0).then_some(panel);
+    a.output_text = Some(rest);
+}
+
 /// The layout. Key handling never asks for it: the parts that scroll record
-/// the height they were drawn at (see `DrawnHeights`).
+/// the sizes they were drawn at (see `DrawnSizes`).
 fn areas(app: &App, area: Rect) -> Areas {
     let [header, body, footer] = area.layout(&Layout::vertical([
         Constraint::Length(2),
@@ -62,6 +80,24 @@ fn areas(app: &App, area: Rect) -> Areas {
         panel: None,
         logs_block: None,
     };
+    if app.zoomed && !app.summary_shown() {
+        // The focused part takes every row but the footer's.
+        let [whole, _] = area.layout(&Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ]));
+        a.header = Rect::default();
+        a.body = whole;
+        match app.focus {
+            Focus::Logs if !app.logs.is_empty() || app.mode == Mode::Logs => {
+                a.logs_block = Some(whole)
+            }
+            Focus::Checklist if app.mode == Mode::Run => a.checklist = Some(whole),
+            _ if app.mode == Mode::Logs => a.logs_block = Some(whole),
+            _ => output_parts(app, &mut a, whole),
+        }
+        return a;
+    }
     if app.mode == Mode::Logs {
         a.logs_block = Some(body);
         return a;
@@ -86,15 +122,7 @@ fn areas(app: &App, area: Rect) -> Areas {
         ]));
         (o, Some(l))
     };
-    a.output = Some(output);
-    let text = inner(output);
-    let panel_h = if panel_lines(app).is_some() { 4 } else { 0 };
-    let [panel, rest] = text.layout(&Layout::vertical([
-        Constraint::Length(panel_h),
-        Constraint::Fill(1),
-    ]));
-    a.panel = (panel_h > 0).then_some(panel);
-    a.output_text = Some(rest);
+    output_parts(app, &mut a, output);
     a.logs_block = logs;
     a
 }
@@ -110,8 +138,10 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         return;
     }
     let a = areas(app, area);
-    render_header(app, theme, a.header, buf);
-    if app.mode == Mode::Run && app.finished.is_some() && !app.summary_hidden {
+    if !a.header.is_empty() {
+        render_header(app, theme, a.header, buf);
+    }
+    if app.summary_shown() {
         render_summary(app, theme, a.body, buf);
     } else {
         if let Some(r) = a.checklist {
@@ -129,7 +159,8 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         render_prompt(app, theme, p, area, buf);
     }
     match &app.overlay {
-        Some(Overlay::Help) => render_help(theme, area, buf),
+        // Drawn last, over a question too.
+        Some(Overlay::Help) => {}
         Some(Overlay::ConfirmQuit) => render_confirm(
             theme,
             s::CONFIRM_QUIT_TITLE,
@@ -155,36 +186,121 @@ pub fn draw(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             }
             render_confirm(theme, s::OVERRIDE_TITLE, &body, s::TYPE_ENTER, area, buf);
         }
+        Some(Overlay::PickHost(picker)) => render_picker(app, theme, picker, area, buf),
         None => {}
+    }
+    if let Some(q) = &app.sudo_question {
+        render_sudo_question(theme, q, area, buf);
     }
     if let Some(q) = &app.question {
         render_question(theme, q, area, buf);
     }
+    if app.overlay == Some(Overlay::Help) {
+        render_help(app, theme, area, buf);
+    }
 }
 
-fn render_footer(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let line = if let Some(q) = &app.search_input {
-        Line::from(vec![
-            Span::styled("/", theme.key()),
-            Span::styled(format!("{q}▏"), theme.text()),
-            Span::styled("   Enter search · Esc cancel", theme.muted()),
-        ])
-    } else if app.prompt.as_ref().is_some_and(|p| p.hidden) {
-        Line::from(Span::styled(s::WAITING_ANSWER, theme.alert()))
-    } else if app.finished.is_some() {
-        Line::from(Span::styled(s::LEAVE, theme.muted()))
-    } else {
-        let mut spans = Vec::new();
-        if let Some(st) = &app.status {
-            spans.push(Span::styled(format!("{st}   "), theme.alert()));
-        }
-        for b in BINDINGS.iter().filter(|b| b.footer) {
-            spans.push(Span::styled(b.label, theme.key()));
-            spans.push(Span::styled(format!(" {}  ", b.short), theme.muted()));
-        }
-        Line::from(spans)
+/// What the footer says besides the keys: a line being typed, or the state
+/// that decides what keys do now.
+fn footer_state(app: &App, theme: &Theme) -> Option<Vec<Span<'static>>> {
+    let typed = |prefix: &'static str, text: &str, keys: &'static str| {
+        vec![
+            Span::styled(prefix, theme.key()),
+            Span::styled(format!("{text}▏"), theme.text()),
+            Span::styled(keys, theme.muted()),
+        ]
     };
-    Paragraph::new(line).render(area, buf);
+    if let Some(t) = &app.typing {
+        return Some(match t {
+            Typing::Search(q) => typed("/", q, s::SEARCH_KEYS),
+            Typing::SavePath(p) => typed(s::SAVE_TO, p, s::SAVE_KEYS),
+            Typing::Input(line) => {
+                // A masked line shows nothing of what is typed, not even its length.
+                let text = if line.masked {
+                    s::HIDDEN_TYPING.to_string()
+                } else {
+                    format!("{}▏", line.text)
+                };
+                vec![
+                    Span::styled(s::type_into(app.host_name(line.host)), theme.key()),
+                    Span::styled(text, theme.text()),
+                    Span::styled(s::TYPE_KEYS, theme.muted()),
+                ]
+            }
+            Typing::Step(id) => typed(s::GO_TO_STEP, id, s::GO_TO_STEP_KEYS),
+        });
+    }
+    if app.prompt.as_ref().is_some_and(|p| p.hidden) {
+        return Some(vec![Span::styled(s::WAITING_ANSWER, theme.alert())]);
+    }
+    if app.selecting() {
+        return Some(vec![Span::styled(s::SELECTING_KEYS, theme.muted())]);
+    }
+    // A finished watch has nothing left to follow: the finished run's keys.
+    let following =
+        |ro: &&crate::tui::state::ReadOnly| ro.source == Source::Replay || app.finished.is_none();
+    if let Some(ro) = app.read_only.as_ref().filter(following) {
+        return Some(read_only_keys(ro.source, theme));
+    }
+    if app.finished.is_some() {
+        return Some(vec![Span::styled(s::LEAVE, theme.muted())]);
+    }
+    None
+}
+
+/// What keys do on a screen fed by a journal: a replay's own, or none.
+fn read_only_keys(source: Source, theme: &Theme) -> Vec<Span<'static>> {
+    match source {
+        Source::Watch => vec![Span::styled(s::WATCHING, theme.muted())],
+        Source::Replay => {
+            let mut spans = Vec::new();
+            for b in REPLAY_KEYS {
+                spans.push(Span::styled(b.label, theme.key()));
+                spans.push(Span::styled(format!(" {}  ", b.short), theme.muted()));
+            }
+            spans.push(Span::styled("? q", theme.key()));
+            spans
+        }
+    }
+}
+
+/// The footer: a status message (always, so that "no match" is never
+/// hidden), then what keys do now. Key hints that do not fit are left out
+/// whole, all but the help's.
+fn render_footer(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let mut spans = Vec::new();
+    if let Some(st) = app.status.as_ref().filter(|_| app.typing.is_none()) {
+        spans.push(Span::styled(format!("{st}   "), theme.alert()));
+    }
+    if let Some(state) = footer_state(app, theme) {
+        spans.extend(state);
+    } else {
+        let hint = |label: &'static str, short: &'static str| {
+            [
+                Span::styled(label, theme.key()),
+                Span::styled(format!(" {short}  "), theme.muted()),
+            ]
+        };
+        let width = |spans: &[Span]| spans.iter().map(|s| s.content.width()).sum::<usize>();
+        let is_help =
+            |b: &&crate::tui::keys::Binding| b.keys.iter().any(|k| k.intent == Intent::Help);
+        let help: Vec<Span> = BINDINGS
+            .iter()
+            .filter(is_help)
+            .flat_map(|b| hint(b.label, b.short))
+            .collect();
+        let mut room = usize::from(area.width).saturating_sub(width(&spans) + width(&help));
+        for b in BINDINGS.iter().filter(|b| b.footer && !is_help(b)) {
+            let h = hint(b.label, b.short);
+            let w = width(&h);
+            if w <= room {
+                room -= w;
+                spans.extend(h);
+            }
+        }
+        spans.extend(help);
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
 pub fn clock(d: Duration) -> String {

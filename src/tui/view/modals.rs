@@ -1,36 +1,39 @@
 //! Windows over the main view: the engine's prompt, the confirmations, the
-//! transport's questions, the help; and the summary that replaces the body
-//! when the run has finished. All framed by one helper.
+//! transport's questions, sudo's password, the help; and the summary that
+//! replaces the body when the run has finished. All framed by one helper.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Modifier;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
-use super::pad;
-use crate::engine::{Decision, PromptKind, exit};
-use crate::journal::RunStatus;
+use crate::engine::{BannerPreview, Decision, PromptKind};
 use crate::remote::Question;
 use crate::runbook::duration::short;
 use crate::tui::app::{App, PromptState};
-use crate::tui::keys::{ANSWERS, BINDINGS, QUESTION_KEYS, answer_key};
+use crate::tui::keys::{ANSWERS, BINDINGS, HELP_KEYS, QUESTION_KEYS, REPLAY_KEYS, answer_key};
 use crate::tui::pane::sgr_line;
-use crate::tui::state::{CellStatus, Conn, QuestionState};
+use crate::tui::state::{CellStatus, DrawnScroll, QuestionState, Source, SudoState};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 
 /// How much of the screen a window takes, in percent of its width and height.
-struct Size(u16, u16);
+pub(super) struct Size(pub u16, pub u16);
 
 const PROMPT: Size = Size(86, 80);
 const CONFIRM: Size = Size(60, 40);
+/// sudo's password window: room for its lines at 80x24.
+const SUDO: Size = Size(70, 60);
 const HELP: Size = Size(80, 100);
-const WHOLE: Size = Size(100, 100);
+/// The help is never narrower than this (or the screen): its lines are short.
+const HELP_MIN_WIDTH: u16 = 78;
+/// A question names this many of its hosts; the rest are counted (each
+/// host's command, failure or preview is listed below anyway).
+const HOSTS_NAMED: usize = 8;
 
 /// Every window's frame: clear a centred part of `area`, draw a double border
 /// titled `title` (in the alert colour when `danger`), and return the inside.
-fn window(
+pub(super) fn window(
     theme: &Theme,
     title: &str,
     danger: bool,
@@ -42,6 +45,11 @@ fn window(
         Constraint::Percentage(size.0),
         Constraint::Percentage(size.1),
     );
+    window_at(theme, title, danger, r, buf)
+}
+
+/// A window's frame at `r`.
+fn window_at(theme: &Theme, title: &str, danger: bool, r: Rect, buf: &mut Buffer) -> Rect {
     Clear.render(r, buf);
     let (border, title_style) = if danger {
         (theme.alert(), theme.alert())
@@ -67,17 +75,28 @@ pub(super) fn render_prompt(
 ) {
     let prompt = &p.prompt;
     let lock_break = p.is_lock_break();
-    let danger = matches!(prompt.kind, PromptKind::Failure { .. }) || lock_break;
+    let danger = matches!(
+        prompt.kind,
+        PromptKind::Failure { .. }
+            | PromptKind::RunbookChanged { .. }
+            | PromptKind::StillRunning { .. }
+            | PromptKind::JournalFailed { .. }
+    ) || lock_break;
     let title = s::prompt_title(&prompt.kind, lock_break);
     let inner = window(theme, title, danger, PROMPT, area, buf);
     let [body, keys] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(2),
     ]));
-    let step = app.plan.steps.get(prompt.step);
+    // A lock break is about a host, the rollback's plan about every step it
+    // lists: no one step heads them.
+    let step = app
+        .plan
+        .steps
+        .get(prompt.step)
+        .filter(|_| !lock_break && !matches!(prompt.kind, PromptKind::RollbackPlan { .. }));
     let mut t: Vec<Line> = Vec::new();
-    // A lock break is about a host, not a step: no step heads it.
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         t.push(Line::from(vec![
             Span::styled(
                 format!("{}/{} {}", prompt.step + 1, app.plan.steps.len(), st.id),
@@ -87,12 +106,20 @@ pub(super) fn render_prompt(
             Span::styled(st.title.clone(), theme.title(false)),
         ]));
     }
-    let hosts: Vec<&str> = prompt.hosts.iter().map(|&h| app.host_name(h)).collect();
+    let mut hosts: Vec<&str> = prompt
+        .hosts
+        .iter()
+        .take(HOSTS_NAMED)
+        .map(|&h| app.host_name(h))
+        .collect();
+    let more = prompt.hosts.len().saturating_sub(HOSTS_NAMED);
+    let more = (more > 0).then(|| s::and_more_hosts(more, prompt.hosts.len()));
+    hosts.extend(more.as_deref());
     t.push(Line::from(vec![
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
     ]));
-    if let (Some(st), false) = (step, lock_break) {
+    if let Some(st) = step {
         if let Some(notes) = &st.notes {
             t.push(Line::raw(""));
             for l in notes.lines() {
@@ -108,7 +135,7 @@ pub(super) fn render_prompt(
                 t.push(Line::styled(format!("  {l}"), theme.title(false)));
             }
         }
-        PromptKind::Failure { failures } => {
+        PromptKind::Failure { failures, undo } => {
             for f in failures {
                 t.push(Line::raw(""));
                 let how = f
@@ -133,6 +160,71 @@ pub(super) fn render_prompt(
                     t.push(line);
                 }
             }
+            if !undo.is_empty() {
+                t.push(Line::raw(""));
+                t.push(Line::styled(s::UNDO_RESULTS, theme.muted()));
+            }
+            for u in undo {
+                let status = CellStatus::from_outcome(u.outcome);
+                let how = u
+                    .exit
+                    .as_ref()
+                    .filter(|e| !e.success())
+                    .map(|e| format!(" ({e})"))
+                    .or_else(|| u.message.as_ref().map(|m| format!(": {m}")))
+                    .unwrap_or_default();
+                t.push(Line::from(vec![
+                    Span::styled(format!("  {}: ", app.host_name(u.host)), theme.text()),
+                    Span::styled(
+                        format!("{} {}{how}", status.symbol(), status.word()),
+                        theme.status(status),
+                    ),
+                ]));
+            }
+        }
+        PromptKind::RollbackPlan { undo, always } => {
+            for (title, steps) in [(s::ROLLBACK_UNDO, undo), (s::ROLLBACK_ALWAYS, always)] {
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                if steps.is_empty() {
+                    t.push(Line::styled(s::ROLLBACK_NOTHING, theme.muted()));
+                }
+                for (st, hosts) in steps {
+                    t.push(step_line(app, theme, *st, hosts));
+                }
+            }
+        }
+        PromptKind::From { skipped, guards } => {
+            for (title, steps) in [(s::FROM_SKIPPED, skipped), (s::FROM_GUARDS, guards)] {
+                if steps.is_empty() {
+                    continue;
+                }
+                t.push(Line::raw(""));
+                t.push(Line::styled(title, theme.muted()));
+                for st in steps {
+                    t.push(step_line(app, theme, *st, &[]));
+                }
+            }
+        }
+        PromptKind::RunbookChanged { journaled, now } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::runbook_changed(journaled, now),
+                theme.alert(),
+            ));
+        }
+        PromptKind::StillRunning { host, pid } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(
+                s::still_running(app.host_name(*host), *pid),
+                theme.alert(),
+            ));
+        }
+        PromptKind::JournalFailed { error } => {
+            t.push(Line::raw(""));
+            t.push(Line::styled(error.clone(), theme.alert()));
+            t.push(Line::raw(""));
+            t.push(Line::styled(s::JOURNAL_STOPS, theme.text()));
         }
         PromptKind::Resume { interrupted } if !interrupted.is_empty() => {
             t.push(Line::raw(""));
@@ -146,7 +238,13 @@ pub(super) fn render_prompt(
         }
         _ => {}
     }
-    if !prompt.commands.is_empty() && !matches!(prompt.kind, PromptKind::Manual { .. }) {
+    // A banner says what it publishes instead of a command.
+    let commands: Vec<&(usize, String)> = prompt
+        .commands
+        .iter()
+        .filter(|(h, _)| !prompt.banner.iter().any(|b| b.host == *h))
+        .collect();
+    if !commands.is_empty() && !matches!(prompt.kind, PromptKind::Manual { .. }) {
         t.push(Line::raw(""));
         t.push(Line::styled(
             if lock_break {
@@ -156,12 +254,16 @@ pub(super) fn render_prompt(
             },
             theme.muted(),
         ));
-        for (h, c) in &prompt.commands {
+        for (h, c) in commands {
             t.push(Line::from(vec![
                 Span::styled(format!("  {} $ ", app.host_name(*h)), theme.muted()),
                 Span::styled(c.clone(), theme.title(false)),
             ]));
         }
+    }
+    for b in &prompt.banner {
+        t.push(Line::raw(""));
+        t.extend(banner_lines(app, theme, b));
     }
     for pv in &prompt.previews {
         t.push(Line::raw(""));
@@ -195,10 +297,7 @@ pub(super) fn render_prompt(
             t.push(Line::styled(s::NOT_A_MATCH, theme.alert()));
         }
     }
-    Paragraph::new(Text::from(t))
-        .wrap(Wrap { trim: false })
-        .scroll((p.scroll, 0))
-        .render(body, buf);
+    render_scrolled(theme, Text::from(t), p.scroll, &app.drawn.prompt, body, buf);
     let mut k = Vec::new();
     if !lock_break {
         for d in &prompt.choices {
@@ -224,6 +323,66 @@ pub(super) fn render_prompt(
     Paragraph::new(vec![Line::raw(""), Line::from(k)]).render(keys, buf);
 }
 
+/// One step in a list inside a question: number, id, title, and its hosts.
+fn step_line(app: &App, theme: &Theme, step: usize, hosts: &[usize]) -> Line<'static> {
+    let Some(st) = app.plan.steps.get(step) else {
+        return Line::raw("");
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("  {}/{} {}  ", step + 1, app.plan.steps.len(), st.id),
+            theme.muted(),
+        ),
+        Span::styled(st.title.clone(), theme.text()),
+    ];
+    if !hosts.is_empty() {
+        let on: Vec<&str> = hosts.iter().map(|&h| app.host_name(h)).collect();
+        spans.push(Span::styled(
+            format!("  {}{}", s::HOSTS_LABEL, on.join(", ")),
+            theme.muted(),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// What a banner step will publish on one host, in plain words.
+fn banner_lines(app: &App, theme: &Theme, b: &BannerPreview) -> Vec<Line<'static>> {
+    let host = app.host_name(b.host);
+    if let Some(e) = &b.error {
+        return vec![
+            Line::styled(s::banner_publishes_unknown(host), theme.muted()),
+            Line::styled(format!("  ! {e}"), theme.alert()),
+        ];
+    }
+    let field = |label: &str, value: Line<'static>| {
+        let mut line = value;
+        line.spans
+            .insert(0, Span::styled(format!("  {label:<11}"), theme.muted()));
+        line
+    };
+    let mut lines = vec![
+        Line::styled(s::banner_publishes(host, &b.path), theme.muted()),
+        field(
+            s::BANNER_MESSAGE,
+            sgr_line(&b.message, theme.title(false), !theme.mono),
+        ),
+    ];
+    if let Some(content) = &b.content {
+        for (i, l) in content.lines().enumerate() {
+            let label = if i == 0 { s::BANNER_CONTENT } else { "" };
+            lines.push(field(label, sgr_line(l, theme.text(), !theme.mono)));
+        }
+    }
+    lines.push(field(
+        s::BANNER_STARTS,
+        Line::styled(
+            s::banner_starts_about(&b.starts_at, &short(b.lead)),
+            theme.text(),
+        ),
+    ));
+    lines
+}
+
 pub(super) fn render_confirm(
     theme: &Theme,
     title: &str,
@@ -232,7 +391,20 @@ pub(super) fn render_confirm(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let inner = window(theme, title, true, CONFIRM, area, buf);
+    text_window(theme, title, CONFIRM, body, keys, area, buf);
+}
+
+/// A window of text with its keys on the last line.
+fn text_window(
+    theme: &Theme,
+    title: &str,
+    size: Size,
+    body: &str,
+    keys: &str,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let inner = window(theme, title, true, size, area, buf);
     let [b, k] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(1),
@@ -279,131 +451,135 @@ pub(super) fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf:
     }
 }
 
-pub(super) fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let inner = window(theme, s::HELP, false, HELP, area, buf);
-    let mut lines = vec![Line::styled(s::HELP_MAIN_KEYS, theme.title(false))];
+/// sudo's password window: whose password, on which host; what is typed is
+/// never drawn, not even its length.
+pub(super) fn render_sudo_question(theme: &Theme, q: &SudoState, area: Rect, buf: &mut Buffer) {
+    let ask = &q.question;
+    let body = format!(
+        "{}\n\n> {}\n\n{}",
+        s::sudo_question(&ask.user, &ask.host, &ask.address, ask.attempt),
+        s::HIDDEN_TYPING,
+        s::sudo_every_host(q.every_host)
+    );
+    text_window(theme, s::SUDO_TITLE, SUDO, &body, s::SUDO_KEYS, area, buf);
+}
+
+/// A window's text, wrapped and scrolled by `scroll` rows; when it does not
+/// fit, its last row says how much more there is below. Records its size
+/// for the keys that scroll it.
+fn render_scrolled(
+    theme: &Theme,
+    text: Text<'_>,
+    scroll: u16,
+    drawn: &DrawnScroll,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let para = Paragraph::new(text).wrap(Wrap { trim: false });
+    let total = para.line_count(area.width);
+    if total <= usize::from(area.height) {
+        drawn.record(area.height, total);
+        para.render(area, buf);
+        return;
+    }
+    let [body, mark] = area.layout(&Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ]));
+    drawn.record(body.height, total);
+    let scroll = scroll.min(drawn.max_scroll());
+    para.scroll((scroll, 0)).render(body, buf);
+    let below = total.saturating_sub(usize::from(scroll) + usize::from(body.height));
+    let line = if below > 0 {
+        Line::styled(s::more_below(below), theme.key())
+    } else {
+        Line::styled(s::AT_THE_END, theme.muted())
+    };
+    Paragraph::new(line).render(mark, buf);
+}
+
+/// Two columns: keys, and what they do.
+fn key_line(theme: &Theme, keys: &str, what: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {keys:<16}  "), theme.key()),
+        Span::styled(what.to_string(), theme.text()),
+    ])
+}
+
+/// The keys of the question open under the help, first in it.
+fn question_help(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(q) = &app.question {
+        lines.push(Line::styled(s::HELP_THIS_QUESTION, theme.title(false)));
+        let keys = match q.question {
+            Question::TrustHostKey { .. } => s::TRUST_KEYS,
+            Question::Passphrase { .. } => s::PASSPHRASE_KEYS,
+        };
+        lines.push(Line::styled(format!("  {keys}"), theme.text()));
+    } else if app.sudo_question.is_some() {
+        lines.push(Line::styled(s::HELP_THIS_QUESTION, theme.title(false)));
+        lines.push(Line::styled(format!("  {}", s::SUDO_KEYS), theme.text()));
+    } else if let Some(p) = app.prompt.as_ref().filter(|p| !p.hidden) {
+        lines.push(Line::styled(s::HELP_THIS_QUESTION, theme.title(false)));
+        if p.is_lock_break() {
+            lines.push(key_line(theme, s::TYPE_THE_ID, s::BREAKS_THE_LOCK));
+        } else {
+            for d in &p.prompt.choices {
+                let key = answer_key(*d).map(String::from).unwrap_or_default();
+                lines.push(key_line(theme, &key, s::choice(*d, &p.prompt.kind)));
+            }
+        }
+        for (k, h) in QUESTION_KEYS {
+            lines.push(key_line(theme, k, h));
+        }
+    } else {
+        return lines;
+    }
+    lines.push(Line::raw(""));
+    lines
+}
+
+pub(super) fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let width = (area.width * HELP.0 / 100).max(HELP_MIN_WIDTH.min(area.width));
+    let r = area.centered(Constraint::Length(width), Constraint::Percentage(HELP.1));
+    let inner = window_at(theme, s::HELP, false, r, buf);
+    let mut lines = question_help(app, theme);
+    if app
+        .read_only
+        .as_ref()
+        .is_some_and(|r| r.source == Source::Replay)
+    {
+        lines.push(Line::styled(s::HELP_REPLAY_KEYS, theme.title(false)));
+        for b in REPLAY_KEYS {
+            lines.push(key_line(theme, b.label, b.help));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled(s::HELP_MAIN_KEYS, theme.title(false)));
     for b in BINDINGS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<18}", b.label), theme.key()),
-            Span::styled(b.help, theme.text()),
-        ]));
+        lines.push(key_line(theme, b.label, b.help));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(s::HELP_MODAL_KEYS, theme.title(false)));
     for (k, _, h) in ANSWERS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<18}"), theme.key()),
-            Span::styled(*h, theme.text()),
-        ]));
+        lines.push(key_line(theme, &k.to_string(), h));
     }
     for (k, h) in QUESTION_KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<18}"), theme.key()),
-            Span::styled(*h, theme.text()),
-        ]));
+        lines.push(key_line(theme, k, h));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(s::HELP_IN_HELP, theme.title(false)));
+    for (k, h) in HELP_KEYS {
+        lines.push(key_line(theme, k, h));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(s::HELP_CLOSE, theme.muted()));
-    Paragraph::new(lines).render(inner, buf);
-}
-
-pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let Some(f) = &app.finished else { return };
-    let (word, style) = match f.status {
-        RunStatus::Ok => (s::RUN_OK, theme.ok().add_modifier(Modifier::BOLD)),
-        RunStatus::Failed if f.exit_code == exit::LOCKED => (s::RUN_LOCKED, theme.alert()),
-        RunStatus::Failed if f.exit_code == exit::UNREACHABLE => (s::RUN_UNUSABLE, theme.alert()),
-        RunStatus::Failed => (s::RUN_FAILED, theme.alert()),
-        RunStatus::Aborted => (s::RUN_ABORTED, theme.alert()),
-    };
-    // Framed like a window, over the whole body.
-    let inner = window(theme, s::SUMMARY, false, WHOLE, area, buf);
-    let mut lines = vec![Line::from(vec![
-        Span::styled(s::run_result(word), style),
-        Span::styled(s::exit_status(f.exit_code), theme.muted()),
-    ])];
-    let journal = f
-        .journal
-        .as_ref()
-        .map_or_else(|| s::NO_JOURNAL.to_string(), |j| j.display().to_string());
-    lines.push(Line::from(vec![
-        Span::styled(s::JOURNAL_LABEL, theme.muted()),
-        Span::styled(journal, theme.text()),
-    ]));
-    // Why hosts could not be reached or used: the first thing to fix.
-    for (h, view) in app.hosts.iter().enumerate() {
-        if let Conn::Failed { error, .. } = &view.conn {
-            lines.push(Line::styled(
-                s::host_unusable(app.host_name(h), error),
-                theme.alert(),
-            ));
-        }
-    }
-    let head = lines.len();
-    lines.push(Line::raw(""));
-    let idw = app
-        .plan
-        .steps
-        .iter()
-        .map(|s| s.id.len())
-        .max()
-        .unwrap_or(4)
-        .min(28);
-    let hostw = app
-        .plan
-        .hosts
-        .iter()
-        .map(|h| h.name.len())
-        .max()
-        .unwrap_or(4);
-    for (i, st) in app.plan.steps.iter().enumerate() {
-        for (k, &h) in st.hosts.iter().enumerate() {
-            let c = &app.cells[i][h];
-            let head = if k == 0 {
-                format!("{:>2} {}", i + 1, pad(&st.id, idw))
-            } else {
-                " ".repeat(idw + 3)
-            };
-            let d = c.duration.map(short).unwrap_or_default();
-            let mut spans = vec![
-                Span::styled(format!("{head}  "), theme.text()),
-                Span::styled(format!("{:<hostw$}  ", app.host_name(h)), theme.muted()),
-                Span::styled(
-                    format!("{} {:<9}", c.status.symbol(), c.status.word()),
-                    theme.status(c.status),
-                ),
-                Span::styled(format!("{d:>7}"), theme.muted()),
-            ];
-            if let Some(u) = c.undo {
-                spans.push(Span::styled(
-                    format!(" {}", s::undo_state(u.word())),
-                    theme.status(u),
-                ));
-            }
-            if let (
-                Some(n),
-                CellStatus::Skipped | CellStatus::Failed | CellStatus::Timeout | CellStatus::Lost,
-            ) = (&c.note, c.status)
-            {
-                spans.push(Span::styled(format!("  {n}"), theme.muted()));
-            }
-            lines.push(Line::from(spans));
-        }
-    }
-    let height = usize::from(inner.height);
-    let skip = lines.len().saturating_sub(height);
-    // Keep the head (status, journal, hosts that failed, a blank line) and
-    // show the end of the step list when it does not fit.
-    let head = head + 1;
-    let lines: Vec<Line> = if skip > 0 {
-        lines
-            .iter()
-            .take(head)
-            .cloned()
-            .chain(lines.iter().skip(head + skip).cloned())
-            .collect()
-    } else {
-        lines
-    };
-    Paragraph::new(lines).render(inner, buf);
+    render_scrolled(
+        theme,
+        Text::from(lines),
+        app.help_scroll,
+        &app.drawn.help,
+        inner,
+        buf,
+    );
 }

@@ -3,16 +3,20 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
 
+use super::strip::{self, Strip};
 use super::{Areas, clock};
 use crate::remote::Stream;
 use crate::tui::app::App;
-use crate::tui::pane::{Pane, mark, sgr_line};
-use crate::tui::state::{CellStatus, Focus, LogState};
+use crate::tui::pane::{Fit, Pane, mark, sgr_line};
+use crate::tui::state::{CellStatus, DrawnPane, Focus, LogState, Reading};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
+use crate::tui::wrap;
 
 /// The guard or banner-wait panel above the output, when the shown step has one.
 pub(super) fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
@@ -56,64 +60,187 @@ pub(super) fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
     None
 }
 
-fn render_pane_lines(
+/// The rows a pane shows, made from the lines on screen only.
+struct PaneRows {
+    lines: Vec<Line<'static>>,
+    /// Columns scrolled sideways, as drawn (never past the widest line).
+    sideways: usize,
+}
+
+/// A line's text as shown: colours, highlights and search matches.
+fn styled_body(
+    text: &str,
+    base: Style,
+    theme: &Theme,
+    highlight: &[String],
+    query: &str,
+) -> Vec<Span<'static>> {
+    let mut body = sgr_line(text, base, !theme.mono).spans;
+    for h in highlight {
+        body = mark(body, h, theme.alert());
+    }
+    if !query.is_empty() {
+        body = mark(body, query, theme.search_match());
+    }
+    body
+}
+
+fn pane_rows(
     pane: &Pane,
+    reading: Reading,
     theme: &Theme,
     area: Rect,
     highlight: &[String],
-    buf: &mut Buffer,
-) {
+    drawn: &DrawnPane,
+) -> PaneRows {
     let height = usize::from(area.height);
-    let query = pane.query.clone().unwrap_or_default();
-    let colour = !theme.mono;
-    let lines: Vec<Line> = pane
-        .visible(height)
-        .map(|l| {
-            let (gutter, base) = match l.stream {
-                Stream::Stderr => (s::STDERR_GUTTER, theme.stderr()),
-                Stream::Stdout => (s::STDOUT_GUTTER, theme.text()),
-            };
-            let line = sgr_line(&l.text, base, colour);
-            let mut spans = vec![Span::styled(
-                gutter,
-                if l.stream == Stream::Stderr {
-                    theme.stderr()
-                } else {
-                    theme.muted()
-                },
-            )];
-            let mut body = line.spans;
-            for h in highlight {
-                body = mark(body, h, theme.alert());
+    let columns = usize::from(area.width).saturating_sub(s::STDOUT_GUTTER.width());
+    let fit = Fit {
+        height,
+        wrap: reading.wrap.then_some(columns),
+    };
+    let query = pane.search().map(|s| s.query.clone()).unwrap_or_default();
+    let selected = pane.selected();
+    let first = pane.first_visible(fit);
+    // Unwrapped lines are cut once the widest one on screen is known.
+    let mut cut_later: Vec<(Span<'static>, Vec<Span<'static>>)> = Vec::new();
+    let mut lines = Vec::with_capacity(height);
+    let mut widest = 0;
+    let mut shown = 0;
+    let mut i = first.line;
+    while shown < height {
+        let Some(l) = pane.line(i) else { break };
+        let (gutter, base, gutter_style) = match l.stream {
+            Stream::Stderr => (s::STDERR_GUTTER, theme.stderr(), theme.stderr()),
+            Stream::Stdout => (s::STDOUT_GUTTER, theme.text(), theme.muted()),
+        };
+        let mut body = styled_body(&l.text, base, theme, highlight, &query);
+        let mut gutter_style = gutter_style;
+        if selected.as_ref().is_some_and(|r| r.contains(&i)) {
+            let sel = theme.selection();
+            body = body.into_iter().map(|sp| sp.patch_style(sel)).collect();
+            gutter_style = sel;
+        }
+        if reading.wrap {
+            let skip = if i == first.line { first.row } else { 0 };
+            for (k, row) in wrap::wrap(&body, columns)
+                .into_iter()
+                .enumerate()
+                .skip(skip)
+            {
+                if shown == height {
+                    break;
+                }
+                let g = if k == 0 { gutter } else { s::WRAP_GUTTER };
+                let mut spans = vec![Span::styled(g, gutter_style)];
+                spans.extend(row);
+                lines.push(Line::from(spans));
+                shown += 1;
             }
-            if !query.is_empty() {
-                body = mark(body, &query, theme.search_match());
-            }
-            spans.extend(body);
-            Line::from(spans)
-        })
-        .collect();
-    Paragraph::new(lines).render(area, buf);
+        } else {
+            widest = widest.max(wrap::width(&body));
+            cut_later.push((Span::styled(gutter, gutter_style), body));
+            shown += 1;
+        }
+        i += 1;
+    }
+    let sideways = reading.sideways.min(widest.saturating_sub(columns));
+    for (gutter, body) in cut_later {
+        let mut spans = vec![gutter];
+        spans.extend(wrap::columns(&body, sideways, columns));
+        lines.push(Line::from(spans));
+    }
+    drawn.record(
+        area.height,
+        u16::try_from(columns).unwrap_or(u16::MAX),
+        widest,
+    );
+    PaneRows { lines, sideways }
 }
 
-fn pane_state(pane: Option<&Pane>) -> String {
-    match pane {
-        Some(p) => {
-            let follow = if p.follow { s::FOLLOWING } else { s::SCROLLED };
-            let dropped = if p.dropped() > 0 {
-                format!(", {} older dropped", p.dropped())
-            } else {
-                String::new()
-            };
-            let q = p
-                .query
-                .as_ref()
-                .map(|q| format!(" · /{q}"))
-                .unwrap_or_default();
-            format!("{} lines{dropped} · {follow}{q}", p.len())
-        }
-        None => "0 lines".into(),
+/// What the pane's bottom border says of it: search, selection, lines,
+/// where it is, how it is read.
+fn pane_state(pane: Option<&Pane>, reading: Reading, sideways: usize) -> String {
+    let Some(p) = pane else {
+        return s::line_count(0);
+    };
+    // What the admin is doing with the pane first: the title is cut from the end.
+    let mut parts = Vec::new();
+    if let Some(q) = p.search() {
+        parts.push(s::search_state(&q.query, q.ordinal(), q.total));
     }
+    if let Some(r) = p.selected() {
+        parts.push(s::selected_lines(r.count()));
+    }
+    parts.push(s::line_count(p.len()));
+    if p.dropped() > 0 {
+        parts.push(s::dropped(p.dropped()));
+    }
+    parts.push(if p.follow { s::AT_END } else { s::SCROLLED }.to_string());
+    if reading.wrap {
+        parts.push(s::WRAPPED.to_string());
+    } else if sideways > 0 {
+        parts.push(s::from_column(sideways + 1));
+    }
+    parts.join(" · ")
+}
+
+/// The hosts in the output pane's title, the shown one marked: all of them
+/// while they fit; else from the shown one on (the order → goes in), and
+/// how many are left out.
+fn title_hosts(
+    app: &App,
+    theme: &Theme,
+    hosts: &[usize],
+    shown: Option<usize>,
+    pane_width: u16,
+    before: &[Span<'_>],
+) -> Vec<Span<'static>> {
+    let item = |h: usize| {
+        let style = if Some(h) == shown {
+            theme.selection()
+        } else {
+            theme.muted()
+        };
+        vec![Span::styled(format!(" {} ", app.host_name(h)), style)]
+    };
+    // Inside the corners.
+    let room = usize::from(pane_width)
+        .saturating_sub(2)
+        .saturating_sub(strip::width(before));
+    let whole = Strip {
+        lead: Vec::new(),
+        items: hosts.iter().map(|&h| item(h)).collect(),
+        gap: " ",
+        hint: true,
+    };
+    if whole.width() <= room + 1 {
+        let mut spans = whole.fit(usize::MAX, theme.key());
+        // No gap after the last one.
+        spans.pop();
+        return spans;
+    }
+    let from = shown
+        .and_then(|s| hosts.iter().position(|&h| h == s))
+        .unwrap_or(0);
+    // Too narrow for a host and the mark: the shown host, cut at the corner.
+    let first = hosts.get(from).map(|&h| item(h)).unwrap_or_default();
+    if strip::width(&first) + 1 + s::more_count(hosts.len()).width() > room {
+        return first;
+    }
+    let mut spans = Strip {
+        lead: Vec::new(),
+        items: hosts[from..]
+            .iter()
+            .chain(&hosts[..from])
+            .map(|&h| item(h))
+            .collect(),
+        gap: " ",
+        hint: true,
+    }
+    .fit(room, theme.key());
+    spans.push(Span::raw(" "));
+    spans
 }
 
 pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf: &mut Buffer) {
@@ -122,6 +249,10 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
     let hosts = app.step_hosts(step);
     let shown = app.shown_host();
     let pane = shown.and_then(|h| app.output(step, h));
+    let text = a.output_text.unwrap_or_default();
+    let rows = pane.map(|p| pane_rows(p, app.output_reading, theme, text, &[], &app.drawn.output));
+    // Which step this is and whether it moves on with the run come first:
+    // a narrow pane cuts its title from the end.
     let mut title = vec![Span::styled(
         format!(" {} ", s::OUTPUT),
         theme.title(focused),
@@ -132,23 +263,17 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
             theme.text(),
         ));
     }
-    for (i, &h) in hosts.iter().enumerate() {
-        let style = if Some(h) == shown {
-            theme.selection()
-        } else {
-            theme.muted()
-        };
-        title.push(Span::styled(format!(" {} ", app.host_name(h)), style));
-        if i + 1 < hosts.len() {
-            title.push(Span::raw(" "));
-        }
-    }
-    title.push(Span::styled(
-        format!(" {} ", pane_state(pane)),
-        theme.muted(),
-    ));
-    let block = pane_block(theme, focused, title);
-    block.render(area, buf);
+    title.push(if app.auto_select {
+        Span::styled(format!("{} ", s::FOLLOWS_RUN), theme.muted())
+    } else {
+        Span::styled(format!("{} ", s::PICKED), theme.alert())
+    });
+    title.extend(title_hosts(app, theme, hosts, shown, area.width, &title));
+    let sideways = rows.as_ref().map_or(0, |r| r.sideways);
+    let state = pane_state(pane, app.output_reading, sideways);
+    pane_block(theme, focused, title)
+        .title_bottom(Span::styled(format!(" {state} "), theme.muted()))
+        .render(area, buf);
     if let (Some(panel), Some(lines)) = (a.panel, panel_lines(app)) {
         let lines: Vec<Line> = lines
             .into_iter()
@@ -156,11 +281,12 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
             .collect();
         Paragraph::new(lines).render(panel, buf);
     }
-    let Some(text) = a.output_text else { return };
-    app.heights.record_output(text.height);
-    match pane {
-        Some(p) if !p.is_empty() => render_pane_lines(p, theme, text, &[], buf),
+    match rows {
+        Some(r) if pane.is_some_and(|p| !p.is_empty()) => {
+            Paragraph::new(r.lines).render(text, buf);
+        }
         _ => {
+            app.drawn.output.record(text.height, text.width, 0);
             let msg = if hosts.is_empty() {
                 s::NO_HOSTS
             } else {
@@ -193,19 +319,27 @@ pub(super) fn pane_block<'a>(theme: &Theme, focused: bool, title: Vec<Span<'a>>)
 pub(super) fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let focused = app.focus == Focus::Logs;
     let log = app.logs.get(app.log_tab);
-    let mut title = vec![Span::styled(format!(" {} ", s::LOGS), theme.title(focused))];
-    title.push(Span::styled(
-        format!(" {} ", pane_state(log.map(|l| &l.pane))),
-        theme.muted(),
-    ));
-    let block = pane_block(theme, focused, title);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = Block::default().borders(Borders::ALL).inner(area);
     let [tabs, text] = inner.layout(&Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
     ]));
-    app.heights.record_logs(text.height);
+    let rows = log.map(|l| {
+        pane_rows(
+            &l.pane,
+            app.log_reading,
+            theme,
+            text,
+            &l.highlight,
+            &app.drawn.logs,
+        )
+    });
+    let sideways = rows.as_ref().map_or(0, |r| r.sideways);
+    let state = pane_state(log.map(|l| &l.pane), app.log_reading, sideways);
+    let title = vec![Span::styled(format!(" {} ", s::LOGS), theme.title(focused))];
+    pane_block(theme, focused, title)
+        .title_bottom(Span::styled(format!(" {state} "), theme.muted()))
+        .render(area, buf);
     let mut spans = Vec::new();
     for (i, l) in app.logs.iter().enumerate() {
         let style = if i == app.log_tab {
@@ -228,8 +362,11 @@ pub(super) fn render_logs(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer
         ));
     }
     Paragraph::new(Line::from(spans)).render(tabs, buf);
-    match log {
-        Some(l) => render_pane_lines(&l.pane, theme, text, &l.highlight, buf),
-        None => Paragraph::new(Line::styled(s::NO_LOGS, theme.muted())).render(text, buf),
+    match rows {
+        Some(r) => Paragraph::new(r.lines).render(text, buf),
+        None => {
+            app.drawn.logs.record(text.height, text.width, 0);
+            Paragraph::new(Line::styled(s::NO_LOGS, theme.muted())).render(text, buf)
+        }
     }
 }

@@ -1,77 +1,24 @@
-//! Connecting: resolve where to go (with `~/.ssh/config`), open the TCP
-//! connection, hand-shake with the ciphers we prefer, check the host key
-//! against known_hosts, authenticate. All of it runs blocking on the session
-//! thread, file reads included, so the async side never waits on the disk.
-
-use std::io::ErrorKind;
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::time::Duration;
+//! Connecting: over the link to the server (see `link`), hand-shake with the
+//! ciphers we prefer, check the host key against known_hosts, authenticate.
+//! All of it runs blocking on the session thread, file reads included, so
+//! the async side never waits on the disk.
 
 use ssh2::{Channel, Session};
 use tokio::sync::mpsc;
 
+use super::super::auth;
 use super::super::known_hosts::{self, Verdict};
-use super::super::{auth, config};
-use super::{BLOCKING_TIMEOUT_MS, KEEPALIVE_SECS, NO_ANSWER_SECS, Setup};
-use crate::remote::{ConnectError, Question, expand_home};
-use crate::runbook::{Host, HostKeyPolicy};
+use super::super::route::Target;
+use super::link::Link;
+use super::{BLOCKING_TIMEOUT_MS, Setup};
+use crate::remote::{ConnectError, Question};
+use crate::runbook::HostKeyPolicy;
 
 const GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
-
-/// Where and how to connect, after `~/.ssh/config` filled in what the runbook left open.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub name: String,
-    pub hostname: String,
-    pub user: String,
-    pub port: u16,
-    pub identity: Option<PathBuf>,
-    pub config_identities: Vec<PathBuf>,
-    pub known_hosts: PathBuf,
-    pub policy: HostKeyPolicy,
-    pub timeout: Duration,
-}
-
-impl Target {
-    /// Reads `~/.ssh/config`: call it on the session thread.
-    pub fn resolve(host: &Host) -> Self {
-        let cfg = config::lookup(&host.address);
-        let user = match (&cfg.user, host.user_given) {
-            (Some(u), false) => u.clone(),
-            _ => host.user.clone(),
-        };
-        let port = match (cfg.port, host.port_given) {
-            (Some(p), false) => p,
-            _ => host.port,
-        };
-        let hostname = cfg
-            .host_name
-            .clone()
-            .unwrap_or_else(|| host.address.clone());
-        let config_identities = cfg
-            .identity_files
-            .iter()
-            .map(|f| config::expand_identity(f, &hostname, &user))
-            .collect();
-        Self {
-            name: host.name.clone(),
-            hostname,
-            user,
-            port,
-            identity: host.identity.as_deref().map(expand_home),
-            config_identities,
-            known_hosts: known_hosts::path_for(host.known_hosts.as_deref()),
-            policy: host.host_keys,
-            timeout: host.connect_timeout,
-        }
-    }
-}
 
 /// A session ready for the pump: authenticated, non-blocking.
 pub(super) struct Established {
     pub session: Session,
-    pub tcp: TcpStream,
     /// A session channel that runs nothing yet (see `reaper`), when the
     /// server allowed one.
     pub spare: Option<Channel>,
@@ -79,52 +26,16 @@ pub(super) struct Established {
 
 pub(super) fn establish(
     target: &Target,
+    link: &mut Link,
     setup: &mpsc::UnboundedSender<Setup>,
 ) -> Result<Established, ConnectError> {
-    let address = format!("{}:{}", target.hostname, target.port);
-    let unreachable = |reason: String| ConnectError::Unreachable {
-        host: target.name.clone(),
-        address: address.clone(),
-        reason,
-    };
-    let addrs: Vec<_> = (target.hostname.as_str(), target.port)
-        .to_socket_addrs()
-        .map_err(|e| unreachable(format!("cannot resolve the name: {e}")))?
-        .collect();
-    let mut last = String::from("the name has no address");
-    let mut tcp = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, target.timeout) {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                last = format!(
-                    "no answer within {}",
-                    crate::runbook::duration::short(target.timeout)
-                );
-            }
-            Err(e) => last = e.to_string(),
-        }
-    }
-    let tcp = tcp.ok_or_else(|| unreachable(last))?;
-    tracing::debug!(host = %target.name, %address, "TCP connected");
-    // Small requests (a trivial command's exec) must not wait for Nagle.
-    let _ = tcp.set_nodelay(true);
-    // A network that silently drops everything never resets the socket; with
-    // keepalives in flight, this makes the kernel give up on it instead of
-    // retrying for a quarter of an hour.
-    let _ = nix::sys::socket::setsockopt(
-        &tcp,
-        nix::sys::socket::sockopt::TcpUserTimeout,
-        &(NO_ANSWER_SECS * 1000),
-    );
     let other = |reason: String| ConnectError::Other {
         host: target.name.clone(),
         reason,
     };
-    let for_session = tcp.try_clone().map_err(|e| other(format!("socket: {e}")))?;
+    let for_session = link
+        .for_session()
+        .map_err(|e| other(format!("socket: {e}")))?;
     let mut session =
         Session::new().map_err(|e| other(format!("cannot start an SSH session: {e}")))?;
     session.set_tcp_stream(for_session);
@@ -133,12 +44,20 @@ pub(super) fn establish(
     let known_text = std::fs::read_to_string(&target.known_hosts).unwrap_or_default();
     prefer_known_key_types(&session, &known_text, &target.hostname, target.port);
     prefer_fast_ciphers(&session);
-    session.handshake().map_err(|e| {
-        unreachable(format!(
+    if let Err(e) = session.handshake() {
+        let mut reason = format!(
             "the SSH handshake failed ({}); is an SSH server listening there?",
             e.message()
-        ))
-    })?;
+        );
+        if let Some(story) = link.proxy_story() {
+            reason = format!("{reason} ({story})");
+        }
+        return Err(ConnectError::Unreachable {
+            host: target.name.clone(),
+            address: format!("{}{}", target.login(), target.provenance()),
+            reason,
+        });
+    }
     tracing::debug!(host = %target.name, "SSH handshake done");
 
     check_host_key(target, &session, &known_text, setup)?;
@@ -148,28 +67,40 @@ pub(super) fn establish(
         setup.send(Setup::Ask(q, tx)).ok()?;
         rx.recv().ok().flatten()
     };
-    let files = auth::candidate_files(target.identity.as_deref(), &target.config_identities);
-    auth::authenticate(&session, &target.name, &target.user, &files, &ask).map_err(|reason| {
-        ConnectError::Auth {
-            host: target.name.clone(),
-            user: target.user.clone(),
-            reason,
-        }
+    let files = auth::candidate_files(
+        target.identity.as_deref(),
+        &target.config_identities,
+        target.identities_only,
+    );
+    let use_agent = !target.identities_only;
+    auth::authenticate(
+        &session,
+        &target.name,
+        &target.user,
+        &files,
+        use_agent,
+        &ask,
+    )
+    .map_err(|reason| ConnectError::Auth {
+        host: target.name.clone(),
+        user: target.user.clone(),
+        reason,
     })?;
     tracing::info!(host = %target.name, user = %target.user, "authenticated");
 
-    // A server that allows fewer sessions only loses the spare channel.
-    let spare = session.channel_session().ok();
-    session.set_keepalive(true, KEEPALIVE_SECS);
+    // A server that allows fewer sessions only loses the spare channel; a
+    // jump host runs no commands and needs none.
+    let spare = if target.is_hop {
+        None
+    } else {
+        session.channel_session().ok()
+    };
+    session.set_keepalive(true, target.keepalive_secs);
     session.set_timeout(BLOCKING_TIMEOUT_MS);
     session.set_blocking(false);
-    tcp.set_nonblocking(true)
+    link.set_nonblocking()
         .map_err(|e| other(format!("socket: {e}")))?;
-    Ok(Established {
-        session,
-        tcp,
-        spare,
-    })
+    Ok(Established { session, spare })
 }
 
 /// AES-GCM first where this libssh2 has it: with the CPU's AES instructions
@@ -244,13 +175,22 @@ fn check_host_key(
     let mut file = target.known_hosts.display().to_string();
     let token = known_hosts::host_token(&target.hostname, target.port);
     let mut verdict = known_hosts::check(known_text, &target.hostname, target.port, key);
-    if verdict == Verdict::NotFound {
-        // As ssh does, the system-wide file vouches too (it is never written).
-        if let Ok(text) = std::fs::read_to_string(GLOBAL_KNOWN_HOSTS) {
-            let global = known_hosts::check(&text, &target.hostname, target.port, key);
-            if global != Verdict::NotFound {
-                verdict = global;
-                file = GLOBAL_KNOWN_HOSTS.to_string();
+    // As ssh does, the other files vouch too: UserKnownHostsFile's others,
+    // then the system-wide file (none of them is ever written).
+    let others = target
+        .more_known_hosts
+        .iter()
+        .cloned()
+        .chain(std::iter::once(GLOBAL_KNOWN_HOSTS.into()));
+    for other in others {
+        if verdict != Verdict::NotFound {
+            break;
+        }
+        if let Ok(text) = std::fs::read_to_string(&other) {
+            let found = known_hosts::check(&text, &target.hostname, target.port, key);
+            if found != Verdict::NotFound {
+                verdict = found;
+                file = other.display().to_string();
             }
         }
     }

@@ -166,7 +166,7 @@ pub fn describe_loss(e: &ssh2::Error) -> String {
             let errno = std::io::Error::last_os_error()
                 .raw_os_error()
                 .map_or(nix::errno::Errno::UnknownErrno, nix::errno::Errno::from_raw);
-            socket_error(errno).unwrap_or_else(|| {
+            socket_error(errno, NO_ANSWER_SECS.get()).unwrap_or_else(|| {
                 if c == code::SOCKET_RECV {
                     "the server closed the connection".into()
                 } else {
@@ -179,12 +179,24 @@ pub fn describe_loss(e: &ssh2::Error) -> String {
     }
 }
 
+thread_local! {
+    /// Seconds of silence after which the kernel gives up on this thread's
+    /// connection (its TCP user timeout, see `link`). Each session has a
+    /// thread of its own, which sets it once; the reasons of a loss name it.
+    static NO_ANSWER_SECS: std::cell::Cell<u32> = const { std::cell::Cell::new(45) };
+}
+
+/// Set the silence this thread's connection tolerates, for [`describe_loss`].
+pub fn set_no_answer_secs(secs: u32) {
+    NO_ANSWER_SECS.set(secs);
+}
+
 /// A socket error in words, for the errors that name why a connection
 /// ended; `None` for others.
-fn socket_error(errno: nix::errno::Errno) -> Option<String> {
+fn socket_error(errno: nix::errno::Errno, no_answer_secs: u32) -> Option<String> {
     use nix::errno::Errno;
     match errno {
-        Errno::ETIMEDOUT => Some(format!("no answer for {} s", super::NO_ANSWER_SECS)),
+        Errno::ETIMEDOUT => Some(format!("no answer for {no_answer_secs} s")),
         Errno::ECONNRESET | Errno::EPIPE => {
             Some("the connection was reset by the server or the network".into())
         }
@@ -206,10 +218,11 @@ pub fn is_missing_subsystem(e: &ssh2::Error) -> bool {
 /// the kernel gave up on a server that stopped answering (after the TCP
 /// user timeout: a firewall dropped the connection, the network or the
 /// server went away), or the server closed or reset it.
-pub fn describe_socket_end(tcp: &std::net::TcpStream) -> String {
-    let pending = nix::sys::socket::getsockopt(tcp, nix::sys::socket::sockopt::SocketError)
+pub fn describe_socket_end(socket: std::os::fd::BorrowedFd<'_>) -> String {
+    let pending = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::SocketError)
         .map_or(nix::errno::Errno::UnknownErrno, nix::errno::Errno::from_raw);
-    socket_error(pending).unwrap_or_else(|| "the server closed the connection".into())
+    socket_error(pending, NO_ANSWER_SECS.get())
+        .unwrap_or_else(|| "the server closed the connection".into())
 }
 
 /// A failure that ends the connection, with the reason for the admin.
@@ -265,14 +278,14 @@ mod tests {
     fn silence_and_a_server_that_left_are_told_apart() {
         use nix::errno::Errno;
         assert_eq!(
-            socket_error(Errno::ETIMEDOUT).as_deref(),
+            socket_error(Errno::ETIMEDOUT, 45).as_deref(),
             Some("no answer for 45 s")
         );
         assert_eq!(
-            socket_error(Errno::ECONNRESET).as_deref(),
+            socket_error(Errno::ECONNRESET, 45).as_deref(),
             Some("the connection was reset by the server or the network")
         );
-        assert_eq!(socket_error(Errno::EAGAIN), None);
+        assert_eq!(socket_error(Errno::EAGAIN, 45), None);
         let no_subsystem = ssh2::Error::new(
             ErrorCode::Session(code::CHANNEL_FAILURE),
             "Unable to request SFTP subsystem",

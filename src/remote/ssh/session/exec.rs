@@ -1,9 +1,10 @@
-//! A command on its own channel: open, pty if asked, exec, send EOF (its
-//! stdin is empty), relay stdout and stderr with backpressure, close, then
-//! the exit signal or status. Cancelling ends its process group on the host.
+//! A command on its own channel: open, pty if asked, exec, write what is
+//! typed to its stdin and then EOF (at once when nothing is), relay stdout
+//! and stderr with backpressure, close, then the exit signal or status.
+//! Cancelling ends its process group on the host.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::wrap;
 use super::error::{Fatal, would_block};
 use super::{Ctx, READ_BUDGET, RefusedOpen, Turn};
-use crate::remote::{Chunk, ExitStatus, Stream, TransportError};
+use crate::remote::{Chunk, ExitStatus, Stdin, Stream, TransportError};
+
+/// What a terminal's line discipline turns into end of input.
+const END_OF_FILE_CHAR: u8 = 0x04;
 
 /// How long a cancelled command may take to end before its channel is closed anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
@@ -26,7 +30,6 @@ enum ExecStage {
     Open,
     Pty,
     Exec,
-    SendEof,
     Read,
     Close,
     WaitClose,
@@ -42,7 +45,16 @@ pub(super) struct ExecJob {
     output: Option<mpsc::Sender<Chunk>>,
     starved: Arc<AtomicBool>,
     pub reply: Option<oneshot::Sender<Result<ExitStatus, TransportError>>>,
+    /// Told the process group once the wrapper has printed it.
+    pub started: Option<oneshot::Sender<u32>>,
     held: VecDeque<Chunk>,
+    /// What is to be written to the command's stdin; `None` once it ended.
+    input: Option<mpsc::UnboundedReceiver<Stdin>>,
+    /// Typed bytes the channel has not taken yet.
+    typed: Vec<u8>,
+    /// The command's stdin is to end (EOF) once `typed` is written.
+    eof_due: bool,
+    eof_sent: bool,
     filter: wrap::PgidFilter,
     out_eof: bool,
     err_eof: bool,
@@ -61,6 +73,7 @@ impl ExecJob {
         id: u64,
         command: &str,
         pty: bool,
+        input: mpsc::UnboundedReceiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         starved: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
@@ -74,6 +87,8 @@ impl ExecJob {
             output: Some(output),
             starved,
             reply: Some(reply),
+            input: Some(input),
+            eof_due: false,
             ..Self::bare(id, wrap::wrap(command, pty), pty, filter)
         }
     }
@@ -99,7 +114,14 @@ impl ExecJob {
             output: None,
             starved: Arc::new(AtomicBool::new(false)),
             reply: None,
+            started: None,
             held: VecDeque::new(),
+            input: None,
+            typed: Vec::new(),
+            // Nothing is typed into drydock's own commands; a pty's input
+            // never ends by itself.
+            eof_due: !pty,
+            eof_sent: false,
             filter,
             out_eof: false,
             err_eof: false,
@@ -143,6 +165,11 @@ impl ExecJob {
         } else {
             data.to_vec()
         };
+        if let (Some(pgid), Some(_)) = (self.filter.pgid, &self.started) {
+            if let Some(started) = self.started.take() {
+                let _ = started.send(pgid);
+            }
+        }
         if data.is_empty() || self.output.is_none() {
             return;
         }
@@ -193,7 +220,7 @@ impl ExecJob {
             ExecStage::Open if !ctx.holds_open_slot(self.id) => {
                 Some(self.finish(Err(TransportError::Cancelled)))
             }
-            ExecStage::SendEof | ExecStage::Read => {
+            ExecStage::Read => {
                 if !self.group_end_asked {
                     if self.pty {
                         // Closing a pty hangs up its process group.
@@ -283,11 +310,7 @@ impl ExecJob {
                     match ch.exec(&self.command) {
                         Ok(()) => {
                             self.exec_sent = true;
-                            self.stage = if self.pty {
-                                ExecStage::Read
-                            } else {
-                                ExecStage::SendEof
-                            }
+                            self.stage = ExecStage::Read;
                         }
                         Err(e) if would_block(&e) => {
                             self.exec_sent = true;
@@ -299,20 +322,6 @@ impl ExecJob {
                                 "the server refused to run the command: {msg}"
                             )))));
                         }
-                    }
-                }
-                ExecStage::SendEof => {
-                    let Some(ch) = self.channel.as_mut() else {
-                        return Ok(Turn::Done);
-                    };
-                    // The command's stdin is empty, as with the local transport.
-                    match ch.send_eof() {
-                        Err(e) if would_block(&e) => return Ok(turn),
-                        Err(e) => {
-                            ctx.error(&e)?;
-                            self.stage = ExecStage::Read;
-                        }
-                        Ok(()) => self.stage = ExecStage::Read,
                     }
                 }
                 ExecStage::Read => return self.read(ctx),
@@ -359,12 +368,71 @@ impl ExecJob {
         }
     }
 
+    /// Take what was typed and write as much of it as the channel takes,
+    /// then the EOF when it is due; true when anything moved.
+    fn type_input(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, Fatal> {
+        if self.cancelled_at.is_some() {
+            return Ok(false);
+        }
+        let mut moved = false;
+        while let Some(rx) = self.input.as_mut() {
+            match rx.try_recv() {
+                Ok(Stdin::Data(data)) => self.typed.extend_from_slice(&data),
+                Ok(Stdin::End) if self.pty => self.typed.push(END_OF_FILE_CHAR),
+                Ok(Stdin::End) => {
+                    self.input = None;
+                    self.eof_due = true;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.input = None;
+                    self.eof_due |= !self.pty;
+                }
+            }
+            moved = true;
+        }
+        let Some(ch) = self.channel.as_mut() else {
+            return Ok(moved);
+        };
+        while !self.typed.is_empty() {
+            match ch.write(&self.typed) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.typed.drain(..n);
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // The command's stdin is gone (it closed it, or ended).
+                    ctx.io_error(&e)?;
+                    tracing::debug!(job = self.id, error = %e, "typed input not written");
+                    self.typed.clear();
+                }
+            }
+        }
+        if self.eof_due && !self.eof_sent && self.typed.is_empty() {
+            match ch.send_eof() {
+                Err(e) if would_block(&e) => {}
+                Err(e) => {
+                    ctx.error(&e)?;
+                    self.eof_sent = true;
+                }
+                Ok(()) => {
+                    self.eof_sent = true;
+                    moved = true;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
     fn read(&mut self, ctx: &mut Ctx<'_>) -> Result<Turn, Fatal> {
+        let typed = self.type_input(ctx)?;
         if !self.flush() {
             *ctx.backpressure = true;
-            return Ok(Turn::Idle);
+            return Ok(if typed { Turn::Progress } else { Turn::Idle });
         }
-        let mut turn = Turn::Idle;
+        let mut turn = if typed { Turn::Progress } else { Turn::Idle };
         let mut buf = [0u8; crate::remote::MAX_CHUNK];
         let mut budget = READ_BUDGET;
         for (stream, id) in [(Stream::Stdout, 0), (Stream::Stderr, 1)] {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::remote::{Chunk, ConnectError, ExitStatus, Question, TransportError};
+use crate::remote::{Chunk, ConnectError, ExitStatus, Question, Stdin, TransportError};
 
 /// What the async side asks of the session thread.
 pub enum Request {
@@ -18,10 +18,14 @@ pub enum Request {
         id: u64,
         command: String,
         pty: bool,
+        /// What to write to its standard input; see `Transport::exec_with_input`.
+        input: mpsc::UnboundedReceiver<Stdin>,
         output: mpsc::Sender<Chunk>,
         /// Set when `output` was full, so the taker wakes the thread on taking.
         starved: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<ExitStatus, TransportError>>,
+        /// Told the command's process group once the wrapper printed it.
+        started: Option<oneshot::Sender<u32>>,
     },
     /// End command `id` (its process group) and close its channel.
     Cancel { id: u64 },

@@ -13,13 +13,13 @@ mod connect;
 pub(super) mod error;
 mod exec;
 mod handle;
+pub(super) mod link;
 mod reaper;
 mod sftp;
 mod tunnel;
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::AtomicBool;
@@ -30,23 +30,17 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use ssh2::{BlockDirections, Session, Sftp};
 use tokio::sync::mpsc;
 
+use super::route::Target;
 use super::wrap;
 use crate::remote::{ConnectError, TransportError};
-use crate::runbook::Host;
-use connect::Target;
 use error::{Fatal, classify, classify_io, would_block};
 use exec::ExecJob;
 pub use handle::{Handle, Request, Setup, SftpOp, SftpValue};
+use link::{Link, LinkPlan};
 use reaper::Reaper;
 use sftp::SftpJob;
 use tunnel::TunnelJob;
 
-/// Seconds between keepalives; a dead peer is noticed within about two of them.
-const KEEPALIVE_SECS: u32 = 15;
-/// Seconds of unacknowledged data after which the kernel gives up on the
-/// connection (its TCP user timeout): with keepalives in flight, a server
-/// that stopped answering is found out after this long.
-const NO_ANSWER_SECS: u32 = 3 * KEEPALIVE_SECS;
 /// Reading stops after this much per channel and pass, so one busy channel
 /// cannot starve the others.
 const READ_BUDGET: usize = 256 * 1024;
@@ -62,16 +56,15 @@ const SFTP_OPENER: u64 = 0;
 /// How long a channel the server refused may wait for one of ours to close.
 const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
 
-/// Start the thread for `host`; it reports through `setup` and then serves
-/// requests. Everything that reads files (`~/.ssh/config`, known_hosts, keys)
-/// happens on that thread, never on the caller's.
-pub fn spawn(host: Host, setup: mpsc::UnboundedSender<Setup>) {
-    let name = format!("ssh-{}", host.name);
+/// Start the thread for `target`; it opens the way there (`link`), reports
+/// through `setup` and then serves requests. Everything that reads files
+/// (known_hosts, keys) happens on that thread, never on the caller's.
+pub fn spawn(target: Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
     let fallback = setup.clone();
-    let host_name = host.name.clone();
+    let host_name = target.name.clone();
     let spawned = std::thread::Builder::new()
-        .name(name)
-        .spawn(move || run(&host, setup));
+        .name(format!("ssh-{}", target.name))
+        .spawn(move || run(&target, link, setup));
     if let Err(e) = spawned {
         let _ = fallback.send(Setup::Failed(ConnectError::Other {
             host: host_name,
@@ -80,16 +73,11 @@ pub fn spawn(host: Host, setup: mpsc::UnboundedSender<Setup>) {
     }
 }
 
-fn run(host: &Host, setup: mpsc::UnboundedSender<Setup>) {
-    let target = Target::resolve(host);
-    tracing::info!(
-        host = %target.name,
-        address = %target.hostname,
-        port = target.port,
-        user = %target.user,
-        "connecting"
-    );
-    let established = match connect::establish(&target, &setup) {
+fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
+    tracing::info!(host = %target.name, to = %target.login(), "connecting");
+    let opened = Link::open(link, target)
+        .and_then(|mut link| connect::establish(target, &mut link, &setup).map(|s| (s, link)));
+    let (established, link) = match opened {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(host = %target.name, error = %e, "connection failed");
@@ -124,10 +112,11 @@ fn run(host: &Host, setup: mpsc::UnboundedSender<Setup>) {
     }
     drop(setup);
     tracing::info!(host = %target.name, "connected");
+    error::set_no_answer_secs(target.keepalive_count * target.keepalive_secs);
     let mut pump = Pump {
         host: target.name.clone(),
         session: established.session,
-        tcp: established.tcp,
+        link,
         requests: req_rx,
         wake: wake_rx,
         _wake_keep: wake_tx,
@@ -141,7 +130,7 @@ fn run(host: &Host, setup: mpsc::UnboundedSender<Setup>) {
         next_id: u64::MAX / 2,
         closed_by_us: false,
         sftp_missing,
-        next_keepalive: Instant::now() + Duration::from_secs(u64::from(KEEPALIVE_SECS)),
+        next_keepalive: Instant::now() + Duration::from_secs(u64::from(target.keepalive_secs)),
     };
     let reason = pump.run();
     tracing::info!(host = %target.name, %reason, closed_by_us = pump.closed_by_us, "connection ended");
@@ -266,7 +255,8 @@ enum Job {
 struct Pump {
     host: String,
     session: Session,
-    tcp: TcpStream,
+    /// Declared after `session`, so it goes after it (a ProxyCommand is hung up last).
+    link: Link,
     requests: std::sync::mpsc::Receiver<Request>,
     wake: UnixStream,
     /// Our own handle on the wake socket's other end, so that it never reads
@@ -342,12 +332,15 @@ impl Pump {
                 id,
                 command,
                 pty,
+                input,
                 output,
                 starved,
                 reply,
+                started,
             } => {
                 tracing::debug!(host = %self.host, job = id, pty, "command requested");
-                let job = ExecJob::requested(id, &command, pty, output, starved, reply);
+                let mut job = ExecJob::requested(id, &command, pty, input, output, starved, reply);
+                job.started = started;
                 self.jobs.push(Job::Exec(Box::new(job)));
             }
             Request::Cancel { id } => {
@@ -495,7 +488,7 @@ impl Pump {
             .collect();
         let revents = {
             let mut fds = vec![
-                PollFd::new(self.tcp.as_fd(), net),
+                PollFd::new(self.link.fd(), net),
                 PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
             ];
             for (i, flags) in &tunnels {
@@ -510,7 +503,7 @@ impl Pump {
             fds[0].revents().unwrap_or(PollFlags::empty())
         };
         if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
-            return Err(error::describe_socket_end(&self.tcp));
+            return Err(error::describe_socket_end(self.link.fd()));
         }
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
