@@ -133,7 +133,7 @@ run = "true"
     let run = fx.run(&bad_address, &["--yes"], "");
     assert_eq!(code(&run), 5, "{}", describe(&run));
     assert!(
-        stdout(&run).contains("cannot reach host 'web' at nowhere"),
+        stdout(&run).contains("cannot reach host 'web' at root@nowhere"),
         "{}",
         describe(&run)
     );
