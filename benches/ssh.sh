@@ -15,7 +15,10 @@
 #              ControlMaster connection (its setup included, as drydock's is)
 #   streaming: one step printing `seq 1 2000000` (every line sanitized, shown
 #              and journaled) vs `ssh HOST seq 1 2000000 >/dev/null`
-# Targets (issue 3): per-step <= 1.2x, streaming <= 1.5x.
+# then, for one run each of 2M and 8M lines (LINES_BIG), drydock's peak
+# resident memory (GNU time's maximum RSS) and the journal's size per output
+# line. Targets: per-step <= 1.2x (issue 3), streaming <= 1.3x with the
+# journal on, peak RSS < 50 MiB at 2M and at 8M lines (issue 11).
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -93,10 +96,14 @@ EOF
         printf '[[steps]]\nid = "s%d"\ntitle = "step %d"\nrun = "echo %d"\n\n' "$i" "$i" "$i"
     done
 } >"$TMP/steps.toml"
-{
+stream_toml() {
     head_toml
-    printf '[[steps]]\nid = "seq"\ntitle = "stream"\nrun = "seq 1 2000000"\n'
-} >"$TMP/stream.toml"
+    printf '[[steps]]\nid = "seq"\ntitle = "stream"\nrun = "seq 1 %d"\n' "$1"
+}
+stream_toml 2000000 >"$TMP/stream.toml"
+LINES_BIG=${LINES_BIG:-8000000}
+stream_toml "$LINES_BIG" >"$TMP/stream_big.toml"
+[ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time): apt-get install -y time" >&2; exit 1; }
 
 now() { date +%s.%N; }
 # median of RUNS timings of "$@", in seconds
@@ -136,5 +143,22 @@ s_stream=$(measure ssh_stream)
 
 printf 'per-step   drydock %.3fs  ssh+ControlMaster %.3fs  ratio %.2fx (target <= 1.2x)\n' \
     "$d_steps" "$s_steps" "$(awk -v a="$d_steps" -v b="$s_steps" 'BEGIN {print a / b}')"
-printf 'streaming  drydock %.3fs  ssh                %.3fs  ratio %.2fx (target <= 1.5x)\n' \
+printf 'streaming  drydock %.3fs  ssh                %.3fs  ratio %.2fx (target <= 1.3x)\n' \
     "$d_stream" "$s_stream" "$(awk -v a="$d_stream" -v b="$s_stream" 'BEGIN {print a / b}')"
+
+# Peak memory and journal size: one run each, the journal kept until measured.
+memory() {
+    local runbook=$1 lines=$2 rss journal_bytes
+    rm -rf "$TMP/journal"/* "$TMP/lock"
+    HOME="$TMP/home" SSH_AUTH_SOCK= /usr/bin/time -f '%M' -o "$TMP/rss" \
+        "$DRYDOCK" run --headless --yes "$runbook" --journal-dir "$TMP/journal" >/dev/null 2>&1 \
+        || { echo "failed: drydock run $runbook" >&2; exit 1; }
+    rss=$(tail -n 1 "$TMP/rss")
+    journal_bytes=$(cat "$TMP/journal"/*.jsonl | wc -c)
+    printf 'memory     %8d lines  peak RSS %6.1f MiB (target < 50)  journal %.1f bytes per output line\n' \
+        "$lines" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" \
+        "$(awk -v b="$journal_bytes" -v n="$lines" 'BEGIN {print b / n}')"
+    rm -rf "$TMP/journal"/* "$TMP/lock"
+}
+memory "$TMP/stream.toml" 2000000
+memory "$TMP/stream_big.toml" "$LINES_BIG"

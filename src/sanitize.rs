@@ -108,15 +108,40 @@ fn skip_string(chars: &mut Peekable<Chars<'_>>) {
     }
 }
 
-/// One line of remote output: invalid UTF-8 replaced, colours kept, and only
-/// what follows the last carriage return (what a terminal would have shown).
-pub fn sanitize(line: &[u8]) -> String {
+/// Printable ASCII and tabs only: nothing to clean (the common case).
+fn is_plain(line: &[u8]) -> Option<&str> {
     if line
         .iter()
         .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
     {
-        return String::from_utf8_lossy(line).into_owned();
+        std::str::from_utf8(line).ok()
+    } else {
+        None
     }
+}
+
+/// One line of remote output: invalid UTF-8 replaced, colours kept, and only
+/// what follows the last carriage return (what a terminal would have shown).
+pub fn sanitize(line: &[u8]) -> String {
+    if let Some(plain) = is_plain(line) {
+        return plain.to_string();
+    }
+    sanitize_slow(line)
+}
+
+/// [`sanitize`], appended to `out` (no allocation of its own for plain
+/// text); whether the line kept an escape sequence (a colour).
+pub fn sanitize_into(line: &[u8], out: &mut String) -> bool {
+    if let Some(plain) = is_plain(line) {
+        out.push_str(plain);
+        return false;
+    }
+    let clean = sanitize_slow(line);
+    out.push_str(&clean);
+    clean.contains('\x1b')
+}
+
+fn sanitize_slow(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     let text = text.strip_suffix('\r').unwrap_or(&text);
     let text = match text.rfind('\r') {
@@ -131,6 +156,28 @@ pub fn sanitize(line: &[u8]) -> String {
         },
     )
     .into_owned()
+}
+
+/// The text without any escape sequence at all, for the journal and plain
+/// output (of text the sanitiser kept colours in).
+pub fn strip_sgr(line: &str) -> Cow<'_, str> {
+    if !line.as_bytes().contains(&0x1b) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Text for plain output that keeps its line breaks (a plan, a listing).

@@ -511,7 +511,7 @@ undo = "echo undone; echo undone too"
     let mut undo = Vec::new();
     for e in &events {
         if let Event::Output { phase, lines, .. } = e {
-            let text = lines.iter().map(|(_, l)| l.clone());
+            let text = lines.iter().map(|(_, l)| l.to_string());
             match phase {
                 engine::Phase::Main => main.extend(text),
                 engine::Phase::Undo => undo.extend(text),
@@ -555,7 +555,7 @@ async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
     let mut appended = false;
     let follow = async {
         while let Some(e) = events.recv().await {
-            if let Event::LogLine { log: 0, line } = e {
+            if let Event::LogLine { log: 0, line, .. } = e {
                 lines.push(line);
                 if !appended {
                     appended = true;
@@ -579,4 +579,49 @@ async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
     tokio::time::timeout(Duration::from_secs(10), closed)
         .await
         .expect("the followers end when cancelled");
+}
+
+#[tokio::test]
+async fn a_front_end_that_takes_no_output_holds_the_command_back() {
+    // 20 MB in lines of 10 kB: far more than the output budget and the
+    // queues before it, so the command must wait for the front end.
+    let (mut run, dir) = start(
+        r#"
+[[steps]]
+id = "flood"
+title = "Prints 20 MB"
+hosts = ["a"]
+run = "head -c 20000000 /dev/zero | tr '\\000' x | fold -w 10000; touch {{root}}/done"
+"#,
+    );
+    run.until("the flood's start", |e| {
+        matches!(e, Event::StepStarted { .. })
+    })
+    .await;
+    // Nothing is taken for a while: the command gets no further than the
+    // bytes drydock holds for the front end.
+    let done = dir.path().join("done");
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!done.exists(), "the output was queued without bound");
+    }
+    // Taken now, all of it, in order, and the command ends.
+    let mut bytes = 0;
+    let mut lines = 0;
+    let status = loop {
+        match run.handle.events.recv().await {
+            Some(Event::Output { lines: out, .. }) => {
+                for (_, line) in out.iter() {
+                    bytes += line.len();
+                    lines += 1;
+                }
+            }
+            Some(Event::RunFinished { status, .. }) => break status,
+            Some(_) => {}
+            None => panic!("the run ended without finishing"),
+        }
+    };
+    assert_eq!(status, RunStatus::Ok);
+    assert_eq!((lines, bytes), (2000, 20_000_000));
+    assert!(done.exists());
 }

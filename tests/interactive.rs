@@ -603,11 +603,12 @@ mod engine_level {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Output { step: s, lines, .. } if *s == step => Some(lines.clone()),
+                Event::Output { step: s, lines, .. } if *s == step => {
+                    Some(lines.iter().map(|(_, l)| l.to_string()).collect::<Vec<_>>())
+                }
                 _ => None,
             })
             .flatten()
-            .map(|(_, l)| l)
             .collect()
     }
 

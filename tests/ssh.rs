@@ -1351,7 +1351,7 @@ async fn log_tails_share_the_run_connection() {
     let collect = async {
         while let Some(event) = handle.events.recv().await {
             match event {
-                Event::LogLine { log: 0, line } => lines.push(line),
+                Event::LogLine { log: 0, line, .. } => lines.push(line),
                 Event::RunFinished {
                     exit_code: code, ..
                 } => exit_code = Some(code),

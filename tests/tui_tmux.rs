@@ -534,8 +534,9 @@ fn at_80x24_the_help_scrolls_to_its_last_line_over_a_question() {
     let t = Tmux::start_sized("help", &setup(dir.path()), 80, 24);
     t.wait_for("Confirm this step");
     t.keys(&["?"]);
-    let screen = t.wait_for("This question");
-    assert!(screen.contains("more below"), "{screen}");
+    // Waited for whole: a capture may catch a frame half drawn.
+    let screen = t.wait_for("more below");
+    assert!(screen.contains("This question"), "{screen}");
     assert!(!screen.contains("Esc or ? closes this help"), "{screen}");
     let screen = t.press_until("NPage", "Esc or ? closes this help", 10);
     assert!(screen.contains("that is all"), "{screen}");
@@ -1383,4 +1384,155 @@ fn replay_and_watch_refuse_an_unknown_run_with_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+/// The runbook of tests/secrets.rs, its `dir` set to `dir`, and its log
+/// file written with the secrets in it.
+fn secrets_setup(dir: &Path) -> std::path::PathBuf {
+    let runbook = dir.join("secrets.toml");
+    let text = include_str!("secrets/secrets.toml").replace(
+        "dir = \"/tmp/drydock-secrets\"",
+        &format!("dir = \"{}\"", dir.display()),
+    );
+    std::fs::write(&runbook, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("app.log"),
+        "login with hunter2-in-vars\nkey key-body-9f3a51 loaded\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    runbook
+}
+
+/// No secret of tests/secrets/secrets.toml on `screen`.
+fn assert_no_secret(screen: &str) {
+    for secret in ["hunter2-in-vars", "key-body-9f3a51"] {
+        assert!(
+            !screen.contains(secret),
+            "{secret} on the screen:\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn secrets_show_on_no_screen_of_a_run() {
+    let dir = tempdir();
+    let runbook = secrets_setup(dir.path());
+    let t = Tmux::start(
+        "secrets",
+        &format!(
+            "{} run {} --journal-dir {}",
+            quote(BIN),
+            quote(&runbook.display().to_string()),
+            quote(&dir.path().join("journal").display().to_string())
+        ),
+    );
+    let screen = t.wait_for("Confirm this step");
+    assert_no_secret(&screen);
+    assert!(screen.contains("previewing with ********"), "{screen}");
+    assert!(screen.contains("Look with ********"), "{screen}");
+    // The log pane, under the question.
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("login with ********");
+    assert_no_secret(&screen);
+    t.keys(&["Enter"]);
+    t.wait_for("Confirm this step");
+    t.keys(&["y"]);
+    let screen = t.wait_for("The step failed");
+    assert_no_secret(&screen);
+    assert!(screen.contains("denied for ********"), "{screen}");
+    // The skipped condition and the timed-out guard, in their panes.
+    t.keys(&["Escape"]);
+    for _ in 0..3 {
+        t.keys(&["k"]);
+        assert_no_secret(&t.screen());
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("The step failed");
+    t.keys(&["s"]);
+    let screen = t.wait_for("Summary");
+    assert_no_secret(&screen);
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 1);
+    assert_no_secret(&t.screen());
+}
+
+#[test]
+fn secrets_in_a_followed_log_show_as_stars() {
+    let dir = tempdir();
+    let runbook = secrets_setup(dir.path());
+    let t = Tmux::start(
+        "secretlogs",
+        &format!(
+            "{} logs {}",
+            quote(BIN),
+            quote(&runbook.display().to_string())
+        ),
+    );
+    let screen = t.wait_for("key ******** loaded");
+    assert_no_secret(&screen);
+    assert!(screen.contains("login with ********"), "{screen}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+}
+
+#[test]
+fn a_hostile_runbook_cannot_drive_the_terminal() {
+    let dir = tempdir();
+    let hostile = r"\u001b]0;pwned\u0007\u001b[2J\u202e";
+    let runbook = dir.path().join("hostile.toml");
+    std::fs::write(
+        &runbook,
+        format!(
+            "[runbook]\nname = \"Hostile {hostile} runbook\"\nlock = \"{d}/lock\"\n\
+             [hosts.web]\ntransport = \"local\"\n\
+             [[steps]]\nid = \"deploy\"\ntitle = \"Deploy {hostile}evil\"\n\
+             notes = \"notes {hostile} here\"\nconfirm = true\n\
+             preview = \"echo 'preview {hostile}'\"\nrun = \"echo deployed\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // drydock starts once everything it writes is recorded, raw.
+    let go = dir.path().join("go");
+    let raw = dir.path().join("raw");
+    let t = Tmux::start(
+        "hostile",
+        &format!(
+            // No bell: the test looks for control characters drydock did not mean.
+            "while [ ! -e {go} ]; do sleep 0.05; done; NO_BELL=1 {} run {} --journal-dir {}",
+            quote(BIN),
+            quote(&runbook.display().to_string()),
+            quote(&dir.path().join("journal").display().to_string()),
+            go = quote(&go.display().to_string()),
+        ),
+    );
+    t.tmux(&[
+        "pipe-pane",
+        "-t",
+        "t",
+        "-o",
+        &format!("cat >> {}", quote(&raw.display().to_string())),
+    ]);
+    std::fs::write(&go, "").unwrap_or_else(|e| panic!("{e}"));
+    let screen = t.wait_for("Confirm this step");
+    assert!(screen.contains("Deploy evil"), "{screen}");
+    assert!(screen.contains("Hostile  runbook"), "{screen}");
+    t.keys(&["y"]);
+    let screen = t.wait_for("Summary");
+    assert!(screen.contains("deploy"), "{screen}");
+    let title = t.tmux(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+    assert!(!title.contains("pwned"), "the title was set: {title}");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_status(), 0);
+    let bytes = std::fs::read(&raw).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("Deploy evil"),
+        "the raw output was recorded:\n{text}"
+    );
+    // The TUI's own drawing uses CSI sequences; nothing else gets through.
+    assert!(!text.contains("pwned"), "{text}");
+    assert!(!text.contains("\u{1b}]"), "an OSC sequence was written");
+    assert!(!text.contains('\u{202e}'), "U+202E was written");
+    assert!(!text.contains('\u{7}'), "a bell was written");
 }

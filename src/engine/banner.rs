@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
-use super::event::{BannerPreview, Event, HostIx, Phase, StepIx};
+use super::event::{BannerPreview, HostIx, Phase, StepIx};
 use crate::journal::Outcome;
 use crate::remote::Stream;
 use crate::runbook::{BannerSwitch, Plan, RunVars};
@@ -110,12 +110,12 @@ impl Ctx {
             Ok(message) => {
                 if let Some(message) = message {
                     self.emitter
-                        .emit(Event::Output {
+                        .emit_output(
                             step,
                             host,
-                            phase: Phase::Main,
-                            lines: vec![(Stream::Stdout, message)],
-                        })
+                            Phase::Main,
+                            vec![(Stream::Stdout, message)].into(),
+                        )
                         .await;
                 }
                 HostResult::new(host, Outcome::Ok)

@@ -48,7 +48,8 @@ impl HostResult {
 /// Shared by the tasks of one step's hosts, which run at the same time.
 pub(super) struct Ctx {
     pub plan: Arc<Plan>,
-    /// Shared with the run's outer future, which journals an interruption.
+    /// Shared with the run's outer future, which journals an interruption,
+    /// and with the tasks that watch the connections.
     pub emitter: Arc<Emitter>,
     pub transports: Vec<Option<Arc<dyn Transport>>>,
     pub run_vars: Mutex<RunVars>,

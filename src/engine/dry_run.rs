@@ -7,13 +7,12 @@ use tokio_util::sync::CancellationToken;
 use super::event::*;
 use super::guard::Check;
 use super::runner::Engine;
-use crate::remote::Stream;
 use crate::runbook::Action;
 
 impl Engine {
     pub(super) async fn dry_run_step(&mut self, ix: StepIx, hosts: &[HostIx]) {
+        // Each preview is shown (and in a real run journaled) as it is made.
         for preview in self.previews(ix, hosts).await {
-            let h = preview.host;
             let failed = match (&preview.error, &preview.exit) {
                 (Some(e), _) => Some(e.clone()),
                 (None, Some(status)) if !status.success() => Some(status.to_string()),
@@ -23,33 +22,9 @@ impl Engine {
                 let problem = format!(
                     "{} on {}: the preview failed ({how})",
                     self.plan().steps[ix].id,
-                    self.plan().hosts[h].name
+                    self.plan().hosts[preview.host].name
                 );
                 self.dry_run_problems.push(problem);
-            }
-            self.emit(Event::Notice {
-                step: Some(ix),
-                text: format!(
-                    "{}: preview `{}`",
-                    self.plan().hosts[h].name,
-                    preview.command
-                ),
-            })
-            .await;
-            let mut lines: Vec<(Stream, String)> = preview
-                .lines
-                .into_iter()
-                .map(|line| (Stream::Stdout, line))
-                .collect();
-            lines.extend(preview.error.map(|e| (Stream::Stderr, e)));
-            if !lines.is_empty() {
-                self.emit(Event::Output {
-                    step: ix,
-                    host: h,
-                    phase: Phase::Main,
-                    lines,
-                })
-                .await;
             }
         }
         let action = self.plan().steps[ix].action.clone();

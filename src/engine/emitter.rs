@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use super::budget::{OUTPUT_BUDGET, OutputBudget};
 use super::event::*;
 use super::notify::Notifier;
 use super::output::strip_sgr;
@@ -20,11 +21,22 @@ use crate::runbook::Plan;
 pub(crate) struct Outbox {
     tx: mpsc::Sender<Event>,
     redactor: Arc<Redactor>,
+    /// Bounds the output (command and log lines) on its way, in bytes.
+    budget: Arc<OutputBudget>,
 }
 
 impl Outbox {
     pub(crate) fn new(tx: mpsc::Sender<Event>, redactor: Arc<Redactor>) -> Self {
-        Self { tx, redactor }
+        Self {
+            tx,
+            redactor,
+            budget: OutputBudget::new(OUTPUT_BUDGET),
+        }
+    }
+
+    /// Room for `bytes` of output, waiting until the front end made some.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Credit {
+        self.budget.reserve(bytes).await
     }
 
     /// Send `event`; false when the front end has gone.
@@ -133,6 +145,26 @@ impl Emitter {
             }
             _ => {}
         }
+    }
+
+    /// Lines a command printed that arrived together: journaled and sent
+    /// once the output budget has room for them (the caller, and so the
+    /// command's channel, waits until then).
+    pub(crate) async fn emit_output(
+        &self,
+        step: StepIx,
+        host: HostIx,
+        phase: Phase,
+        mut lines: Lines,
+    ) {
+        lines.hold(self.outbox.reserve(lines.size()).await);
+        self.emit(Event::Output {
+            step,
+            host,
+            phase,
+            lines,
+        })
+        .await;
     }
 
     pub(crate) fn journal_path(&self) -> Option<std::path::PathBuf> {
@@ -310,8 +342,55 @@ impl Emitter {
                 end_of_input: *end,
                 phase: phase_name(*phase),
             },
+            Event::Previewed { step, preview } => Record::Preview {
+                step: self.step_id(*step),
+                host: self.host_name(preview.host),
+                command: preview.command.clone(),
+                lines: preview
+                    .lines
+                    .iter()
+                    .map(|l| strip_sgr(l).into_owned())
+                    .collect(),
+                exit_code: preview.exit.as_ref().and_then(|e| e.code),
+                reason: preview.error.clone(),
+            },
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => Record::Condition {
+                step: self.step_id(*step),
+                host: self.host_name(*host),
+                command: command.clone(),
+                holds: *holds,
+                reason: error.clone(),
+            },
+            Event::HostFailed { host, error, .. } => {
+                self.connection(*host, ConnectionState::Failed, Some(error))
+            }
+            Event::HostLost { host, reason } => {
+                self.connection(*host, ConnectionState::Lost, Some(reason))
+            }
+            Event::HostReconnected { host } => {
+                self.connection(*host, ConnectionState::Reconnected, None)
+            }
+            Event::Notice { step, text } => Record::Notice {
+                step: step.map(|s| self.step_id(s)),
+                text: text.clone(),
+            },
             _ => return None,
         })
+    }
+
+    fn connection(&self, host: HostIx, state: ConnectionState, reason: Option<&String>) -> Record {
+        Record::Connection {
+            host: self.host_name(host),
+            state,
+            reason: reason.cloned(),
+            route: None,
+        }
     }
 
     fn journal_failed(&self, e: JournalError) {
@@ -346,14 +425,14 @@ impl Emitter {
                 host,
                 phase,
                 lines,
+                ..
             } => {
-                let plain: Vec<_> = lines.iter().map(|(s, l)| (*s, strip_sgr(l))).collect();
                 journal
                     .write_output(
                         &self.plan.steps[*step].id,
                         &self.plan.hosts[*host].name,
                         *phase == Phase::Undo,
-                        &plain,
+                        lines.iter(),
                     )
                     .await
             }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use super::budget::Credit;
+pub use super::output::Lines;
 use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Stream};
 
@@ -43,9 +45,23 @@ pub enum Event {
         /// Where it went, as `HostConnecting`'s `to`; journaled.
         to: String,
     },
+    /// A host could not be connected, or used (its lock could not be made),
+    /// or could not be connected again after a loss: `error` says why.
     HostFailed {
         host: HostIx,
         error: String,
+        /// The cause in a few words, for a line that names the host already.
+        cause: String,
+    },
+    /// A host's connection ended by itself while the run went on; the next
+    /// operation on it connects again.
+    HostLost {
+        host: HostIx,
+        reason: String,
+    },
+    /// A host's connection was made again after it was lost.
+    HostReconnected {
+        host: HostIx,
     },
     LockTaken {
         host: HostIx,
@@ -88,7 +104,9 @@ pub enum Event {
         step: StepIx,
         host: HostIx,
         phase: Phase,
-        lines: Vec<(Stream, String)>,
+        /// They hold their bytes of the output budget until the front end
+        /// drops them (see `budget`).
+        lines: Lines,
     },
     /// The line a command has begun and not ended yet, once its output
     /// paused: a prompt, most often. The next one replaces it, and the whole
@@ -144,6 +162,20 @@ pub enum Event {
         checks: u32,
         next_check: Option<Duration>,
     },
+    /// A step's preview ran on a host (before its gate, or in a dry run).
+    Previewed {
+        step: StepIx,
+        preview: PreviewOutput,
+    },
+    /// A step's `when` condition was checked on a host.
+    ConditionChecked {
+        step: StepIx,
+        host: HostIx,
+        command: String,
+        holds: bool,
+        /// Why it could not be checked (it then does not hold).
+        error: Option<String>,
+    },
     /// A `wait` step (or the banner's start time) counting down.
     Waiting {
         step: StepIx,
@@ -167,10 +199,12 @@ pub enum Event {
     LogFollowing {
         log: usize,
     },
-    /// A line of a `[logs]` entry, sanitized like command output.
+    /// A line of a `[logs]` entry, sanitized like command output, holding
+    /// its bytes of the output budget as `Output` does.
     LogLine {
         log: usize,
         line: String,
+        credit: Credit,
     },
     /// A `[logs]` entry stopped; the engine tries again while the run lasts.
     LogStopped {

@@ -13,12 +13,15 @@ use super::error::StepError;
 use super::event::{Event, HostIx, Phase, StepIx};
 use super::output::{LineSplitter, sanitize};
 use crate::journal::Outcome;
-use crate::remote::{ExecRequest, ExitStatus, Stream, TransportError};
+use crate::remote::{ExecRequest, ExitStatus, MAX_CHUNK, Stream, TransportError};
 use crate::runbook::Action;
 use crate::runbook::duration::short;
 
 /// How many lines of a preview or condition are kept for the gate.
 const PREVIEW_LINES: usize = 500;
+/// Output chunks a transport may hand over before the engine takes them:
+/// 1 MiB, past which the transport stops reading the command's channel.
+const QUEUED_CHUNKS: usize = (1024 * 1024) / MAX_CHUNK;
 /// Typed input (and sudo's password) on its way to a command.
 const STDIN_DEPTH: usize = 16;
 
@@ -86,7 +89,7 @@ impl Ctx {
                 return res;
             }
             let this_try = cancel.child_token();
-            let (tx, rx) = mpsc::channel(64);
+            let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
             let request = ExecRequest {
                 command: command.clone(),
                 pty,
@@ -192,7 +195,7 @@ impl Ctx {
         cancel: &CancellationToken,
     ) -> Result<(ExitStatus, Vec<String>), StepError> {
         let transport = self.transport(host)?;
-        let (tx, mut rx) = mpsc::channel(64);
+        let (tx, mut rx) = mpsc::channel(QUEUED_CHUNKS);
         let exec = transport.exec(
             ExecRequest {
                 command: command.to_string(),

@@ -135,7 +135,15 @@ impl Engine {
                 }
             }
         });
-        join_all(runs).await
+        let previews = join_all(runs).await;
+        for preview in &previews {
+            self.emit(Event::Previewed {
+                step: ix,
+                preview: preview.clone(),
+            })
+            .await;
+        }
+        previews
     }
 
     pub(super) async fn gate(&mut self, ix: StepIx, hosts: &[HostIx]) -> Decision {
@@ -189,8 +197,17 @@ impl Engine {
         let results = join_all(checks).await;
         let mut keep = Vec::new();
         for (h, cmd, result) in results {
+            let holds = matches!(&result, Ok((status, _)) if status.success());
+            self.emit(Event::ConditionChecked {
+                step: ix,
+                host: h,
+                command: cmd.clone(),
+                holds,
+                error: result.as_ref().err().map(ToString::to_string),
+            })
+            .await;
             let reason = match result {
-                Ok((status, _)) if status.success() => {
+                Ok(_) if holds => {
                     keep.push(h);
                     continue;
                 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ctx::{Ctx, HostResult};
 use super::error::StepError;
-use super::event::{Event, HostIx, Phase, StepIx};
+use super::event::{HostIx, Phase, StepIx};
 use crate::journal::Outcome;
 use crate::remote::{BoxedIo, Stream};
 use crate::runbook::HttpCheck;
@@ -222,12 +222,7 @@ impl Ctx {
             }
         };
         self.emitter
-            .emit(Event::Output {
-                step,
-                host,
-                phase: Phase::Main,
-                lines: vec![(stream, line)],
-            })
+            .emit_output(step, host, Phase::Main, vec![(stream, line)].into())
             .await;
         self.finish_step(step, host, Phase::Main, &res, started)
             .await;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::capture::CAPTURE_LIMIT;
 use super::ctx::Ctx;
 use super::event::{Event, HostIx, InputRefused, Phase, StepIx, Typed, TypedInput};
-use super::output::{LineSplitter, sanitize, strip_sgr};
+use super::output::{LineSplitter, Lines, sanitize, strip_sgr};
 use super::sudo::{SUDO_TRIES, SudoExchange};
 use crate::remote::sudo::{Signal, SudoFilter};
 use crate::remote::{Chunk, Stdin, Stream};
@@ -35,12 +35,12 @@ const FAILURE_TAIL: usize = 10;
 struct StderrTail(VecDeque<String>);
 
 impl StderrTail {
-    fn keep(&mut self, lines: &[(Stream, String)]) {
+    fn keep(&mut self, lines: &Lines) {
         for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stderr) {
             if self.0.len() == FAILURE_TAIL {
                 self.0.pop_front();
             }
-            self.0.push_back(line.clone());
+            self.0.push_back(line.to_string());
         }
     }
 }
@@ -134,7 +134,7 @@ struct Captured {
 }
 
 impl Captured {
-    fn keep(&mut self, lines: &[(Stream, String)]) {
+    fn keep(&mut self, lines: &Lines) {
         for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stdout) {
             if self.kept < CAPTURE_LIMIT {
                 self.kept += line.len() + 1;
@@ -278,8 +278,8 @@ impl Conversation<'_> {
             return;
         }
         let stream = stream_of(i);
-        let mut lines = Vec::new();
-        self.splitters[i].push(data, |line| lines.push((stream, sanitize(line))));
+        let mut lines = Lines::new();
+        self.splitters[i].push(data, |line| lines.push_raw(stream, line));
         self.quiet.since = Instant::now();
         self.quiet.flagged = false;
         self.quiet.unshown[i] = !self.splitters[i].partial().is_empty();
@@ -289,7 +289,7 @@ impl Conversation<'_> {
         self.send_lines(lines).await;
     }
 
-    async fn send_lines(&mut self, lines: Vec<(Stream, String)>) {
+    async fn send_lines(&mut self, lines: Lines) {
         if lines.is_empty() {
             return;
         }
@@ -298,18 +298,13 @@ impl Conversation<'_> {
             captured.keep(&lines);
         }
         if let Some(sudo) = self.sudo.as_mut() {
-            for (_, line) in &lines {
+            for (_, line) in lines.iter() {
                 sudo.note(line);
             }
         }
         self.ctx
             .emitter
-            .emit(Event::Output {
-                step: self.step,
-                host: self.host,
-                phase: self.phase,
-                lines,
-            })
+            .emit_output(self.step, self.host, self.phase, lines)
             .await;
     }
 
@@ -469,9 +464,9 @@ impl Conversation<'_> {
         for i in 0..2 {
             let held = self.filters[i].finish();
             let stream = stream_of(i);
-            let mut lines = Vec::new();
-            self.splitters[i].push(&held, |l| lines.push((stream, sanitize(l))));
-            self.splitters[i].finish(|l| lines.push((stream, sanitize(l))));
+            let mut lines = Lines::new();
+            self.splitters[i].push(&held, |l| lines.push_raw(stream, l));
+            self.splitters[i].finish(|l| lines.push_raw(stream, l));
             self.send_lines(lines).await;
         }
         let sudo_failure = match self.sudo.take() {

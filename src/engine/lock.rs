@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::event::{Decision, Event, Prompt, PromptKind};
+use super::event::{Decision, Event, HostIx, Prompt, PromptKind};
 use super::runner::Engine;
 use crate::journal::{self, RunStatus};
 use crate::remote::{Transport, TransportError};
@@ -125,25 +125,49 @@ pub async fn release(t: &dyn Transport, dir: &str) -> Result<(), TransportError>
     t.remove_dir(dir).await
 }
 
+/// How taking the locks went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Locking {
+    Taken,
+    /// Another run holds a lock (exit 4).
+    Held,
+    /// A lock could not be made for another reason (exit 5, as a host that
+    /// cannot be used).
+    Failed,
+}
+
 impl Engine {
-    /// Take the lock on every host that takes part; false (with every lock
-    /// taken so far released) when one cannot be taken.
-    pub(super) async fn take_locks(&mut self) -> bool {
+    /// A host that cannot be used because its lock cannot be made.
+    async fn lock_failed(&mut self, host: HostIx, path: &str, cause: String) -> Locking {
+        tracing::info!(host = %self.plan().hosts[host].name, path = %path, cause = %cause, "lock cannot be taken");
+        self.emit(Event::HostFailed {
+            host,
+            error: format!(
+                "cannot take the lock {path} on {}: {cause}",
+                self.plan().hosts[host].name
+            ),
+            cause: format!("cannot take the lock: {cause}"),
+        })
+        .await;
+        self.release_locks().await;
+        Locking::Failed
+    }
+
+    /// Take the lock on every host that takes part; on a failure every lock
+    /// taken so far is released.
+    pub(super) async fn take_locks(&mut self) -> Locking {
         let me = Owner::current(&self.run_id, &self.plan().name);
         for h in self.participants.clone() {
             let path = match self.ctx.render(&self.plan().lock, h) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.emit(Event::HostFailed {
-                        host: h,
-                        error: format!("lock path: {e}"),
-                    })
-                    .await;
-                    return false;
+                    let template = self.plan().lock.source().to_string();
+                    return self.lock_failed(h, &template, e.to_string()).await;
                 }
             };
-            let Ok(transport) = self.ctx.transport(h) else {
-                return false;
+            let transport = match self.ctx.transport(h) {
+                Ok(t) => t,
+                Err(e) => return self.lock_failed(h, &path, e.to_string()).await,
             };
             loop {
                 match acquire(transport.as_ref(), &path, &me).await {
@@ -174,21 +198,13 @@ impl Engine {
                             continue;
                         }
                         self.release_locks().await;
-                        return false;
+                        return Locking::Held;
                     }
-                    Err(e) => {
-                        self.emit(Event::HostFailed {
-                            host: h,
-                            error: format!("cannot take the lock {path}: {e}"),
-                        })
-                        .await;
-                        self.release_locks().await;
-                        return false;
-                    }
+                    Err(e) => return self.lock_failed(h, &path, e.to_string()).await,
                 }
             }
         }
-        true
+        Locking::Taken
     }
 
     /// Who holds a lock, and whether it is stale; when the holder is this

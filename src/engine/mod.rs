@@ -4,6 +4,7 @@
 
 mod ask;
 mod banner;
+mod budget;
 mod capture;
 mod ctx;
 mod dry_run;
@@ -29,6 +30,7 @@ mod sudo;
 mod summary;
 mod tail;
 mod wait;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -146,6 +148,13 @@ pub fn start(plan: Arc<Plan>, options: Options) -> Result<RunHandle, JournalErro
         interrupt: Interrupt(interrupt_tx),
         task,
     })
+}
+
+/// The plan as a front end shows it: every name, title and note with the
+/// run's secrets replaced and control sequences removed, as the engine does
+/// for the strings of its events.
+pub fn shown_plan(plan: &Plan) -> Plan {
+    redact::Redactor::for_plan(plan).shown_plan(plan)
 }
 
 /// Why there is no run to resume.

@@ -180,7 +180,7 @@ impl Notifier {
                     host,
                 })
             }
-            Event::HostFailed { host, error } => {
+            Event::HostFailed { host, error, .. } => {
                 let host = self.plan.hosts.get(*host).map(|h| h.name.clone());
                 Some(Moment {
                     event: "failed",

@@ -2,12 +2,121 @@
 //! control sequence removed except colours (SGR), so that nothing a server
 //! prints can drive the admin's terminal.
 
+use super::budget::Credit;
+use crate::remote::Stream;
 /// The one sanitiser for everything shown, here where the engine looks for it.
-pub use crate::sanitize::sanitize;
+pub use crate::sanitize::{sanitize, sanitize_into, strip_sgr};
 
 /// Longest line kept whole; longer output is cut into lines of this size so
 /// that a command printing without newlines cannot grow memory without end.
 pub const MAX_LINE: usize = 16 * 1024;
+
+/// Lines of output that arrived together, in one buffer: a step that
+/// prints millions of lines costs no allocation per line on its way to the
+/// journal and the front end.
+#[derive(Debug, Clone, Default)]
+pub struct Lines {
+    text: String,
+    /// Each line's stream and where it ends in `text`.
+    ends: Vec<(Stream, usize)>,
+    /// Some line keeps an escape sequence (a colour).
+    coloured: bool,
+    /// The bytes of the output budget these lines hold on their way to the
+    /// front end, given back when they are dropped (see `budget`).
+    credit: Credit,
+}
+
+impl PartialEq for Lines {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text && self.ends == other.ends
+    }
+}
+
+impl Eq for Lines {}
+
+impl Lines {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a line that is clean already.
+    pub fn push(&mut self, stream: Stream, line: &str) {
+        self.coloured |= line.as_bytes().contains(&0x1b);
+        self.text.push_str(line);
+        self.ends.push((stream, self.text.len()));
+    }
+
+    /// Add a line as a command printed it: sanitized on the way in.
+    pub fn push_raw(&mut self, stream: Stream, line: &[u8]) {
+        self.coloured |= sanitize_into(line, &mut self.text);
+        self.ends.push((stream, self.text.len()));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Whether some line keeps an escape sequence: without, there is no
+    /// colour to strip for plain output.
+    pub fn coloured(&self) -> bool {
+        self.coloured
+    }
+
+    /// The bytes the lines take, with their bookkeeping.
+    pub fn size(&self) -> usize {
+        self.text.len() + self.ends.len() * std::mem::size_of::<(Stream, usize)>()
+    }
+
+    /// Hold `credit` until these lines are dropped.
+    pub(super) fn hold(&mut self, credit: Credit) {
+        self.credit = credit;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Stream, &str)> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(stream, end)| {
+            let line = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            (stream, line)
+        })
+    }
+
+    /// Change every line with `f` (which sees each line alone), when
+    /// `touches` says the text may need it.
+    pub fn edit(&mut self, touches: impl Fn(&str) -> bool, mut f: impl FnMut(&mut String)) {
+        if !touches(&self.text) {
+            return;
+        }
+        let mut edited = Self::new();
+        for (stream, line) in self.iter() {
+            let mut line = line.to_string();
+            f(&mut line);
+            edited.push(stream, &line);
+        }
+        edited.credit = std::mem::take(&mut self.credit);
+        *self = edited;
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<(Stream, S)> for Lines {
+    fn from_iter<I: IntoIterator<Item = (Stream, S)>>(iter: I) -> Self {
+        let mut lines = Self::new();
+        for (stream, line) in iter {
+            lines.push(stream, line.as_ref());
+        }
+        lines
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<(Stream, S)>> for Lines {
+    fn from(lines: Vec<(Stream, S)>) -> Self {
+        lines.into_iter().collect()
+    }
+}
 
 /// Splits a byte stream into lines.
 #[derive(Debug, Default)]
@@ -54,27 +163,6 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
-/// The text without any escape sequence at all, for the journal and plain output.
-pub fn strip_sgr(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.contains('\x1b') {
-        return std::borrow::Cow::Borrowed(line);
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +191,30 @@ mod tests {
         let out = lines(&[&big]);
         assert_eq!(out.len(), 3);
         assert_eq!(out[2].len(), 5);
+    }
+
+    #[test]
+    fn lines_share_one_buffer_and_read_back_in_order() {
+        let mut lines = Lines::new();
+        lines.push_raw(Stream::Stdout, b"one");
+        lines.push_raw(Stream::Stderr, b"two \x1b[31mred\x1b[0m \x1b]0;x\x07");
+        lines.push(Stream::Stdout, "");
+        assert!(lines.coloured());
+        let read: Vec<(Stream, &str)> = lines.iter().collect();
+        assert_eq!(
+            read,
+            [
+                (Stream::Stdout, "one"),
+                (Stream::Stderr, "two \x1b[31mred\x1b[0m "),
+                (Stream::Stdout, ""),
+            ]
+        );
+        lines.edit(|t| t.contains("red"), |l| *l = l.replace("red", "***"));
+        assert_eq!(
+            lines.iter().nth(1),
+            Some((Stream::Stderr, "two \x1b[31m***\x1b[0m "))
+        );
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]

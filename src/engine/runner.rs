@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::ctx::{Ctx, HostResult};
 use super::emitter::Emitter;
 use super::event::*;
+use super::lock::Locking;
 use super::rolling::FailBudget;
 use super::{Options, RunResult, exit};
 use crate::journal::{Outcome, Record, RunStatus};
@@ -51,7 +52,7 @@ pub(crate) struct Engine {
     /// (step, host) in the order they ran, for the undo offers.
     pub(super) ran: Vec<(StepIx, HostIx)>,
     pub(super) locks: Vec<(HostIx, String)>,
-    /// Stops the log tails when the run ends.
+    /// Stops the log tails and the connection watchers when the run ends.
     pub(super) tails: CancellationToken,
     /// (step, host) whose undo has already run, so a rollback does not offer it again.
     pub(super) undone: Vec<(StepIx, HostIx)>,
@@ -213,11 +214,16 @@ impl Engine {
         if !self.connect().await {
             return self.finish(RunStatus::Failed, exit::UNREACHABLE).await;
         }
+        self.watch_connections();
         if self.opts.tail_logs {
             self.start_tails();
         }
-        if !self.opts.dry_run && !self.take_locks().await {
-            return self.finish(RunStatus::Failed, exit::LOCKED).await;
+        if !self.opts.dry_run {
+            match self.take_locks().await {
+                Locking::Taken => {}
+                Locking::Held => return self.finish(RunStatus::Failed, exit::LOCKED).await,
+                Locking::Failed => return self.finish(RunStatus::Failed, exit::UNREACHABLE).await,
+            }
         }
         match self.walk().await {
             Flow::Next if self.opts.dry_run && !self.dry_run_problems.is_empty() => {
@@ -530,8 +536,12 @@ async fn connect_host(
             (host, Some(transport))
         }
         Err(e) => {
-            let error = e.to_string();
-            ctx.emitter.emit(Event::HostFailed { host, error }).await;
+            let event = Event::HostFailed {
+                host,
+                error: e.to_string(),
+                cause: e.cause(),
+            };
+            ctx.emitter.emit(event).await;
             (host, None)
         }
     }

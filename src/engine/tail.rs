@@ -40,7 +40,8 @@ pub(super) async fn follow_log(
                 let mut lines = Vec::new();
                 split.push(&chunk.data, |l| lines.push(sanitize(l)));
                 for line in lines {
-                    if !out.send(Event::LogLine { log, line }).await {
+                    let credit = out.reserve(line.len()).await;
+                    if !out.send(Event::LogLine { log, line, credit }).await {
                         return;
                     }
                 }

@@ -31,7 +31,10 @@ impl Prompter for TerminalPrompter {
     async fn ask(&self, question: crate::remote::Question) -> Option<String> {
         match question {
             crate::remote::Question::Passphrase { host, key_path } => {
-                let prompt = format!("drydock: passphrase for {key_path} (host {host}): ");
+                let prompt = crate::sanitize::line(&format!(
+                    "drydock: passphrase for {key_path} (host {host}): "
+                ))
+                .into_owned();
                 read_secret(prompt).await.ok().flatten()
             }
             crate::remote::Question::TrustHostKey { .. } => None,
@@ -44,10 +47,11 @@ impl Prompter for TerminalPrompter {
         } else {
             ""
         };
-        let prompt = format!(
+        let prompt = crate::sanitize::line(&format!(
             "drydock: sudo password for {} on {}{again}: ",
             question.user, question.host
-        );
+        ))
+        .into_owned();
         match read_secret(prompt).await {
             Ok(Some(password)) => Ok(SudoAnswer {
                 password,

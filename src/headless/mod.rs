@@ -28,7 +28,9 @@ pub async fn drive(plan: &Plan, handle: RunHandle) -> i32 {
         ..
     } = handle;
     let mut answers = LineReader::spawn();
-    let mut printer = Printer::new(plan);
+    // Names and titles as they may be shown: secrets replaced, no controls.
+    let plan = crate::engine::shown_plan(plan);
+    let mut printer = Printer::new(&plan);
     let on_ctrl_c = decisions.clone();
     let ctrl_c = tokio::spawn(async move {
         // Ctrl-C asks the engine to abort: the running command is ended and

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use super::letter;
 use crate::engine::output::strip_sgr;
-use crate::engine::{BannerPreview, Event, Phase, Prompt, PromptKind};
+use crate::engine::{BannerPreview, Event, Lines, Phase, Prompt, PromptKind, exit};
 use crate::journal::RunStatus;
 use crate::remote::Stream;
 use crate::runbook::Plan;
@@ -16,6 +16,8 @@ pub(super) struct Printer<'p> {
     plan: &'p Plan,
     out: std::io::BufWriter<std::io::Stdout>,
     colour: bool,
+    /// Hosts that could not be reached or used, with why, for the last line.
+    unusable: Vec<String>,
 }
 
 impl<'p> Printer<'p> {
@@ -24,6 +26,7 @@ impl<'p> Printer<'p> {
             plan,
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            unusable: Vec::new(),
         }
     }
 
@@ -49,46 +52,59 @@ impl<'p> Printer<'p> {
         )
     }
 
-    /// One line a command printed. Written straight to the buffer: this runs
-    /// for every line a step prints.
-    fn output(&mut self, step: usize, host: usize, phase: Phase, stream: Stream, line: &str) {
-        let mark: &[u8] = match (phase, stream) {
-            (Phase::Main, Stream::Stdout) => b" | ",
-            (Phase::Main, Stream::Stderr) => b" ! ",
-            (Phase::Undo, Stream::Stdout) => b" undo | ",
-            (Phase::Undo, Stream::Stderr) => b" undo ! ",
+    /// The lines a command printed. Written straight to the buffer, the
+    /// prefix made once: this runs for every line a step prints.
+    fn output(&mut self, step: usize, host: usize, phase: Phase, lines: &Lines) {
+        let mark = |stream| match (phase, stream) {
+            (Phase::Main, Stream::Stdout) => " | ",
+            (Phase::Main, Stream::Stderr) => " ! ",
+            (Phase::Undo, Stream::Stdout) => " undo | ",
+            (Phase::Undo, Stream::Stderr) => " undo ! ",
         };
-        self.marked(step, host, mark, line);
+        let who = format!(
+            "{}@{}",
+            self.plan.steps[step].id, self.plan.hosts[host].name
+        );
+        let prefixes = [Stream::Stdout, Stream::Stderr].map(|s| format!("{who}{}", mark(s)));
+        let strip = !self.colour && lines.coloured();
+        let mut write = || -> std::io::Result<()> {
+            for (stream, line) in lines.iter() {
+                let line = if strip {
+                    strip_sgr(line)
+                } else {
+                    std::borrow::Cow::Borrowed(line)
+                };
+                self.out
+                    .write_all(prefixes[usize::from(stream == Stream::Stderr)].as_bytes())?;
+                self.out.write_all(line.as_bytes())?;
+                self.out.write_all(b"\n")?;
+            }
+            Ok(())
+        };
+        // A closed stdout (a pipe to `head`) must not stop the run.
+        let _ = write();
     }
 
     /// A line a command has begun and not ended (a prompt, perhaps): marked
     /// with `…`, and printed again whole once it ends.
     fn partial(&mut self, step: usize, host: usize, phase: Phase, stream: Stream, line: &str) {
-        let mark: &[u8] = match (phase, stream) {
-            (Phase::Main, Stream::Stdout) => " |… ".as_bytes(),
-            (Phase::Main, Stream::Stderr) => " !… ".as_bytes(),
-            (Phase::Undo, Stream::Stdout) => " undo |… ".as_bytes(),
-            (Phase::Undo, Stream::Stderr) => " undo !… ".as_bytes(),
+        let mark = match (phase, stream) {
+            (Phase::Main, Stream::Stdout) => " |… ",
+            (Phase::Main, Stream::Stderr) => " !… ",
+            (Phase::Undo, Stream::Stdout) => " undo |… ",
+            (Phase::Undo, Stream::Stderr) => " undo !… ",
         };
-        self.marked(step, host, mark, line);
-    }
-
-    fn marked(&mut self, step: usize, host: usize, mark: &[u8], line: &str) {
         let line = if self.colour {
             std::borrow::Cow::Borrowed(line)
         } else {
             strip_sgr(line)
         };
-        let mut write = || -> std::io::Result<()> {
-            self.out.write_all(self.plan.steps[step].id.as_bytes())?;
-            self.out.write_all(b"@")?;
-            self.out.write_all(self.plan.hosts[host].name.as_bytes())?;
-            self.out.write_all(mark)?;
-            self.out.write_all(line.as_bytes())?;
-            self.out.write_all(b"\n")
-        };
+        let text = format!(
+            "{}@{}{mark}{line}\n",
+            self.plan.steps[step].id, self.plan.hosts[host].name
+        );
         // A closed stdout (a pipe to `head`) must not stop the run.
-        let _ = write();
+        let _ = self.out.write_all(text.as_bytes());
     }
 
     pub(super) fn event(&mut self, event: &Event) {
@@ -138,10 +154,58 @@ impl<'p> Printer<'p> {
                 let text = format!("[{}] connected", self.host(*host));
                 self.line(&text);
             }
-            Event::HostFailed { host, error } => {
+            Event::HostFailed { host, error, cause } => {
                 let text = format!("[{}] error: {error}", self.host(*host));
                 self.line(&text);
                 eprintln!("drydock: {error}");
+                self.unusable.push(format!("{}: {cause}", self.host(*host)));
+            }
+            Event::HostLost { host, reason } => {
+                let text = format!(
+                    "[{}] connection lost: {reason}; the next command connects again",
+                    self.host(*host)
+                );
+                self.line(&text);
+            }
+            Event::HostReconnected { host } => {
+                let text = format!("[{}] connected again", self.host(*host));
+                self.line(&text);
+            }
+            Event::Previewed { step, preview } => {
+                let how = match (&preview.exit, &preview.error) {
+                    (_, Some(e)) => format!(" (failed: {e})"),
+                    (Some(status), None) if !status.success() => format!(" ({status})"),
+                    _ => String::new(),
+                };
+                let text = format!(
+                    "{} {}: preview: {}{how}",
+                    self.tag(*step),
+                    self.host(preview.host),
+                    preview.command
+                );
+                self.line(&text);
+                for l in &preview.lines {
+                    self.line(&format!("    | {}", strip_sgr(l)));
+                }
+            }
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => {
+                let verdict = match (holds, error) {
+                    (_, Some(e)) => format!("could not be checked: {e}"),
+                    (true, None) => "holds".to_string(),
+                    (false, None) => "does not hold".to_string(),
+                };
+                let text = format!(
+                    "{} {}: condition `{command}` {verdict}",
+                    self.tag(*step),
+                    self.host(*host)
+                );
+                self.line(&text);
             }
             Event::LockTaken { host, path } => {
                 let text = format!("[{}] lock {path} taken", self.host(*host));
@@ -218,11 +282,8 @@ impl<'p> Printer<'p> {
                 host,
                 phase,
                 lines,
-            } => {
-                for (stream, line) in lines {
-                    self.output(*step, *host, *phase, *stream, line);
-                }
-            }
+                ..
+            } => self.output(*step, *host, *phase, lines),
             Event::PartialLine {
                 step,
                 host,
@@ -360,9 +421,16 @@ impl<'p> Printer<'p> {
                 not_done,
             } => {
                 let status = match status {
-                    RunStatus::Ok => "finished: ok",
-                    RunStatus::Failed => "finished: failed",
-                    RunStatus::Aborted => "finished: aborted",
+                    RunStatus::Ok => "finished: ok".to_string(),
+                    RunStatus::Failed if *exit_code == exit::LOCKED => {
+                        "stopped: the lock is held by another run".to_string()
+                    }
+                    RunStatus::Failed if *exit_code == exit::UNREACHABLE => format!(
+                        "stopped: a host could not be reached or used ({})",
+                        self.unusable.join("; ")
+                    ),
+                    RunStatus::Failed => "finished: failed".to_string(),
+                    RunStatus::Aborted => "finished: aborted".to_string(),
                 };
                 let journal = journal
                     .as_ref()
@@ -577,20 +645,7 @@ impl<'p> Printer<'p> {
         for banner in &prompt.banner {
             self.banner_preview(banner);
         }
-        for preview in &prompt.previews {
-            let text = format!(
-                "    preview on {}: {}",
-                self.host(preview.host),
-                preview.command
-            );
-            self.line(&text);
-            for l in &preview.lines {
-                self.line(&format!("    | {}", strip_sgr(l)));
-            }
-            if let Some(e) = &preview.error {
-                self.line(&format!("    ! {e}"));
-            }
-        }
+        // The previews were printed as they were made, just before.
         let choices: Vec<String> = prompt
             .choices
             .iter()

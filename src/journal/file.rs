@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{JournalError, Line, Record};
 use crate::remote::Stream;
+use crate::sanitize::strip_sgr;
 
 /// How much output is gathered before it is handed to the writer thread.
 pub(super) const CHUNK: usize = 256 * 1024;
@@ -245,17 +246,19 @@ impl Journal {
 
     /// Append the `output` records of lines a command printed in one read,
     /// stamped with the time now: one record per run of lines on one stream,
-    /// with `line` for a single line and `lines` for several. The hot path of
-    /// a step that prints millions of lines: written field by field, with
-    /// the layout [`Journal::write`] gives it, the fixed part made once.
-    pub async fn write_output<L: AsRef<str>>(
+    /// with `line` for a single line and `lines` for several, colour codes
+    /// removed. The hot path of a step that prints millions of lines:
+    /// written field by field, with the layout [`Journal::write`] gives it,
+    /// the fixed part made once.
+    pub async fn write_output<'l>(
         &self,
         step: &str,
         host: &str,
         undo: bool,
-        lines: &[(Stream, L)],
+        lines: impl IntoIterator<Item = (Stream, &'l str)>,
     ) -> Result<(), JournalError> {
-        if lines.is_empty() {
+        let mut lines = lines.into_iter().peekable();
+        if lines.peek().is_none() {
             return Ok(());
         }
         let mut buf = self.buf.lock().await;
@@ -269,23 +272,23 @@ impl Journal {
             serde_json::to_writer(&mut head, host)?;
             head.extend_from_slice(b",\"stream\":\"");
             let phase: &[u8] = if undo { b",\"phase\":\"undo\"" } else { b"" };
-            for run in lines.chunk_by(|a, b| a.0 == b.0) {
+            // One record per run of lines on one stream.
+            while let Some((stream, first)) = lines.next() {
                 buf.extend_from_slice(&head);
-                buf.extend_from_slice(match run[0].0 {
+                buf.extend_from_slice(match stream {
                     Stream::Stdout => b"stdout\"",
                     Stream::Stderr => b"stderr\"",
                 });
                 buf.extend_from_slice(phase);
-                if let [(_, line)] = run {
+                if lines.peek().is_none_or(|(next, _)| *next != stream) {
                     buf.extend_from_slice(b",\"line\":");
-                    serde_json::to_writer(&mut *buf, line.as_ref())?;
+                    json_str(&mut buf, &strip_sgr(first))?;
                 } else {
                     buf.extend_from_slice(b",\"lines\":[");
-                    for (i, (_, line)) in run.iter().enumerate() {
-                        if i > 0 {
-                            buf.push(b',');
-                        }
-                        serde_json::to_writer(&mut *buf, line.as_ref())?;
+                    json_str(&mut buf, &strip_sgr(first))?;
+                    while let Some((_, line)) = lines.next_if(|(next, _)| *next == stream) {
+                        buf.push(b',');
+                        json_str(&mut buf, &strip_sgr(line))?;
                     }
                     buf.push(b']');
                 }
@@ -299,6 +302,19 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// `text` as a JSON string, as serde_json writes it: most output needs no
+/// escape at all, and is copied as it is.
+fn json_str(buf: &mut Vec<u8>, text: &str) -> std::io::Result<()> {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        buf.reserve(text.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(text.as_bytes());
+        buf.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(&mut *buf, text).map_err(std::io::Error::other)
 }
 
 impl Drop for Journal {
@@ -343,7 +359,7 @@ mod tests {
         let journal = Journal::create(dir, "run").expect("journal");
         rt.block_on(async {
             journal
-                .write_output("step", "host", undo, lines)
+                .write_output("step", "host", undo, lines.iter().copied())
                 .await
                 .expect("written");
             journal.flush().await.expect("flushed");
@@ -399,7 +415,7 @@ mod tests {
             true,
             &[
                 (Stream::Stderr, "a"),
-                (Stream::Stdout, "b"),
+                (Stream::Stdout, "b \"quoted\" \\ back\tslash é"),
                 (Stream::Stdout, "c"),
             ],
         );
@@ -421,7 +437,7 @@ mod tests {
         assert!(crate::journal::writer_alive(journal.path()));
         rt.block_on(async {
             journal
-                .write_output("step", "host", false, &[(Stream::Stdout, "lone line")])
+                .write_output("step", "host", false, [(Stream::Stdout, "lone line")])
                 .await
                 .expect("written");
         });

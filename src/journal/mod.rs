@@ -185,6 +185,16 @@ pub enum Record {
         host: String,
         command: String,
         holds: bool,
+        /// Why it could not be checked (it then does not hold).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Something drydock told the admin that is no step's outcome: a lock it
+    /// could not release, a host without SFTP.
+    Notice {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        text: String,
     },
     /// Text the admin typed into a running command, or its end of input.
     Input {

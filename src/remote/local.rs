@@ -41,7 +41,7 @@ fn failed(what: &str, path: &str, e: std::io::Error) -> TransportError {
 }
 
 async fn pump(mut reader: impl AsyncRead + Unpin, stream: Stream, output: mpsc::Sender<Chunk>) {
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; super::MAX_CHUNK];
     loop {
         match reader.read(&mut buf).await {
             Ok(0) | Err(_) => break,

@@ -25,7 +25,10 @@ pub enum Stream {
     Stderr,
 }
 
-/// A piece of a command's output as it arrived.
+/// The most a [`Chunk`] holds: transports read output in pieces this big.
+pub const MAX_CHUNK: usize = 32 * 1024;
+
+/// A piece of a command's output as it arrived, at most [`MAX_CHUNK`] bytes.
 #[derive(Debug, Clone)]
 pub struct Chunk {
     pub stream: Stream,
@@ -121,6 +124,23 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// The cause in a few words, for a line that names the host already
+    /// (the TUI's host line): the whole message says what to do about it.
+    pub fn cause(&self) -> String {
+        match self {
+            ConnectError::Unreachable { reason, .. } | ConnectError::Other { reason, .. } => {
+                reason.clone()
+            }
+            ConnectError::HostKey { .. } => "host key refused".into(),
+            ConnectError::Auth { .. } => "authentication failed".into(),
+            ConnectError::Hop { hop, source, .. } => {
+                format!("jump host {hop}: {}", source.cause())
+            }
+        }
+    }
+}
+
 pub trait AsyncIo: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncIo for T {}
 pub type BoxedIo = Box<dyn AsyncIo>;
@@ -192,8 +212,29 @@ impl Prompter for Declining {
     }
 }
 
+/// What a transport tells of its connection after it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionChange {
+    /// The connection ended by itself, for this reason; the next operation
+    /// connects again.
+    Lost(String),
+    /// Connected again after a loss.
+    Reconnected,
+    /// Connecting again after a loss failed, for this reason.
+    ReconnectFailed(String),
+    /// The host lacks something the transport uses, and it does without, as
+    /// this says (a host without SFTP). Told once.
+    FallingBack(String),
+}
+
 #[async_trait]
 pub trait Transport: Send + Sync {
+    /// Tell `sink` of every later change of the connection. A transport
+    /// whose connection cannot change (`local`) tells nothing.
+    fn watch(&self, sink: mpsc::UnboundedSender<ConnectionChange>) {
+        drop(sink);
+    }
+
     /// Run `sh -c COMMAND`, sending its output as it arrives. On `cancel` the
     /// command and everything it started are ended and `Cancelled` returned.
     /// Its standard input is empty (on a pty: nothing is ever typed).

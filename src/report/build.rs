@@ -127,6 +127,7 @@ impl Reader {
                         steps: Vec::new(),
                         answers: Vec::new(),
                         connections: Vec::new(),
+                        notices: Vec::new(),
                         left_undone: Vec::new(),
                         notes: Vec::new(),
                     });
@@ -252,9 +253,14 @@ impl Reader {
                 host,
                 command,
                 holds,
+                reason,
             } => {
                 if let Some(h) = self.host(&step, &host) {
-                    h.condition = Some(ConditionNote { command, holds });
+                    h.condition = Some(ConditionNote {
+                        command,
+                        holds,
+                        reason,
+                    });
                 }
             }
             Record::Process { step, host, pid } => {
@@ -314,6 +320,11 @@ impl Reader {
                         reason,
                         route,
                     });
+                }
+            }
+            Record::Notice { step, text } => {
+                if let Some(report) = self.report.as_mut() {
+                    report.notices.push(NoticeNote { at: ts, step, text });
                 }
             }
             Record::RunInterrupted { signal, running } => {

@@ -50,6 +50,10 @@ pub struct Report {
     /// Every answer given, in order.
     pub answers: Vec<Answer>,
     pub connections: Vec<ConnectionNote>,
+    /// What drydock told the admin that is no step's outcome (a host
+    /// without SFTP, a lock it could not release).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<NoticeNote>,
     /// Every step not done on a host, with why.
     pub left_undone: Vec<LeftUndone>,
     /// What this report cannot tell, and why.
@@ -118,6 +122,9 @@ pub struct HostReport {
 pub struct ConditionNote {
     pub command: String,
     pub holds: bool,
+    /// Why it could not be checked (it then does not hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +189,14 @@ pub struct Answer {
     pub decision: String,
     /// `admin` or `--yes`; None in journals that did not record it.
     pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeNote {
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

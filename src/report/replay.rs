@@ -243,22 +243,24 @@ impl Translator {
                     return Vec::new();
                 };
                 self.connected.insert(host);
+                let reason = reason.as_deref().map(clean);
                 match state {
-                    ConnectionState::Connected | ConnectionState::Reconnected => {
+                    ConnectionState::Connected => {
                         let to = route.as_deref().map(clean).unwrap_or_default();
                         vec![Event::HostConnected { host, to }]
                     }
-                    ConnectionState::Lost | ConnectionState::Failed => {
-                        let word = if state == ConnectionState::Lost {
-                            "lost"
-                        } else {
-                            "failed"
-                        };
-                        let error = match reason {
-                            Some(r) => format!("{word}: {}", clean(&r)),
-                            None => word.to_string(),
-                        };
-                        vec![Event::HostFailed { host, error }]
+                    ConnectionState::Reconnected => vec![Event::HostReconnected { host }],
+                    ConnectionState::Lost => vec![Event::HostLost {
+                        host,
+                        reason: reason.unwrap_or_default(),
+                    }],
+                    ConnectionState::Failed => {
+                        let cause = reason.unwrap_or_else(|| "failed".to_string());
+                        vec![Event::HostFailed {
+                            host,
+                            error: format!("failed: {cause}"),
+                            cause,
+                        }]
                     }
                 }
             }
@@ -287,7 +289,27 @@ impl Translator {
                     })
                     .collect(),
             }],
-            Record::Sudo { .. } | Record::Condition { .. } | Record::Process { .. } => Vec::new(),
+            Record::Condition {
+                step,
+                host,
+                command,
+                holds,
+                reason,
+            } => match self.at(&step, &host) {
+                Some((step, host)) => vec![Event::ConditionChecked {
+                    step,
+                    host,
+                    command: clean(&command),
+                    holds,
+                    error: reason.as_deref().map(clean),
+                }],
+                None => Vec::new(),
+            },
+            Record::Notice { step, text } => vec![Event::Notice {
+                step: step.and_then(|s| self.steps.get(&s).copied()),
+                text: clean(&text),
+            }],
+            Record::Sudo { .. } | Record::Process { .. } => Vec::new(),
         }
     }
 

@@ -83,8 +83,8 @@ fn a_run_comes_back_as_the_events_the_engine_sent() {
     ));
     match it.next() {
         Some(Event::Output { lines, .. }) => assert_eq!(
-            lines,
-            &[(Stream::Stdout, "a".into()), (Stream::Stdout, "b".into())],
+            lines.iter().collect::<Vec<_>>(),
+            [(Stream::Stdout, "a"), (Stream::Stdout, "b")],
             "no control sequence from the journal"
         ),
         other => panic!("not output: {other:?}"),
@@ -153,7 +153,7 @@ fn an_abort_then_an_undo_is_a_rollback_and_notes_become_own_lines() {
     let own: Vec<String> = evs
         .iter()
         .filter_map(|e| match e {
-            Event::Output { lines, .. } => Some(lines.iter().map(|(_, l)| l.clone())),
+            Event::Output { lines, .. } => Some(lines.iter().map(|(_, l)| l.to_string())),
             _ => None,
         })
         .flatten()
@@ -181,7 +181,7 @@ fn an_abort_then_an_undo_is_a_rollback_and_notes_become_own_lines() {
     let (_, db) = web_db();
     assert!(matches!(
         evs.last(),
-        Some(Event::HostFailed { host, error }) if *host == db && error == "lost: no answer for 60 s"
+        Some(Event::HostLost { host, reason }) if *host == db && reason == "no answer for 60 s"
     ));
 }
 

@@ -77,6 +77,17 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if !report.notices.is_empty() {
+        let _ = writeln!(s, "\nnotices");
+        for n in &report.notices {
+            let step = n
+                .step
+                .as_ref()
+                .map(|st| format!("{st}: "))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {}  {step}{}", time_of_day(&n.at), n.text);
+        }
+    }
     let _ = writeln!(s, "\nleft undone");
     if report.left_undone.is_empty() {
         let _ = writeln!(s, "  nothing");
@@ -143,7 +154,11 @@ fn host(s: &mut String, h: &HostReport, width: usize) {
         let _ = writeln!(s, "{pad}{reason}");
     }
     if let Some(c) = &h.condition {
-        let holds = if c.holds { "holds" } else { "does not hold" };
+        let holds = match (&c.reason, c.holds) {
+            (Some(why), _) => format!("could not be checked ({why})"),
+            (None, true) => "holds".to_string(),
+            (None, false) => "does not hold".to_string(),
+        };
         let _ = writeln!(s, "{pad}when {holds}: $ {}", c.command);
     }
     for p in &h.previews {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Plan, RunVars, is_secret_name};
+use super::plan::{Plan, RunVars};
 use super::template::{RenderError, Template};
 
 impl Plan {
@@ -55,7 +55,7 @@ impl Plan {
         let mut values = Vec::new();
         let mut add = |templates: &BTreeMap<String, Template>, hosts: &[usize]| {
             for (name, template) in templates {
-                if !is_secret_name(name) {
+                if !self.is_secret(name) {
                     continue;
                 }
                 for &h in hosts {

@@ -19,6 +19,8 @@ pub struct Plan {
     pub name: String,
     pub description: Option<String>,
     pub theme: Option<String>,
+    /// `[runbook] secrets`: variables secret whatever their names.
+    pub secrets: Vec<String>,
     pub lock: Template,
     /// `[vars]`, already overlaid with `--var`.
     pub vars: BTreeMap<String, String>,
@@ -330,15 +332,21 @@ impl Plan {
         self.hosts.iter().position(|h| h.name == name)
     }
 
-    /// Values that must never reach the journal or a log: those of secret
-    /// variables, and of environment variables with a secret's name.
+    /// Whether the variable (or environment variable) `name` holds a
+    /// secret: its name says so, or `[runbook] secrets` lists it.
+    pub fn is_secret(&self, name: &str) -> bool {
+        is_secret_name(name) || self.secrets.iter().any(|s| s == name)
+    }
+
+    /// Values that must never reach the journal, a screen or a log: those of
+    /// secret variables, and of secret environment variables.
     pub fn secret_values(&self) -> Vec<String> {
         let mut values: Vec<String> = self
             .vars
             .iter()
             .chain(self.overrides.iter())
             .chain(self.hosts.iter().flat_map(|h| h.vars.iter()))
-            .filter(|(k, v)| is_secret_name(k) && !v.is_empty())
+            .filter(|(k, v)| self.is_secret(k) && !v.is_empty())
             .map(|(_, v)| v.clone())
             .collect();
         values.extend(self.secret_env_values());

@@ -19,6 +19,10 @@ pub struct RunbookSection {
     pub lock: Option<Text>,
     #[schemars(with = "Option<String>")]
     pub theme: Option<Text>,
+    /// More secret variables, by name, besides those whose names say so.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub secrets: Vec<Text>,
 }
 
 pub type VarsSection = BTreeMap<Text, Text>;

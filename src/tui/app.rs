@@ -166,9 +166,12 @@ impl App {
                     .get(l.host)
                     .map(|h| h.name.clone())
                     .unwrap_or_default(),
-                path: plan
-                    .render(&l.path, l.host, &crate::runbook::RunVars::default())
-                    .unwrap_or_else(|e| format!("<{e}>")),
+                path: crate::sanitize::line(
+                    &plan
+                        .render(&l.path, l.host, &crate::runbook::RunVars::default())
+                        .unwrap_or_else(|e| format!("<{e}>")),
+                )
+                .into_owned(),
                 highlight: l.highlight.iter().map(|h| h.to_lowercase()).collect(),
                 pane: Pane::new(DEFAULT_SCROLLBACK),
                 state: LogState::Connecting,
@@ -333,9 +336,36 @@ impl App {
             }
             Event::HostConnecting { host, .. } => self.set_conn(host, Conn::Connecting),
             Event::HostConnected { host, .. } => self.set_conn(host, Conn::Connected),
-            Event::HostFailed { host, error } => {
+            Event::HostFailed { host, error, cause } => {
                 self.status = Some(format!("{}: {error}", self.host_name(host)));
-                self.set_conn(host, Conn::Failed(error));
+                self.set_conn(host, Conn::Failed { cause, error });
+            }
+            Event::HostLost { host, reason } => {
+                self.status = Some(format!(
+                    "{}: {}",
+                    self.host_name(host),
+                    strings::conn_lost(&reason)
+                ));
+                self.set_conn(host, Conn::Lost(reason));
+            }
+            Event::HostReconnected { host } => self.set_conn(host, Conn::Connected),
+            Event::Previewed { step, preview } => {
+                let head = strings::preview_line(&preview.command, preview.error.as_deref());
+                let pane = self.pane_mut(step, preview.host);
+                pane.push(Stream::Stderr, head);
+                for line in preview.lines {
+                    pane.push(Stream::Stdout, line);
+                }
+            }
+            Event::ConditionChecked {
+                step,
+                host,
+                command,
+                holds,
+                error,
+            } => {
+                let line = strings::condition_line(&command, holds, error.as_deref());
+                self.pane_mut(step, host).push(Stream::Stderr, line);
             }
             Event::LockTaken { host, path } => {
                 if let Some(h) = self.hosts.get_mut(host) {
@@ -415,8 +445,8 @@ impl App {
                 step, host, lines, ..
             } => {
                 let pane = self.pane_mut(step, host);
-                for (stream, line) in lines {
-                    pane.complete(stream, line);
+                for (stream, line) in lines.iter() {
+                    pane.complete(stream, line.to_string());
                 }
                 self.input_answered(step, host);
             }
@@ -559,7 +589,7 @@ impl App {
                 ix: log,
                 state: LogState::Tailing,
             }),
-            Event::LogLine { log, line } => self.on_ui(UiMsg::Log { ix: log, line }),
+            Event::LogLine { log, line, .. } => self.on_ui(UiMsg::Log { ix: log, line }),
             Event::LogStopped { log, reason } => self.on_ui(UiMsg::LogState {
                 ix: log,
                 state: LogState::Ended(reason),
@@ -628,11 +658,7 @@ impl App {
                         let _ = r.send(None);
                     }
                 }
-                self.question = Some(QuestionState {
-                    question,
-                    input: String::new(),
-                    reply: Some(reply),
-                });
+                self.question = Some(QuestionState::new(question, reply));
                 self.window_opened(Instant::now());
             }
             UiMsg::SudoPassword(question, reply) => self.open_sudo_question(question, reply),

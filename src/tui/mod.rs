@@ -409,7 +409,9 @@ pub async fn drive(
         task,
         ..
     } = handle;
-    let mut app = App::new(plan.clone(), Mode::Run, Instant::now(), chrono::Utc::now());
+    // Names and titles as they may be shown: secrets replaced, no controls.
+    let shown = Arc::new(crate::engine::shown_plan(&plan));
+    let mut app = App::new(shown, Mode::Run, Instant::now(), chrono::Utc::now());
     app.set_scrollback(scrollback());
     // The engine follows the logs on the run's own connections (one per host).
     let mut guard = match term::TerminalGuard::enter() {
@@ -464,6 +466,13 @@ pub async fn drive(
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
     let code = match task.await {
         Ok(result) => {
+            // The hosts that could not be reached or used, and why, stay on
+            // the terminal once the screen is gone.
+            for (h, view) in app.hosts.iter().enumerate() {
+                if let state::Conn::Failed { error, .. } = &view.conn {
+                    eprintln!("{}", strings::host_failed(app.host_name(h), error));
+                }
+            }
             if let Some(interrupted) = &result.interrupted {
                 eprintln!("{}", strings::interrupted(&interrupted.signal));
                 for r in &interrupted.running {
@@ -489,7 +498,8 @@ pub async fn drive(
 /// `drydock logs`: only the log pane, full screen.
 pub async fn logs_only(plan: Arc<Plan>, wanted: Vec<usize>, theme: Theme) -> i32 {
     let (ui_tx, mut ui_rx) = ui_channel();
-    let mut app = App::new(plan.clone(), Mode::Logs, Instant::now(), chrono::Utc::now());
+    let shown = Arc::new(crate::engine::shown_plan(&plan));
+    let mut app = App::new(shown, Mode::Logs, Instant::now(), chrono::Utc::now());
     app.set_scrollback(scrollback());
     // Only the chosen logs get tabs; keep their order as given.
     let mut views = Vec::new();

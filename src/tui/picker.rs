@@ -55,7 +55,7 @@ impl App {
         let unreachable = self
             .hosts
             .get(host)
-            .is_some_and(|h| matches!(h.conn, Conn::Failed(_)));
+            .is_some_and(|h| matches!(h.conn, Conn::Failed { .. }));
         cell_failed || unreachable
     }
 

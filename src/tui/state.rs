@@ -101,7 +101,14 @@ pub enum Conn {
     Queued,
     Connecting,
     Connected,
-    Failed(String),
+    /// Could not be connected or used: the cause in a few words, and the
+    /// whole message.
+    Failed {
+        cause: String,
+        error: String,
+    },
+    /// The connection ended during the run; why. The next command connects again.
+    Lost(String),
 }
 
 /// The batch of hosts a rolling block is running.
@@ -185,6 +192,33 @@ pub struct QuestionState {
     pub question: Question,
     pub input: String,
     pub reply: Option<oneshot::Sender<Option<String>>>,
+}
+
+impl QuestionState {
+    /// A transport's question, its names cleaned for the screen.
+    pub fn new(question: Question, reply: oneshot::Sender<Option<String>>) -> Self {
+        let clean = |s: String| crate::sanitize::line(&s).into_owned();
+        let question = match question {
+            Question::TrustHostKey {
+                host,
+                key_type,
+                fingerprint,
+            } => Question::TrustHostKey {
+                host: clean(host),
+                key_type: clean(key_type),
+                fingerprint: clean(fingerprint),
+            },
+            Question::Passphrase { host, key_path } => Question::Passphrase {
+                host: clean(host),
+                key_path: clean(key_path),
+            },
+        };
+        Self {
+            question,
+            input: String::new(),
+            reply: Some(reply),
+        }
+    }
 }
 
 /// sudo's password question, asked while a command waits for it.

@@ -261,7 +261,8 @@ pub const CONN_PENDING: &str = "pending";
 pub const CONN_QUEUED: &str = "waiting to connect";
 pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
-pub const CONN_FAILED: &str = "unreachable";
+pub const CONN_FAILED: &str = "failed";
+pub const CONN_LOST: &str = "lost";
 pub const LOCK_HELD: &str = "lock held";
 pub const MARK_GATE: &str = "gate";
 pub const MARK_MANUAL: &str = "manual";
@@ -282,6 +283,8 @@ pub const EXACT_COMMANDS: &str = "Exact command per host:";
 pub const PROMPT_KEYS: &[(&str, &str)] = &[("Esc", "look around"), ("j/k", "scroll")];
 pub const RUN_OK: &str = "finished: every step done or skipped";
 pub const RUN_FAILED: &str = "stopped: a step failed";
+pub const RUN_LOCKED: &str = "stopped: the lock is held by another run";
+pub const RUN_UNUSABLE: &str = "stopped: a host could not be reached or used";
 pub const RUN_ABORTED: &str = "aborted";
 pub const NO_JOURNAL: &str = "(none: dry run)";
 pub const JOURNAL_LABEL: &str = "Journal: ";
@@ -331,6 +334,26 @@ pub fn resume_hint(runbook: &std::path::Path) -> String {
         "drydock: `drydock run {} --resume` continues the run",
         runbook.display()
     )
+}
+
+/// A host that could not be connected or used, on the host line.
+pub fn conn_failed(cause: &str) -> String {
+    format!("failed: {cause}")
+}
+
+/// A host whose connection ended during the run, on the host line.
+pub fn conn_lost(reason: &str) -> String {
+    format!("connection lost: {reason}")
+}
+
+/// A host that could not be reached or used, in the summary.
+pub fn host_unusable(host: &str, error: &str) -> String {
+    format!("  {host}: {error}")
+}
+
+/// Hosts that could not be reached or used past those the summary names.
+pub fn more_unusable(n: usize) -> String {
+    format!("  and {n} more (p picks a host)")
 }
 
 pub fn next_check(countdown: &str) -> String {
@@ -621,6 +644,22 @@ pub fn guard_check_line(checks: u32, ok: bool, detail: &str) -> String {
     format!("guard check {checks}: {state}: {detail}")
 }
 
+pub fn preview_line(command: &str, error: Option<&str>) -> String {
+    match error {
+        Some(e) => format!("drydock: preview `{command}` failed: {e}"),
+        None => format!("drydock: preview `{command}`"),
+    }
+}
+
+pub fn condition_line(command: &str, holds: bool, error: Option<&str>) -> String {
+    let verdict = match (holds, error) {
+        (_, Some(e)) => format!("could not be checked: {e}"),
+        (true, None) => "holds".to_string(),
+        (false, None) => "does not hold".to_string(),
+    };
+    format!("drydock: condition `{command}` {verdict}")
+}
+
 pub fn captured_line(var: &str, value: &str) -> String {
     format!("drydock: captured {{{{{var}}}}} = {value}")
 }
@@ -641,6 +680,10 @@ pub fn terminal_failed(e: &dyn std::fmt::Display) -> String {
 
 pub const ABORTING_WITHOUT_YOU: &str =
     "drydock: aborting the run; the undo steps are not run without you (see the journal)";
+
+pub fn host_failed(host: &str, error: &str) -> String {
+    format!("drydock: {host}: {error}")
+}
 
 pub fn journal_at(path: &std::path::Path) -> String {
     format!("drydock: journal {}", path.display())

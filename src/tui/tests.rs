@@ -226,7 +226,7 @@ impl Fixture {
                     step,
                     host,
                     phase: Phase::Main,
-                    lines: vec![(*stream, l.to_string())],
+                    lines: vec![(*stream, l.to_string())].into(),
                 },
             );
         }
@@ -409,7 +409,11 @@ fn run_view_with_output_and_logs() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            lines: vec![(Stream::Stdout, "From github.com:coralnet/coralnet".into())],
+            lines: vec![(
+                Stream::Stdout,
+                "From github.com:coralnet/coralnet".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -420,8 +424,9 @@ fn run_view_with_output_and_logs() {
             phase: Phase::Main,
             lines: vec![(
                 Stream::Stdout,
-                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".into(),
-            )],
+                "   \x1b[32m1a2b3c4..3f2a1c9\x1b[0m  master -> origin/master".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -432,8 +437,9 @@ fn run_view_with_output_and_logs() {
             phase: Phase::Main,
             lines: vec![(
                 Stream::Stderr,
-                "warning: redirecting to https://github.com/coralnet/coralnet.git/".into(),
-            )],
+                "warning: redirecting to https://github.com/coralnet/coralnet.git/".to_string(),
+            )]
+            .into(),
         },
     );
     f.ev(
@@ -1091,7 +1097,7 @@ fn search_highlights_and_moves() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, line)],
+                lines: vec![(Stream::Stdout, line)].into(),
             },
         );
     }
@@ -1139,7 +1145,7 @@ fn paging_moves_by_the_height_drawn_and_skips_no_line() {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, format!("output line {i:03}"))],
+                lines: vec![(Stream::Stdout, format!("output line {i:03}"))].into(),
             },
         );
         f.app.on_ui(UiMsg::Log {
@@ -1281,11 +1287,86 @@ fn scrollback_is_bounded() {
                 step: 4,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, format!("y {i}"))],
+                lines: vec![(Stream::Stdout, format!("y {i}"))].into(),
             },
         );
     }
     assert_eq!(f.app.output(4, 0).map(|p| p.len()), Some(1000));
+}
+
+#[test]
+fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_the_summary() {
+    let t0 = Instant::now();
+    let mut app = App::new(plan(), Mode::Run, t0, wall0());
+    app.on_event(
+        Event::HostConnecting {
+            host: 1,
+            to: "10.0.0.9:22".into(),
+        },
+        t0,
+    );
+    app.on_event(
+        Event::HostConnected {
+            host: 0,
+            to: "10.0.0.5:22".into(),
+        },
+        t0,
+    );
+    app.on_event(
+        Event::HostFailed {
+            host: 1,
+            error: "cannot reach host 'worker' at 10.0.0.9:22: Connection refused (os error 111). \
+                    Check the address and port in the runbook, and that sshd runs there"
+                .into(),
+            cause: "Connection refused (os error 111)".into(),
+        },
+        t0,
+    );
+    // Where the hosts line has room, it gives the cause; here, the status
+    // line below says it.
+    let running = screen(&app);
+    assert!(running.contains("✗ worker failed"), "{running}");
+    assert!(
+        running.contains("worker: cannot reach host 'worker' at 10.0.0.9:22: Connection refused"),
+        "{running}"
+    );
+    let wide = text(&buffer_at(&app, &Theme::fallback(), 200, 30));
+    assert!(
+        wide.contains("✗ worker failed: Connection refused (os error 111)"),
+        "{wide}"
+    );
+    app.on_event(
+        Event::HostLost {
+            host: 0,
+            reason: "no answer for 45 s".into(),
+        },
+        t0,
+    );
+    let lost = screen(&app);
+    assert!(lost.contains("! web lost"), "{lost}");
+    assert!(
+        lost.contains("web: connection lost: no answer for 45 s"),
+        "{lost}"
+    );
+    app.on_event(
+        Event::RunFinished {
+            status: RunStatus::Failed,
+            exit_code: 5,
+            journal: None,
+            not_done: Vec::new(),
+        },
+        t0,
+    );
+    let summary = screen(&app);
+    assert!(
+        summary.contains("Run stopped: a host could not be reached or used (exit status 5)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("worker: cannot reach host 'worker' at 10.0.0.9:22: Connection refused"),
+        "{summary}"
+    );
+    assert!(!summary.contains("a step failed"), "{summary}");
 }
 
 // ---- Answering running commands: sudo's password, typed input, stray keys --
@@ -1508,7 +1589,7 @@ fn the_partial_line_is_replaced_by_the_whole_line() {
             step: 4,
             host: 0,
             phase: Phase::Main,
-            lines: vec![(Stream::Stdout, "Continue? [y/N] y".into())],
+            lines: vec![(Stream::Stdout, "Continue? [y/N] y")].into(),
         },
     );
     let pane = f.app.output(4, 0).expect("the pane");

@@ -44,6 +44,15 @@ impl Sshd {
 
     /// Start with extra sshd_config lines.
     pub fn start_with(extra_config: &str) -> Self {
+        Self::start_configured(extra_config, true)
+    }
+
+    /// Start a server that offers no SFTP subsystem (no `Subsystem sftp`).
+    pub fn start_without_sftp() -> Self {
+        Self::start_configured("", false)
+    }
+
+    fn start_configured(extra_config: &str, sftp: bool) -> Self {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: these tests need a real SSH server. Install it: apt-get install -y openssh-server"
@@ -64,6 +73,11 @@ impl Sshd {
         let config = dir.path().join("sshd_config");
         let port = free_port();
         let d = dir.path().display();
+        let subsystem = if sftp {
+            "Subsystem sftp internal-sftp\n"
+        } else {
+            ""
+        };
         std::fs::write(
             &config,
             // sshd keeps the first value of a keyword: the extra lines go first.
@@ -81,7 +95,7 @@ impl Sshd {
                  KbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\n\
                  AllowTcpForwarding yes\n\
-                 Subsystem sftp internal-sftp\n\
+                 {subsystem}\
                  SetEnv DRYDOCK_TEST_SSHD={d}\n\
                  LogLevel VERBOSE\n"
             ),

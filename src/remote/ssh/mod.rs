@@ -8,13 +8,14 @@ pub mod auth;
 pub mod config;
 mod hops;
 pub mod known_hosts;
+mod plain;
 pub mod route;
 mod session;
 pub mod wrap;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,8 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    BoxedIo, Chunk, ConnectError, ExecRequest, ExitStatus, Prompter, Stdin, Transport,
-    TransportError,
+    BoxedIo, Chunk, ConnectError, ConnectionChange, ExecRequest, ExitStatus, Prompter, Stdin,
+    Stream, Transport, TransportError,
 };
 use crate::runbook::Host;
 use session::{Handle, Request, Setup, SftpOp, SftpValue};
@@ -31,9 +32,10 @@ use session::{Handle, Request, Setup, SftpOp, SftpValue};
 /// How long a cancelled command may take to be ended on the host before we
 /// stop waiting and report it cancelled anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(15);
-/// Output chunks (up to 32 KiB each) in flight between the session thread and
-/// the caller; past that the thread stops reading and the SSH window fills.
-const RELAY_DEPTH: usize = 32;
+/// Output chunks in flight between the session thread and the caller (1 MiB
+/// of [`super::MAX_CHUNK`]s); past that the thread stops reading and the
+/// SSH window fills.
+const RELAY_DEPTH: usize = (1024 * 1024) / super::MAX_CHUNK;
 
 /// A path on the host: SFTP starts in the login directory, so `~/x` is `x`.
 fn remote_path(path: &str) -> PathBuf {
@@ -55,6 +57,38 @@ pub struct SshTransport {
     prompter: Arc<dyn Prompter>,
     handle: tokio::sync::Mutex<Handle>,
     next_id: AtomicU64,
+    /// Who is told of changes to the connection (see [`Transport::watch`]).
+    watcher: Arc<Watcher>,
+    /// The host has no SFTP subsystem: files go through plain commands.
+    no_sftp: AtomicBool,
+}
+
+/// Where the changes of a connection are told, once someone watches.
+type Watcher = Mutex<Option<mpsc::UnboundedSender<ConnectionChange>>>;
+
+fn tell(watcher: &Watcher, change: ConnectionChange) {
+    tracing::debug!(?change, "connection change");
+    if let Ok(sink) = watcher.lock() {
+        if let Some(sink) = sink.as_ref() {
+            let _ = sink.send(change);
+        }
+    }
+}
+
+/// Tell `watcher` when the session of `handle` ends by itself, while the
+/// transport that watches is still there.
+fn watch_for_loss(handle: &Handle, watcher: Weak<Watcher>) {
+    let Some(loss) = handle.take_loss() else {
+        return;
+    };
+    tokio::spawn(async move {
+        // A session closed because the transport went sends nothing.
+        if let Ok(reason) = loss.await {
+            if let Some(watcher) = watcher.upgrade() {
+                tell(&watcher, ConnectionChange::Lost(reason));
+            }
+        }
+    });
 }
 
 /// Connect, check the host key and authenticate; questions go to `prompter`.
@@ -65,12 +99,16 @@ pub async fn connect(
     prompter: Arc<dyn Prompter>,
 ) -> Result<SshTransport, ConnectError> {
     let handle = open_session(host, &prompter).await?;
+    let watcher = Arc::new(Mutex::new(None));
+    watch_for_loss(&handle, Arc::downgrade(&watcher));
     Ok(SshTransport {
         name: host.name.clone(),
         host: host.clone(),
         prompter,
         handle: tokio::sync::Mutex::new(handle),
         next_id: AtomicU64::new(1),
+        watcher,
+        no_sftp: AtomicBool::new(false),
     })
 }
 
@@ -144,10 +182,13 @@ impl SshTransport {
             match open_session(&self.host, &self.prompter).await {
                 Ok(fresh) => {
                     tracing::info!(host = %self.name, "reconnected");
+                    watch_for_loss(&fresh, Arc::downgrade(&self.watcher));
                     *current = fresh;
+                    tell(&self.watcher, ConnectionChange::Reconnected);
                 }
                 Err(e) => {
                     tracing::info!(host = %self.name, error = %e, "reconnecting failed");
+                    tell(&self.watcher, ConnectionChange::ReconnectFailed(e.cause()));
                     return Err(TransportError::Lost {
                         host: self.name.clone(),
                         reason: format!(
@@ -161,13 +202,72 @@ impl SshTransport {
         Ok(current.clone())
     }
 
-    async fn sftp(&self, op: SftpOp) -> Result<SftpValue, TransportError> {
+    /// A file operation over SFTP; `Ok(None)` when the host has no SFTP
+    /// subsystem, and the operation must be made with a plain command.
+    async fn sftp(&self, op: SftpOp) -> Result<Option<SftpValue>, TransportError> {
+        if self.no_sftp.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let handle = self.live().await?;
         let (reply, rx) = oneshot::channel();
         if !handle.send(Request::Sftp { op, reply }) {
             return Err(self.lost(&handle));
         }
-        rx.await.unwrap_or_else(|_| Err(self.lost(&handle)))
+        let answer = rx.await.unwrap_or_else(|_| Err(self.lost(&handle)));
+        if answer.is_err() && handle.sftp_missing() {
+            if !self.no_sftp.swap(true, Ordering::Relaxed) {
+                tracing::info!(host = %self.name, "no SFTP subsystem; files go through plain commands");
+                tell(
+                    &self.watcher,
+                    ConnectionChange::FallingBack(
+                        "the host has no SFTP subsystem: the lock, the banner, file guards \
+                         and log tails use plain commands over the same connection"
+                            .into(),
+                    ),
+                );
+            }
+            return Ok(None);
+        }
+        answer.map(Some)
+    }
+
+    /// Run one of drydock's own commands (a file operation without SFTP)
+    /// and gather its output: stdout whole, stderr for the error.
+    async fn plain(&self, command: String) -> Result<(ExitStatus, Vec<u8>), TransportError> {
+        let (tx, mut rx) = mpsc::channel(RELAY_DEPTH);
+        let request = ExecRequest {
+            command,
+            pty: false,
+        };
+        let exec = self.exec(request, tx, CancellationToken::new());
+        let gather = async {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            while let Some(chunk) = rx.recv().await {
+                match chunk.stream {
+                    Stream::Stdout => out.extend_from_slice(&chunk.data),
+                    Stream::Stderr => err.extend_from_slice(&chunk.data),
+                }
+            }
+            (out, err)
+        };
+        let (status, (out, err)) = tokio::join!(exec, gather);
+        let status = status?;
+        if !status.success() {
+            let why = String::from_utf8_lossy(&err).trim().to_string();
+            let why = if why.is_empty() {
+                status.to_string()
+            } else {
+                why
+            };
+            return Err(TransportError::Failed(why));
+        }
+        Ok((status, out))
+    }
+
+    /// [`SshTransport::plain`] for a command that answers one word.
+    async fn plain_word(&self, command: String) -> Result<String, TransportError> {
+        let (_, out) = self.plain(command).await?;
+        Ok(String::from_utf8_lossy(&out).trim().to_string())
     }
 
     /// Follow `path` on the host (`tail -F`); see [`crate::remote::tail`].
@@ -209,12 +309,29 @@ impl Drop for CancelOnDrop<'_> {
     }
 }
 
+/// A plain command's failure, said as SFTP's would be; a lost connection
+/// stays lost.
+fn failed_to(what: &str, path: &str, e: TransportError) -> TransportError {
+    match e {
+        TransportError::Failed(why) => {
+            TransportError::Failed(format!("cannot {what} {path}: {why}"))
+        }
+        other => other,
+    }
+}
+
 fn unexpected(what: &str) -> TransportError {
     TransportError::Failed(format!("unexpected answer to {what}"))
 }
 
 #[async_trait]
 impl Transport for SshTransport {
+    fn watch(&self, sink: mpsc::UnboundedSender<ConnectionChange>) {
+        if let Ok(mut watcher) = self.watcher.lock() {
+            *watcher = Some(sink);
+        }
+    }
+
     async fn exec_with_input(
         &self,
         request: ExecRequest,
@@ -292,41 +409,70 @@ impl Transport for SshTransport {
 
     async fn exists(&self, path: &str) -> Result<bool, TransportError> {
         match self.sftp(SftpOp::Exists(remote_path(path))).await? {
-            SftpValue::Bool(b) => Ok(b),
-            _ => Err(unexpected("exists")),
+            Some(SftpValue::Bool(b)) => Ok(b),
+            Some(_) => Err(unexpected("exists")),
+            None => Ok(self.plain_word(plain::exists(path)).await? == "present"),
         }
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, TransportError> {
         match self.sftp(SftpOp::Read(remote_path(path))).await? {
-            SftpValue::Bytes(b) => Ok(b),
-            _ => Err(unexpected("read")),
+            Some(SftpValue::Bytes(b)) => Ok(b),
+            Some(_) => Err(unexpected("read")),
+            None => self
+                .plain(plain::read(path))
+                .await
+                .map(|(_, out)| out)
+                .map_err(|e| failed_to("read", path, e)),
         }
     }
 
     async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<(), TransportError> {
-        self.sftp(SftpOp::Write(remote_path(path), data.to_vec()))
-            .await
-            .map(drop)
+        match self
+            .sftp(SftpOp::Write(remote_path(path), data.to_vec()))
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => self
+                .plain(plain::write_atomic(path, data))
+                .await
+                .map(drop)
+                .map_err(|e| failed_to("write", path, e)),
+        }
     }
 
     async fn remove_file(&self, path: &str) -> Result<(), TransportError> {
-        self.sftp(SftpOp::RemoveFile(remote_path(path)))
-            .await
-            .map(drop)
+        match self.sftp(SftpOp::RemoveFile(remote_path(path))).await? {
+            Some(_) => Ok(()),
+            None => self
+                .plain(plain::remove_file(path))
+                .await
+                .map(drop)
+                .map_err(|e| failed_to("remove", path, e)),
+        }
     }
 
     async fn create_dir(&self, path: &str) -> Result<bool, TransportError> {
         match self.sftp(SftpOp::CreateDir(remote_path(path))).await? {
-            SftpValue::Bool(b) => Ok(b),
-            _ => Err(unexpected("mkdir")),
+            Some(SftpValue::Bool(b)) => Ok(b),
+            Some(_) => Err(unexpected("mkdir")),
+            None => self
+                .plain_word(plain::create_dir(path))
+                .await
+                .map(|word| word == "created")
+                .map_err(|e| failed_to("create directory", path, e)),
         }
     }
 
     async fn remove_dir(&self, path: &str) -> Result<(), TransportError> {
-        self.sftp(SftpOp::RemoveDir(remote_path(path)))
-            .await
-            .map(drop)
+        match self.sftp(SftpOp::RemoveDir(remote_path(path))).await? {
+            Some(_) => Ok(()),
+            None => self
+                .plain(plain::remove_dir(path))
+                .await
+                .map(drop)
+                .map_err(|e| failed_to("remove the directory", path, e)),
+        }
     }
 
     async fn open_tcp(&self, host: &str, port: u16) -> Result<BoxedIo, TransportError> {

@@ -198,6 +198,9 @@ impl<'s> Loader<'s> {
             theme: runbook
                 .and_then(|r| r.theme.as_ref())
                 .map(|t| t.get_ref().clone()),
+            secrets: runbook
+                .map(|r| r.secrets.iter().map(|s| s.get_ref().clone()).collect())
+                .unwrap_or_default(),
             lock: Template::literal("~/.drydock.lock"),
             vars,
             overrides,

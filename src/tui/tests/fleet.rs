@@ -504,13 +504,14 @@ fn the_header_names_the_hosts_in_trouble_first() {
         5,
         Event::HostFailed {
             host: h42,
-            error: "connection refused".into(),
+            error: "cannot reach host 'h42': connection refused".into(),
+            cause: "connection refused".into(),
         },
     );
     let s = large(&f.app);
     let header = s.lines().nth(1).unwrap_or_default();
     assert!(
-        header.contains("● 99 connected  ✗ 1 unreachable  │ ✗ h42 unreachable  ● h1"),
+        header.contains("● 99 connected  ✗ 1 failed  │ ✗ h42 failed  ● h1"),
         "{s}"
     );
 }

@@ -44,7 +44,7 @@ fn with_long_line() -> Fixture {
                 step: 6,
                 host: 0,
                 phase: Phase::Main,
-                lines: vec![(Stream::Stdout, line)],
+                lines: vec![(Stream::Stdout, line)].into(),
             },
         );
     }
@@ -493,7 +493,7 @@ fn small_words_are_right() {
             step: 0,
             host: 0,
             phase: Phase::Main,
-            lines: vec![(Stream::Stdout, "x".into())],
+            lines: vec![(Stream::Stdout, "x")].into(),
         },
     );
     // A log of one line.

@@ -263,7 +263,7 @@ fn a_watch_takes_what_the_journal_gains_and_says_when_its_drydock_is_gone() {
         "stop-server",
         "web",
         false,
-        &[(Stream::Stdout, "a line to watch")],
+        [(Stream::Stdout, "a line to watch")],
     ))
     .expect("written");
     let deadline = Instant::now() + Duration::from_secs(2);

@@ -159,14 +159,29 @@ fn give_way(parts: Vec<(Vec<Span<'static>>, bool)>, width: usize) -> Vec<Span<'s
     out
 }
 
-/// How a host's connection looks: its symbol, style and word.
+/// How a host's connection looks: its symbol, style and state in a word
+/// (the same for every host in that state, for the tally).
 fn conn_look(conn: &Conn, theme: &Theme) -> (&'static str, Style, &'static str) {
     match conn {
         Conn::Pending => ("○", theme.status(CellStatus::Pending), s::CONN_PENDING),
         Conn::Queued => ("○", theme.status(CellStatus::Pending), s::CONN_QUEUED),
         Conn::Connecting => ("◌", theme.status(CellStatus::Running), s::CONN_CONNECTING),
         Conn::Connected => ("●", theme.status(CellStatus::Ok), s::CONN_CONNECTED),
-        Conn::Failed(_) => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
+        Conn::Failed { .. } => ("✗", theme.status(CellStatus::Failed), s::CONN_FAILED),
+        Conn::Lost(_) => ("!", theme.status(CellStatus::Lost), s::CONN_LOST),
+    }
+}
+
+/// A host's connection in words on its own item: with the cause, when it
+/// failed or was lost.
+fn conn_words(conn: &Conn) -> String {
+    match conn {
+        Conn::Failed { cause, .. } => s::conn_failed(cause),
+        Conn::Lost(reason) => s::conn_lost(reason),
+        Conn::Pending => s::CONN_PENDING.into(),
+        Conn::Queued => s::CONN_QUEUED.into(),
+        Conn::Connecting => s::CONN_CONNECTING.into(),
+        Conn::Connected => s::CONN_CONNECTED.into(),
     }
 }
 
@@ -191,10 +206,10 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
     let lead = vec![Span::styled(" hosts ", theme.muted())];
     let full = |h: usize| {
         let view = &app.hosts[h];
-        let (sym, style, word) = conn_look(&view.conn, theme);
+        let (sym, style, _) = conn_look(&view.conn, theme);
         let mut item = vec![
             Span::styled(format!("{sym} {}", app.host_name(h)), style),
-            Span::styled(format!(" {word}"), theme.muted()),
+            Span::styled(format!(" {}", conn_words(&view.conn)), theme.muted()),
         ];
         item.extend(lock_word(app, &view.lock, theme));
         item
@@ -211,7 +226,8 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
     }
     let trouble = |h: usize| {
         let view = &app.hosts[h];
-        matches!(view.conn, Conn::Failed(_)) || matches!(view.lock, LockView::Held { .. })
+        matches!(view.conn, Conn::Failed { .. } | Conn::Lost(_))
+            || matches!(view.lock, LockView::Held { .. })
     };
     let mut tally = lead;
     let mut counts: Vec<(&'static str, Style, &'static str, usize)> = Vec::new();

@@ -13,6 +13,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::checklist::{step_duration, step_status};
 use super::modals::{Size, window};
 use super::pad;
+use crate::engine::exit;
 use crate::journal::RunStatus;
 use crate::runbook::duration::short;
 use crate::tui::app::App;
@@ -60,9 +61,7 @@ pub(super) fn reason(app: &App, step: usize, host: usize) -> Option<String> {
         (Some(e), None) => Some(e),
         (None, Some(n)) => Some(n),
         (None, None) => match &app.hosts.get(host)?.conn {
-            Conn::Failed(why) if c.status != CellStatus::Ok => {
-                Some(format!("{}: {why}", s::CONN_FAILED))
-            }
+            Conn::Failed { cause, .. } if c.status != CellStatus::Ok => Some(s::conn_failed(cause)),
             _ => None,
         },
     }
@@ -261,6 +260,8 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
     let Some(f) = &app.finished else { return };
     let (word, style) = match f.status {
         RunStatus::Ok => (s::RUN_OK, theme.ok().add_modifier(Modifier::BOLD)),
+        RunStatus::Failed if f.exit_code == exit::LOCKED => (s::RUN_LOCKED, theme.alert()),
+        RunStatus::Failed if f.exit_code == exit::UNREACHABLE => (s::RUN_UNUSABLE, theme.alert()),
         RunStatus::Failed => (s::RUN_FAILED, theme.alert()),
         RunStatus::Aborted => (s::RUN_ABORTED, theme.alert()),
     };
@@ -270,7 +271,7 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
         .journal
         .as_ref()
         .map_or_else(|| s::NO_JOURNAL.to_string(), |j| j.display().to_string());
-    let head = vec![
+    let mut head = vec![
         Line::from(vec![
             Span::styled(s::run_result(word), style),
             Span::styled(s::exit_status(f.exit_code), theme.muted()),
@@ -280,8 +281,31 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
             Span::styled(journal, theme.text()),
         ]),
     ];
+    // Why hosts could not be reached or used: the first thing to fix.
+    let unusable: Vec<(usize, &str)> = app
+        .order
+        .all()
+        .iter()
+        .filter_map(|&h| match &app.hosts[h].conn {
+            Conn::Failed { error, .. } => Some((h, error.as_str())),
+            _ => None,
+        })
+        .collect();
+    for &(h, error) in unusable.iter().take(FAILED_LISTED) {
+        head.push(Line::styled(
+            s::host_unusable(app.host_name(h), error),
+            theme.alert(),
+        ));
+    }
+    if unusable.len() > FAILED_LISTED {
+        head.push(Line::styled(
+            s::more_unusable(unusable.len() - FAILED_LISTED),
+            theme.muted(),
+        ));
+    }
+    let head_rows = u16::try_from(head.len()).unwrap_or(u16::MAX);
     let [top, _, body, keys] = inner.layout(&Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(head_rows),
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),

@@ -158,11 +158,71 @@ pub fn is_fatal(c: i32) -> bool {
 pub fn describe_loss(e: &ssh2::Error) -> String {
     match session_code(e) {
         Some(code::SOCKET_DISCONNECT) => "the server closed the connection".into(),
-        Some(code::SOCKET_RECV) => "the connection broke: reading from the server failed".into(),
-        Some(code::SOCKET_SEND) => "the connection broke: sending to the server failed".into(),
+        Some(c @ (code::SOCKET_RECV | code::SOCKET_SEND)) => {
+            // libssh2 keeps the socket's error to itself; errno, set by the
+            // read or write that just failed on this thread, still tells it
+            // (the pump clears it before each turn). A read that failed
+            // without an error is the end of the stream: the server closed.
+            let errno = std::io::Error::last_os_error()
+                .raw_os_error()
+                .map_or(nix::errno::Errno::UnknownErrno, nix::errno::Errno::from_raw);
+            socket_error(errno, NO_ANSWER_SECS.get()).unwrap_or_else(|| {
+                if c == code::SOCKET_RECV {
+                    "the server closed the connection".into()
+                } else {
+                    "the connection broke: sending to the server failed".into()
+                }
+            })
+        }
         Some(code::TIMEOUT | code::SOCKET_TIMEOUT) => "the server stopped answering".into(),
         _ => format!("the connection failed ({})", e.message()),
     }
+}
+
+thread_local! {
+    /// Seconds of silence after which the kernel gives up on this thread's
+    /// connection (its TCP user timeout, see `link`). Each session has a
+    /// thread of its own, which sets it once; the reasons of a loss name it.
+    static NO_ANSWER_SECS: std::cell::Cell<u32> = const { std::cell::Cell::new(45) };
+}
+
+/// Set the silence this thread's connection tolerates, for [`describe_loss`].
+pub fn set_no_answer_secs(secs: u32) {
+    NO_ANSWER_SECS.set(secs);
+}
+
+/// A socket error in words, for the errors that name why a connection
+/// ended; `None` for others.
+fn socket_error(errno: nix::errno::Errno, no_answer_secs: u32) -> Option<String> {
+    use nix::errno::Errno;
+    match errno {
+        Errno::ETIMEDOUT => Some(format!("no answer for {no_answer_secs} s")),
+        Errno::ECONNRESET | Errno::EPIPE => {
+            Some("the connection was reset by the server or the network".into())
+        }
+        Errno::EHOSTUNREACH | Errno::ENETUNREACH => {
+            Some(format!("the server became unreachable ({})", errno.desc()))
+        }
+        _ => None,
+    }
+}
+
+/// The server refused the SFTP subsystem itself (sshd without `Subsystem
+/// sftp`), rather than a channel for it. libssh2 names both
+/// `CHANNEL_FAILURE`; only its message tells them apart.
+pub fn is_missing_subsystem(e: &ssh2::Error) -> bool {
+    session_code(e) == Some(code::CHANNEL_FAILURE) && e.message().contains("SFTP subsystem")
+}
+
+/// Why the socket ended, when `poll` says it has: from its pending error,
+/// the kernel gave up on a server that stopped answering (after the TCP
+/// user timeout: a firewall dropped the connection, the network or the
+/// server went away), or the server closed or reset it.
+pub fn describe_socket_end(socket: std::os::fd::BorrowedFd<'_>) -> String {
+    let pending = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::SocketError)
+        .map_or(nix::errno::Errno::UnknownErrno, nix::errno::Errno::from_raw);
+    socket_error(pending, NO_ANSWER_SECS.get())
+        .unwrap_or_else(|| "the server closed the connection".into())
 }
 
 /// A failure that ends the connection, with the reason for the admin.
@@ -212,5 +272,29 @@ mod tests {
         assert!(SftpStatus::of(&missing).is_some_and(SftpStatus::is_missing));
         assert!(!would_block(&missing));
         assert_eq!(SftpStatus::from_code(0), None);
+    }
+
+    #[test]
+    fn silence_and_a_server_that_left_are_told_apart() {
+        use nix::errno::Errno;
+        assert_eq!(
+            socket_error(Errno::ETIMEDOUT, 45).as_deref(),
+            Some("no answer for 45 s")
+        );
+        assert_eq!(
+            socket_error(Errno::ECONNRESET, 45).as_deref(),
+            Some("the connection was reset by the server or the network")
+        );
+        assert_eq!(socket_error(Errno::EAGAIN, 45), None);
+        let no_subsystem = ssh2::Error::new(
+            ErrorCode::Session(code::CHANNEL_FAILURE),
+            "Unable to request SFTP subsystem",
+        );
+        let no_channel = ssh2::Error::new(
+            ErrorCode::Session(code::CHANNEL_FAILURE),
+            "Unable to startup channel",
+        );
+        assert!(is_missing_subsystem(&no_subsystem));
+        assert!(!is_missing_subsystem(&no_channel));
     }
 }

@@ -433,7 +433,7 @@ impl ExecJob {
             return Ok(if typed { Turn::Progress } else { Turn::Idle });
         }
         let mut turn = if typed { Turn::Progress } else { Turn::Idle };
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = [0u8; crate::remote::MAX_CHUNK];
         let mut budget = READ_BUDGET;
         for (stream, id) in [(Stream::Stdout, 0), (Stream::Stderr, 1)] {
             loop {

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -71,6 +71,11 @@ pub struct Handle {
     pub(super) wake: Arc<UnixStream>,
     /// Why the connection ended, once it has.
     pub(super) ended: Arc<Mutex<Option<String>>>,
+    /// Told why, when the connection ends by itself (not when it is closed
+    /// because every handle is gone); taken by the one who watches.
+    pub(super) loss: Arc<Mutex<Option<oneshot::Receiver<String>>>>,
+    /// The host has no SFTP subsystem: file operations must go another way.
+    pub(super) sftp_missing: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -91,6 +96,17 @@ impl Handle {
 
     pub fn has_ended(&self) -> bool {
         self.ended.lock().map_or(true, |r| r.is_some())
+    }
+
+    /// Why the connection ended by itself, once it does; `None` after the
+    /// first call.
+    pub fn take_loss(&self) -> Option<oneshot::Receiver<String>> {
+        self.loss.lock().ok().and_then(|mut l| l.take())
+    }
+
+    /// The host refused the SFTP subsystem (not merely for a while).
+    pub fn sftp_missing(&self) -> bool {
+        self.sftp_missing.load(Ordering::Relaxed)
     }
 
     pub fn end_reason(&self) -> String {

@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,16 +98,21 @@ fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
     let (req_tx, req_rx) = std::sync::mpsc::channel();
     let ended = Arc::new(Mutex::new(None));
     let wake_tx = Arc::new(wake_tx);
+    let (loss_tx, loss_rx) = tokio::sync::oneshot::channel();
+    let sftp_missing = Arc::new(AtomicBool::new(false));
     let handle = Handle {
         requests: req_tx,
         wake: wake_tx.clone(),
         ended: ended.clone(),
+        loss: Arc::new(Mutex::new(Some(loss_rx))),
+        sftp_missing: sftp_missing.clone(),
     };
     if setup.send(Setup::Ready(handle)).is_err() {
         return;
     }
     drop(setup);
     tracing::info!(host = %target.name, "connected");
+    error::set_no_answer_secs(target.keepalive_count * target.keepalive_secs);
     let mut pump = Pump {
         host: target.name.clone(),
         session: established.session,
@@ -122,12 +128,17 @@ fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
         sftp_refused: None,
         closed: 0,
         next_id: u64::MAX / 2,
+        closed_by_us: false,
+        sftp_missing,
         next_keepalive: Instant::now() + Duration::from_secs(u64::from(target.keepalive_secs)),
     };
     let reason = pump.run();
-    tracing::info!(host = %target.name, %reason, "connection ended");
+    tracing::info!(host = %target.name, %reason, closed_by_us = pump.closed_by_us, "connection ended");
     if let Ok(mut slot) = ended.lock() {
         *slot = Some(reason.clone());
+    }
+    if !pump.closed_by_us {
+        let _ = loss_tx.send(reason.clone());
     }
     pump.fail_all(&reason);
 }
@@ -262,6 +273,10 @@ struct Pump {
     closed: u64,
     next_id: u64,
     next_keepalive: Instant,
+    /// The connection ended because every handle was dropped, not by itself.
+    closed_by_us: bool,
+    /// Set once the host refused the SFTP subsystem.
+    sftp_missing: Arc<AtomicBool>,
 }
 
 impl Pump {
@@ -269,6 +284,9 @@ impl Pump {
     fn run(&mut self) -> String {
         let mut dropped = false;
         loop {
+            // What errno holds after a failed read or write names the
+            // cause of a lost connection (see `error::describe_loss`).
+            nix::errno::Errno::clear();
             loop {
                 match self.requests.try_recv() {
                     Ok(r) => self.accept(r),
@@ -283,6 +301,7 @@ impl Pump {
             if dropped && self.jobs.is_empty() && self.sftp_queue.is_empty() && reaper_idle {
                 self.sftp = None;
                 let _ = self.session.disconnect(None, "drydock is done", None);
+                self.closed_by_us = true;
                 return "the connection was closed".into();
             }
             let backpressure = match self.turn() {
@@ -389,6 +408,7 @@ impl Pump {
                     &mut self.sftp_refused,
                     &mut self.sftp_queue,
                     &mut ctx,
+                    &self.sftp_missing,
                 )?;
             }
             if !groups_to_end.is_empty() {
@@ -483,7 +503,7 @@ impl Pump {
             fds[0].revents().unwrap_or(PollFlags::empty())
         };
         if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
-            return Err("the server closed the connection".into());
+            return Err(error::describe_socket_end(self.link.fd()));
         }
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
@@ -537,6 +557,7 @@ fn turn_sftp(
     refused: &mut Option<RefusedOpen>,
     queue: &mut VecDeque<SftpJob>,
     ctx: &mut Ctx<'_>,
+    missing: &AtomicBool,
 ) -> Result<bool, Fatal> {
     let mut progressed = false;
     let may_open = refused.is_none_or(|r| r.may_retry(ctx));
@@ -557,6 +578,9 @@ fn turn_sftp(
                     }
                     let msg = ctx.error(&e)?;
                     tracing::debug!(host, error = %msg, "no SFTP");
+                    if error::is_missing_subsystem(&e) {
+                        missing.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     for mut job in queue.drain(..) {
                         job.reply(Err(TransportError::Failed(format!(
                             "SFTP is not available on the host: {msg}"
