@@ -186,6 +186,115 @@ fn show_lists_every_answer_the_failures_and_what_was_left_undone() {
     );
 }
 
+/// A gate with a preview, a step with `when`, and a gate skipped.
+const PREVIEWED: &str = r#"
+[runbook]
+name = "Previewed"
+lock = "{{root}}/{{host}}.lock"
+
+[hosts.alpha]
+transport = "local"
+
+[hosts.beta]
+transport = "local"
+
+[[steps]]
+id = "look"
+title = "Look first"
+confirm = true
+preview = "echo commit abc; echo commit def; echo fatal: a warning >&2"
+run = "echo looked"
+
+[[steps]]
+id = "maybe"
+title = "Only where it holds"
+when = "test {{host}} = alpha"
+run = "echo only alpha"
+
+[[steps]]
+id = "later"
+title = "Later"
+confirm = true
+run = "echo never"
+"#;
+
+#[test]
+fn previews_conditions_and_a_skip_are_journaled_as_they_were_seen() {
+    let fx = Fixture::new();
+    let rb = fx.write("runbook.toml", PREVIEWED);
+    let out = fx.run(&rb, &[], "y\ns\n");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let journal = fx.journal();
+
+    let gates: Vec<(&str, &str)> = events(&journal, "gate", None)
+        .iter()
+        .map(|g| {
+            (
+                g["step"].as_str().unwrap_or_default(),
+                g["decision"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(gates, [("look", "run"), ("later", "skip")]);
+
+    let previews = events(&journal, "preview", Some("look"));
+    let mut hosts: Vec<&str> = previews
+        .iter()
+        .map(|p| p["host"].as_str().unwrap_or_default())
+        .collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["alpha", "beta"], "one preview per host");
+    for p in &previews {
+        assert_eq!(
+            p["command"],
+            "echo commit abc; echo commit def; echo fatal: a warning >&2"
+        );
+        assert_eq!(p["exit_code"], 0);
+        let lines = record_lines(p);
+        for line in ["commit abc", "commit def", "fatal: a warning"] {
+            assert!(lines.iter().any(|l| l == line), "{line} in {p}");
+        }
+    }
+    // The preview was journaled before the answer it was shown for.
+    let first_preview = position(&journal, |r| r["event"] == "preview").expect("a preview");
+    let first_gate = position(&journal, |r| r["event"] == "gate").expect("a gate");
+    assert!(first_preview < first_gate, "{journal:#?}");
+
+    let conditions: Vec<(&str, bool)> = events(&journal, "condition", Some("maybe"))
+        .iter()
+        .map(|c| {
+            assert_eq!(
+                c["command"],
+                format!("test {} = alpha", c["host"].as_str().unwrap_or_default())
+            );
+            (
+                c["host"].as_str().unwrap_or_default(),
+                c["holds"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    assert!(conditions.contains(&("alpha", true)), "{conditions:?}");
+    assert!(conditions.contains(&("beta", false)), "{conditions:?}");
+    assert_eq!(status(&journal, "maybe", "alpha").as_deref(), Some("ok"));
+    assert_eq!(
+        status(&journal, "maybe", "beta").as_deref(),
+        Some("skipped")
+    );
+    assert_eq!(
+        status(&journal, "later", "alpha").as_deref(),
+        Some("skipped")
+    );
+
+    // Headless showed them too, as they came.
+    let text = stdout(&out);
+    assert!(text.contains("preview: echo commit abc"), "{text}");
+    assert!(text.contains("| commit def"), "{text}");
+    assert!(
+        text.contains("condition `test beta = alpha` does not hold"),
+        "{text}"
+    );
+}
+
 #[test]
 fn answers_given_by_yes_are_marked_so() {
     let fx = Fixture::new();
