@@ -64,7 +64,7 @@ pub(super) struct ExecJob {
     /// Its process group was handed over to be ended (or its pty hung up).
     group_end_asked: bool,
     /// The server refused its channel while others were closing.
-    refused_open: Option<RefusedOpen>,
+    pub(super) refused_open: Option<RefusedOpen>,
 }
 
 impl ExecJob {
@@ -133,6 +133,24 @@ impl ExecJob {
     }
 
     /// Cancelled while it holds a channel: a session the server will have back soon.
+    /// Waits for the server's answer to a request of ours (an open, a pty,
+    /// the exec, a close). libssh2 may read that answer while it serves
+    /// another channel, and then nothing on the socket wakes the pump.
+    pub fn awaits_reply(&self) -> bool {
+        !matches!(self.stage, ExecStage::Read) && self.refused_open.is_none()
+    }
+
+    /// Output (or its end) that libssh2 has already read for this channel
+    /// and the job has not taken: the socket stays silent about it.
+    pub fn has_unread(&self) -> bool {
+        matches!(self.stage, ExecStage::Read)
+            && self.held.is_empty()
+            && self
+                .channel
+                .as_ref()
+                .is_some_and(|c| c.read_window().available > 0 || c.eof())
+    }
+
     pub fn is_closing(&self) -> bool {
         self.cancelled_at.is_some() && self.channel.is_some()
     }

@@ -47,6 +47,10 @@ const READ_BUDGET: usize = 256 * 1024;
 /// Poll interval while some output waits for room; only a safety net, as the
 /// taker wakes the thread when it makes room.
 const BACKPRESSURE_POLL: Duration = Duration::from_millis(50);
+/// Poll interval while a job waits for the server's answer to a request:
+/// libssh2 may already have read it while serving another channel, and then
+/// the socket does not wake us (without this, only the next keepalive did).
+const REPLY_POLL: Duration = Duration::from_millis(10);
 /// Poll interval while a cancelled command winds down, to notice its grace ending.
 const CANCEL_POLL: Duration = Duration::from_millis(500);
 /// Blocking libssh2 calls after setup (dropping SFTP handles) give up after this.
@@ -55,6 +59,10 @@ const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 const SFTP_OPENER: u64 = 0;
 /// How long a channel the server refused may wait for one of ours to close.
 const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
+/// How often a channel refused while none of ours closes is tried again,
+/// and how long after each refusal (times the refusals so far).
+const REFUSED_RETRIES: u32 = 3;
+const REFUSED_RETRY_PAUSE: Duration = Duration::from_millis(300);
 
 /// Start the thread for `target`; it opens the way there (`link`), reports
 /// through `setup` and then serves requests. Everything that reads files
@@ -172,19 +180,31 @@ struct Ctx<'a> {
     closed: u64,
 }
 
-/// A channel open the server refused while channels of ours were closing
+/// A channel open the server refused. While channels of ours are closing
 /// (its session limit, sshd's `MaxSessions`, frees a place as each one
-/// closes): tried again once one has closed, for a while.
+/// closes) it is tried again as each one closes, for a while; otherwise a
+/// few times, a moment apart: a server busy with hundreds of connections
+/// refuses one now and then (a fork that failed), and one refusal must not
+/// fail a lock or a step.
 #[derive(Clone, Copy)]
 struct RefusedOpen {
     closed_then: u64,
     since: Instant,
+    /// Refusals so far, and when the last one came.
+    refusals: u32,
+    last: Instant,
 }
 
 impl RefusedOpen {
     /// Whether to try again now.
     fn may_retry(self, ctx: &Ctx<'_>) -> bool {
-        ctx.closed != self.closed_then || self.since.elapsed() > REFUSED_OPEN_WAIT
+        ctx.closed != self.closed_then || Instant::now() >= self.retry_at()
+    }
+
+    /// When to try again if no channel closes first.
+    fn retry_at(self) -> Instant {
+        let pause = REFUSED_RETRY_PAUSE * self.refusals;
+        (self.last + pause).min(self.since + REFUSED_OPEN_WAIT)
     }
 }
 
@@ -205,14 +225,18 @@ impl Ctx<'_> {
         e: &ssh2::Error,
         earlier: Option<RefusedOpen>,
     ) -> Option<RefusedOpen> {
-        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE);
-        let since = earlier.map_or_else(Instant::now, |r| r.since);
-        (refused && self.closing > 0 && since.elapsed() <= REFUSED_OPEN_WAIT).then_some(
-            RefusedOpen {
-                closed_then: self.closed,
-                since,
-            },
-        )
+        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE)
+            && !error::is_missing_subsystem(e);
+        let now = Instant::now();
+        let since = earlier.map_or(now, |r| r.since);
+        let refusals = earlier.map_or(0, |r| r.refusals) + 1;
+        let may_wait = self.closing > 0 || refusals <= REFUSED_RETRIES;
+        (refused && may_wait && since.elapsed() <= REFUSED_OPEN_WAIT).then_some(RefusedOpen {
+            closed_then: self.closed,
+            since,
+            refusals,
+            last: now,
+        })
     }
 
     fn end_group(&mut self, pgid: u32) {
@@ -467,6 +491,15 @@ impl Pump {
         if backpressure {
             timeout = timeout.min(BACKPRESSURE_POLL);
         }
+        if let Some(retry) = self.next_refused_retry() {
+            timeout = timeout.min(retry.saturating_duration_since(Instant::now()));
+        }
+        if self.awaits_reply() {
+            timeout = timeout.min(REPLY_POLL);
+        }
+        if !backpressure && self.has_unread() {
+            timeout = Duration::ZERO;
+        }
         if self
             .jobs
             .iter()
@@ -508,6 +541,39 @@ impl Pump {
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
         Ok(())
+    }
+
+    /// Some job waits for an answer of the server that libssh2 may already
+    /// hold (see [`REPLY_POLL`]).
+    fn awaits_reply(&self) -> bool {
+        let sftp_waits = !self.sftp_queue.is_empty() && self.sftp_refused.is_none();
+        sftp_waits
+            || self.jobs.iter().any(|j| match j {
+                Job::Exec(e) => e.awaits_reply(),
+                Job::Tunnel(t) => t.awaits_reply(),
+            })
+    }
+
+    /// Some channel has data libssh2 read already and its job has not taken.
+    fn has_unread(&self) -> bool {
+        self.jobs.iter().any(|j| match j {
+            Job::Exec(e) => e.has_unread(),
+            Job::Tunnel(t) => t.has_unread(),
+        })
+    }
+
+    /// When the earliest refused channel open is to be tried again, so that
+    /// the poll wakes for it.
+    fn next_refused_retry(&self) -> Option<Instant> {
+        let execs = self.jobs.iter().filter_map(|j| match j {
+            Job::Exec(e) => e.refused_open,
+            Job::Tunnel(_) => None,
+        });
+        self.sftp_refused
+            .into_iter()
+            .chain(execs)
+            .map(RefusedOpen::retry_at)
+            .min()
     }
 
     fn fail_all(&mut self, reason: &str) {
@@ -573,7 +639,7 @@ fn turn_sftp(
                 Err(e) => {
                     *refused = ctx.wait_after_refusal(&e, *refused);
                     if refused.is_some() {
-                        tracing::debug!(host, "SFTP refused while channels close; waiting");
+                        tracing::debug!(host, "SFTP channel refused; trying again");
                         return Ok(progressed);
                     }
                     let msg = ctx.error(&e)?;

@@ -36,6 +36,22 @@ pub(super) struct TunnelJob {
 }
 
 impl TunnelJob {
+    /// As [`super::exec::ExecJob::awaits_reply`]: the open or the close.
+    pub fn awaits_reply(&self) -> bool {
+        !matches!(self.stage, TunnelStage::Pump)
+    }
+
+    /// As [`super::exec::ExecJob::has_unread`], when there is room to take it.
+    pub fn has_unread(&self) -> bool {
+        matches!(self.stage, TunnelStage::Pump)
+            && self.to_socket.is_empty()
+            && !self.channel_eof
+            && self
+                .channel
+                .as_ref()
+                .is_some_and(|c| c.read_window().available > 0)
+    }
+
     pub fn new(
         id: u64,
         host: String,
