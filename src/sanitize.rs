@@ -52,10 +52,10 @@ pub fn clean(text: &str, keep: Keep) -> Cow<'_, str> {
                 }
                 Some(_) => {
                     // Two- or three-character escapes (charset selection etc.).
-                    if let Some(c) = chars.next() {
-                        if ('\x20'..='\x2f').contains(&c) {
-                            chars.next();
-                        }
+                    if let Some(c) = chars.next()
+                        && ('\x20'..='\x2f').contains(&c)
+                    {
+                        chars.next();
                     }
                 }
                 None => {}

@@ -68,10 +68,10 @@ struct Registered<'r> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        if let Ok(mut routes) = self.routes.routes.lock() {
-            if routes.get(&self.host).is_some_and(|r| r.id == self.id) {
-                routes.remove(&self.host);
-            }
+        if let Ok(mut routes) = self.routes.routes.lock()
+            && routes.get(&self.host).is_some_and(|r| r.id == self.id)
+        {
+            routes.remove(&self.host);
         }
     }
 }
@@ -394,10 +394,10 @@ impl Conversation<'_> {
     }
 
     async fn write(&mut self, data: Stdin) {
-        if let Some(stdin) = &self.stdin {
-            if stdin.send(data).await.is_err() {
-                self.stdin = None;
-            }
+        if let Some(stdin) = &self.stdin
+            && stdin.send(data).await.is_err()
+        {
+            self.stdin = None;
         }
     }
 

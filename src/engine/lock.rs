@@ -74,15 +74,15 @@ pub enum Acquired {
 /// runs on this machine, or its journal says the run finished.
 fn stale(holder: &Owner, journal_dir: &Path) -> Option<String> {
     let here = gethostname::gethostname().to_string_lossy().into_owned();
-    if holder.machine == here {
-        if let Some(pid) = holder.pid.and_then(|p| i32::try_from(p).ok()) {
-            let gone = matches!(
-                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-                Err(nix::errno::Errno::ESRCH)
-            );
-            if gone {
-                return Some(format!("its process {pid} on this machine is gone"));
-            }
+    if holder.machine == here
+        && let Some(pid) = holder.pid.and_then(|p| i32::try_from(p).ok())
+    {
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if gone {
+            return Some(format!("its process {pid} on this machine is gone"));
         }
     }
     let path = journal_dir.join(format!("{}.jsonl", holder.run_id));

@@ -43,11 +43,11 @@ impl Redactor {
     pub fn add(&self, secret: &str) {
         let line_ends = ['\n', '\r'];
         let secret = secret.trim_end_matches(line_ends);
-        if let Ok(mut secrets) = self.secrets.write() {
-            if !secrets.iter().any(|s| s == secret) {
-                secrets.push(secret.to_string());
-                tidy(&mut secrets);
-            }
+        if let Ok(mut secrets) = self.secrets.write()
+            && !secrets.iter().any(|s| s == secret)
+        {
+            secrets.push(secret.to_string());
+            tidy(&mut secrets);
         }
     }
 

@@ -54,10 +54,8 @@ impl SudoPasswords {
         if let Ok(mut p) = self.by_host.lock() {
             p.insert(host, password.to_string());
         }
-        if every_host {
-            if let Ok(mut p) = self.every_host.lock() {
-                *p = Some(password.to_string());
-            }
+        if every_host && let Ok(mut p) = self.every_host.lock() {
+            *p = Some(password.to_string());
         }
     }
 }

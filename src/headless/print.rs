@@ -575,11 +575,11 @@ impl<'p> Printer<'p> {
             }
         };
         self.line(&head);
-        if let Some(notes) = &step.notes {
-            if matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. }) {
-                for line in notes.lines() {
-                    self.line(&format!("    note: {line}"));
-                }
+        if let Some(notes) = &step.notes
+            && matches!(prompt.kind, PromptKind::Gate | PromptKind::Manual { .. })
+        {
+            for line in notes.lines() {
+                self.line(&format!("    note: {line}"));
             }
         }
         match &prompt.kind {

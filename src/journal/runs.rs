@@ -22,10 +22,10 @@ pub fn list_runs(dir: &Path) -> Result<Vec<RunSummary>, JournalError> {
     let mut runs = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            if let Some(summary) = summarize(&path)? {
-                runs.push(summary);
-            }
+        if path.extension().is_some_and(|e| e == "jsonl")
+            && let Some(summary) = summarize(&path)?
+        {
+            runs.push(summary);
         }
     }
     runs.sort_by(|a, b| a.started.cmp(&b.started).then(a.run_id.cmp(&b.run_id)));

@@ -71,11 +71,11 @@ async fn feed(mut stdin: ChildStdin, mut input: mpsc::Receiver<Stdin>) {
 
 fn signal_group(pgid: u32, signal: Signal) {
     // 0 would be drydock's own group; 1 is no command's.
-    if let Ok(pgid) = i32::try_from(pgid).map(Pid::from_raw) {
-        if pgid.as_raw() > 1 {
-            // The group may be gone already; nothing to do then.
-            let _ = killpg(pgid, signal);
-        }
+    if let Ok(pgid) = i32::try_from(pgid).map(Pid::from_raw)
+        && pgid.as_raw() > 1
+    {
+        // The group may be gone already; nothing to do then.
+        let _ = killpg(pgid, signal);
     }
 }
 

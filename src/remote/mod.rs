@@ -287,10 +287,10 @@ pub fn expand_home(path: &str) -> PathBuf {
         if let Some(h) = home() {
             return h;
         }
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(h) = home() {
-            return h.join(rest);
-        }
+    } else if let Some(rest) = path.strip_prefix("~/")
+        && let Some(h) = home()
+    {
+        return h.join(rest);
     }
     PathBuf::from(path)
 }

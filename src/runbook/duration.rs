@@ -112,7 +112,7 @@ pub fn short(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms < 60_000 && ms % 1000 == 0 {
+    } else if ms < 60_000 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms < 60_000 {
         format!("{:.1}s", d.as_secs_f64())

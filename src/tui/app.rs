@@ -291,15 +291,15 @@ impl App {
                 self.selected = step;
                 self.host_sel = 0;
             }
-            if let Some(h) = host {
-                if let Some(pos) = self.step_hosts(step).iter().position(|&x| x == h) {
-                    // Stay on the host the admin chose while it still runs.
-                    let chosen = self.shown_host();
-                    let chosen_running =
-                        chosen.is_some_and(|c| self.cells[step][c].status == CellStatus::Running);
-                    if !chosen_running {
-                        self.host_sel = pos;
-                    }
+            if let Some(h) = host
+                && let Some(pos) = self.step_hosts(step).iter().position(|&x| x == h)
+            {
+                // Stay on the host the admin chose while it still runs.
+                let chosen = self.shown_host();
+                let chosen_running =
+                    chosen.is_some_and(|c| self.cells[step][c].status == CellStatus::Running);
+                if !chosen_running {
+                    self.host_sel = pos;
                 }
             }
         }
@@ -653,10 +653,10 @@ impl App {
             }
             UiMsg::Question(question, reply) => {
                 // A newer question replaces one left unanswered; its asker gets a no.
-                if let Some(old) = self.question.take() {
-                    if let Some(r) = old.reply {
-                        let _ = r.send(None);
-                    }
+                if let Some(old) = self.question.take()
+                    && let Some(r) = old.reply
+                {
+                    let _ = r.send(None);
                 }
                 self.question = Some(QuestionState::new(question, reply));
                 self.window_opened(Instant::now());

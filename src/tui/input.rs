@@ -321,12 +321,11 @@ impl App {
             }
             _ => None,
         };
-        if let Some(answer) = answer {
-            if let Some(q) = self.question.take() {
-                if let Some(reply) = q.reply {
-                    let _ = reply.send(answer);
-                }
-            }
+        if let Some(answer) = answer
+            && let Some(q) = self.question.take()
+            && let Some(reply) = q.reply
+        {
+            let _ = reply.send(answer);
         }
         None
     }

@@ -120,10 +120,10 @@ impl Pane {
             }
             self.top.line = self.top.line.saturating_sub(1);
         }
-        if let Some(s) = self.search.as_mut() {
-            if contains_ci(&text, &s.lower) {
-                s.total += 1;
-            }
+        if let Some(s) = self.search.as_mut()
+            && contains_ci(&text, &s.lower)
+        {
+            s.total += 1;
         }
         self.lines.push_back(PaneLine { stream, text });
         self.lines.extend(waiting);

@@ -159,11 +159,11 @@ impl App {
     /// Show the running step again, as it goes.
     fn follow_run(&mut self) {
         self.auto_select = true;
-        if let Some(c) = self.current {
-            if self.selected != c {
-                self.selected = c;
-                self.host_sel = 0;
-            }
+        if let Some(c) = self.current
+            && self.selected != c
+        {
+            self.selected = c;
+            self.host_sel = 0;
         }
         tracing::debug!(step = self.selected, "following the run");
     }

@@ -327,7 +327,8 @@ impl Recording {
             return Ok(taken == BATCH);
         }
         self.polls += 1;
-        let look = app.finished.is_none() && !self.writer_gone && self.polls % ALIVE_EVERY == 0;
+        let look =
+            app.finished.is_none() && !self.writer_gone && self.polls.is_multiple_of(ALIVE_EVERY);
         if look && !self.playback.writer_alive() {
             // Said once; a `--resume` would continue the same journal.
             tracing::info!("the watched run's drydock is gone");

@@ -319,24 +319,24 @@ pub fn list() -> Vec<(String, String)> {
         .iter()
         .map(|(n, _)| (n.to_string(), "built in".to_string()))
         .collect();
-    if let Some(dir) = user_dir() {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut user: Vec<(String, String)> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .filter_map(|p| {
-                    Some((
-                        p.file_stem()?.to_string_lossy().into_owned(),
-                        p.display().to_string(),
-                    ))
-                })
-                .collect();
-            user.sort();
-            for (name, path) in user {
-                out.retain(|(n, _)| *n != name);
-                out.push((name, path));
-            }
+    if let Some(dir) = user_dir()
+        && let Ok(entries) = std::fs::read_dir(&dir)
+    {
+        let mut user: Vec<(String, String)> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .filter_map(|p| {
+                Some((
+                    p.file_stem()?.to_string_lossy().into_owned(),
+                    p.display().to_string(),
+                ))
+            })
+            .collect();
+        user.sort();
+        for (name, path) in user {
+            out.retain(|(n, _)| *n != name);
+            out.push((name, path));
         }
     }
     out

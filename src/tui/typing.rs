@@ -112,10 +112,10 @@ impl App {
         question: SudoQuestion,
         reply: oneshot::Sender<Result<SudoAnswer, String>>,
     ) {
-        if let Some(old) = self.sudo_question.take() {
-            if let Some(r) = old.reply {
-                let _ = r.send(Err(strings::SUDO_REPLACED.into()));
-            }
+        if let Some(old) = self.sudo_question.take()
+            && let Some(r) = old.reply
+        {
+            let _ = r.send(Err(strings::SUDO_REPLACED.into()));
         }
         self.sudo_question = Some(SudoState {
             question,
@@ -259,10 +259,10 @@ impl App {
             }
             _ => None,
         };
-        if let Some(answer) = answer {
-            if let Some(reply) = self.sudo_question.take().and_then(|q| q.reply) {
-                let _ = reply.send(answer);
-            }
+        if let Some(answer) = answer
+            && let Some(reply) = self.sudo_question.take().and_then(|q| q.reply)
+        {
+            let _ = reply.send(answer);
         }
     }
 }

@@ -141,13 +141,13 @@ impl Sshd {
         let deadline = Instant::now() + Duration::from_secs(10);
         let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "sshd exited at start ({status}); its log:\n{}",
-                        self.log_text()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "sshd exited at start ({status}); its log:\n{}",
+                    self.log_text()
+                );
             }
             if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
                 // Wait for the banner, so the server really serves.

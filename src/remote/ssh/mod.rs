@@ -68,10 +68,10 @@ type Watcher = Mutex<Option<mpsc::UnboundedSender<ConnectionChange>>>;
 
 fn tell(watcher: &Watcher, change: ConnectionChange) {
     tracing::debug!(?change, "connection change");
-    if let Ok(sink) = watcher.lock() {
-        if let Some(sink) = sink.as_ref() {
-            let _ = sink.send(change);
-        }
+    if let Ok(sink) = watcher.lock()
+        && let Some(sink) = sink.as_ref()
+    {
+        let _ = sink.send(change);
     }
 }
 
@@ -83,10 +83,10 @@ fn watch_for_loss(handle: &Handle, watcher: Weak<Watcher>) {
     };
     tokio::spawn(async move {
         // A session closed because the transport went sends nothing.
-        if let Ok(reason) = loss.await {
-            if let Some(watcher) = watcher.upgrade() {
-                tell(&watcher, ConnectionChange::Lost(reason));
-            }
+        if let Ok(reason) = loss.await
+            && let Some(watcher) = watcher.upgrade()
+        {
+            tell(&watcher, ConnectionChange::Lost(reason));
         }
     });
 }

@@ -219,10 +219,10 @@ impl<'s> Loader<'s> {
         if !text.starts_with("http://") && !text.starts_with("{{") && !is_placeholder(url) {
             self.error(url.span(), format!("'{text}' is not an http:// URL (https is not supported: check the server's own port)"));
         }
-        if let Some(s) = fields.status {
-            if !(100..=599).contains(s.get_ref()) {
-                self.error(s.span(), format!("'{}' is not an HTTP status", s.get_ref()));
-            }
+        if let Some(s) = fields.status
+            && !(100..=599).contains(s.get_ref())
+        {
+            self.error(s.span(), format!("'{}' is not an HTTP status", s.get_ref()));
         }
         HttpCheck {
             url: url_template,

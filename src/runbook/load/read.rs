@@ -71,12 +71,11 @@ fn remove_at(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<String> {
         .map(|(k, _)| k.get_ref().to_string())?;
     if let Some(value) = table.get_mut(key.as_str()) {
         let value_span = value.span();
-        if let DeValue::Table(inner) = value.get_mut() {
-            if contains(&value_span, span) {
-                if let Some(path) = remove_at(inner, span) {
-                    return Some(format!("{key}.{path}"));
-                }
-            }
+        if let DeValue::Table(inner) = value.get_mut()
+            && contains(&value_span, span)
+            && let Some(path) = remove_at(inner, span)
+        {
+            return Some(format!("{key}.{path}"));
         }
     }
     table.remove(key.as_str());
@@ -121,13 +120,12 @@ fn missing_field(message: &str) -> Option<&str> {
 /// quoted with '...', numbers described rather than named by Rust type.
 pub(super) fn humanize(message: &str, source: &str, span: &Range<usize>) -> String {
     let mut m = message.trim().replace('\n', " ");
-    if m == "duplicate key" {
-        if let Some(key) = source
+    if m == "duplicate key"
+        && let Some(key) = source
             .get(span.clone())
             .filter(|k| !k.is_empty() && !k.contains('\n'))
-        {
-            return format!("duplicate key '{}'", key.trim().trim_matches('"'));
-        }
+    {
+        return format!("duplicate key '{}'", key.trim().trim_matches('"'));
     }
     for (from, to) in [
         ("unknown field", "unknown key"),

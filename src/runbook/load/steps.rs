@@ -237,29 +237,29 @@ impl<'s> Loader<'s> {
             if let Some(previous) = sequence.current_rolling.take() {
                 sequence.closed_rolling.insert(previous);
             }
-            if let (Some(label), Some(text)) = (&label, text) {
-                if sequence.closed_rolling.contains(label) {
-                    self.error(
+            if let (Some(label), Some(text)) = (&label, text)
+                && sequence.closed_rolling.contains(label)
+            {
+                self.error(
                         text.span(),
                         format!("rolling block '{label}' was already closed by other steps; the steps of a rolling block must be consecutive"),
                     );
-                }
             }
             sequence.current_rolling = label;
             sequence.block_batch = None;
             sequence.block_max_fail = None;
         }
         let s = &read.value;
-        if let Some(batch) = &s.batch {
-            if matches!(batch.get_ref(), HostCount::Hosts(0) | HostCount::Percent(0)) {
-                self.error(
+        if let Some(batch) = &s.batch
+            && matches!(batch.get_ref(), HostCount::Hosts(0) | HostCount::Percent(0))
+        {
+            self.error(
                     batch.span(),
                     format!(
                         "batch = {} runs no host at a time; give at least 1 (or a percentage above \"0%\")",
                         batch.get_ref()
                     ),
                 );
-            }
         }
         let label = sequence.current_rolling.clone();
         let id = s.id.get_ref();

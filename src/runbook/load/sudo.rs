@@ -53,15 +53,17 @@ impl Loader<'_> {
                 SudoSetting::User(user) => Some(Sudo::User(user.clone())),
             },
         };
-        if let (Some(setting), Some(_)) = (&s.sudo, &sudo) {
-            if s.run.is_none() && s.undo.is_none() && !read.refused("run") {
-                self.error(
+        if let (Some(setting), Some(_)) = (&s.sudo, &sudo)
+            && s.run.is_none()
+            && s.undo.is_none()
+            && !read.refused("run")
+        {
+            self.error(
                     setting.span(),
                     format!(
                         "step '{id}' has sudo but no command for it: sudo runs a step's run and undo commands"
                     ),
                 );
-            }
         }
         for (key, text) in [("run", &s.run), ("undo", &s.undo)] {
             let Some(text) = text else { continue };

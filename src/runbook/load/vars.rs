@@ -311,10 +311,10 @@ impl<'s> Loader<'s> {
             let Some(definition) = scope.get(name.as_str()).filter(|d| d.in_file) else {
                 continue;
             };
-            if let Some(var) = definition.template.vars().find(|v| v.name == next) {
-                if at.as_ref().is_none_or(|(_, a)| var.span.start < a.start) {
-                    at = Some((i, var.span));
-                }
+            if let Some(var) = definition.template.vars().find(|v| v.name == next)
+                && at.as_ref().is_none_or(|(_, a)| var.span.start < a.start)
+            {
+                at = Some((i, var.span));
             }
         }
         let first = at.as_ref().map_or(0, |(i, _)| *i);

@@ -119,12 +119,12 @@ pub(super) fn render_prompt(
         Span::styled(s::HOSTS_LABEL, theme.muted()),
         Span::styled(hosts.join(", "), theme.text()),
     ]));
-    if let Some(st) = step {
-        if let Some(notes) = &st.notes {
-            t.push(Line::raw(""));
-            for l in notes.lines() {
-                t.push(Line::styled(l.to_string(), theme.text()));
-            }
+    if let Some(st) = step
+        && let Some(notes) = &st.notes
+    {
+        t.push(Line::raw(""));
+        for l in notes.lines() {
+            t.push(Line::styled(l.to_string(), theme.text()));
         }
     }
     match &prompt.kind {

@@ -47,15 +47,15 @@ pub(super) fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
             Line::from(s::GUARD_KEYS),
         ]);
     }
-    if let Some((s, until)) = app.waiting_until {
-        if s == step {
-            let left = (until - app.wall).to_std().unwrap_or_default();
-            return Some(vec![
-                Line::from(s::banner_at(&until.format("%H:%M:%S UTC").to_string())),
-                Line::from(s::starting_in(&clock(left))),
-                Line::from(s::BANNER_KEYS),
-            ]);
-        }
+    if let Some((s, until)) = app.waiting_until
+        && s == step
+    {
+        let left = (until - app.wall).to_std().unwrap_or_default();
+        return Some(vec![
+            Line::from(s::banner_at(&until.format("%H:%M:%S UTC").to_string())),
+            Line::from(s::starting_in(&clock(left))),
+            Line::from(s::BANNER_KEYS),
+        ]);
     }
     None
 }
@@ -293,10 +293,10 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
                 s::NO_OUTPUT
             };
             let mut lines = vec![Line::styled(msg, theme.muted())];
-            if let Some(h) = shown {
-                if let Some(note) = &app.cells[step][h].note {
-                    lines.push(Line::styled(note.clone(), theme.muted()));
-                }
+            if let Some(h) = shown
+                && let Some(note) = &app.cells[step][h].note
+            {
+                lines.push(Line::styled(note.clone(), theme.muted()));
             }
             Paragraph::new(lines).render(text, buf);
         }

@@ -183,10 +183,10 @@ impl ExecJob {
         } else {
             data.to_vec()
         };
-        if let (Some(pgid), Some(_)) = (self.filter.pgid, &self.started) {
-            if let Some(started) = self.started.take() {
-                let _ = started.send(pgid);
-            }
+        if let (Some(pgid), Some(_)) = (self.filter.pgid, &self.started)
+            && let Some(started) = self.started.take()
+        {
+            let _ = started.send(pgid);
         }
         if data.is_empty() || self.output.is_none() {
             return;
@@ -259,10 +259,10 @@ impl ExecJob {
     }
 
     pub fn poll(&mut self, ctx: &mut Ctx<'_>) -> Result<Turn, Fatal> {
-        if let Some(at) = self.cancelled_at {
-            if let Some(done) = self.wind_down(ctx, at) {
-                return Ok(done);
-            }
+        if let Some(at) = self.cancelled_at
+            && let Some(done) = self.wind_down(ctx, at)
+        {
+            return Ok(done);
         }
         let mut turn = Turn::Idle;
         loop {

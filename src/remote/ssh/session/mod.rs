@@ -369,10 +369,10 @@ impl Pump {
             }
             Request::Cancel { id } => {
                 for job in &mut self.jobs {
-                    if let Job::Exec(e) = job {
-                        if e.id == id {
-                            e.cancel();
-                        }
+                    if let Job::Exec(e) = job
+                        && e.id == id
+                    {
+                        e.cancel();
                     }
                 }
             }
@@ -627,31 +627,32 @@ fn turn_sftp(
 ) -> Result<bool, Fatal> {
     let mut progressed = false;
     let may_open = refused.is_none_or(|r| r.may_retry(ctx));
-    if sftp.is_none() && may_open {
-        if let Some(r) = ctx.open(SFTP_OPENER, Session::sftp) {
-            match r {
-                Ok(s) => {
-                    tracing::debug!(host, "SFTP channel opened");
-                    *sftp = Some(s);
-                    *refused = None;
-                    progressed = true;
+    if sftp.is_none()
+        && may_open
+        && let Some(r) = ctx.open(SFTP_OPENER, Session::sftp)
+    {
+        match r {
+            Ok(s) => {
+                tracing::debug!(host, "SFTP channel opened");
+                *sftp = Some(s);
+                *refused = None;
+                progressed = true;
+            }
+            Err(e) => {
+                *refused = ctx.wait_after_refusal(&e, *refused);
+                if refused.is_some() {
+                    tracing::debug!(host, "SFTP channel refused; trying again");
+                    return Ok(progressed);
                 }
-                Err(e) => {
-                    *refused = ctx.wait_after_refusal(&e, *refused);
-                    if refused.is_some() {
-                        tracing::debug!(host, "SFTP channel refused; trying again");
-                        return Ok(progressed);
-                    }
-                    let msg = ctx.error(&e)?;
-                    tracing::debug!(host, error = %msg, "no SFTP");
-                    if error::is_missing_subsystem(&e) {
-                        missing.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    for mut job in queue.drain(..) {
-                        job.reply(Err(TransportError::Failed(format!(
-                            "SFTP is not available on the host: {msg}"
-                        ))));
-                    }
+                let msg = ctx.error(&e)?;
+                tracing::debug!(host, error = %msg, "no SFTP");
+                if error::is_missing_subsystem(&e) {
+                    missing.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                for mut job in queue.drain(..) {
+                    job.reply(Err(TransportError::Failed(format!(
+                        "SFTP is not available on the host: {msg}"
+                    ))));
                 }
             }
         }
