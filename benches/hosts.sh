@@ -36,10 +36,9 @@ command -v python3 >/dev/null || { echo "needs python3" >&2; exit 1; }
 
 TMP=$(mktemp -d)
 SSHD_PID=
-BENCH_USER_MADE=
 cleanup() {
     [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
-    [ -n "$BENCH_USER_MADE" ] && userdel "$BENCH_USER_MADE" 2>/dev/null || true
+    declare -F remote_user_cleanup >/dev/null && remote_user_cleanup
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -49,23 +48,8 @@ ssh-keygen -q -t ed25519 -N "" -f "$TMP/host_key"
 ssh-keygen -q -t ed25519 -N "" -f "$TMP/user_key"
 cp "$TMP/user_key.pub" "$TMP/authorized_keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-USER_NAME=$(id -un)
-# Both sides pay for the remote user's shell start-up on every command; a
-# heavy one (root's .bashrc here runs `pyenv init`, which takes a lock) would
-# measure that instead of the tools. As root, the commands run as a user of
-# the bench's own whose shell is /bin/sh, removed at the end. BENCH_USER=root
-# measures with root's own shell instead.
-if [ "$(id -u)" = 0 ] && [ "${BENCH_USER:-}" != root ]; then
-    USER_NAME=drydock-bench-$$
-    # `*`: no password, yet not locked (sshd refuses a locked account).
-    useradd --no-create-home --home-dir "$TMP" --shell /bin/sh --password "*" "$USER_NAME"
-    BENCH_USER_MADE=$USER_NAME
-    chmod 755 "$TMP"
-fi
-# The runs' locks, made by the remote user.
-LOCKS="$TMP/locks"
-mkdir -p "$LOCKS"
-chown "$USER_NAME" "$LOCKS"
+# shellcheck source=benches/lib/remote_user.sh
+. "$ROOT/benches/lib/remote_user.sh"
 # Hundreds of handshakes at once: sshd would drop those past MaxStartups.
 cat >"$TMP/sshd_config" <<EOF
 Port $PORT
@@ -147,13 +131,6 @@ measure() {
 drydock_run() {
     HOME="$TMP/home" SSH_AUTH_SOCK= "$DRYDOCK" run --headless --yes "$1" --journal-dir "$TMP/journal"
 }
-# The key exchange: drydock's libssh2 negotiates curve25519-sha256; OpenSSH
-# 9's default, the sntrup761x25519 hybrid, costs its client about 0.1 s of
-# CPU a login here. Pinned to the same one, the two measure the tools, not
-# the algorithms; KEX=default leaves OpenSSH its own.
-KEX=${KEX:-curve25519-sha256}
-KEX_OPTION=
-[ "$KEX" != default ] && KEX_OPTION="-o KexAlgorithms=$KEX"
 export PORT TMP LOCKS USER_NAME STEPS KEX_OPTION
 one_host_with_ssh() {
     local s

@@ -19,6 +19,8 @@
 # resident memory (GNU time's maximum RSS) and the journal's size per output
 # line. Targets: per-step <= 1.2x (issue 3), streaming <= 1.3x with the
 # journal on, peak RSS < 50 MiB at 2M and at 8M lines (issue 11).
+# The remote user and OpenSSH's key exchange are chosen as in hosts.sh (see
+# benches/lib/remote_user.sh): BENCH_USER=root, KEX=default change them.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -35,6 +37,7 @@ cleanup() {
     # A multiplexing master left by an interrupted loop (ControlPersist=yes).
     [ -n "${SSH_MUX:-}" ] && ssh -F /dev/null -p "$PORT" -o ControlPath="$SSH_MUX" -O exit "$USER_NAME@127.0.0.1" 2>/dev/null || true
     [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
+    declare -F remote_user_cleanup >/dev/null && remote_user_cleanup
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -44,7 +47,8 @@ ssh-keygen -q -t ed25519 -N "" -f "$TMP/host_key"
 ssh-keygen -q -t ed25519 -N "" -f "$TMP/user_key"
 cp "$TMP/user_key.pub" "$TMP/authorized_keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-USER_NAME=$(id -un)
+# shellcheck source=benches/lib/remote_user.sh
+. "$ROOT/benches/lib/remote_user.sh"
 cat >"$TMP/sshd_config" <<EOF
 Port $PORT
 ListenAddress 127.0.0.1
@@ -69,14 +73,15 @@ done
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$TMP/host_key.pub")" >"$TMP/known_hosts"
 mkdir -p "$TMP/home" "$TMP/journal"
 
-SSH=(ssh -F /dev/null -p "$PORT" -i "$TMP/user_key" -o IdentitiesOnly=yes -o BatchMode=yes
+# shellcheck disable=SC2206 # KEX_OPTION is two words or none
+SSH=(ssh -F /dev/null $KEX_OPTION -p "$PORT" -i "$TMP/user_key" -o IdentitiesOnly=yes -o BatchMode=yes
      -o UserKnownHostsFile="$TMP/known_hosts" -o StrictHostKeyChecking=yes "$USER_NAME@127.0.0.1")
 
 head_toml() {
     cat <<EOF
 [runbook]
 name = "bench"
-lock = "$TMP/lock"
+lock = "$LOCKS/lock"
 
 [ssh]
 user = "$USER_NAME"
@@ -114,7 +119,7 @@ measure() {
         "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
         t1=$(now)
         times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
-        rm -rf "$TMP/journal"/* "$TMP/lock"
+        rm -rf "$TMP/journal"/* "$LOCKS/lock"
     done
     printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
@@ -149,7 +154,7 @@ printf 'streaming  drydock %.3fs  ssh                %.3fs  ratio %.2fx (target 
 # Peak memory and journal size: one run each, the journal kept until measured.
 memory() {
     local runbook=$1 lines=$2 rss journal_bytes
-    rm -rf "$TMP/journal"/* "$TMP/lock"
+    rm -rf "$TMP/journal"/* "$LOCKS/lock"
     HOME="$TMP/home" SSH_AUTH_SOCK= /usr/bin/time -f '%M' -o "$TMP/rss" \
         "$DRYDOCK" run --headless --yes "$runbook" --journal-dir "$TMP/journal" >/dev/null 2>&1 \
         || { echo "failed: drydock run $runbook" >&2; exit 1; }
@@ -158,7 +163,7 @@ memory() {
     printf 'memory     %8d lines  peak RSS %6.1f MiB (target < 50)  journal %.1f bytes per output line\n' \
         "$lines" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" \
         "$(awk -v b="$journal_bytes" -v n="$lines" 'BEGIN {print b / n}')"
-    rm -rf "$TMP/journal"/* "$TMP/lock"
+    rm -rf "$TMP/journal"/* "$LOCKS/lock"
 }
 memory "$TMP/stream.toml" 2000000
 memory "$TMP/stream_big.toml" "$LINES_BIG"
