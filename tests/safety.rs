@@ -471,6 +471,54 @@ run = "echo '{{before}}' > {{root}}/used"
     );
 }
 
+#[test]
+fn a_secret_capture_is_captured_again_on_resume() {
+    let fx = Fixture::new();
+    fx.write("token", "tok-5ec7e7\n");
+    let rb = fx.write(
+        "runbook.toml",
+        r#"
+[runbook]
+name = "Secret capture and resume"
+lock = "{{root}}/lock"
+[hosts.web]
+transport = "local"
+[[steps]]
+id = "record"
+title = "Record"
+run = "cat {{root}}/token"
+capture = "api_token"
+[[steps]]
+id = "long"
+title = "Long"
+run = "touch {{root}}/long-started; while [ ! -f {{root}}/resumed ]; do sleep 0.1; done"
+[[steps]]
+id = "use"
+title = "Use it"
+run = "echo '{{api_token}}' > {{root}}/used"
+"#,
+    );
+    let child = spawn_run(&fx, &rb, &["--yes"]);
+    wait_for_file(&fx.path("long-started"), "the long step");
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    let _ = finish(child);
+    fx.write("resumed", "");
+    let out = fx.run(&rb, &["--resume", "--yes"], "");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    assert_eq!(
+        fx.read("used"),
+        "tok-5ec7e7\n",
+        "the real value, not the journal's ********"
+    );
+    assert_eq!(
+        events(&fx.journal(), "step_started", Some("record")).len(),
+        2,
+        "the journal could not keep it: its step ran again"
+    );
+    let journal_text = std::fs::read_to_string(&fx.journals()[0]).expect("journal");
+    assert!(!journal_text.contains("tok-5ec7e7"), "{journal_text}");
+}
+
 // ---- signals ------------------------------------------------------------
 
 const LONG_STEP: &str = r#"

@@ -62,3 +62,71 @@ fn secret_values_reach_no_journal_line_and_no_headless_line() {
         "the failure question shows the stderr, redacted: {text}"
     );
 }
+
+/// A step that captures a secret (a variable with a secret's name) from a
+/// file: its stdout shows nowhere, its value is `********` in the record,
+/// and the steps after it still get the real value.
+#[test]
+fn a_captured_secret_is_used_and_never_shown() {
+    const TOKEN: &str = "tok-7c41e9-from-the-file";
+    let fx = Fixture::new();
+    fx.write("token.txt", &format!("{TOKEN}\n"));
+    let rb = fx.write(
+        "capture.toml",
+        r#"
+[runbook]
+name = "Captured secret"
+lock = "{{root}}/lock"
+
+[hosts.web]
+transport = "local"
+
+[[steps]]
+id = "read-token"
+title = "Read the token"
+run = "echo reading >&2; cat {{root}}/token.txt"
+capture = "api_token"
+
+[[steps]]
+id = "use"
+title = "Use it"
+run = "test '{{api_token}}' = tok-7c41e9-from-the-file && echo used {{api_token}} && echo {{api_token}} > {{root}}/used.txt"
+"#,
+    );
+    let out = fx.run(&rb, &["--yes"], "");
+    let text = describe(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    assert_eq!(
+        fx.read("used.txt").trim(),
+        TOKEN,
+        "the next step got the real value"
+    );
+    let journal_text = std::fs::read_to_string(&fx.journals()[0]).expect("journal");
+    assert!(!text.contains(TOKEN), "the token in the output:\n{text}");
+    assert!(
+        !journal_text.contains(TOKEN),
+        "the token in the journal:\n{journal_text}"
+    );
+    let journal = fx.journal();
+    let capture = events(&journal, "capture", Some("read-token"));
+    assert_eq!(capture.len(), 1, "{journal:#?}");
+    assert_eq!(capture[0]["value"], "********");
+    // Its stderr still shows; its stdout is said to be hidden.
+    assert_eq!(
+        output_lines(&journal, "read-token", "web", "stderr"),
+        ["reading"]
+    );
+    assert!(output_lines(&journal, "read-token", "web", "stdout").is_empty());
+    let notices = events(&journal, "notice", Some("read-token"));
+    assert!(
+        notices[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("kept as the secret {{api_token}}")),
+        "{journal:#?}"
+    );
+    assert_eq!(
+        output_lines(&journal, "use", "web", "stdout"),
+        ["used ********"]
+    );
+    assert!(text.contains("used ********"), "{text}");
+}

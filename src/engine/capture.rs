@@ -2,6 +2,10 @@
 //! `{{name}}` there for the steps after it and for undo commands. The value
 //! is fixed at the step's first successful run on the host (a retry or a
 //! second run does not move it), journaled, and restored on `--resume`.
+//! A variable with a secret's name (or listed in `[runbook] secrets`) is a
+//! secret like any other: its step's stdout is neither shown nor journaled,
+//! its value is `********` everywhere, and `--resume` runs its step again
+//! rather than restoring what the journal could not keep.
 
 use std::collections::HashMap;
 
@@ -20,6 +24,9 @@ pub(super) fn restored(
 ) -> HashMap<String, HashMap<HostIx, String>> {
     let mut captured: HashMap<String, HashMap<HostIx, String>> = HashMap::new();
     for (_, host, var, value) in resume.map(|r| r.captures.as_slice()).unwrap_or_default() {
+        if plan.is_secret(var) {
+            continue;
+        }
         if let Some(h) = plan.host_index(host) {
             captured
                 .entry(var.clone())
@@ -56,6 +63,10 @@ impl Ctx {
             }
             Err(_) => return,
         };
+        if self.plan.is_secret(&var) {
+            // Known as a secret before anything could show it.
+            self.emitter.redact_also(&value);
+        }
         let name = &self.plan.hosts[host].name;
         match earlier {
             None => {

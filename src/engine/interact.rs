@@ -131,6 +131,10 @@ struct Captured {
     lines: Vec<String>,
     /// Bytes kept so far.
     kept: usize,
+    /// The variable, when it holds a secret: stdout is then kept, not shown.
+    secret: Option<String>,
+    /// Told once that stdout is hidden.
+    said_hidden: bool,
 }
 
 impl Captured {
@@ -222,7 +226,14 @@ impl Ctx {
             filters: Default::default(),
             splitters: Default::default(),
             tail: StderrTail::default(),
-            captured: (phase == Phase::Main && s.capture.is_some()).then(Captured::default),
+            captured: s
+                .capture
+                .as_ref()
+                .filter(|_| phase == Phase::Main)
+                .map(|var| Captured {
+                    secret: self.plan.is_secret(var).then(|| var.clone()),
+                    ..Captured::default()
+                }),
             quiet: Quiet {
                 since: Instant::now(),
                 unshown: [false; 2],
@@ -294,8 +305,25 @@ impl Conversation<'_> {
             return;
         }
         self.tail.keep(&lines);
+        let mut lines = lines;
         if let Some(captured) = self.captured.as_mut() {
             captured.keep(&lines);
+            if let Some(var) = captured.secret.clone() {
+                lines = lines.iter().filter(|(s, _)| *s == Stream::Stderr).collect();
+                if !std::mem::replace(&mut captured.said_hidden, true) {
+                    let text = format!(
+                        "the output is kept as the secret {{{{{var}}}}}: not shown, not journaled"
+                    );
+                    let notice = Event::Notice {
+                        step: Some(self.step),
+                        text,
+                    };
+                    self.ctx.emitter.emit(notice).await;
+                }
+                if lines.is_empty() {
+                    return;
+                }
+            }
         }
         if let Some(sudo) = self.sudo.as_mut() {
             for (_, line) in lines.iter() {
@@ -313,8 +341,9 @@ impl Conversation<'_> {
     async fn paused(&mut self) {
         let now = Instant::now();
         if now >= self.quiet.since + PARTIAL_AFTER {
+            let hides_stdout = self.captured.as_ref().is_some_and(|c| c.secret.is_some());
             for i in 0..2 {
-                if !std::mem::take(&mut self.quiet.unshown[i]) {
+                if !std::mem::take(&mut self.quiet.unshown[i]) || (i == 0 && hides_stdout) {
                     continue;
                 }
                 let text = sanitize(self.splitters[i].partial());

@@ -231,7 +231,14 @@ pub(crate) fn resume_outcomes(
     let mut out = HashMap::new();
     for ((step, host), outcome) in &summary.outcomes {
         if let (Some(s), Some(h)) = (plan.step_index(step), plan.host_index(host)) {
-            out.insert((s, h), *outcome);
+            // A secret capture was not journaled: its step runs again.
+            let secret_capture = plan.steps[s]
+                .capture
+                .as_ref()
+                .is_some_and(|v| plan.is_secret(v));
+            if !secret_capture {
+                out.insert((s, h), *outcome);
+            }
         }
     }
     out
