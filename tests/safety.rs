@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -427,6 +427,17 @@ on_failure = "abort"
     );
 }
 
+/// Run `runbook` with `--yes`, kill drydock once its step `long` started
+/// (it waits for a file `resumed`), then `--resume --yes` it to the end.
+fn killed_in_long_then_resumed(fx: &Fixture, runbook: &Path) -> Output {
+    let child = spawn_run(fx, runbook, &["--yes"]);
+    wait_for_file(&fx.path("long-started"), "the long step");
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    let _ = finish(child);
+    fx.write("resumed", "");
+    fx.run(runbook, &["--resume", "--yes"], "")
+}
+
 #[test]
 fn a_capture_is_restored_on_resume() {
     let fx = Fixture::new();
@@ -453,12 +464,7 @@ title = "Use it"
 run = "echo '{{before}}' > {{root}}/used"
 "#,
     );
-    let child = spawn_run(&fx, &rb, &["--yes"]);
-    wait_for_file(&fx.path("long-started"), "the long step");
-    signal(&child, nix::sys::signal::Signal::SIGKILL);
-    let _ = finish(child);
-    fx.write("resumed", "");
-    let out = fx.run(&rb, &["--resume", "--yes"], "");
+    let out = killed_in_long_then_resumed(&fx, &rb);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert_eq!(
         fx.read("used"),
@@ -498,12 +504,7 @@ title = "Use it"
 run = "echo '{{api_token}}' > {{root}}/used"
 "#,
     );
-    let child = spawn_run(&fx, &rb, &["--yes"]);
-    wait_for_file(&fx.path("long-started"), "the long step");
-    signal(&child, nix::sys::signal::Signal::SIGKILL);
-    let _ = finish(child);
-    fx.write("resumed", "");
-    let out = fx.run(&rb, &["--resume", "--yes"], "");
+    let out = killed_in_long_then_resumed(&fx, &rb);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert_eq!(
         fx.read("used"),
