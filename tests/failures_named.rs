@@ -62,6 +62,10 @@ run = "touch {{root}}/ran"
     assert!(reason.contains("Not a directory"), "{reason}");
     let finished = events(&journal, "run_finished", None);
     assert_eq!(finished[0]["exit_code"], 5);
+    assert_eq!(
+        finished[0]["not_done"][0]["why"],
+        "not reached: a host could not be reached or used, so nothing ran"
+    );
 }
 
 #[test]

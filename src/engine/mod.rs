@@ -58,6 +58,16 @@ pub mod exit {
     pub const ABORTED: i32 = 3;
     pub const LOCKED: i32 = 4;
     pub const UNREACHABLE: i32 = 5;
+
+    /// Why a step was not reached when the run stopped without a failed
+    /// step to name: before any step, for a host or a lock, or otherwise.
+    pub fn not_reached(code: i32) -> &'static str {
+        match code {
+            UNREACHABLE => "not reached: a host could not be reached or used, so nothing ran",
+            LOCKED => "not reached: the lock is held by another run, so nothing ran",
+            _ => "not reached: the run stopped on a failure",
+        }
+    }
 }
 
 pub struct Options {

@@ -11,7 +11,7 @@ impl Engine {
         self.tails.cancel();
         self.release_locks().await;
         let journal = self.ctx.emitter.journal_path();
-        let not_done = self.not_done(status);
+        let not_done = self.not_done(status, exit_code);
         tracing::info!(run_id = %self.run_id, ?status, exit_code, not_done = not_done.len(), "run finished");
         // Journaled (and the journal flushed) before it is sent: the journal
         // is whole on disk when the front end hears that the run is over.
@@ -56,7 +56,7 @@ impl Engine {
     /// rollback, or not reached (worded as `drydock show` words a journal
     /// without this list). A dry run does nothing, which is its point: it
     /// lists none.
-    pub(super) fn not_done(&self, status: RunStatus) -> Vec<NotDone> {
+    pub(super) fn not_done(&self, status: RunStatus, exit_code: i32) -> Vec<NotDone> {
         if self.opts.dry_run {
             return Vec::new();
         }
@@ -66,7 +66,7 @@ impl Engine {
             (RunStatus::Failed, Some(step)) => {
                 format!("not reached: the run stopped after {step} failed")
             }
-            (RunStatus::Failed, None) => "not reached: the run stopped on a failure".to_string(),
+            (RunStatus::Failed, None) => exit::not_reached(exit_code).to_string(),
             (RunStatus::Aborted, Some(step)) => {
                 format!("not reached: the run was aborted at {step}")
             }

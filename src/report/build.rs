@@ -516,7 +516,7 @@ fn left_undone(
         },
         "failed" => match failed_last {
             Some(step) => format!("not reached: the run stopped after {step} failed"),
-            None => "not reached: the run stopped on a failure".into(),
+            None => crate::engine::exit::not_reached(report.exit_code.unwrap_or(1)).into(),
         },
         "interrupted" => format!(
             "not reached: the run was interrupted by {}",
