@@ -1366,6 +1366,10 @@ fn a_host_that_cannot_be_used_is_named_with_its_cause_on_the_host_line_and_in_th
         summary.contains("worker: cannot reach host 'worker' at 10.0.0.9:22: Connection refused"),
         "{summary}"
     );
+    assert!(
+        summary.contains("and that sshd runs there"),
+        "the message is wrapped, not cut: {summary}"
+    );
     assert!(!summary.contains("a step failed"), "{summary}");
 }
 

@@ -270,7 +270,16 @@ fn read_only_keys(source: Source, theme: &Theme) -> Vec<Span<'static>> {
 fn render_footer(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let mut spans = Vec::new();
     if let Some(st) = app.status.as_ref().filter(|_| app.typing.is_none()) {
-        spans.push(Span::styled(format!("{st}   "), theme.alert()));
+        // A message wider than the screen ends in an ellipsis, so that it
+        // does not look whole; the summary and the terminal after the run
+        // show it all.
+        let room = usize::from(area.width);
+        let shown = if st.width() > room {
+            pad(st, room)
+        } else {
+            st.clone()
+        };
+        spans.push(Span::styled(format!("{shown}   "), theme.alert()));
     }
     if let Some(state) = footer_state(app, theme) {
         spans.extend(state);

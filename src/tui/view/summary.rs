@@ -20,6 +20,7 @@ use crate::tui::app::App;
 use crate::tui::state::{CellStatus, Conn};
 use crate::tui::strings as s;
 use crate::tui::theme::Theme;
+use crate::tui::wrap::wrap;
 
 const WHOLE: Size = Size(100, 100);
 /// A step with this many hosts or fewer names them in its tally.
@@ -291,11 +292,17 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
             _ => None,
         })
         .collect();
+    // Wrapped, not cut: the message says what to do about it.
     for &(h, error) in unusable.iter().take(FAILED_LISTED) {
-        head.push(Line::styled(
+        let line = [Span::styled(
             s::host_unusable(app.host_name(h), error),
             theme.alert(),
-        ));
+        )];
+        head.extend(
+            wrap(&line, usize::from(inner.width))
+                .into_iter()
+                .map(Line::from),
+        );
     }
     if unusable.len() > FAILED_LISTED {
         head.push(Line::styled(
