@@ -23,13 +23,15 @@ fn two_hundred_hosts_under_a_soft_limit_of_256_open_files() {
     );
     // Every host's handshake at once would pass sshd's default MaxStartups (10).
     let sshd = Sshd::start_with("MaxStartups 1000\nMaxSessions 100");
+    sshd.let_other_users_in();
+    let user = support::sudo::plain_user();
     let fx = Fixture::new();
     std::fs::create_dir_all(fx.path("home")).expect("home");
     std::fs::create_dir_all(fx.journal_dir()).expect("journal dir");
     std::fs::write(fx.path("known_hosts"), sshd.known_hosts_line()).expect("known_hosts");
     let mut text = format!(
         "[runbook]\nname = \"Many hosts\"\nlock = \"{root}/locks/{{{{host}}}}\"\n\n\
-         [ssh]\nuser = \"root\"\nport = {port}\nidentity = \"{key}\"\n\
+         [ssh]\nuser = \"{user}\"\nport = {port}\nidentity = \"{key}\"\n\
          known_hosts = \"{root}/known_hosts\"\nconnect_timeout = \"60s\"\n\n",
         root = fx.root(),
         port = sshd.port,
@@ -43,7 +45,17 @@ fn two_hundred_hosts_under_a_soft_limit_of_256_open_files() {
             "\n[[steps]]\nid = \"{id}\"\ntitle = \"{id}\"\nrun = \"echo {id}\"\n"
         ));
     }
+    // The locks are made by the user the hosts log in as.
     std::fs::create_dir_all(fx.path("locks")).expect("locks");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: std::path::PathBuf, mode| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        };
+        mode(fx.path(""), 0o711);
+        mode(fx.path("locks"), 0o777);
+    }
     let runbook = fx.write("many.toml", &text);
     let mut cmd: Command = drydock();
     cmd.args(["run", "--headless", "--yes"])

@@ -115,6 +115,19 @@ fn write_drop_ins() {
     }
 }
 
+/// A user whose login shell is `/bin/sh`, for tests that log in hundreds of
+/// times: root's own shell on a test machine may be slow to start (a
+/// `.bashrc` that runs `pyenv init` takes a lock on every command). It is
+/// `drydock-sudo-np`, made as for the sudo tests; no sudoers rule is needed.
+pub fn plain_user() -> &'static str {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test makes its own user, which needs root: run it as root (CI does)"
+    );
+    PASSWORD.get_or_init(make_users);
+    NO_PASSWORD
+}
+
 impl SudoUsers {
     pub fn acquire() -> Self {
         assert!(
