@@ -243,6 +243,83 @@ fn a_lost_connection_is_journaled_with_its_reason_and_so_is_the_next_one() {
     assert!(text.contains("[web] connected again"), "{text}");
 }
 
+/// A server that stops answering while the kernel keeps the connection up
+/// (a hung host): found out once ServerAliveCountMax keepalives from
+/// ~/.ssh/config went unanswered, as ssh does (libssh2 sends one every 2 s
+/// at the most often: 2 unanswered and the third due, 6 s), and named as
+/// silence; a quiet command longer than that is not mistaken for it.
+#[test]
+fn a_server_that_stops_answering_is_lost_after_its_keepalives() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let sshd = Sshd::start();
+    let w = World::new();
+    let ssh_dir = w.path("home").join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).expect("~/.ssh");
+    std::fs::write(
+        ssh_dir.join("config"),
+        "Host *\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
+    )
+    .expect("ssh config");
+    let flag = w.path("work").join("started");
+    let body = step(
+        "long",
+        &format!("run = \"sleep 8; touch {}; sleep 60\"", flag.display()),
+    );
+    let runbook = w.runbook(&sshd, &body);
+    let child = w
+        .command(&runbook)
+        .arg("--yes")
+        .spawn()
+        .expect("start drydock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !flag.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the step never got past its quiet start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Hung: every process serving the connection stops; the kernel still
+    // acknowledges what drydock sends.
+    let stopped = sshd.serving();
+    assert!(!stopped.is_empty(), "sshd serves the connection");
+    let signal_all = |signal| {
+        for &pid in &stopped {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = kill(Pid::from_raw(pid), signal);
+            }
+        }
+    };
+    signal_all(Signal::SIGSTOP);
+    let started = Instant::now();
+    let out = finish(child);
+    let waited = started.elapsed();
+    signal_all(Signal::SIGKILL);
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "the step is lost: {text}");
+    assert!(
+        waited < Duration::from_secs(30),
+        "found out within its keepalives, not at the step's end: {waited:?}"
+    );
+    let journal = w.journal();
+    let lost: Vec<&str> = events(&journal, "connection")
+        .iter()
+        .filter(|e| e["state"] == "lost")
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert_eq!(lost, ["no answer for 6 s"], "{journal:#?}");
+    let finished: Vec<&str> = events(&journal, "step_finished")
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect();
+    assert_eq!(finished, ["lost"], "{text}");
+    assert!(
+        text.contains("connection lost: no answer for 6 s"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_refused_connection_is_exit_5_with_the_reason_in_the_journal_and_the_last_line() {
     let sshd = Sshd::start();

@@ -223,6 +223,15 @@ impl Sshd {
     }
 
     /// Kill the server and every process it started (its connections too).
+    /// Every process sshd started for the connections it serves (and what
+    /// they run), not the listener itself.
+    pub fn serving(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map(|c| super::leftovers::descendants(c.id()))
+            .unwrap_or_default()
+    }
+
     pub fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;

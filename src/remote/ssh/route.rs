@@ -71,6 +71,16 @@ pub struct Route {
 }
 
 impl Target {
+    /// How long the server may stay silent before the connection counts as
+    /// gone: as ssh does, once `ServerAliveCountMax` keepalives went
+    /// unanswered, which is when the next one is due. libssh2 sends them
+    /// every `ServerAliveInterval` seconds, but never more often than every 2.
+    /// The kernel's TCP user timeout is set to the same.
+    pub fn no_answer_after(&self) -> std::time::Duration {
+        let interval = u64::from(self.keepalive_secs.max(2));
+        std::time::Duration::from_secs(interval * (u64::from(self.keepalive_count.max(1)) + 1))
+    }
+
     /// `user@host:port` (`user@[::1]:port` for an IPv6 address).
     pub fn login(&self) -> String {
         if self.hostname.contains(':') {

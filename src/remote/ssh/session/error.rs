@@ -183,17 +183,17 @@ thread_local! {
     /// Seconds of silence after which the kernel gives up on this thread's
     /// connection (its TCP user timeout, see `link`). Each session has a
     /// thread of its own, which sets it once; the reasons of a loss name it.
-    static NO_ANSWER_SECS: std::cell::Cell<u32> = const { std::cell::Cell::new(45) };
+    static NO_ANSWER_SECS: std::cell::Cell<u64> = const { std::cell::Cell::new(60) };
 }
 
 /// Set the silence this thread's connection tolerates, for [`describe_loss`].
-pub fn set_no_answer_secs(secs: u32) {
+pub fn set_no_answer_secs(secs: u64) {
     NO_ANSWER_SECS.set(secs);
 }
 
 /// A socket error in words, for the errors that name why a connection
 /// ended; `None` for others.
-fn socket_error(errno: nix::errno::Errno, no_answer_secs: u32) -> Option<String> {
+fn socket_error(errno: nix::errno::Errno, no_answer_secs: u64) -> Option<String> {
     use nix::errno::Errno;
     match errno {
         Errno::ETIMEDOUT => Some(format!("no answer for {no_answer_secs} s")),

@@ -145,7 +145,7 @@ fn connect_tcp(target: &Target) -> Result<TcpStream, ConnectError> {
                 let _ = nix::sys::socket::setsockopt(
                     &tcp,
                     nix::sys::socket::sockopt::TcpUserTimeout,
-                    &(target.keepalive_count * target.keepalive_secs * 1000),
+                    &u32::try_from(target.no_answer_after().as_millis()).unwrap_or(u32::MAX),
                 );
                 return Ok(tcp);
             }

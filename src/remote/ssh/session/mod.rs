@@ -120,7 +120,7 @@ fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
     }
     drop(setup);
     tracing::info!(host = %target.name, "connected");
-    error::set_no_answer_secs(target.keepalive_count * target.keepalive_secs);
+    error::set_no_answer_secs(target.no_answer_after().as_secs());
     let mut pump = Pump {
         host: target.name.clone(),
         session: established.session,
@@ -139,6 +139,8 @@ fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
         closed_by_us: false,
         sftp_missing,
         next_keepalive: Instant::now() + Duration::from_secs(u64::from(target.keepalive_secs)),
+        last_heard: Instant::now(),
+        no_answer_after: target.no_answer_after(),
     };
     let reason = pump.run();
     tracing::info!(host = %target.name, %reason, closed_by_us = pump.closed_by_us, "connection ended");
@@ -301,6 +303,13 @@ struct Pump {
     closed_by_us: bool,
     /// Set once the host refused the SFTP subsystem.
     sftp_missing: Arc<AtomicBool>,
+    /// When the server last sent anything. It answers every keepalive, so
+    /// a server that stays silent for `no_answer_after` (ServerAliveInterval
+    /// x ServerAliveCountMax, as ssh counts) has stopped answering: a hung
+    /// host, or a network that drops everything while the kernel still
+    /// thinks the connection alive.
+    last_heard: Instant,
+    no_answer_after: Duration,
 }
 
 impl Pump {
@@ -332,6 +341,9 @@ impl Pump {
                 Ok(b) => b,
                 Err(Fatal(reason)) => return reason,
             };
+            if self.last_heard.elapsed() > self.no_answer_after {
+                return format!("no answer for {} s", self.no_answer_after.as_secs());
+            }
             if Instant::now() >= self.next_keepalive {
                 match self.session.keepalive_send() {
                     Ok(secs) => {
@@ -478,6 +490,10 @@ impl Pump {
         let mut net = PollFlags::empty();
         if busy {
             net |= PollFlags::POLLIN;
+        } else {
+            // Not listening: nothing reads what the server says, so its
+            // silence cannot be told either.
+            self.last_heard = Instant::now();
         }
         if matches!(
             self.session.block_directions(),
@@ -535,6 +551,9 @@ impl Pump {
             }
             fds[0].revents().unwrap_or(PollFlags::empty())
         };
+        if revents.contains(PollFlags::POLLIN) {
+            self.last_heard = Instant::now();
+        }
         if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
             return Err(error::describe_socket_end(self.link.fd()));
         }
