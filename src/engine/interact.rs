@@ -36,6 +36,10 @@ struct StderrTail(VecDeque<String>);
 
 impl StderrTail {
     fn keep(&mut self, lines: &Lines) {
+        // Most output is stdout: no line to look at then.
+        if !lines.has(Stream::Stderr) {
+            return;
+        }
         for (_, line) in lines.iter().filter(|(s, _)| *s == Stream::Stderr) {
             if self.0.len() == FAILURE_TAIL {
                 self.0.pop_front();

@@ -60,6 +60,11 @@ impl Lines {
         self.ends.is_empty()
     }
 
+    /// Whether some line came on `stream`.
+    pub fn has(&self, stream: Stream) -> bool {
+        self.ends.iter().any(|&(s, _)| s == stream)
+    }
+
     /// Whether some line keeps an escape sequence: without, there is no
     /// colour to strip for plain output.
     pub fn coloured(&self) -> bool {
