@@ -304,10 +304,10 @@ struct Pump {
     /// Set once the host refused the SFTP subsystem.
     sftp_missing: Arc<AtomicBool>,
     /// When the server last sent anything. It answers every keepalive, so
-    /// a server that stays silent for `no_answer_after` (ServerAliveInterval
-    /// x ServerAliveCountMax, as ssh counts) has stopped answering: a hung
-    /// host, or a network that drops everything while the kernel still
-    /// thinks the connection alive.
+    /// a server silent for `no_answer_after` (see
+    /// [`Target::no_answer_after`]) has stopped answering: a hung host, or a
+    /// network that drops everything while the kernel still thinks the
+    /// connection alive.
     last_heard: Instant,
     no_answer_after: Duration,
 }
