@@ -35,45 +35,16 @@ fi
 command -v python3 >/dev/null || { echo "needs python3" >&2; exit 1; }
 
 TMP=$(mktemp -d)
-SSHD_PID=
+# shellcheck source=benches/lib/sshd.sh
+. "$ROOT/benches/lib/sshd.sh"
 cleanup() {
-    [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
-    declare -F remote_user_cleanup >/dev/null && remote_user_cleanup
+    stop_private_sshd
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-mkdir -p /run/sshd 2>/dev/null || true
-ssh-keygen -q -t ed25519 -N "" -f "$TMP/host_key"
-ssh-keygen -q -t ed25519 -N "" -f "$TMP/user_key"
-cp "$TMP/user_key.pub" "$TMP/authorized_keys"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# shellcheck source=benches/lib/remote_user.sh
-. "$ROOT/benches/lib/remote_user.sh"
 # Hundreds of handshakes at once: sshd would drop those past MaxStartups.
-cat >"$TMP/sshd_config" <<EOF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $TMP/host_key
-PidFile $TMP/sshd.pid
-AuthorizedKeysFile $TMP/authorized_keys
-StrictModes no
-UsePAM no
-PermitRootLogin yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem sftp internal-sftp
-MaxStartups 1000
-MaxSessions 50
-LogLevel ERROR
-EOF
-/usr/sbin/sshd -D -f "$TMP/sshd_config" -E "$TMP/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break
-    sleep 0.05
-done
-echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$TMP/host_key.pub")" >"$TMP/known_hosts"
+start_private_sshd "MaxStartups 1000
+MaxSessions 50"
 mkdir -p "$TMP/home" "$TMP/journal"
 
 runbook() {

@@ -23,6 +23,13 @@ chown "$USER_NAME" "$LOCKS"
 
 remote_user_cleanup() {
     if [ -n "$BENCH_USER_MADE" ]; then
+        # What sshd still runs for the user (a run cut short) goes first:
+        # userdel refuses a user with processes.
+        pkill -KILL -u "$BENCH_USER_MADE" 2>/dev/null || true
+        for _ in $(seq 50); do
+            pgrep -u "$BENCH_USER_MADE" >/dev/null || break
+            sleep 0.05
+        done
         userdel "$BENCH_USER_MADE" 2>/dev/null || true
     fi
 }
