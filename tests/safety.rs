@@ -427,6 +427,37 @@ on_failure = "abort"
     );
 }
 
+/// A runbook whose step `record` runs `record` and captures `var`, then a
+/// step `long` that waits for a file `resumed`, then `use`, which writes
+/// `{{var}}` to `used`.
+fn capture_then_long(fx: &Fixture, record: &str, var: &str) -> PathBuf {
+    fx.write(
+        "runbook.toml",
+        &format!(
+            r#"
+[runbook]
+name = "Capture and resume"
+lock = "{{{{root}}}}/lock"
+[hosts.web]
+transport = "local"
+[[steps]]
+id = "record"
+title = "Record"
+run = "{record}"
+capture = "{var}"
+[[steps]]
+id = "long"
+title = "Long"
+run = "touch {{{{root}}}}/long-started; while [ ! -f {{{{root}}}}/resumed ]; do sleep 0.1; done"
+[[steps]]
+id = "use"
+title = "Use it"
+run = "echo '{{{{{var}}}}}' > {{{{root}}}}/used"
+"#
+        ),
+    )
+}
+
 /// Run `runbook` with `--yes`, kill drydock once its step `long` started
 /// (it waits for a file `resumed`), then `--resume --yes` it to the end.
 fn killed_in_long_then_resumed(fx: &Fixture, runbook: &Path) -> Output {
@@ -441,29 +472,7 @@ fn killed_in_long_then_resumed(fx: &Fixture, runbook: &Path) -> Output {
 #[test]
 fn a_capture_is_restored_on_resume() {
     let fx = Fixture::new();
-    let rb = fx.write(
-        "runbook.toml",
-        r#"
-[runbook]
-name = "Capture and resume"
-lock = "{{root}}/lock"
-[hosts.web]
-transport = "local"
-[[steps]]
-id = "record"
-title = "Record"
-run = "echo '  first value  '"
-capture = "before"
-[[steps]]
-id = "long"
-title = "Long"
-run = "touch {{root}}/long-started; while [ ! -f {{root}}/resumed ]; do sleep 0.1; done"
-[[steps]]
-id = "use"
-title = "Use it"
-run = "echo '{{before}}' > {{root}}/used"
-"#,
-    );
+    let rb = capture_then_long(&fx, "echo '  first value  '", "before");
     let out = killed_in_long_then_resumed(&fx, &rb);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert_eq!(
@@ -481,29 +490,7 @@ run = "echo '{{before}}' > {{root}}/used"
 fn a_secret_capture_is_captured_again_on_resume() {
     let fx = Fixture::new();
     fx.write("token", "tok-5ec7e7\n");
-    let rb = fx.write(
-        "runbook.toml",
-        r#"
-[runbook]
-name = "Secret capture and resume"
-lock = "{{root}}/lock"
-[hosts.web]
-transport = "local"
-[[steps]]
-id = "record"
-title = "Record"
-run = "cat {{root}}/token"
-capture = "api_token"
-[[steps]]
-id = "long"
-title = "Long"
-run = "touch {{root}}/long-started; while [ ! -f {{root}}/resumed ]; do sleep 0.1; done"
-[[steps]]
-id = "use"
-title = "Use it"
-run = "echo '{{api_token}}' > {{root}}/used"
-"#,
-    );
+    let rb = capture_then_long(&fx, "cat {{root}}/token", "api_token");
     let out = killed_in_long_then_resumed(&fx, &rb);
     assert_eq!(code(&out), 0, "{}", describe(&out));
     assert_eq!(
