@@ -10,6 +10,7 @@
 //! codes are named and classified in `error`.
 
 mod connect;
+mod ctx;
 pub(super) mod error;
 mod exec;
 mod handle;
@@ -33,7 +34,8 @@ use tokio::sync::mpsc;
 use super::route::Target;
 use super::wrap;
 use crate::remote::{ConnectError, TransportError};
-use error::{Fatal, classify, classify_io, would_block};
+use ctx::{Ctx, RefusedOpen, Turn};
+use error::{Fatal, would_block};
 use exec::ExecJob;
 pub use handle::{Handle, Request, Setup, SftpOp, SftpValue};
 use link::{Link, LinkPlan};
@@ -57,12 +59,6 @@ const CANCEL_POLL: Duration = Duration::from_millis(500);
 const BLOCKING_TIMEOUT_MS: u32 = 10_000;
 /// The id the SFTP subsystem holds the open slot under.
 const SFTP_OPENER: u64 = 0;
-/// How long a channel the server refused may wait for one of ours to close.
-const REFUSED_OPEN_WAIT: Duration = Duration::from_secs(30);
-/// How often a channel refused while none of ours closes is tried again,
-/// and how long after each refusal (times the refusals so far).
-const REFUSED_RETRIES: u32 = 3;
-const REFUSED_RETRY_PAUSE: Duration = Duration::from_millis(300);
 
 /// Start the thread for `target`; it opens the way there (`link`), reports
 /// through `setup` and then serves requests. Everything that reads files
@@ -158,119 +154,6 @@ fn wake_pair() -> std::io::Result<(UnixStream, UnixStream)> {
     tx.set_nonblocking(true)?;
     rx.set_nonblocking(true)?;
     Ok((tx, rx))
-}
-
-/// The result of one turn of a job.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Turn {
-    Idle,
-    Progress,
-    Done,
-}
-
-/// What a job may use of the session while it takes its turn.
-struct Ctx<'a> {
-    session: &'a Session,
-    open_slot: &'a mut Option<u64>,
-    /// Process groups of cancelled commands, to be ended after this pass.
-    groups_to_end: &'a mut Vec<u32>,
-    /// Some job waits for the engine to take output.
-    backpressure: &'a mut bool,
-    /// Channels of ours on their way out (cancelled commands).
-    closing: usize,
-    /// Channels closed so far on this connection.
-    closed: u64,
-}
-
-/// A channel open the server refused. While channels of ours are closing
-/// (its session limit, sshd's `MaxSessions`, frees a place as each one
-/// closes) it is tried again as each one closes, for a while; otherwise a
-/// few times, a moment apart: a server busy with hundreds of connections
-/// refuses one now and then (a fork that failed), and one refusal must not
-/// fail a lock or a step.
-#[derive(Clone, Copy)]
-struct RefusedOpen {
-    closed_then: u64,
-    since: Instant,
-    /// Refusals so far, and when the last one came.
-    refusals: u32,
-    last: Instant,
-}
-
-impl RefusedOpen {
-    /// Whether to try again now.
-    fn may_retry(self, ctx: &Ctx<'_>) -> bool {
-        ctx.closed != self.closed_then || Instant::now() >= self.retry_at()
-    }
-
-    /// When to try again if no channel closes first.
-    fn retry_at(self) -> Instant {
-        let pause = REFUSED_RETRY_PAUSE * self.refusals;
-        (self.last + pause).min(self.since + REFUSED_OPEN_WAIT)
-    }
-}
-
-impl Ctx<'_> {
-    /// Classify a failure: fatal for the connection, or this job's own.
-    fn error(&self, e: &ssh2::Error) -> Result<String, Fatal> {
-        classify(e)
-    }
-
-    fn io_error(&self, e: &std::io::Error) -> Result<String, Fatal> {
-        classify_io(self.session, e)
-    }
-
-    /// Whether a failed open should wait (see [`RefusedOpen`]) rather than
-    /// fail; `earlier` is the refusal it already waited after, if any.
-    fn wait_after_refusal(
-        &self,
-        e: &ssh2::Error,
-        earlier: Option<RefusedOpen>,
-    ) -> Option<RefusedOpen> {
-        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE)
-            && !error::is_missing_subsystem(e);
-        let now = Instant::now();
-        let since = earlier.map_or(now, |r| r.since);
-        let refusals = earlier.map_or(0, |r| r.refusals) + 1;
-        let may_wait = self.closing > 0 || refusals <= REFUSED_RETRIES;
-        (refused && may_wait && since.elapsed() <= REFUSED_OPEN_WAIT).then_some(RefusedOpen {
-            closed_then: self.closed,
-            since,
-            refusals,
-            last: now,
-        })
-    }
-
-    fn end_group(&mut self, pgid: u32) {
-        self.groups_to_end.push(pgid);
-    }
-
-    /// libssh2 is in the middle of opening a channel for job `id`.
-    fn holds_open_slot(&self, id: u64) -> bool {
-        *self.open_slot == Some(id)
-    }
-
-    /// Try to open a channel with `open`, holding the session's one open slot
-    /// while libssh2 is in the middle of it.
-    fn open<T>(
-        &mut self,
-        id: u64,
-        open: impl FnOnce(&Session) -> Result<T, ssh2::Error>,
-    ) -> Option<Result<T, ssh2::Error>> {
-        if self.open_slot.is_some_and(|o| o != id) {
-            return None;
-        }
-        match open(self.session) {
-            Err(e) if would_block(&e) => {
-                *self.open_slot = Some(id);
-                None
-            }
-            r => {
-                *self.open_slot = None;
-                Some(r)
-            }
-        }
-    }
 }
 
 enum Job {
