@@ -122,6 +122,23 @@ impl Tmux {
         }
     }
 
+    /// Poll the screen until `holds` is true of it: a capture may catch a
+    /// frame half drawn, so a test of a frame's shape waits for the shape.
+    fn wait_until(&self, what: &str, holds: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if holds(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < TIMEOUT,
+                "timed out waiting until {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Poll the screen until `text` is gone from it.
     fn wait_gone(&self, text: &str) -> String {
         let start = Instant::now();
@@ -499,12 +516,20 @@ fn z_gives_the_focused_pane_the_whole_screen() {
     let t = Tmux::start("zoom", &reading_setup(dir.path()));
     t.wait_for("a short line");
     t.keys(&["z"]);
-    let screen = t.wait_gone("Steps");
+    let screen = t.wait_until("the output pane is the whole screen", |screen| {
+        let rows: Vec<&str> = screen.lines().collect();
+        !screen.contains("Steps")
+            && rows.len() > 34
+            && rows[0].starts_with("┏ Output")
+            && rows[34].starts_with('┗')
+    });
     let rows: Vec<&str> = screen.lines().collect();
-    assert!(rows[0].starts_with("┏ Output"), "{screen}");
     assert!(rows[0].trim_end().ends_with('┓'), "{screen}");
     assert_eq!(rows[0].chars().count(), 120, "the whole width:\n{screen}");
-    assert!(rows[34].starts_with('┗'), "down to the footer:\n{screen}");
+    assert!(
+        rows[1..34].iter().all(|row| row.starts_with('┃')),
+        "one pane from top to bottom:\n{screen}"
+    );
     t.keys(&["z"]);
     t.wait_for("Steps");
     t.abort_and_leave();

@@ -14,7 +14,44 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+pub type Term = Terminal<CrosstermBackend<FrameWriter<Stdout>>>;
+
+/// Holds a frame's bytes until ratatui flushes, then hands the terminal the
+/// whole frame in one write, inside a synchronized update (mode 2026), so no
+/// terminal shows half of one frame over the last. Terminals without the mode
+/// ignore it.
+pub struct FrameWriter<W: Write> {
+    frame: Vec<u8>,
+    out: W,
+}
+
+const BEGIN_SYNCHRONIZED_UPDATE: &[u8] = b"\x1b[?2026h";
+const END_SYNCHRONIZED_UPDATE: &[u8] = b"\x1b[?2026l";
+
+impl<W: Write> FrameWriter<W> {
+    fn new(out: W) -> Self {
+        let mut frame = Vec::with_capacity(64 * 1024);
+        frame.extend_from_slice(BEGIN_SYNCHRONIZED_UPDATE);
+        Self { frame, out }
+    }
+}
+
+impl<W: Write> Write for FrameWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.frame.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.frame.len() > BEGIN_SYNCHRONIZED_UPDATE.len() {
+            self.frame.extend_from_slice(END_SYNCHRONIZED_UPDATE);
+            let written = self.out.write_all(&self.frame);
+            self.frame.truncate(BEGIN_SYNCHRONIZED_UPDATE.len());
+            written?;
+        }
+        self.out.flush()
+    }
+}
 
 pub struct TerminalGuard {
     pub terminal: Term,
@@ -48,7 +85,7 @@ impl TerminalGuard {
             restore();
             return Err(e);
         }
-        match Terminal::new(CrosstermBackend::new(out)) {
+        match Terminal::new(CrosstermBackend::new(FrameWriter::new(out))) {
             Ok(terminal) => Ok(Self { terminal }),
             Err(e) => {
                 restore();
@@ -61,5 +98,43 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the writes it is given, as a terminal would receive them.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_reaches_the_terminal_in_one_synchronized_write() {
+        let mut writer = FrameWriter::new(Writes::default());
+        writer.write_all(b"\x1b[1;1Hleft").unwrap();
+        writer.write_all(b"\x1b[1;40Hright").unwrap();
+        assert!(writer.out.0.is_empty(), "nothing before the flush");
+        writer.flush().unwrap();
+        writer.flush().unwrap();
+        writer.write_all(b"next").unwrap();
+        writer.flush().unwrap();
+        assert_eq!(
+            writer.out.0,
+            vec![
+                b"\x1b[?2026h\x1b[1;1Hleft\x1b[1;40Hright\x1b[?2026l".to_vec(),
+                b"\x1b[?2026hnext\x1b[?2026l".to_vec(),
+            ]
+        );
     }
 }
