@@ -86,6 +86,21 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t"])
     }
 
+    /// The screen once two captures a moment apart agree: tmux may be
+    /// between two reads of one frame, and a test must not judge half of it.
+    fn settled_screen(&self) -> String {
+        let mut last = self.screen();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(30));
+            let now = self.screen();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
+    }
+
     /// Send keys as a person presses them, a moment after the last ones.
     fn keys(&self, keys: &[&str]) {
         if let Some(last) = self.last_keys.get() {
@@ -111,8 +126,11 @@ impl Tmux {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if let Some(i) = texts.iter().position(|t| screen.contains(t)) {
-                return (i, screen);
+            if texts.iter().any(|t| screen.contains(t)) {
+                let screen = self.settled_screen();
+                if let Some(i) = texts.iter().position(|t| screen.contains(t)) {
+                    return (i, screen);
+                }
             }
             assert!(
                 start.elapsed() < TIMEOUT,
@@ -129,7 +147,10 @@ impl Tmux {
         loop {
             let screen = self.screen();
             if holds(&screen) {
-                return screen;
+                let screen = self.settled_screen();
+                if holds(&screen) {
+                    return screen;
+                }
             }
             assert!(
                 start.elapsed() < TIMEOUT,
@@ -145,7 +166,10 @@ impl Tmux {
         loop {
             let screen = self.screen();
             if !screen.contains(text) {
-                return screen;
+                let screen = self.settled_screen();
+                if !screen.contains(text) {
+                    return screen;
+                }
             }
             assert!(
                 start.elapsed() < TIMEOUT,
@@ -161,9 +185,11 @@ impl Tmux {
             self.keys(&[key]);
             let start = Instant::now();
             while start.elapsed() < Duration::from_millis(500) {
-                let screen = self.screen();
-                if screen.contains(text) {
-                    return screen;
+                if self.screen().contains(text) {
+                    let screen = self.settled_screen();
+                    if screen.contains(text) {
+                        return screen;
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
