@@ -110,14 +110,31 @@ fn skip_string(chars: &mut Peekable<Chars<'_>>) {
 
 /// Printable ASCII and tabs only: nothing to clean (the common case).
 fn is_plain(line: &[u8]) -> Option<&str> {
-    if line
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
-    {
+    if all_bytes(line, |b| (0x20..0x7f).contains(&b) || b == b'\t') {
         std::str::from_utf8(line).ok()
     } else {
         None
     }
+}
+
+/// Output that is printable ASCII, tabs and line feeds only, as text: its
+/// lines need no cleaning (the common case, checked once for many lines).
+pub fn plain_lines(output: &[u8]) -> Option<&str> {
+    if all_bytes(output, |b| {
+        (0x20..0x7f).contains(&b) || b == b'\t' || b == b'\n'
+    }) {
+        std::str::from_utf8(output).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether `ok` holds for every byte; block by block without an early exit
+/// inside a block, so that the compiler can check many bytes at once.
+pub fn all_bytes(bytes: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    bytes
+        .chunks(64)
+        .all(|block| block.iter().fold(true, |all, &b| all & ok(b)))
 }
 
 /// One line of remote output: invalid UTF-8 replaced, colours kept, and only

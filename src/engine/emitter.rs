@@ -12,6 +12,7 @@ use super::output::strip_sgr;
 use super::redact::Redactor;
 use crate::journal::{
     self, AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
+    Verbatim,
 };
 use crate::runbook::Plan;
 
@@ -433,6 +434,11 @@ impl Emitter {
                         &self.plan.hosts[*host].name,
                         *phase == Phase::Undo,
                         lines.iter(),
+                        if lines.json_plain() {
+                            Verbatim::Yes
+                        } else {
+                            Verbatim::Unknown
+                        },
                     )
                     .await
             }

@@ -294,7 +294,7 @@ impl Conversation<'_> {
         }
         let stream = stream_of(i);
         let mut lines = Lines::new();
-        self.splitters[i].push(data, |line| lines.push_raw(stream, line));
+        lines.push_output(stream, &mut self.splitters[i], data);
         self.quiet.since = Instant::now();
         self.quiet.flagged = false;
         self.quiet.unshown[i] = !self.splitters[i].partial().is_empty();
@@ -498,7 +498,7 @@ impl Conversation<'_> {
             let held = self.filters[i].finish();
             let stream = stream_of(i);
             let mut lines = Lines::new();
-            self.splitters[i].push(&held, |l| lines.push_raw(stream, l));
+            lines.push_output(stream, &mut self.splitters[i], &held);
             self.splitters[i].finish(|l| lines.push_raw(stream, l));
             self.send_lines(lines).await;
         }

@@ -52,6 +52,41 @@ impl Lines {
         self.ends.push((stream, self.text.len()));
     }
 
+    /// Add the lines `data` ends, as a command printed them: cut by
+    /// `splitter`, which keeps the line not ended yet, and sanitized on the
+    /// way in. Plain output is checked once for all its lines.
+    pub fn push_output(&mut self, stream: Stream, splitter: &mut LineSplitter, mut data: &[u8]) {
+        if !splitter.partial.is_empty() {
+            // The line begun in an earlier chunk ends the slow way.
+            let Some(end) = memchr::memchr(b'\n', data) else {
+                splitter.push(data, |line| self.push_raw(stream, line));
+                return;
+            };
+            splitter.push(&data[..=end], |line| self.push_raw(stream, line));
+            data = &data[end + 1..];
+        }
+        let Some(plain) = crate::sanitize::plain_lines(data) else {
+            splitter.push(data, |line| self.push_raw(stream, line));
+            return;
+        };
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            self.text.push_str(&plain[start..end]);
+            self.ends.push((stream, self.text.len()));
+            start = end + 1;
+        }
+        splitter.push(&data[start..], |line| self.push_raw(stream, line));
+    }
+
+    /// Whether every line can go into a JSON string as it is: no colour to
+    /// strip, nothing to escape. Checked once for all the lines.
+    pub fn json_plain(&self) -> bool {
+        !self.coloured
+            && crate::sanitize::all_bytes(self.text.as_bytes(), |b| {
+                b >= 0x20 && b != b'"' && b != b'\\'
+            })
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -132,7 +167,7 @@ pub struct LineSplitter {
 impl LineSplitter {
     /// Feed bytes; complete lines (without their newline) are passed to `emit`.
     pub fn push(&mut self, mut data: &[u8], mut emit: impl FnMut(&[u8])) {
-        while let Some(pos) = memchr(b'\n', data) {
+        while let Some(pos) = memchr::memchr(b'\n', data) {
             if self.partial.is_empty() {
                 emit(&data[..pos]);
             } else {
@@ -162,10 +197,6 @@ impl LineSplitter {
             self.partial.clear();
         }
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]
@@ -220,6 +251,58 @@ mod tests {
             Some((Stream::Stderr, "two \x1b[31m***\x1b[0m "))
         );
         assert_eq!(lines.len(), 3);
+    }
+
+    /// The lines of `chunks` as `push_output` gives them, chunk by chunk,
+    /// and as the line-by-line way gives them: they must agree.
+    fn both_ways(chunks: &[&[u8]]) -> (Vec<String>, Vec<String>) {
+        let mut splitter = LineSplitter::default();
+        let mut fast = Vec::new();
+        for chunk in chunks {
+            let mut lines = Lines::new();
+            lines.push_output(Stream::Stdout, &mut splitter, chunk);
+            fast.extend(lines.iter().map(|(_, l)| l.to_string()));
+        }
+        splitter.finish(|l| fast.push(sanitize(l)));
+        let mut splitter = LineSplitter::default();
+        let mut slow = Vec::new();
+        for chunk in chunks {
+            splitter.push(chunk, |l| slow.push(sanitize(l)));
+        }
+        splitter.finish(|l| slow.push(sanitize(l)));
+        (fast, slow)
+    }
+
+    #[test]
+    fn plain_chunks_split_as_line_by_line_does() {
+        let long = [vec![b'y'; MAX_LINE + 3], b"\nz".to_vec()].concat();
+        let cases: [&[&[u8]]; 6] = [
+            &[b"one\ntwo\n", b"three\n"],
+            &[b"par", b"tial\nnext\nrest", b" of it\n\n"],
+            &[b"no newline at all", b" still none"],
+            &[b"tab\there\n", b"colour \x1b[31mred\x1b[0m\nplain\n"],
+            &[b"half\r", b"way\rdone\n", b"caf\xc3", b"\xa9\n"],
+            &[&long, b"\n"],
+        ];
+        for chunks in cases {
+            let (fast, slow) = both_ways(chunks);
+            assert_eq!(fast, slow, "{chunks:?}");
+        }
+        let (fast, _) = both_ways(&[&long, b"\n"]);
+        assert_eq!(
+            fast.iter().map(String::len).collect::<Vec<_>>(),
+            [MAX_LINE + 3, 1]
+        );
+    }
+
+    #[test]
+    fn only_lines_without_colour_quote_or_backslash_go_into_json_as_they_are() {
+        let plain: Lines = vec![(Stream::Stdout, "a line"), (Stream::Stderr, "42")].into();
+        assert!(plain.json_plain());
+        for needs in ["say \"hi\"", "C:\\dir", "a\ttab", "\x1b[31mred\x1b[0m"] {
+            let lines: Lines = vec![(Stream::Stdout, "a line"), (Stream::Stdout, needs)].into();
+            assert!(!lines.json_plain(), "{needs:?}");
+        }
     }
 
     #[test]

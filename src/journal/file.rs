@@ -256,6 +256,7 @@ impl Journal {
         host: &str,
         undo: bool,
         lines: impl IntoIterator<Item = (Stream, &'l str)>,
+        verbatim: Verbatim,
     ) -> Result<(), JournalError> {
         let mut lines = lines.into_iter().peekable();
         if lines.peek().is_none() {
@@ -280,15 +281,24 @@ impl Journal {
                     Stream::Stderr => b"stderr\"",
                 });
                 buf.extend_from_slice(phase);
+                let put = |buf: &mut Vec<u8>, line: &str| match verbatim {
+                    Verbatim::Yes => {
+                        buf.push(b'"');
+                        buf.extend_from_slice(line.as_bytes());
+                        buf.push(b'"');
+                        Ok(())
+                    }
+                    Verbatim::Unknown => json_str(buf, &strip_sgr(line)),
+                };
                 if lines.peek().is_none_or(|(next, _)| *next != stream) {
                     buf.extend_from_slice(b",\"line\":");
-                    json_str(&mut buf, &strip_sgr(first))?;
+                    put(&mut buf, first)?;
                 } else {
                     buf.extend_from_slice(b",\"lines\":[");
-                    json_str(&mut buf, &strip_sgr(first))?;
+                    put(&mut buf, first)?;
                     while let Some((_, line)) = lines.next_if(|(next, _)| *next == stream) {
                         buf.push(b',');
-                        json_str(&mut buf, &strip_sgr(line))?;
+                        put(&mut buf, line)?;
                     }
                     buf.push(b']');
                 }
@@ -302,6 +312,16 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// Whether output lines may be written into the journal's JSON as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbatim {
+    /// The writer knows: no line has a colour to strip or a character that
+    /// JSON escapes (checked once for a batch of lines).
+    Yes,
+    /// Each line is checked, stripped and escaped as it needs.
+    Unknown,
 }
 
 /// `text` as a JSON string, as serde_json writes it: most output needs no
@@ -359,7 +379,13 @@ mod tests {
         let journal = Journal::create(dir, "run").expect("journal");
         rt.block_on(async {
             journal
-                .write_output("step", "host", undo, lines.iter().copied())
+                .write_output(
+                    "step",
+                    "host",
+                    undo,
+                    lines.iter().copied(),
+                    Verbatim::Unknown,
+                )
                 .await
                 .expect("written");
             journal.flush().await.expect("flushed");
@@ -437,7 +463,13 @@ mod tests {
         assert!(crate::journal::writer_alive(journal.path()));
         rt.block_on(async {
             journal
-                .write_output("step", "host", false, [(Stream::Stdout, "lone line")])
+                .write_output(
+                    "step",
+                    "host",
+                    false,
+                    [(Stream::Stdout, "lone line")],
+                    Verbatim::Yes,
+                )
                 .await
                 .expect("written");
         });

@@ -264,6 +264,7 @@ fn a_watch_takes_what_the_journal_gains_and_says_when_its_drydock_is_gone() {
         "web",
         false,
         [(Stream::Stdout, "a line to watch")],
+        crate::journal::Verbatim::Yes,
     ))
     .expect("written");
     let deadline = Instant::now() + Duration::from_secs(2);
