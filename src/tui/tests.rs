@@ -596,6 +596,16 @@ fn guard_waiting_view_and_override() {
     }
     f.clock(672);
     snap("guard_waiting", &f.app);
+    // At 80x24 the panel wraps: how to override and abort is read to its end.
+    let at_80 = screen(&f.app);
+    for end in [
+        "next check in 00:00:20",
+        "is      ┃",
+        "present",
+        "step id) · a abort",
+    ] {
+        assert!(at_80.contains(end), "{end:?} cut off:\n{at_80}");
+    }
     f.key(KeyCode::Char('o'));
     f.type_text("robot");
     assert_eq!(f.key(KeyCode::Enter), None, "a wrong id must not override");

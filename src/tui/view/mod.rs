@@ -25,7 +25,7 @@ use super::theme::Theme;
 use checklist::render_checklist;
 use header::render_header;
 use modals::{render_confirm, render_help, render_prompt, render_question, render_sudo_question};
-use panes::{panel_lines, render_logs, render_output};
+use panes::{panel, render_logs, render_output};
 use picker::render_picker;
 use summary::render_summary;
 
@@ -53,7 +53,13 @@ fn inner(r: Rect) -> Rect {
 fn output_parts(app: &App, a: &mut Areas, output: Rect) {
     a.output = Some(output);
     let text = inner(output);
-    let panel_h = if panel_lines(app).is_some() { 4 } else { 0 };
+    let panel_h = panel(app, ratatui::style::Style::default()).map_or(0, |p| {
+        let rows = u16::try_from(p.line_count(text.width)).unwrap_or(u16::MAX);
+        // With the blank row that parts it from the output; at least three
+        // rows of output stay in sight.
+        rows.saturating_add(1)
+            .min(text.height.saturating_sub(3).max(1))
+    });
     let [panel, rest] = text.layout(&Layout::vertical([
         Constraint::Length(panel_h),
         Constraint::Fill(1),

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::strip::{self, Strip};
@@ -18,8 +18,17 @@ use crate::tui::strings as s;
 use crate::tui::theme::Theme;
 use crate::tui::wrap;
 
-/// The guard or banner-wait panel above the output, when the shown step has one.
-pub(super) fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
+/// The guard or banner-wait panel above the output, when the shown step has
+/// one, in `style`: wrapped, never cut.
+pub(super) fn panel(app: &App, style: Style) -> Option<Paragraph<'static>> {
+    let lines = panel_lines(app)?
+        .into_iter()
+        .map(|l| l.style(style))
+        .collect::<Vec<_>>();
+    Some(Paragraph::new(lines).wrap(Wrap { trim: false }))
+}
+
+fn panel_lines(app: &App) -> Option<Vec<Line<'static>>> {
     let step = app.selected;
     if let Some(g) = app.guards.get(&step) {
         let waiting = app.waiting_guard() == Some(step);
@@ -274,12 +283,8 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
     pane_block(theme, focused, title)
         .title_bottom(Span::styled(format!(" {state} "), theme.muted()))
         .render(area, buf);
-    if let (Some(panel), Some(lines)) = (a.panel, panel_lines(app)) {
-        let lines: Vec<Line> = lines
-            .into_iter()
-            .map(|l| l.style(theme.status(CellStatus::Waiting)))
-            .collect();
-        Paragraph::new(lines).render(panel, buf);
+    if let (Some(area), Some(panel)) = (a.panel, panel(app, theme.status(CellStatus::Waiting))) {
+        panel.render(area, buf);
     }
     match rows {
         Some(r) if pane.is_some_and(|p| !p.is_empty()) => {
