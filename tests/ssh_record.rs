@@ -1,7 +1,7 @@
 //! What a run over SSH records of its connections, against a real sshd on
 //! 127.0.0.1: a host without SFTP still runs (lock, banner and file guards
 //! through plain commands, said once), and losing and regaining a connection
-//! is journaled with the true reason.
+//! is journaled with the true reason, and so is a channel the server refused.
 
 mod support;
 
@@ -186,6 +186,68 @@ fn a_host_without_sftp_takes_the_lock_puts_up_the_banner_and_checks_file_guards(
     assert!(
         text.matches("no SFTP subsystem").count() == 1,
         "said once in the output: {text}"
+    );
+}
+
+/// Steps that run while a log of the host is followed, so that the lock,
+/// the log and each command want a channel of their own at once.
+fn steps_beside_a_followed_log(w: &World) -> String {
+    let log = w.path("work").join("app.log");
+    std::fs::write(&log, "booted\n").expect("log");
+    format!(
+        "[logs.app]\nhost = \"web\"\npath = \"{}\"\n\n{}{}",
+        log.display(),
+        step("one", "run = \"echo first; sleep 1\""),
+        step("two", "run = \"echo second\""),
+    )
+}
+
+#[test]
+fn a_server_that_allows_two_sessions_a_connection_runs_the_whole_runbook() {
+    // The run's spare channel is given up when the server refuses one.
+    let sshd = Sshd::start_with("MaxSessions 2");
+    let w = World::new();
+    let runbook = w.runbook(&sshd, &steps_beside_a_followed_log(&w));
+    let out = finish(
+        w.command(&runbook)
+            .arg("--yes")
+            .spawn()
+            .expect("start drydock"),
+    );
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("one@web | first"), "{text}");
+    assert!(text.contains("two@web | second"), "{text}");
+}
+
+#[test]
+fn a_server_that_refuses_a_channel_is_named_with_its_session_limit() {
+    let sshd = Sshd::start_with("MaxSessions 1");
+    let w = World::new();
+    let runbook = w.runbook(&sshd, &steps_beside_a_followed_log(&w));
+    let out = finish(
+        w.command(&runbook)
+            .arg("--yes")
+            .spawn()
+            .expect("start drydock"),
+    );
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("cannot open a channel: the server refused it with 1 of ours open"),
+        "{text}"
+    );
+    assert!(text.contains("its MaxSessions (sshd_config"), "{text}");
+    assert!(!text.contains("SFTP is not available"), "{text}");
+    let journal = w.journal();
+    let failed = events(&journal, "step_finished")
+        .into_iter()
+        .find(|e| e["step"] == "one")
+        .expect("step one finished");
+    assert_eq!(failed["status"], "failed", "{journal:#?}");
+    assert!(
+        failed.to_string().contains("MaxSessions"),
+        "the journal names the cause: {failed}"
     );
 }
 

@@ -34,6 +34,11 @@ pub(super) struct Ctx<'a> {
     pub(super) closing: usize,
     /// Channels closed so far on this connection.
     pub(super) closed: u64,
+    /// Session channels of ours open now (commands, SFTP, the spare): what
+    /// the server's `MaxSessions` counts.
+    pub(super) sessions: usize,
+    /// The server refused a channel in this turn.
+    pub(super) refused: bool,
 }
 
 /// A channel open the server refused. While channels of ours are closing
@@ -64,6 +69,12 @@ impl RefusedOpen {
     }
 }
 
+/// The server refused to open a channel (rather than lacking what the
+/// channel was for, such as the SFTP subsystem).
+fn is_refusal(e: &ssh2::Error) -> bool {
+    error::session_code(e) == Some(error::code::CHANNEL_FAILURE) && !error::is_missing_subsystem(e)
+}
+
 impl Ctx<'_> {
     /// Classify a failure: fatal for the connection, or this job's own.
     pub(super) fn error(&self, e: &ssh2::Error) -> Result<String, Fatal> {
@@ -77,12 +88,12 @@ impl Ctx<'_> {
     /// Whether a failed open should wait (see [`RefusedOpen`]) rather than
     /// fail; `earlier` is the refusal it already waited after, if any.
     pub(super) fn wait_after_refusal(
-        &self,
+        &mut self,
         e: &ssh2::Error,
         earlier: Option<RefusedOpen>,
     ) -> Option<RefusedOpen> {
-        let refused = error::session_code(e) == Some(error::code::CHANNEL_FAILURE)
-            && !error::is_missing_subsystem(e);
+        let refused = is_refusal(e);
+        self.refused |= refused;
         let now = Instant::now();
         let since = earlier.map_or(now, |r| r.since);
         let refusals = earlier.map_or(0, |r| r.refusals) + 1;
@@ -93,6 +104,22 @@ impl Ctx<'_> {
             refusals,
             last: now,
         })
+    }
+
+    /// Why a channel could not be opened, for the admin. A refusal says
+    /// what most often causes it: the server's limit of sessions per
+    /// connection, lower than what the run holds open at once.
+    pub(super) fn open_failure(&self, e: &ssh2::Error) -> Result<String, Fatal> {
+        let msg = self.error(e)?;
+        if !is_refusal(e) {
+            return Ok(msg);
+        }
+        Ok(format!(
+            "the server refused it with {} of ours open ({msg}): its MaxSessions \
+             (sshd_config, 10 unless set) is likely lower than the run needs at once, \
+             one channel for each running command, followed log and file transfer",
+            self.sessions
+        ))
     }
 
     pub(super) fn end_group(&mut self, pgid: u32) {

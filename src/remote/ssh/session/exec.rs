@@ -132,6 +132,11 @@ impl ExecJob {
         }
     }
 
+    /// Holds a channel of its own (a session, to the server).
+    pub fn has_channel(&self) -> bool {
+        self.channel.is_some()
+    }
+
     /// Cancelled while it holds a channel: a session the server will have back soon.
     /// Waits for the server's answer to a request of ours (an open, a pty,
     /// the exec, a close). libssh2 may read that answer while it serves
@@ -295,7 +300,7 @@ impl ExecJob {
                                 self.refused_open = Some(wait);
                                 return Ok(turn);
                             }
-                            let msg = ctx.error(&e)?;
+                            let msg = ctx.open_failure(&e)?;
                             return Ok(self.finish(Err(TransportError::Failed(format!(
                                 "cannot open a channel: {msg}"
                             )))));

@@ -296,6 +296,13 @@ impl Pump {
                 .iter()
                 .filter(|j| matches!(j, Job::Exec(e) if e.is_closing()))
                 .count();
+            let sessions = self
+                .jobs
+                .iter()
+                .filter(|j| matches!(j, Job::Exec(e) if e.has_channel()))
+                .count()
+                + usize::from(self.sftp.is_some())
+                + usize::from(self.reaper.is_some());
             let mut ctx = Ctx {
                 session: &self.session,
                 open_slot: &mut self.open_slot,
@@ -303,6 +310,8 @@ impl Pump {
                 backpressure: &mut backpressure,
                 closing,
                 closed: self.closed,
+                sessions,
+                refused: false,
             };
             let mut i = 0;
             while i < self.jobs.len() {
@@ -330,16 +339,22 @@ impl Pump {
                     &self.sftp_missing,
                 )?;
             }
+            let refused = ctx.refused;
             if !groups_to_end.is_empty() {
                 self.end_groups(&groups_to_end);
                 progressed = true;
             }
             if let Some(reaper) = self.reaper.as_mut() {
+                if refused && reaper.give_up() {
+                    tracing::debug!(host = %self.host, "a channel was refused: the spare one is given up");
+                }
                 match reaper.pump(&self.session)? {
                     Turn::Idle => {}
                     Turn::Progress => progressed = true,
                     Turn::Done => {
                         let unsent = self.reaper.take().map(Reaper::unsent).unwrap_or_default();
+                        // A refused open tries again as soon as this one is gone.
+                        self.closed += 1;
                         self.end_groups(&unsent);
                         progressed = true;
                     }
@@ -546,15 +561,16 @@ fn turn_sftp(
                     tracing::debug!(host, "SFTP channel refused; trying again");
                     return Ok(progressed);
                 }
-                let msg = ctx.error(&e)?;
+                let msg = ctx.open_failure(&e)?;
                 tracing::debug!(host, error = %msg, "no SFTP");
-                if error::is_missing_subsystem(&e) {
+                let why = if error::is_missing_subsystem(&e) {
                     missing.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+                    format!("SFTP is not available on the host: {msg}")
+                } else {
+                    format!("cannot open an SFTP channel: {msg}")
+                };
                 for mut job in queue.drain(..) {
-                    job.reply(Err(TransportError::Failed(format!(
-                        "SFTP is not available on the host: {msg}"
-                    ))));
+                    job.reply(Err(TransportError::Failed(why.clone())));
                 }
             }
         }

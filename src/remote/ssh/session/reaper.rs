@@ -24,6 +24,8 @@ enum Stage {
     /// The reaper script is being started on it.
     Starting,
     Running,
+    /// Given up while idle, to free a session for something the server refused.
+    Closing,
 }
 
 pub(super) struct Reaper {
@@ -56,6 +58,16 @@ impl Reaper {
         }
     }
 
+    /// Close the channel when it runs nothing, so that the server has one
+    /// session more for a channel it refused; whether it will.
+    pub fn give_up(&mut self) -> bool {
+        if self.stage != Stage::Idle || !self.is_idle() {
+            return false;
+        }
+        self.stage = Stage::Closing;
+        true
+    }
+
     /// Every group handed over was written.
     pub fn is_idle(&self) -> bool {
         self.queued.is_empty() && self.line.is_empty()
@@ -76,6 +88,20 @@ impl Reaper {
         let mut turn = self.drain(session)?;
         if turn == Turn::Done {
             return Ok(turn);
+        }
+        if self.stage == Stage::Closing {
+            return match self.channel.close() {
+                Ok(()) => {
+                    tracing::debug!("the spare channel is closed");
+                    Ok(Turn::Done)
+                }
+                Err(e) if would_block(&e) => Ok(turn),
+                Err(e) => {
+                    let msg = classify(&e)?;
+                    tracing::debug!(error = %msg, "the spare channel did not close");
+                    Ok(Turn::Done)
+                }
+            };
         }
         if self.stage == Stage::Starting {
             match self.channel.exec(&wrap::reaper()) {
