@@ -1,8 +1,17 @@
-//! Every piece of text the TUI shows, in one place.
+//! Every piece of text the TUI shows, in one place (with the summary's,
+//! the output pane's own lines and the messages around the interface in the
+//! files beside it).
+
+mod around;
+mod pane_lines;
+mod summary;
+
+pub use around::*;
+pub use pane_lines::*;
+pub use summary::*;
 
 use super::state::CellStatus;
 use crate::engine::{Decision, PromptKind};
-use crate::remote::ExitStatus;
 
 pub const APP: &str = "drydock";
 pub const DRY_RUN: &str = " DRY RUN ";
@@ -441,61 +450,6 @@ pub fn no_failed_host(step_id: &str) -> String {
     format!("no host failed at the step '{step_id}' (among those listed)")
 }
 
-pub const SUMMARY_KEYS: &str = "↑↓ pick a step · Enter: every host of it, and why";
-
-/// Which steps the summary shows, when not all fit.
-pub fn summary_steps_shown(first: usize, last: usize, total: usize) -> String {
-    format!(" · steps {first}-{last} of {total}")
-}
-
-/// How many hosts of a step ended one way: "✓ 97 ok".
-pub fn tally(symbol: &str, n: usize, word: &str) -> String {
-    format!("{symbol} {n} {word}")
-}
-
-/// Which hosts of a step ended one way, when they are few: "✓ ok: web".
-pub fn tally_named(symbol: &str, word: &str, hosts: &str) -> String {
-    format!("{symbol} {word}: {hosts}")
-}
-
-/// How many undos of a step ended one way: "1 undo ok".
-pub fn undo_tally(n: usize, word: &str) -> String {
-    format!("{n} undo {word}")
-}
-
-/// Which hosts' undos of a step ended one way: "undo ok: web".
-pub fn undo_tally_named(word: &str, hosts: &str) -> String {
-    format!("undo {word}: {hosts}")
-}
-
-pub fn every_host(n: usize) -> String {
-    format!("all {n} hosts")
-}
-
-pub fn hosts_count(n: usize) -> String {
-    format!("{n} hosts")
-}
-
-pub fn more_failed(n: usize) -> String {
-    format!("… and {n} more: Enter lists every host")
-}
-
-pub fn more_reasons(n: usize) -> String {
-    format!("… and {n} more reasons: Enter lists every host")
-}
-
-pub fn run_result(word: &str) -> String {
-    format!("Run {word}")
-}
-
-pub fn exit_status(code: i32) -> String {
-    format!(" (exit status {code})")
-}
-
-pub fn undo_state(word: &str) -> String {
-    format!(" (undo {word})")
-}
-
 /// "1 line", "2 lines".
 pub fn line_count(n: usize) -> String {
     if n == 1 {
@@ -609,88 +563,6 @@ pub fn status_word(status: CellStatus) -> &'static str {
         CellStatus::Timeout => "timeout",
         CellStatus::Unknown => "unknown",
     }
-}
-
-// Lines drydock adds to a step's output pane, set apart from the command's own.
-
-pub fn skipped_line(reason: &str) -> String {
-    format!("drydock: skipped: {reason}")
-}
-
-/// The command as it starts, dimmed so it reads as drydock's, not the host's;
-/// an undo or a later attempt says so.
-pub fn started_line(command: &str, undo: bool, attempt: u32) -> String {
-    let what = match (undo, attempt) {
-        (true, _) => "   (undo)".to_string(),
-        (false, a) if a > 1 => format!("   (attempt {a})"),
-        _ => String::new(),
-    };
-    format!("\x1b[2m$ {command}{what}\x1b[0m")
-}
-
-pub fn finished_line(
-    outcome: &str,
-    took: &str,
-    exit: Option<&ExitStatus>,
-    message: Option<&str>,
-) -> String {
-    let how = exit.map(|e| format!(" ({e})")).unwrap_or_default();
-    let msg = message.map(|m| format!(": {m}")).unwrap_or_default();
-    format!("drydock: {outcome} in {took}{how}{msg}")
-}
-
-pub fn guard_check_line(checks: u32, ok: bool, detail: &str) -> String {
-    let state = if ok { "holds" } else { "does not hold yet" };
-    format!("guard check {checks}: {state}: {detail}")
-}
-
-pub fn preview_line(command: &str, error: Option<&str>) -> String {
-    match error {
-        Some(e) => format!("drydock: preview `{command}` failed: {e}"),
-        None => format!("drydock: preview `{command}`"),
-    }
-}
-
-pub fn condition_line(command: &str, holds: bool, error: Option<&str>) -> String {
-    let verdict = match (holds, error) {
-        (_, Some(e)) => format!("could not be checked: {e}"),
-        (true, None) => "holds".to_string(),
-        (false, None) => "does not hold".to_string(),
-    };
-    format!("drydock: condition `{command}` {verdict}")
-}
-
-pub fn captured_line(var: &str, value: &str) -> String {
-    format!("drydock: captured {{{{{var}}}}} = {value}")
-}
-
-pub fn notice_line(text: &str) -> String {
-    format!("drydock: {text}")
-}
-
-// Messages on standard error, around the full-screen interface.
-
-pub fn cannot_open_terminal(e: &dyn std::fmt::Display) -> String {
-    format!("drydock: cannot open the terminal interface: {e}; use --headless")
-}
-
-pub fn terminal_failed(e: &dyn std::fmt::Display) -> String {
-    format!("drydock: the terminal interface failed: {e}")
-}
-
-pub const ABORTING_WITHOUT_YOU: &str =
-    "drydock: aborting the run; the undo steps are not run without you (see the journal)";
-
-pub fn host_failed(host: &str, error: &str) -> String {
-    format!("drydock: {host}: {error}")
-}
-
-pub fn journal_at(path: &std::path::Path) -> String {
-    format!("drydock: journal {}", path.display())
-}
-
-pub fn failed_inside(e: &dyn std::fmt::Display) -> String {
-    format!("drydock: the run failed inside: {e}")
 }
 
 /// The header's note of a rolling block's batch in flight.
