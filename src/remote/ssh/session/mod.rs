@@ -345,7 +345,9 @@ impl Pump {
                 progressed = true;
             }
             if let Some(reaper) = self.reaper.as_mut() {
-                if refused && reaper.give_up() {
+                // Only for a refusal no closing channel of ours will end: the
+                // spare is what ends cancelled commands without a new channel.
+                if refused && closing == 0 && reaper.give_up() {
                     tracing::debug!(host = %self.host, "a channel was refused: the spare one is given up");
                 }
                 match reaper.pump(&self.session)? {
