@@ -84,9 +84,11 @@ pub(super) fn render_prompt(
     ) || lock_break;
     let title = s::prompt_title(&prompt.kind, lock_break);
     let inner = window(theme, title, danger, PROMPT, area, buf);
-    let [body, keys] = inner.layout(&Layout::vertical([
+    let keys = answer_keys(theme, p, inner.width);
+    let keys_h = u16::try_from(keys.len()).unwrap_or(u16::MAX);
+    let [body, keys_area] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
-        Constraint::Length(2),
+        Constraint::Length(keys_h),
     ]));
     // A lock break is about a host, the rollback's plan about every step it
     // lists: no one step heads them.
@@ -298,29 +300,53 @@ pub(super) fn render_prompt(
         }
     }
     render_scrolled(theme, Text::from(t), p.scroll, &app.drawn.prompt, body, buf);
-    let mut k = Vec::new();
-    if !lock_break {
-        for d in &prompt.choices {
-            let key = answer_key(*d).map(String::from).unwrap_or_default();
-            let style = if *d == Decision::Abort {
-                theme.danger()
-            } else {
-                theme.key()
-            };
-            k.push(Span::styled(key, style));
-            k.push(Span::styled(
-                format!(" {}   ", s::choice(*d, &prompt.kind)),
-                theme.text(),
-            ));
-        }
-        for (key, what) in s::PROMPT_KEYS {
-            k.push(Span::styled(*key, theme.key()));
-            k.push(Span::styled(format!(" {what}   "), theme.text()));
-        }
-    } else {
-        k.push(Span::styled(s::TYPE_ENTER, theme.muted()));
+    Paragraph::new(keys).render(keys_area, buf);
+}
+
+/// The question's keys below a blank row, each with what it does, in as
+/// many rows as `width` needs: none is cut off, and none split in two.
+fn answer_keys(theme: &Theme, p: &PromptState, width: u16) -> Vec<Line<'static>> {
+    let prompt = &p.prompt;
+    if p.is_lock_break() {
+        return vec![Line::raw(""), Line::styled(s::TYPE_ENTER, theme.muted())];
     }
-    Paragraph::new(vec![Line::raw(""), Line::from(k)]).render(keys, buf);
+    let mut items: Vec<(Span<'static>, String)> = Vec::new();
+    for d in &prompt.choices {
+        let key = answer_key(*d).map(String::from).unwrap_or_default();
+        let style = if *d == Decision::Abort {
+            theme.danger()
+        } else {
+            theme.key()
+        };
+        items.push((
+            Span::styled(key, style),
+            s::choice(*d, &prompt.kind).to_string(),
+        ));
+    }
+    for (key, what) in s::PROMPT_KEYS {
+        items.push((Span::styled(*key, theme.key()), (*what).to_string()));
+    }
+    const GAP: &str = "   ";
+    let width = usize::from(width);
+    let mut rows = vec![Line::raw("")];
+    let mut row: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for (key, what) in items {
+        let item = key.width() + 1 + unicode_width::UnicodeWidthStr::width(what.as_str());
+        if used > 0 && used + GAP.len() + item > width {
+            rows.push(Line::from(std::mem::take(&mut row)));
+            used = 0;
+        }
+        if used > 0 {
+            row.push(Span::raw(GAP));
+            used += GAP.len();
+        }
+        row.push(key);
+        row.push(Span::styled(format!(" {what}"), theme.text()));
+        used += item;
+    }
+    rows.push(Line::from(row));
+    rows
 }
 
 /// One step in a list inside a question: number, id, title, and its hosts.
