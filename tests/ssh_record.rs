@@ -66,6 +66,16 @@ impl World {
         cmd
     }
 
+    /// Run `runbook` headless with `--yes`, within the hang limit.
+    fn run_with_yes(&self, runbook: &Path) -> Output {
+        finish(
+            self.command(runbook)
+                .arg("--yes")
+                .spawn()
+                .expect("start drydock"),
+        )
+    }
+
     fn journal(&self) -> Vec<Value> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(self.path("journal"))
@@ -150,12 +160,7 @@ fn a_host_without_sftp_takes_the_lock_puts_up_the_banner_and_checks_file_guards(
         banner = banner.display(),
     );
     let runbook = w.runbook(&sshd, &body);
-    let out = finish(
-        w.command(&runbook)
-            .arg("--yes")
-            .spawn()
-            .expect("start drydock"),
-    );
+    let out = w.run_with_yes(&runbook);
     let text = text(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     let journal = w.journal();
@@ -208,12 +213,7 @@ fn a_server_that_allows_two_sessions_a_connection_runs_the_whole_runbook() {
     let sshd = Sshd::start_with("MaxSessions 2");
     let w = World::new();
     let runbook = w.runbook(&sshd, &steps_beside_a_followed_log(&w));
-    let out = finish(
-        w.command(&runbook)
-            .arg("--yes")
-            .spawn()
-            .expect("start drydock"),
-    );
+    let out = w.run_with_yes(&runbook);
     let text = text(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("one@web | first"), "{text}");
@@ -225,12 +225,7 @@ fn a_server_that_refuses_a_channel_is_named_with_its_session_limit() {
     let sshd = Sshd::start_with("MaxSessions 1");
     let w = World::new();
     let runbook = w.runbook(&sshd, &steps_beside_a_followed_log(&w));
-    let out = finish(
-        w.command(&runbook)
-            .arg("--yes")
-            .spawn()
-            .expect("start drydock"),
-    );
+    let out = w.run_with_yes(&runbook);
     let text = text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -396,12 +391,7 @@ fn a_refused_connection_is_exit_5_with_the_reason_in_the_journal_and_the_last_li
         &format!("port = {closed}"),
     );
     std::fs::write(&runbook, moved).expect("runbook");
-    let out = finish(
-        w.command(&runbook)
-            .arg("--yes")
-            .spawn()
-            .expect("start drydock"),
-    );
+    let out = w.run_with_yes(&runbook);
     let text = text(&out);
     assert_eq!(out.status.code(), Some(5), "{text}");
     let journal = w.journal();
