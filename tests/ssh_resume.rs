@@ -1,7 +1,8 @@
 //! `--resume` over a real sshd on 127.0.0.1: a run killed mid-step leaves its
 //! command running on the host; the resumed run waits for it (`--yes`
 //! answers wait) before it runs the step again, so a step never runs twice
-//! at once on one host.
+//! at once on one host. So does a retry after a lost connection, whose
+//! command may still run.
 
 mod support;
 
@@ -49,19 +50,43 @@ impl World {
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
-        Command::new(BIN)
-            .args(["run", "--headless", "--yes"])
+        self.command(&["--yes"])
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start drydock")
+    }
+
+    /// A run whose questions are answered by `answers`, one a line.
+    fn spawn_answering(&self, answers: &str) -> Child {
+        use std::io::Write;
+        let mut child = self
+            .command(&[])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start drydock");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answers.as_bytes())
+            .expect("answers");
+        child
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(["run", "--headless"])
             .arg(self.path("runbook.toml"))
             .arg("--journal-dir")
             .arg(self.path("journal"))
             .args(args)
             .env("HOME", self.path("home"))
             .env_remove("SSH_AUTH_SOCK")
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start drydock")
+            .stderr(Stdio::piped());
+        command
     }
 
     fn journal(&self) -> Vec<Value> {
@@ -157,7 +182,7 @@ run = "touch {{work}}/after"
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains(&format!(
-            "process group {pid}, left running by the interrupted run"
+            "process group {pid}, left running by an earlier try"
         )),
         "{text}"
     );
@@ -184,4 +209,50 @@ run = "touch {{work}}/after"
         ),
         (Some("wait"), Some("yes"), Some("web"))
     );
+}
+
+#[test]
+fn a_retry_after_a_lost_connection_waits_for_the_command_still_running() {
+    let sshd = Sshd::start();
+    let w = World::new(
+        &sshd,
+        r#"
+[[steps]]
+id = "long"
+title = "A long command"
+run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
+"#,
+    );
+    // r at the failure (the connection is lost), w when the command of the
+    // first try is found still running.
+    let run = w.spawn_answering("r\nw\n");
+    wait_until("the first try of the step", || {
+        w.stamps("starts").len() == 1 && process_record(&w.journal(), "long").is_some()
+    });
+    let pid = process_record(&w.journal(), "long").unwrap_or_default();
+    sshd.drop_connections();
+    let (code, text) = finish(run);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("lost"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "process group {pid}, left running by an earlier try of this step"
+        )),
+        "{text}"
+    );
+    let (starts, ends) = (w.stamps("starts"), w.stamps("ends"));
+    assert_eq!((starts.len(), ends.len()), (2, 2), "{text}");
+    assert!(
+        starts[1] >= ends[0],
+        "the retry started at {} before the first try ended at {}: {text}",
+        starts[1],
+        ends[0]
+    );
+    let journal = w.journal();
+    let gates: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["event"] == "gate")
+        .filter_map(|e| e["decision"].as_str())
+        .collect();
+    assert_eq!(gates, ["retry", "wait"], "{text}");
 }

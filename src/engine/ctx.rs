@@ -22,6 +22,9 @@ pub(super) struct HostResult {
     pub exit: Option<ExitStatus>,
     pub message: Option<String>,
     pub last_stderr: Vec<String>,
+    /// The command's process group, when the connection was lost while it
+    /// ran: it may still run on the host, and must end before a retry.
+    pub left_running: Option<u32>,
 }
 
 impl HostResult {
@@ -32,6 +35,7 @@ impl HostResult {
             exit: None,
             message: None,
             last_stderr: Vec::new(),
+            left_running: None,
         }
     }
 

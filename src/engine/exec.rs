@@ -101,8 +101,10 @@ impl Ctx {
                 transport.exec_with_input(request, input, tx, this_try.clone(), Some(group_tx));
             // Journaled as soon as it is known: a run that dies now leaves
             // the group for `--resume` to look at.
+            let group_seen = std::sync::OnceLock::new();
             let group = async {
                 if let Ok(pid) = group_rx.await {
+                    let _ = group_seen.set(pid);
                     self.emitter
                         .emit(Event::ProcessStarted { step, host, pid })
                         .await;
@@ -157,6 +159,7 @@ impl Ctx {
                 Err(e @ TransportError::Lost { .. }) => {
                     res.outcome = Outcome::Lost;
                     res.message = Some(e.to_string());
+                    res.left_running = group_seen.get().copied();
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }

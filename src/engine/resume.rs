@@ -8,7 +8,7 @@ use super::event::*;
 use super::runner::{Engine, Flow};
 use crate::journal::Outcome;
 
-/// How often a command left running by the interrupted run is looked at
+/// How often a command left running by an earlier try is looked at
 /// while the admin waits for it.
 const STILL_RUNNING_POLL: Duration = Duration::from_secs(1);
 
@@ -109,17 +109,22 @@ impl Engine {
         }
     }
 
-    /// The command step `step` left running on `host` (process group `pid`)
-    /// when the run was interrupted: while it runs, ask to wait for it, kill
-    /// it or abort, so that a step never runs twice at once on one host.
-    /// False when the admin aborted.
-    async fn settle_left_running(&mut self, step: StepIx, host: HostIx, pid: u32) -> bool {
+    /// The command an earlier try of `step` left running on `host` (process
+    /// group `pid`): the interrupted run's, or one whose connection was
+    /// lost. While it runs, ask to wait for it, kill it or abort, so that a
+    /// step never runs twice at once on one host. False when the admin aborted.
+    pub(super) async fn settle_left_running(
+        &mut self,
+        step: StepIx,
+        host: HostIx,
+        pid: u32,
+    ) -> bool {
         if !self.ctx.process_alive(host, pid).await {
-            tracing::debug!(pid, "the interrupted run's command has ended");
+            tracing::debug!(pid, "an earlier try's command has ended");
             return true;
         }
         let name = self.plan().hosts[host].name.clone();
-        tracing::info!(pid, host = %name, "the interrupted run's command still runs");
+        tracing::info!(pid, host = %name, "an earlier try's command still runs");
         let decision = self
             .ask(Prompt {
                 step,
@@ -158,7 +163,7 @@ impl Engine {
         self.emit(Event::Notice {
             step: Some(step),
             text: format!(
-                "{name}: waiting for process group {pid}, left running by the interrupted run, to end"
+                "{name}: waiting for process group {pid}, left running by an earlier try, to end"
             ),
         })
         .await;

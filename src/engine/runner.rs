@@ -454,6 +454,15 @@ impl Engine {
                 Some(flow) => return flow,
                 None => todo = failures.iter().map(|f| f.host).collect(),
             }
+            // A command whose connection was lost may still run: the step
+            // never runs twice at once on one host.
+            for f in &failures {
+                if let Some(pid) = f.left_running
+                    && !self.settle_left_running(ix, f.host, pid).await
+                {
+                    return Flow::Abort;
+                }
+            }
             if !self.journal_written(ix).await {
                 return Flow::Unrecorded;
             }

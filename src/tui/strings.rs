@@ -319,7 +319,7 @@ pub fn runbook_changed(journaled: &str, now: &str) -> String {
 
 pub fn still_running(host: &str, pid: u32) -> String {
     format!(
-        "On {host}, process group {pid}, which the interrupted run started for this step, still runs. Running the step again now would run it twice at once."
+        "On {host}, process group {pid}, which an earlier try of this step started (an interrupted run, or a lost connection), still runs. Running the step again now would run it twice at once."
     )
 }
 

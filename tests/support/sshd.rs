@@ -232,6 +232,27 @@ impl Sshd {
             .unwrap_or_default()
     }
 
+    /// Cut every connection the server serves, as a network that goes away
+    /// would: the processes serving them are killed, what they started (the
+    /// commands, in process groups of their own) is left running.
+    pub fn drop_connections(&self) {
+        let Some(listener) = self.child.as_ref().map(std::process::Child::id) else {
+            return;
+        };
+        let out = std::process::Command::new("pgrep")
+            .args(["-P", &listener.to_string()])
+            .output()
+            .expect("pgrep (procps)");
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+
     pub fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;

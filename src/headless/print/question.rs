@@ -84,7 +84,7 @@ impl Printer<'_> {
                 short_sha(now)
             ),
             PromptKind::StillRunning { host, pid } => format!(
-                "? {tag} {}: process group {pid}, left running by the interrupted run, still runs",
+                "? {tag} {}: process group {pid}, left running by an earlier try of this step, still runs",
                 self.host(*host)
             ),
             PromptKind::JournalFailed { error } => {
