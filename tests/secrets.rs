@@ -130,3 +130,38 @@ run = "test '{{api_token}}' = tok-7c41e9-from-the-file && echo used {{api_token}
     );
     assert!(text.contains("used ********"), "{text}");
 }
+
+/// `show` titles its steps from the runbook: a secret in a title is stars
+/// there too, in text and in JSON.
+#[test]
+fn show_names_a_step_whose_title_holds_a_secret_without_it() {
+    let fx = Fixture::new();
+    let rb = fx.write(
+        "titled.toml",
+        "[runbook]\nname = \"titled\"\nlock = \"{{root}}/lock\"\nsecrets = [\"db_password\"]\n\n\
+         [vars]\ndb_password = \"hunter2-in-a-title\"\n\n\
+         [hosts.web]\ntransport = \"local\"\n\n\
+         [[steps]]\nid = \"load\"\ntitle = \"Load the dump with {{db_password}}\"\nrun = \"true\"\n",
+    );
+    let out = fx.run(&rb, &["--yes"], "");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let run_id = fx.journals()[0]
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .expect("a run id");
+    for args in [vec!["show", &run_id], vec!["show", &run_id, "--json"]] {
+        let shown = drydock()
+            .args(&args)
+            .arg("--journal-dir")
+            .arg(fx.journal_dir())
+            .output()
+            .expect("drydock show");
+        let text = describe(&shown);
+        assert_eq!(code(&shown), 0, "{text}");
+        assert!(!text.contains("hunter2-in-a-title"), "{args:?}: {text}");
+        assert!(
+            text.contains("Load the dump with ********"),
+            "{args:?}: {text}"
+        );
+    }
+}

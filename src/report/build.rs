@@ -465,9 +465,12 @@ pub(super) fn runbook_now(runbook: &str, sha256: &str) -> (RunbookFile, Result<P
             Err("the runbook has changed since the run".into()),
         );
     }
-    let plan = crate::runbook::load(path, &[]).map_err(|_| {
-        "the runbook does not load on its own (it may need the run's --var values)".to_string()
-    });
+    // Shown as the run showed it: its secrets replaced in every title.
+    let plan = crate::runbook::load(path, &[])
+        .map(|plan| crate::engine::shown_plan(&plan))
+        .map_err(|_| {
+            "the runbook does not load on its own (it may need the run's --var values)".to_string()
+        });
     (RunbookFile::Unchanged, plan)
 }
 
