@@ -633,9 +633,13 @@ pub(crate) async fn drive(
 ) -> i32 {
     let handle = match engine::start(plan.clone(), options) {
         Ok(h) => h,
+        // The journal comes first: without one nothing runs, as for any
+        // other setting that does not work (exit 2, not a failed step's 1).
         Err(e) => {
-            eprintln!("drydock: {e}");
-            return exit::FAILED;
+            eprintln!(
+                "drydock: {e}; nothing ran (the journal goes to --journal-dir, else $DRYDOCK_STATE_DIR)"
+            );
+            return exit::USAGE;
         }
     };
     let signals = match interrupt_on_signals(handle.interrupt.clone()) {

@@ -801,9 +801,9 @@ run = "touch {{root}}/ran"
 "#,
     );
     let out = fx.run(&rb, &["--yes"], "");
-    assert_eq!(code(&out), 1, "{}", describe(&out));
+    assert_eq!(code(&out), 2, "nothing ran: {}", describe(&out));
     assert!(
-        stderr(&out).contains("cannot write the journal"),
+        stderr(&out).contains("cannot write the journal") && stderr(&out).contains("nothing ran"),
         "{}",
         describe(&out)
     );

@@ -49,6 +49,13 @@ pub enum LoadError {
     },
     #[error("{0}")]
     Invalid(RunbookErrors),
+    /// A `--var` for a variable the runbook never mentions: mistyped, most
+    /// likely, and it would change nothing.
+    #[error(
+        "--var {name}: the runbook has no variable '{name}' (it never mentions it); {}",
+        if known.is_empty() { "it has none".to_string() } else { format!("its variables are {}", known.join(", ")) }
+    )]
+    UnknownVar { name: String, known: Vec<String> },
 }
 
 pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Plan, LoadError> {
@@ -80,6 +87,21 @@ pub fn load_str(
     let plan = loader.load(path, overrides);
     match plan {
         Some(mut plan) if loader.diags.is_empty() => {
+            if let Some((name, _)) = overrides.iter().find(|(name, _)| !mentions(source, name)) {
+                let mut known: Vec<String> = plan
+                    .vars
+                    .keys()
+                    .chain(plan.hosts.iter().flat_map(|h| h.vars.keys()))
+                    .filter(|v| mentions(source, v))
+                    .cloned()
+                    .collect();
+                known.sort();
+                known.dedup();
+                return Err(LoadError::UnknownVar {
+                    name: name.clone(),
+                    known,
+                });
+            }
             plan.warnings = RunbookErrors::locate(path, source, loader.warnings).errors;
             tracing::debug!(
                 runbook = %path.display(),
@@ -102,6 +124,17 @@ pub fn load_str(
             )))
         }
     }
+}
+
+/// Whether `source` names `var` as a whole word anywhere (declared or used):
+/// a variable the runbook never names is one no template can use.
+fn mentions(source: &str, var: &str) -> bool {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices(var).any(|(at, _)| {
+        let before = source[..at].chars().next_back();
+        let after = source[at + var.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
 }
 
 const ID_RULE: &str =
@@ -295,6 +328,32 @@ mod tests {
     }
 
     const HEAD: &str = "[runbook]\nname = \"x\"\n[hosts.web]\ntransport = \"local\"\n";
+
+    #[test]
+    fn a_var_the_runbook_never_names_is_refused_and_the_ones_it_has_are_listed() {
+        let src = format!(
+            "{HEAD}[vars]\nsite = \"/srv/www\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nrun = \"ls {{{{site}}}} {{{{extra}}}}\"\n"
+        );
+        // `extra` is only used: it must come from the command line.
+        let set = |name: &str| {
+            vec![
+                ("extra".to_string(), "-l".to_string()),
+                (name.to_string(), "/srv/staging".to_string()),
+            ]
+        };
+        match load_str(Path::new("r.toml"), &src, &set("sit")) {
+            Err(e @ LoadError::UnknownVar { .. }) => assert_eq!(
+                e.to_string(),
+                "--var sit: the runbook has no variable 'sit' (it never mentions it); its variables are extra, site"
+            ),
+            other => panic!("a mistyped --var is not refused: {other:?}"),
+        }
+        // Declared, or only used: both are the runbook's.
+        for name in ["site", "extra"] {
+            let plan = load_str(Path::new("r.toml"), &src, &set(name));
+            assert!(plan.is_ok(), "--var {name}: {:?}", plan.err());
+        }
+    }
 
     #[test]
     fn a_bad_runbook_table_does_not_hide_the_other_errors() {
