@@ -182,7 +182,7 @@ pub fn short_sha(sha: &str) -> &str {
 
 pub fn lock_break(step_id: &str) -> String {
     format!(
-        "To break it, type the step id '{step_id}' and press Enter. Esc looks around; a aborts the run."
+        "To break it, type the step id '{step_id}' and press Enter. To abort the run instead, press Esc, then a (here a is typed into the id)."
     )
 }
 
