@@ -780,6 +780,11 @@ run = "touch {{root}}/after"
         text.contains("r retry the write / a stop the run"),
         "{text}"
     );
+    // The step after is not blamed for it.
+    assert!(
+        text.contains("[2/2 after] web: not reached: the journal could not be written"),
+        "{text}"
+    );
 }
 
 #[test]

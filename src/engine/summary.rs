@@ -63,6 +63,10 @@ impl Engine {
         let at = self.ended_at.map(|s| self.plan().steps[s].id.as_str());
         let not_reached = match (status, at) {
             (RunStatus::Ok, _) => "not run".to_string(),
+            // No step starts unrecorded: this is why the run stopped.
+            (RunStatus::Failed, _) if self.ctx.emitter.journal_error().is_some() => {
+                "not reached: the journal could not be written, so nothing more ran".to_string()
+            }
             (RunStatus::Failed, Some(step)) => {
                 format!("not reached: the run stopped after {step} failed")
             }
