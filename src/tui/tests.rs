@@ -960,6 +960,12 @@ fn host_key_question_yes_and_no() {
             f.clock(1);
             if key == 'y' {
                 snap("host_key_question", &f.app);
+                // At 80x24 the question is read to its end, how to check
+                // the key included.
+                let at_80 = screen(&f.app);
+                for part in ["ssh-keygen -lf", "known_hosts?", "y trust and remember"] {
+                    assert!(at_80.contains(part), "{part:?} not shown:\n{at_80}");
+                }
             }
             // The question takes every key first.
             f.key(KeyCode::Char('q'));

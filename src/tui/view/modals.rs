@@ -420,7 +420,12 @@ pub(super) fn render_confirm(
     text_window(theme, title, CONFIRM, body, keys, area, buf);
 }
 
-/// A window of text with its keys on the last line.
+/// Text windows are never narrower than this (or the screen).
+const TEXT_WINDOW_MIN_WIDTH: u16 = 66;
+
+/// A window of text with its keys on the last rows: at least `size`, and
+/// taller when its text needs it (up to the whole screen), so that what it
+/// asks is read to its end.
 fn text_window(
     theme: &Theme,
     title: &str,
@@ -430,16 +435,35 @@ fn text_window(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let inner = window(theme, title, true, size, area, buf);
+    let at_least = area.centered(
+        Constraint::Percentage(size.0),
+        Constraint::Percentage(size.1),
+    );
+    let width = at_least
+        .width
+        .max(TEXT_WINDOW_MIN_WIDTH)
+        .min(area.width);
+    let inner_width = width.saturating_sub(2);
+    let body = Paragraph::new(body.to_string())
+        .style(theme.text())
+        .wrap(Wrap { trim: false });
+    let keys = Paragraph::new(Span::styled(keys.to_string(), theme.key()))
+        .wrap(Wrap { trim: true });
+    let rows = |p: &Paragraph| u16::try_from(p.line_count(inner_width)).unwrap_or(u16::MAX);
+    let (body_rows, key_rows) = (rows(&body), rows(&keys));
+    // Borders, the text, a blank row, the keys.
+    let needed = body_rows.saturating_add(key_rows).saturating_add(3);
+    let r = area.centered(
+        Constraint::Length(width),
+        Constraint::Length(at_least.height.max(needed).min(area.height)),
+    );
+    let inner = window_at(theme, title, true, r, buf);
     let [b, k] = inner.layout(&Layout::vertical([
         Constraint::Fill(1),
-        Constraint::Length(1),
+        Constraint::Length(key_rows),
     ]));
-    Paragraph::new(body.to_string())
-        .style(theme.text())
-        .wrap(Wrap { trim: false })
-        .render(b, buf);
-    Paragraph::new(Span::styled(keys.to_string(), theme.key())).render(k, buf);
+    body.render(b, buf);
+    keys.render(k, buf);
 }
 
 pub(super) fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf: &mut Buffer) {
