@@ -439,16 +439,13 @@ fn text_window(
         Constraint::Percentage(size.0),
         Constraint::Percentage(size.1),
     );
-    let width = at_least
-        .width
-        .max(TEXT_WINDOW_MIN_WIDTH)
-        .min(area.width);
+    let width = at_least.width.max(TEXT_WINDOW_MIN_WIDTH).min(area.width);
     let inner_width = width.saturating_sub(2);
     let body = Paragraph::new(body.to_string())
         .style(theme.text())
         .wrap(Wrap { trim: false });
-    let keys = Paragraph::new(Span::styled(keys.to_string(), theme.key()))
-        .wrap(Wrap { trim: true });
+    let keys =
+        Paragraph::new(Span::styled(keys.to_string(), theme.key())).wrap(Wrap { trim: true });
     let rows = |p: &Paragraph| u16::try_from(p.line_count(inner_width)).unwrap_or(u16::MAX);
     let (body_rows, key_rows) = (rows(&body), rows(&keys));
     // Borders, the text, a blank row, the keys.
