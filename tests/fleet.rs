@@ -600,3 +600,40 @@ fn the_schema_knows_env_batch_and_max_fail() {
         assert!(!validator.is_valid(&runbook(bad)), "{bad} is accepted");
     }
 }
+
+/// A rolling block ran host by host: the rollback undoes it host by host,
+/// newest first as it ran, so no host gets its drain undone (back in
+/// service) before its upgrade is.
+#[test]
+fn the_rollback_undoes_a_rolling_block_in_the_order_it_ran() {
+    let fx = Fixture::new();
+    let mut text =
+        String::from("[runbook]\nname = \"Roll back\"\nlock = \"{{root}}/lock-{{host}}\"\n\n");
+    for n in 1..=3 {
+        text.push_str(&format!("[hosts.h{n}]\ntransport = \"local\"\n\n"));
+    }
+    let step = |id: &str, rolling: bool, run: &str| {
+        format!(
+            "[[steps]]\nid = \"{id}\"\ntitle = \"{id}\"\n{}run = \"echo {id} {{{{host}}}} >> {{{{root}}}}/log; {run}\"\nundo = \"echo undo-{id} {{{{host}}}} >> {{{{root}}}}/log\"\n\n",
+            if rolling { "rolling = \"nodes\"\n" } else { "" }
+        )
+    };
+    text.push_str(&step("pre", false, "true"));
+    text.push_str(&step("drain", true, "test {{host}} != h2"));
+    text.push_str(&step("upgrade", true, "true"));
+    let runbook = fx.write("runbook.toml", &text);
+    // a at the failure on h2; then yes to the rollback's plan and each undo.
+    let out = fx.run(&runbook, &[], &format!("a\n{}", "y\n".repeat(8)));
+    assert_eq!(code(&out), 3, "{}", describe(&out));
+    let log = fx.read("log");
+    let undone: Vec<&str> = log.lines().filter(|l| l.starts_with("undo-")).collect();
+    assert_eq!(
+        undone[..3],
+        ["undo-drain h2", "undo-upgrade h1", "undo-drain h1"],
+        "{log}\n{}",
+        describe(&out)
+    );
+    let mut pre: Vec<&str> = undone[3..].to_vec();
+    pre.sort_unstable();
+    assert_eq!(pre, ["undo-pre h1", "undo-pre h2", "undo-pre h3"], "{log}");
+}

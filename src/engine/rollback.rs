@@ -50,17 +50,21 @@ impl Engine {
     }
 
     /// The undo offers of a rollback: each step that ran and has an undo not
-    /// yet run, newest first, with its hosts.
+    /// yet run, newest first as it ran, with its hosts. A rolling block ran
+    /// host by host, so its steps come back host by host too (the upgrade
+    /// of h1 is undone before its drain, even when h2 was drained after).
     fn undo_offers(&self) -> Vec<(StepIx, Vec<HostIx>)> {
         let mut offers: Vec<(StepIx, Vec<HostIx>)> = Vec::new();
         for &(s, h) in self.ran.iter().rev() {
-            if self.plan().steps[s].undo.is_none() || self.undone.contains(&(s, h)) {
+            let offered = offers
+                .iter()
+                .any(|(step, hosts)| *step == s && hosts.contains(&h));
+            if self.plan().steps[s].undo.is_none() || self.undone.contains(&(s, h)) || offered {
                 continue;
             }
-            match offers.iter_mut().find(|(step, _)| *step == s) {
-                Some((_, hosts)) if !hosts.contains(&h) => hosts.push(h),
-                Some(_) => {}
-                None => offers.push((s, vec![h])),
+            match offers.last_mut() {
+                Some((step, hosts)) if *step == s => hosts.push(h),
+                _ => offers.push((s, vec![h])),
             }
         }
         offers
