@@ -14,6 +14,10 @@ use crate::journal::Outcome;
 use crate::runbook::duration::short;
 use crate::runbook::{Guard, GuardCheck};
 
+/// The least time one check of a guard has to give its answer, whatever its
+/// `poll`.
+const CHECK_TIME: Duration = Duration::from_secs(30);
+
 /// What one check of a guard saw.
 pub(super) struct Check {
     pub holds: bool,
@@ -122,17 +126,24 @@ impl Ctx {
         let started = Instant::now();
         let deadline = guard.timeout.map(|t| started + t);
         let mut checks = 0;
+        // A check may take longer than `poll` (a slow database, a slow
+        // page): it has at least CHECK_TIME, never past the deadline but for
+        // the last check, made at the deadline, which has it whole.
+        let check_time = guard.poll.max(CHECK_TIME);
         let result = loop {
             checks += 1;
-            // The next check is due `poll` after this one began, or at the
-            // deadline: this one must have finished by then. The last check,
-            // made at the deadline, has a whole `poll`.
             let began = Instant::now();
+            let limit = match deadline {
+                Some(d) if d > began => d.min(began + check_time),
+                _ => began + check_time,
+            }
+            .saturating_duration_since(began);
+            // The next check is due `poll` after this one began (at once
+            // when this one took longer), and not after the deadline.
             let due = match deadline {
                 Some(d) if d > began => d.min(began + guard.poll),
                 _ => began + guard.poll,
             };
-            let limit = due.saturating_duration_since(began);
             let check = tokio::select! {
                 c = self.guard_check_within(step, host, &guard.check, limit, cancel) => Some(c),
                 () = cancel.cancelled() => None,
