@@ -515,3 +515,52 @@ fn the_header_names_the_hosts_in_trouble_first() {
         "{s}"
     );
 }
+
+/// Hosts named alike but for their ends: the summary tells the failed ones
+/// apart at 80 and at 120 columns, cutting a name in its middle if at all.
+#[test]
+fn the_summary_tells_alike_host_names_apart() {
+    let mut runbook = String::from("[runbook]\nname = \"Alike\"\nlock = \"/tmp/alike.lock\"\n\n");
+    for i in 1..=12 {
+        runbook.push_str(&format!(
+            "[hosts.web-frontend-production-eu-west-{i:02}]\ntransport = \"local\"\n"
+        ));
+    }
+    runbook.push_str("[[steps]]\nid = \"deploy\"\ntitle = \"Deploy\"\nrun = \"true\"\n");
+    let plan = match crate::runbook::load_str(Path::new("alike.toml"), &runbook, &[]) {
+        Ok(p) => Arc::new(p),
+        Err(e) => panic!("alike runbook: {e}"),
+    };
+    let t0 = Instant::now();
+    let app = App::new(plan, Mode::Run, t0, wall0());
+    let mut f = Fixture { app, t0, keys: 0 };
+    let failing = ["03", "07", "11"];
+    for h in 0..12 {
+        let name = f.app.host_name(h).to_string();
+        let outcome = if failing.iter().any(|n| name.ends_with(n)) {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        };
+        f.run_step(0, h, 1, 1, &[], outcome);
+    }
+    f.ev(
+        3,
+        Event::RunFinished {
+            status: RunStatus::Failed,
+            exit_code: 1,
+            journal: None,
+            not_done: Vec::new(),
+        },
+    );
+    for (w, h) in [(W, H), (120, 40)] {
+        let s = text(&buffer_at(&f.app, &Theme::fallback(), w, h));
+        for n in failing {
+            assert!(
+                s.lines()
+                    .any(|l| l.contains('✗') && l.contains(&format!("eu-west-{n} "))),
+                "{w}x{h}: the host ending in {n} is not told apart:\n{s}"
+            );
+        }
+    }
+}

@@ -323,6 +323,42 @@ pub fn clock(d: Duration) -> String {
     format!("{:02}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60)
 }
 
+/// `text` in exactly `width` columns: padded with spaces, or cut in its
+/// middle, where names of one fleet are alike (web-fro…eu-west-03), so
+/// that their ends still tell them apart.
+fn pad_middle(text: &str, width: usize) -> String {
+    let w = text.width();
+    if w <= width {
+        return format!("{text}{}", " ".repeat(width - w));
+    }
+    let room = width.saturating_sub(1);
+    let tail_room = room - room / 2;
+    let mut tail = Vec::new();
+    let mut tail_used = 0;
+    for ch in text.chars().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if tail_used + cw > tail_room {
+            break;
+        }
+        tail.push(ch);
+        tail_used += cw;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
+        if used + cw > room - tail_used {
+            break;
+        }
+        out.push(ch);
+        used += cw;
+    }
+    out.push('…');
+    out.extend(tail.into_iter().rev());
+    out.push_str(&" ".repeat(width.saturating_sub(used + 1 + tail_used)));
+    out
+}
+
 /// `text` in exactly `width` columns: padded with spaces, or cut with an ellipsis.
 fn pad(text: &str, width: usize) -> String {
     let w = text.width();

@@ -12,7 +12,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::checklist::{step_duration, step_status};
 use super::modals::{Size, window};
-use super::pad;
+use super::{pad, pad_middle};
 use crate::engine::exit;
 use crate::journal::RunStatus;
 use crate::runbook::duration::short;
@@ -188,7 +188,7 @@ fn step_block(
                 format!(
                     "{} {}  ",
                     c.status.symbol(),
-                    pad(app.host_name(h), cols.host)
+                    pad_middle(app.host_name(h), cols.host)
                 ),
                 theme.status(c.status),
             ),
@@ -330,14 +330,16 @@ pub(super) fn render_summary(app: &App, theme: &Theme, area: Rect, buf: &mut Buf
             .max()
             .unwrap_or(4)
             .min(24),
+        // Whole where the width allows: a fleet's names often differ only
+        // at their ends.
         host: app
             .plan
             .hosts
             .iter()
-            .map(|h| h.name.len())
+            .map(|h| unicode_width::UnicodeWidthStr::width(h.name.as_str()))
             .max()
             .unwrap_or(4)
-            .min(24),
+            .min(usize::from(area.width / 2).max(24)),
     };
     let selected = app.summary_step.min(steps.saturating_sub(1));
     let blocks: Vec<Vec<Line>> = (0..steps)
