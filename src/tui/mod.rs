@@ -343,7 +343,7 @@ where
                     engine_open = false;
                     if app.finished.is_none() && events_seen {
                         app.status = Some(strings::ENDED_WITHOUT_SUMMARY.into());
-                        app.finished = Some(state::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone(), not_done: Vec::new() });
+                        app.finished = Some(state::Finished { status: crate::journal::RunStatus::Failed, exit_code: exit::FAILED, journal: app.journal.clone(), not_done: Vec::new(), at: app.now });
                     }
                     app.dirty = true;
                 }

@@ -254,6 +254,8 @@ pub struct Finished {
     pub journal: Option<PathBuf>,
     /// Every step not done on a host, and why.
     pub not_done: Vec<NotDone>,
+    /// When the run ended: its questions and its rollback took time too.
+    pub at: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

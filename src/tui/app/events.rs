@@ -331,6 +331,7 @@ impl App {
                 self.waiting_until = None;
                 self.batch = None;
                 self.finished = Some(Finished {
+                    at: now,
                     status,
                     exit_code,
                     journal,

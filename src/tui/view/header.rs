@@ -49,20 +49,11 @@ fn modes(app: &App, theme: &Theme) -> Vec<Span<'static>> {
     m
 }
 
-/// How long the run has taken: up to now, or to its last step's end.
+/// How long the run has taken: up to now, or to its end (questions and
+/// rollback included).
 fn elapsed(app: &App) -> Duration {
-    if app.finished.is_none() {
-        return app.now.saturating_duration_since(app.started);
-    }
-    app.cells
-        .iter()
-        .flatten()
-        .filter_map(|c| {
-            c.started
-                .map(|s| s.saturating_duration_since(app.started) + c.duration.unwrap_or_default())
-        })
-        .max()
-        .unwrap_or_default()
+    let end = app.finished.as_ref().map_or(app.now, |f| f.at);
+    end.saturating_duration_since(app.started)
 }
 
 /// The first line's parts in the order they give way when the line is too
