@@ -61,6 +61,19 @@ impl<'s> Loader<'s> {
             .as_ref()
             .map_or(TransportKind::Ssh, |t| *t.get_ref());
         let address = match (&h.address, transport) {
+            (Some(a), TransportKind::Ssh)
+                if a.get_ref().trim().is_empty() || a.get_ref().contains(char::is_whitespace) =>
+            {
+                self.error(
+                    a.span(),
+                    format!(
+                        "host '{}' has no usable address ({:?}): give its DNS name or IP, without spaces",
+                        name.get_ref(),
+                        a.get_ref()
+                    ),
+                );
+                String::new()
+            }
             (Some(a), _) => a.get_ref().clone(),
             (None, TransportKind::Local) => "localhost".to_string(),
             (None, TransportKind::Ssh) => {
