@@ -1062,7 +1062,7 @@ fn a_hundred_hosts_summary_strip_and_picker() {
     for host in ["h7", "h20", "h73"] {
         let line = screen
             .lines()
-            .find(|l| l.contains(&format!("✗ {host} ")))
+            .find(|l| l.starts_with('║') && l.contains(&format!("✗ {host} ")))
             .unwrap_or_else(|| panic!("{host} is not named:\n{screen}"));
         assert!(line.contains("exit status 1"), "{screen}");
     }
@@ -1071,9 +1071,13 @@ fn a_hundred_hosts_summary_strip_and_picker() {
         !screen.contains(" of 3"),
         "no step scrolled away:\n{screen}"
     );
-    // The header's strip, in natural order, says how many it leaves out.
+    // The header's strip names the failed hosts first, then the others in
+    // natural order, and says how many it leaves out.
     assert!(screen.contains("● 100 connected"), "{screen}");
-    assert!(screen.contains("● h1  ● h2  ● h3"), "{screen}");
+    assert!(
+        screen.contains("✗ h7 step failed  ✗ h20 step failed  ✗ h73 step failed  ● h1"),
+        "{screen}"
+    );
     assert!(screen.contains(" more · p picks"), "{screen}");
     // Enter on the failed step (where the summary opens): its hosts; typing
     // finds h73 among a hundred.

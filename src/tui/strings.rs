@@ -272,6 +272,8 @@ pub const CONN_CONNECTING: &str = "connecting";
 pub const CONN_CONNECTED: &str = "connected";
 pub const CONN_FAILED: &str = "failed";
 pub const CONN_LOST: &str = "lost";
+/// A host in the header's strip where a step failed (its connection is fine).
+pub const STEP_FAILED: &str = "step failed";
 pub const LOCK_HELD: &str = "lock held";
 pub const MARK_GATE: &str = "gate";
 pub const MARK_MANUAL: &str = "manual";

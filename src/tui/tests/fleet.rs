@@ -511,7 +511,9 @@ fn the_header_names_the_hosts_in_trouble_first() {
     let s = large(&f.app);
     let header = s.lines().nth(1).unwrap_or_default();
     assert!(
-        header.contains("● 99 connected  ✗ 1 failed  │ ✗ h42 failed  ● h1"),
+        header.contains(
+            "● 99 connected  ✗ 1 failed  │ ✗ h42 failed  ✗ h7 step failed  ✗ h20 step failed  ✗ h73 step failed  ● h1"
+        ),
         "{s}"
     );
 }

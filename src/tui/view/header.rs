@@ -191,7 +191,8 @@ fn lock_word(app: &App, lock: &LockView, theme: &Theme) -> Option<Span<'static>>
 }
 
 /// The hosts line: every host with its connection and lock while they fit;
-/// else how many are in each state, the hosts in trouble by name, as many
+/// else how many are in each state, the hosts in trouble (no connection,
+/// a lock held elsewhere, a step failed) by name, as many
 /// others as fit, and how many are left out.
 fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
     let lead = vec![Span::styled(" hosts ", theme.muted())];
@@ -215,11 +216,17 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
     if whole.width() <= room {
         return whole.fit(room, theme.key());
     }
-    let trouble = |h: usize| {
+    let step_failed = |h: usize| {
+        app.cells
+            .iter()
+            .any(|row| row.get(h).is_some_and(|c| c.status.is_failure()))
+    };
+    let conn_trouble = |h: usize| {
         let view = &app.hosts[h];
         matches!(view.conn, Conn::Failed { .. } | Conn::Lost(_))
             || matches!(view.lock, LockView::Held { .. })
     };
+    let trouble = |h: usize| conn_trouble(h) || step_failed(h);
     let mut tally = lead;
     let mut counts: Vec<(&'static str, Style, &'static str, usize)> = Vec::new();
     for &h in order {
@@ -235,12 +242,27 @@ fn host_strip(app: &App, theme: &Theme, room: usize) -> Vec<Span<'static>> {
     }
     tally.push(Span::styled("│ ", theme.muted()));
     // The trouble in a word; the host's own line of the screen says more.
-    let mut items: Vec<Vec<Span<'static>>> = order
-        .iter()
-        .filter(|&&h| trouble(h))
+    // No connection or a lock held elsewhere first, then failed steps.
+    let in_trouble = order.iter().filter(|&&h| conn_trouble(h)).chain(
+        order
+            .iter()
+            .filter(|&&h| !conn_trouble(h) && step_failed(h)),
+    );
+    let mut items: Vec<Vec<Span<'static>>> = in_trouble
         .map(|&h| {
             let view = &app.hosts[h];
             let (sym, style, word) = conn_look(&view.conn, theme);
+            if !conn_trouble(h) {
+                // Connected, and a step failed there.
+                let failed = theme.status(CellStatus::Failed);
+                return vec![
+                    Span::styled(
+                        format!("{} {}", CellStatus::Failed.symbol(), app.host_name(h)),
+                        failed,
+                    ),
+                    Span::styled(format!(" {}", s::STEP_FAILED), theme.muted()),
+                ];
+            }
             let mut item = vec![Span::styled(format!("{sym} {}", app.host_name(h)), style)];
             match view.lock {
                 LockView::Held { .. } => {
