@@ -617,8 +617,8 @@ fn cancelled_step_leaves_no_process_behind() {
     assert_gone_from_server(&marker);
 }
 
-/// A guard whose check hangs: each check still running when the next poll is
-/// due is dropped, and a dropped command is ended on the host. Hundreds of
+/// A guard whose check hangs: each check still running at its
+/// `check_timeout` is dropped, and a dropped command is ended on the host. Hundreds of
 /// polls later nothing of them is left there, and the same connection still
 /// runs the next step.
 #[test]
@@ -631,7 +631,7 @@ fn hanging_guard_checks_polled_200_times_leave_nothing_behind() {
         + &step(
             "hang",
             &format!(
-                "guard = {{ command = \"{marker}\", poll = \"20ms\", timeout = \"12s\" }}\non_failure = \"continue\""
+                "guard = {{ command = \"{marker}\", poll = \"20ms\", check_timeout = \"20ms\", timeout = \"12s\" }}\non_failure = \"continue\""
             ),
         )
         + &step("next", "run = \"echo next\"");

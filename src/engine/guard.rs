@@ -14,10 +14,6 @@ use crate::journal::Outcome;
 use crate::runbook::duration::short;
 use crate::runbook::{Guard, GuardCheck};
 
-/// The least time one check of a guard has to give its answer, whatever its
-/// `poll`.
-const CHECK_TIME: Duration = Duration::from_secs(30);
-
 /// What one check of a guard saw.
 pub(super) struct Check {
     pub holds: bool,
@@ -126,10 +122,9 @@ impl Ctx {
         let started = Instant::now();
         let deadline = guard.timeout.map(|t| started + t);
         let mut checks = 0;
-        // A check may take longer than `poll` (a slow database, a slow
-        // page): it has at least CHECK_TIME, never past the deadline but for
-        // the last check, made at the deadline, which has it whole.
-        let check_time = guard.poll.max(CHECK_TIME);
+        // Each check has its `check_timeout`, never past the deadline but
+        // for the last check, made at the deadline, which has it whole.
+        let check_time = guard.check_timeout;
         let result = loop {
             checks += 1;
             let began = Instant::now();

@@ -159,6 +159,8 @@ impl Action {
 pub struct Guard {
     pub check: GuardCheck,
     pub poll: Duration,
+    /// How long one check may take before it counts as not holding.
+    pub check_timeout: Duration,
     pub timeout: Option<Duration>,
 }
 

@@ -167,6 +167,8 @@ pub struct GuardSection {
     #[schemars(with = "Option<String>")]
     pub poll: Option<Text>,
     #[schemars(with = "Option<String>")]
+    pub check_timeout: Option<Text>,
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Text>,
 }
 

@@ -15,6 +15,8 @@ use crate::runbook::schema::{self, StepSection, Text};
 const ACTIONS: &[&str] = &["run", "guard", "banner", "wait", "manual", "http"];
 const GUARD_CHECKS: &[&str] = &["file_absent", "file_present", "command", "http"];
 const DEFAULT_POLL: Duration = Duration::from_secs(10);
+/// The least a guard's check may take by default, whatever its `poll`.
+const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An http check's fields, as written in a step's `http` table or in a guard.
 struct HttpFields<'a> {
@@ -174,6 +176,12 @@ impl<'s> Loader<'s> {
             .as_ref()
             .and_then(|p| self.nonzero_duration(p, "poll"))
             .unwrap_or(DEFAULT_POLL);
+        // A check may take longer than `poll` (a slow database, a slow page).
+        let check_timeout = gs
+            .check_timeout
+            .as_ref()
+            .and_then(|t| self.nonzero_duration(t, "check_timeout"))
+            .unwrap_or_else(|| poll.max(DEFAULT_CHECK_TIMEOUT));
         let timeout = gs
             .timeout
             .as_ref()
@@ -196,6 +204,7 @@ impl<'s> Loader<'s> {
         Some(Guard {
             check,
             poll,
+            check_timeout,
             timeout,
         })
     }
