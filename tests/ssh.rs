@@ -899,11 +899,16 @@ mod transport {
         match &asked[0] {
             Question::TrustHostKey {
                 host,
+                address,
                 key_type,
                 fingerprint,
+                known_hosts,
             } => {
                 assert_eq!((host.as_str(), key_type.as_str()), ("web", "ssh-ed25519"));
                 assert_eq!(fingerprint, &sshd.fingerprint());
+                // Where it is and where it goes, as the admin must know.
+                assert_eq!(address, &format!("[127.0.0.1]:{}", sshd.port));
+                assert_eq!(known_hosts, &kh.display().to_string());
             }
             q => panic!("asked {q:?}"),
         }

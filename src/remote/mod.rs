@@ -150,8 +150,12 @@ pub type BoxedIo = Box<dyn AsyncIo>;
 pub enum Question {
     TrustHostKey {
         host: String,
+        /// How known_hosts names it: `name`, or `[name]:port` off port 22.
+        address: String,
         key_type: String,
         fingerprint: String,
+        /// The file the key is added to when trusted.
+        known_hosts: String,
     },
     Passphrase {
         host: String,

@@ -201,12 +201,16 @@ impl QuestionState {
         let question = match question {
             Question::TrustHostKey {
                 host,
+                address,
                 key_type,
                 fingerprint,
+                known_hosts,
             } => Question::TrustHostKey {
                 host: clean(host),
+                address: clean(address),
                 key_type: clean(key_type),
                 fingerprint: clean(fingerprint),
+                known_hosts: clean(known_hosts),
             },
             Question::Passphrase { host, key_path } => Question::Passphrase {
                 host: clean(host),

@@ -192,9 +192,15 @@ pub fn override_guard(step_id: &str) -> String {
     )
 }
 
-pub fn trust_host_key(host: &str, key_type: &str, fingerprint: &str) -> String {
+pub fn trust_host_key(
+    host: &str,
+    address: &str,
+    key_type: &str,
+    fingerprint: &str,
+    known_hosts: &str,
+) -> String {
     format!(
-        "The host key of '{host}' is not in known_hosts.\n\n  {key_type} {fingerprint}\n\nCompare the fingerprint with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). Trust it and add it to known_hosts?"
+        "The host key of '{host}' ({address}) is not in {known_hosts}.\n\n  {key_type} {fingerprint}\n\nCompare the fingerprint with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub). Trust it and add it to {known_hosts}?"
     )
 }
 

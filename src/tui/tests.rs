@@ -947,8 +947,10 @@ fn host_key_question_yes_and_no() {
                 prompter
                     .ask(Question::TrustHostKey {
                         host: "web".into(),
+                        address: "[web.example.org]:2222".into(),
                         key_type: "ssh-ed25519".into(),
                         fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+                        known_hosts: "/home/admin/.ssh/known_hosts".into(),
                     })
                     .await
             });
@@ -963,7 +965,12 @@ fn host_key_question_yes_and_no() {
                 // At 80x24 the question is read to its end, how to check
                 // the key included.
                 let at_80 = screen(&f.app);
-                for part in ["ssh-keygen -lf", "known_hosts?", "y trust and remember"] {
+                for part in [
+                    "[web.example.org]:2222",
+                    "ssh-keygen -lf",
+                    "known_hosts?",
+                    "y trust and remember",
+                ] {
                     assert!(at_80.contains(part), "{part:?} not shown:\n{at_80}");
                 }
             }

@@ -467,13 +467,15 @@ pub(super) fn render_question(theme: &Theme, q: &QuestionState, area: Rect, buf:
     match &q.question {
         Question::TrustHostKey {
             host,
+            address,
             key_type,
             fingerprint,
+            known_hosts,
         } => {
             render_confirm(
                 theme,
                 s::HOST_KEY_TITLE,
-                &s::trust_host_key(host, key_type, fingerprint),
+                &s::trust_host_key(host, address, key_type, fingerprint, known_hosts),
                 s::TRUST_KEYS,
                 area,
                 buf,

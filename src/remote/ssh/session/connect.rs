@@ -217,8 +217,10 @@ fn check_host_key(
                     let (tx, rx) = std::sync::mpsc::channel();
                     let question = Question::TrustHostKey {
                         host: target.name.clone(),
+                        address: token.clone(),
                         key_type: key_type.clone(),
                         fingerprint: fingerprint.clone(),
+                        known_hosts: file.clone(),
                     };
                     setup.send(Setup::Ask(question, tx)).is_ok()
                         && rx.recv().ok().flatten().is_some()
