@@ -87,7 +87,7 @@ impl<W: Write> Writer<W> {
 /// runtime thread never waits on the disk. Writers wait (asynchronously)
 /// only where the record must be on disk before the run goes on (a step's
 /// start, before its command is sent), or when the disk falls behind.
-/// Output waits at most [`super::linger::OUTPUT_DELAY`] before it is handed over.
+/// Output waits at most `OUTPUT_DELAY` (see `linger`) before it is handed over.
 pub struct Journal {
     path: PathBuf,
     /// Records not yet handed to the writer. An async lock, held while a
