@@ -104,6 +104,19 @@ impl World {
         out
     }
 
+    /// The step's command ran twice, the second time only after the first
+    /// ended: never twice at once on the host.
+    fn assert_ran_twice_one_after_the_other(&self, text: &str) {
+        let (starts, ends) = (self.stamps("starts"), self.stamps("ends"));
+        assert_eq!((starts.len(), ends.len()), (2, 2), "{text}");
+        assert!(
+            starts[1] >= ends[0],
+            "the second try started at {} before the first ended at {}: {text}",
+            starts[1],
+            ends[0]
+        );
+    }
+
     /// The timestamps (seconds) the command wrote to `file`, one a line.
     fn stamps(&self, file: &str) -> Vec<f64> {
         std::fs::read_to_string(self.path("work").join(file))
@@ -186,14 +199,7 @@ run = "touch {{work}}/after"
         )),
         "{text}"
     );
-    let (starts, ends) = (w.stamps("starts"), w.stamps("ends"));
-    assert_eq!((starts.len(), ends.len()), (2, 2), "{text}");
-    assert!(
-        starts[1] >= ends[0],
-        "the second run started at {} before the first ended at {}: {text}",
-        starts[1],
-        ends[0]
-    );
+    w.assert_ran_twice_one_after_the_other(&text);
     assert!(w.path("work").join("after").exists());
 
     let journal = w.journal();
@@ -240,14 +246,7 @@ run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
         )),
         "{text}"
     );
-    let (starts, ends) = (w.stamps("starts"), w.stamps("ends"));
-    assert_eq!((starts.len(), ends.len()), (2, 2), "{text}");
-    assert!(
-        starts[1] >= ends[0],
-        "the retry started at {} before the first try ended at {}: {text}",
-        starts[1],
-        ends[0]
-    );
+    w.assert_ran_twice_one_after_the_other(&text);
     let journal = w.journal();
     let gates: Vec<&str> = journal
         .iter()
