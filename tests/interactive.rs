@@ -278,7 +278,7 @@ fn a_wrong_password_fails_the_step_with_sudos_reason_after_three_tries() {
     let wrong = format!("not-{}", users.password);
     let password_file = world.write("sudo-password", &wrong);
     let runbook = format!(
-        "{head}[[steps]]\nid = \"stop\"\ntitle = \"Stop the server\"\nrun = \"echo stopped\"\nsudo = true\non_failure = \"abort\"\n\n\
+        "{head}[[steps]]\nid = \"stop\"\ntitle = \"Stop the server\"\nrun = \"echo stopped\"\nundo = \"echo started again\"\nsudo = true\non_failure = \"abort\"\n\n\
          [[steps]]\nid = \"after\"\ntitle = \"Never reached\"\nrun = \"echo after\"\n",
         head = world.ssh_head(&sshd, WITH_PASSWORD, &["web"]),
     );
@@ -301,6 +301,14 @@ fn a_wrong_password_fails_the_step_with_sudos_reason_after_three_tries() {
         .unwrap_or_default();
     assert!(reason.contains("incorrect password attempts"), "{reason}");
     assert!(!run.output_lines("stop").contains(&"stopped".to_string()));
+    // The command never started: its undo is not offered.
+    assert!(!run.text().contains("rollback"), "{}", run.text());
+    assert!(
+        !run.output_lines("stop")
+            .contains(&"started again".to_string()),
+        "{}",
+        run.text()
+    );
     // sudo waits about two seconds after each wrong password; nothing more.
     assert!(run.took < Duration::from_secs(40), "took {:?}", run.took);
     assert!(!run.text().contains(&wrong) && !run.journal_text.contains(&wrong));

@@ -25,6 +25,9 @@ pub(super) struct HostResult {
     /// The command's process group, when the connection was lost while it
     /// ran: it may still run on the host, and must end before a retry.
     pub left_running: Option<u32>,
+    /// Its command never started on the host (no connection, a command
+    /// that could not be made, sudo that refused): nothing there to undo.
+    pub never_ran: bool,
 }
 
 impl HostResult {
@@ -36,6 +39,7 @@ impl HostResult {
             message: None,
             last_stderr: Vec::new(),
             left_running: None,
+            never_ran: false,
         }
     }
 
@@ -46,6 +50,14 @@ impl HostResult {
 
     pub fn failed(host: HostIx, error: &StepError) -> Self {
         Self::new(host, Outcome::Failed).with_message(error.to_string())
+    }
+
+    /// A failure before the command could start on the host.
+    pub fn not_started(host: HostIx, error: &StepError) -> Self {
+        Self {
+            never_ran: true,
+            ..Self::failed(host, error)
+        }
     }
 }
 

@@ -41,7 +41,7 @@ impl Ctx {
                     self.run_command(step, host, cmd, Phase::Main, s.timeout, s.retries, cancel)
                         .await
                 }
-                Err(e) => HostResult::failed(host, &e),
+                Err(e) => HostResult::not_started(host, &e),
             },
             Action::Guard(guard) => self.guard_host(step, host, guard, cancel, overridden).await,
             Action::Banner(switch) => self.banner_host(step, host, *switch).await,
@@ -65,7 +65,7 @@ impl Ctx {
     ) -> HostResult {
         let transport = match self.transport(host) {
             Ok(t) => t,
-            Err(e) => return HostResult::failed(host, &e),
+            Err(e) => return HostResult::not_started(host, &e),
         };
         let s = &self.plan.steps[step];
         let pty = s.pty;
@@ -83,8 +83,9 @@ impl Ctx {
             if let Some(error) = self.emitter.journal_error() {
                 // A step is journaled as started before its command is sent,
                 // or the command is not sent.
-                let res = HostResult::new(host, Outcome::Failed)
+                let mut res = HostResult::new(host, Outcome::Failed)
                     .with_message(format!("not started: {error}"));
+                res.never_ran = true;
                 self.finish_step(step, host, phase, &res, started).await;
                 return res;
             }
@@ -163,8 +164,12 @@ impl Ctx {
                 }
                 Err(TransportError::Failed(msg)) => res.message = Some(msg),
             }
-            if res.outcome != Outcome::Ok && res.message.is_none() {
-                res.message = talk.sudo_failure;
+            if res.outcome != Outcome::Ok && talk.sudo_failure.is_some() {
+                // sudo refused: the command itself never started.
+                res.never_ran = true;
+                if res.message.is_none() {
+                    res.message = talk.sudo_failure;
+                }
             }
             if res.outcome == Outcome::Ok && capturing {
                 self.keep_capture(step, host, super::capture::value_of(&talk.stdout))

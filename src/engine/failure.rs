@@ -12,7 +12,9 @@ impl Engine {
     pub(super) fn settle(&mut self, ix: StepIx, results: &[HostResult]) {
         for r in results {
             self.outcomes.insert((ix, r.host), r.outcome);
-            self.ran.push((ix, r.host));
+            if !r.never_ran {
+                self.ran.push((ix, r.host));
+            }
             if r.outcome == Outcome::Ok {
                 self.why_not.remove(&(ix, r.host));
             } else {
@@ -39,7 +41,13 @@ impl Engine {
         failures: &[HostResult],
     ) -> Option<Flow> {
         let failed_hosts: Vec<HostIx> = failures.iter().map(|f| f.host).collect();
-        let has_undo = self.plan().steps[ix].undo.is_some();
+        // Only where the command started: elsewhere there is nothing to undo.
+        let undoable: Vec<HostIx> = failures
+            .iter()
+            .filter(|f| !f.never_ran)
+            .map(|f| f.host)
+            .collect();
+        let has_undo = self.plan().steps[ix].undo.is_some() && !undoable.is_empty();
         let mut undo = Vec::new();
         loop {
             let mut choices = vec![Decision::Retry, Decision::Skip];
@@ -80,7 +88,7 @@ impl Engine {
                 }
                 Decision::Undo => {
                     undo = self
-                        .undo(ix, &failed_hosts)
+                        .undo(ix, &undoable)
                         .await
                         .into_iter()
                         .map(|r| UndoResult {
