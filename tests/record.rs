@@ -91,9 +91,16 @@ fn show_lists_every_answer_the_failures_and_what_was_left_undone() {
         .take_while(|l| !l.is_empty())
         .collect();
     assert_eq!(answers.len(), 4, "{text}");
-    for (line, decision) in answers.iter().zip(["run", "retry", "undo", "abort"]) {
+    // The gate, then three answers to the failure question, named as such.
+    let asked = [
+        "deploy: run",
+        "deploy, failed: retry",
+        "deploy, failed: undo",
+        "deploy, failed: abort",
+    ];
+    for (line, answer) in answers.iter().zip(asked) {
         assert!(
-            line.ends_with(&format!("deploy: {decision}  by admin")),
+            line.ends_with(&format!("{answer}  by admin")),
             "{line} in {text}"
         );
     }

@@ -678,7 +678,11 @@ run = "touch {{root}}/two"
         events(&j, "run_finished", None).is_empty(),
         "the run can still be resumed"
     );
-    assert_eq!(events(added, "gate", None)[0]["decision"], "abort");
+    let gate = events(added, "gate", None)[0];
+    assert_eq!(gate["decision"], "abort");
+    // Nobody answered it: the journal does not say the admin did.
+    assert_eq!(gate["by"], "nobody", "{gate}");
+    assert_eq!(gate["question"], "runbook_changed", "{gate}");
 }
 
 #[test]
@@ -889,4 +893,52 @@ run = "true"
         "{text}"
     );
     assert!(fx.journals().is_empty(), "a dry run writes no journal");
+}
+
+/// `show` names the questions of a resume for what they were: the command
+/// the killed run left running (killed here), then where the run resumed.
+#[test]
+fn show_names_the_answers_of_a_resume_for_what_they_answered() {
+    let fx = Fixture::new();
+    let rb = fx.write(
+        "runbook.toml",
+        r#"
+[runbook]
+name = "Resumed"
+lock = "{{root}}/lock"
+[hosts.web]
+transport = "local"
+[[steps]]
+id = "long"
+title = "Long"
+run = "touch {{root}}/long-started; sleep 4"
+[[steps]]
+id = "after"
+title = "After"
+run = "true"
+"#,
+    );
+    let child = spawn_run(&fx, &rb, &["--yes"]);
+    wait_for_file(&fx.path("long-started"), "the long step");
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    let _ = finish(child);
+    // k: kill what still runs; y: resume at the step.
+    let out = fx.run(&rb, &["--resume"], "k\ny\n");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let id = fx.journals()[0]
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .expect("a run id");
+    let shown = drydock()
+        .args(["show", &id, "--journal-dir"])
+        .arg(fx.journal_dir())
+        .output()
+        .expect("drydock show");
+    let text = stdout(&shown);
+    assert!(
+        text.contains("long on web, still running: kill  by admin"),
+        "{text}"
+    );
+    assert!(text.contains("resume at long: run  by admin"), "{text}");
+    assert!(!text.contains("lock on web"), "{text}");
 }

@@ -29,15 +29,16 @@ impl Engine {
             && matches!(prompt.kind, PromptKind::StillRunning { .. })
             && prompt.choices.contains(&Decision::Wait);
         let question = question_asked(&prompt.kind);
-        let decision = if auto {
-            Decision::Run
-        } else if yes_waits {
-            Decision::Wait
+        let mut by = AnsweredBy::Admin;
+        let decision = if auto || yes_waits {
+            by = AnsweredBy::Yes;
+            if auto { Decision::Run } else { Decision::Wait }
         } else {
             let choices = prompt.choices.clone();
             self.emit(Event::Prompt(prompt)).await;
             loop {
                 if self.unattended {
+                    by = AnsweredBy::Nobody;
                     break unanswered(&choices);
                 }
                 match self.inbox.recv().await {
@@ -50,7 +51,6 @@ impl Engine {
                 }
             }
         };
-        let automatic = auto || yes_waits;
         match question {
             Some((name, names_step, host)) => {
                 let plan = self.plan();
@@ -58,40 +58,27 @@ impl Engine {
                     step: names_step.then(|| plan.steps[step].id.clone()),
                     decision: super::emitter::gate_decision(decision),
                     host: host.map(|h| plan.hosts[h].name.clone()),
-                    by: Some(if automatic {
-                        AnsweredBy::Yes
-                    } else {
-                        AnsweredBy::Admin
-                    }),
+                    by: Some(by),
                     question: Some(name.to_string()),
                 };
                 tracing::debug!(
                     question = name,
                     decision = decision.as_str(),
-                    automatic,
+                    ?by,
                     "decided"
                 );
                 self.ctx.emitter.write_record(record).await;
-                let event = Event::Decided {
-                    step,
-                    decision,
-                    automatic,
-                };
+                let event = Event::Decided { step, decision, by };
                 self.ctx.emitter.outbox().send(event).await;
             }
-            None => self.decided(step, decision, automatic).await,
+            None => self.decided(step, decision, by).await,
         }
         decision
     }
 
-    pub(super) async fn decided(&self, step: StepIx, decision: Decision, automatic: bool) {
-        tracing::debug!(step = %self.plan().steps[step].id, decision = decision.as_str(), automatic, "decided");
-        self.emit(Event::Decided {
-            step,
-            decision,
-            automatic,
-        })
-        .await;
+    pub(super) async fn decided(&self, step: StepIx, decision: Decision, by: AnsweredBy) {
+        tracing::debug!(step = %self.plan().steps[step].id, decision = decision.as_str(), ?by, "decided");
+        self.emit(Event::Decided { step, decision, by }).await;
     }
 }
 
@@ -105,7 +92,11 @@ fn question_asked(kind: &PromptKind) -> Option<(&'static str, bool, Option<HostI
         PromptKind::RunbookChanged { .. } => Some(("runbook_changed", false, None)),
         PromptKind::JournalFailed { .. } => Some(("journal", true, None)),
         PromptKind::StillRunning { host, .. } => Some(("still_running", true, Some(*host))),
-        _ => None,
+        PromptKind::Failure { .. } => Some(("failure", true, None)),
+        PromptKind::Resume { .. } => Some(("resume", true, None)),
+        PromptKind::Undo => Some(("undo", true, None)),
+        PromptKind::Always => Some(("always", true, None)),
+        PromptKind::Gate | PromptKind::Manual { .. } | PromptKind::LockBreak { .. } => None,
     }
 }
 

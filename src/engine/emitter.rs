@@ -11,8 +11,7 @@ use super::notify::Notifier;
 use super::output::strip_sgr;
 use super::redact::Redactor;
 use crate::journal::{
-    self, AnsweredBy, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record,
-    Verbatim,
+    self, ConnectionState, GateDecision, Journal, JournalError, Outcome, Record, Verbatim,
 };
 use crate::runbook::Plan;
 
@@ -243,11 +242,7 @@ impl Emitter {
                 reason: Some(reason.clone()),
                 starts_at: None,
             },
-            Event::Decided {
-                step,
-                decision,
-                automatic,
-            } => {
+            Event::Decided { step, decision, by } => {
                 let (step, host) = match decision {
                     Decision::BreakLock { host } => (None, Some(self.host_name(*host))),
                     _ => (Some(self.step_id(*step)), None),
@@ -257,11 +252,7 @@ impl Emitter {
                     host,
                     decision: gate_decision(*decision),
                     question: None,
-                    by: Some(if *automatic {
-                        AnsweredBy::Yes
-                    } else {
-                        AnsweredBy::Admin
-                    }),
+                    by: Some(*by),
                 }
             }
             Event::GuardPolled { step, host, ok, .. } => Record::GuardPoll {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 pub use super::budget::Credit;
 pub use super::output::Lines;
+pub use crate::journal::AnsweredBy;
 use crate::journal::{Outcome, RunStatus};
 use crate::remote::{ExitStatus, Stream};
 
@@ -183,11 +184,11 @@ pub enum Event {
     },
     /// The engine waits for a [`Decision`].
     Prompt(Prompt),
-    /// A decision taken (by the admin, or by `--yes`).
+    /// A decision taken (by the admin, by `--yes`, or for nobody).
     Decided {
         step: StepIx,
         decision: Decision,
-        automatic: bool,
+        by: AnsweredBy,
     },
     /// Something worth a line that is not a step's own output.
     Notice {

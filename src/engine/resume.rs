@@ -182,7 +182,7 @@ impl Engine {
                 // Nobody left to answer: waiting is what --yes would do.
                 d = self.next_decision(), if !self.unattended => {
                     if d == Some(Decision::Abort) {
-                        self.decided(step, Decision::Abort, false).await;
+                        self.decided(step, Decision::Abort, AnsweredBy::Admin).await;
                         return false;
                     }
                 }

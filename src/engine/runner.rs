@@ -510,7 +510,7 @@ impl Engine {
             self.unattended = true;
         }
         if let Some(decision) = decided {
-            self.decided(ix, decision, false).await;
+            self.decided(ix, decision, AnsweredBy::Admin).await;
         }
         (results, aborted)
     }

@@ -76,12 +76,12 @@ impl Engine {
                 () = &mut sleep => break,
                 d = self.next_decision() => match d {
                     Some(Decision::Skip) => {
-                        self.decided(ix, Decision::Skip, false).await;
+                        self.decided(ix, Decision::Skip, AnsweredBy::Admin).await;
                         message = Some("wait cut short by the admin".to_string());
                         break;
                     }
                     Some(Decision::Abort) | None => {
-                        self.decided(ix, Decision::Abort, false).await;
+                        self.decided(ix, Decision::Abort, AnsweredBy::Admin).await;
                         aborted = true;
                         message = Some("aborted while waiting".to_string());
                         break;

@@ -7,7 +7,7 @@ mod question;
 
 use crate::engine::output::strip_sgr;
 use crate::engine::{Event, Lines, Phase, exit};
-use crate::journal::RunStatus;
+use crate::journal::{AnsweredBy, RunStatus};
 use crate::remote::Stream;
 use crate::runbook::Plan;
 use crate::runbook::duration::short;
@@ -391,12 +391,8 @@ impl<'p> Printer<'p> {
                 self.line(&text);
             }
             Event::Prompt(prompt) => self.prompt(prompt),
-            Event::Decided {
-                step,
-                decision,
-                automatic,
-            } => {
-                if *automatic {
+            Event::Decided { step, decision, by } => {
+                if *by == AnsweredBy::Yes {
                     let text = format!("{} --yes: {}", self.tag(*step), decision.as_str());
                     self.line(&text);
                 }

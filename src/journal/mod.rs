@@ -82,12 +82,14 @@ pub enum GateDecision {
 }
 
 /// Who gave an answer: the admin (at a prompt, or a line of headless input),
-/// or `--yes`.
+/// `--yes`, or nobody (headless input ended, or the terminal went away):
+/// the answer that stands for none, abort or leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnsweredBy {
     Admin,
     Yes,
+    Nobody,
 }
 
 /// What happened to a host's connection.

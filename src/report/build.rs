@@ -206,7 +206,7 @@ impl Reader {
                 decision,
                 host,
                 by,
-                ..
+                question,
             } => {
                 if decision == GateDecision::Abort {
                     self.aborted_at.clone_from(&step);
@@ -222,7 +222,9 @@ impl Reader {
                     by: by.map(|b| match b {
                         AnsweredBy::Admin => "admin".into(),
                         AnsweredBy::Yes => "--yes".into(),
+                        AnsweredBy::Nobody => "nobody (no answer could come)".into(),
                     }),
+                    question,
                 });
             }
             Record::GuardPoll { step, host, ok } => {

@@ -187,8 +187,12 @@ pub struct Answer {
     /// For a question about a host (breaking its lock).
     pub host: Option<String>,
     pub decision: String,
-    /// `admin` or `--yes`; None in journals that did not record it.
+    /// `admin`, `--yes` or `nobody`; None in journals that did not record it.
     pub by: Option<String>,
+    /// What was asked when it was not whether to run the step (see the
+    /// journal's `gate`): `undo`, `still_running`, `rollback_plan`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

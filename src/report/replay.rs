@@ -375,7 +375,7 @@ impl Translator {
         host: Option<&str>,
         by: Option<AnsweredBy>,
     ) -> Vec<Event> {
-        let automatic = by == Some(AnsweredBy::Yes);
+        let by = by.unwrap_or(AnsweredBy::Admin);
         if decision == GateDecision::BreakLock {
             let Some(&host) = host.and_then(|h| self.hosts.get(h)) else {
                 return Vec::new();
@@ -384,7 +384,7 @@ impl Translator {
             return vec![Event::Decided {
                 step: 0,
                 decision: Decision::BreakLock { host },
-                automatic,
+                by,
             }];
         }
         let Some(&step) = step.and_then(|s| self.steps.get(s)) else {
@@ -417,11 +417,7 @@ impl Translator {
                 }];
             }
         };
-        vec![Event::Decided {
-            step,
-            decision,
-            automatic,
-        }]
+        vec![Event::Decided { step, decision, by }]
     }
 }
 

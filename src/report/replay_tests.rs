@@ -67,7 +67,7 @@ fn a_run_comes_back_as_the_events_the_engine_sent() {
         Some(Event::Decided {
             step: 0,
             decision: Decision::Run,
-            automatic: true
+            by: crate::journal::AnsweredBy::Yes
         })
     ));
     assert!(matches!(it.next(), Some(Event::HostConnected { host, .. }) if *host == web));
@@ -98,7 +98,7 @@ fn a_run_comes_back_as_the_events_the_engine_sent() {
         it.next(),
         Some(Event::Decided {
             decision: Decision::Retry,
-            automatic: false,
+            by: crate::journal::AnsweredBy::Admin,
             ..
         })
     ));

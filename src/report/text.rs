@@ -46,11 +46,7 @@ pub fn render(report: &Report) -> String {
     if !report.answers.is_empty() {
         let _ = writeln!(s, "\nanswers");
         for a in &report.answers {
-            let about = match (&a.step, &a.host) {
-                (_, Some(host)) => format!("lock on {host}"),
-                (Some(step), None) => step.clone(),
-                (None, None) => String::new(),
-            };
+            let about = about(a);
             let by =
                 a.by.as_ref()
                     .map(|b| format!("  by {b}"))
@@ -217,5 +213,27 @@ fn host(s: &mut String, h: &HostReport, width: usize) {
         for l in &u.last_stderr {
             let _ = writeln!(s, "{pad}  ! {l}");
         }
+    }
+}
+
+/// What an answer answered, in words: the step, and the question when it
+/// was not whether to run it.
+fn about(a: &crate::report::Answer) -> String {
+    let step = a.step.as_deref().unwrap_or_default();
+    let host = a.host.as_deref().unwrap_or_default();
+    match a.question.as_deref() {
+        Some("still_running") => format!("{step} on {host}, still running"),
+        Some("undo") => format!("{step}, its undo"),
+        Some("always") => format!("{step}, an always step in the rollback"),
+        Some("failure") => format!("{step}, failed"),
+        Some("resume") => format!("resume at {step}"),
+        Some("rollback_plan") => "the rollback's plan".to_string(),
+        Some("runbook_changed") => "the runbook changed since the run began".to_string(),
+        Some("journal") => format!("{step}, the journal could not be written"),
+        Some("from") => format!("--from {step}"),
+        Some(other) if step.is_empty() => other.to_string(),
+        Some(other) => format!("{step}, {other}"),
+        None if !host.is_empty() => format!("lock on {host}"),
+        None => step.to_string(),
     }
 }

@@ -489,7 +489,7 @@ fn gate_prompt_yes() {
         Event::Decided {
             step: 4,
             decision: Decision::Run,
-            automatic: false,
+            by: crate::journal::AnsweredBy::Admin,
         },
     );
     assert!(f.app.prompt.is_none());
@@ -524,7 +524,7 @@ fn gate_prompt_no_skips_and_ignores_other_keys() {
         Event::Decided {
             step: 4,
             decision: Decision::Skip,
-            automatic: false,
+            by: crate::journal::AnsweredBy::Admin,
         },
     );
     f.ev(
@@ -726,7 +726,7 @@ fn failure_retry() {
         Event::Decided {
             step: 4,
             decision: Decision::Retry,
-            automatic: false,
+            by: crate::journal::AnsweredBy::Admin,
         },
     );
     f.ev(
