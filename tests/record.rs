@@ -109,6 +109,27 @@ fn show_lists_every_answer_the_failures_and_what_was_left_undone() {
     assert!(text.contains("attempt 2 failed: exit status 3"), "{text}");
     assert!(text.contains("! disk full"), "the stderr tail: {text}");
     assert!(text.contains("undo ok in "), "{text}");
+    // The step's process group and its undo's, each where it belongs.
+    let journal = fx.journal();
+    let pid_of = |undo: bool| {
+        journal
+            .iter()
+            .filter(|e| e["event"] == "process" && e["step"] == "deploy" && e["host"] == "alpha")
+            .filter(|e| (e["phase"] == "undo") == undo)
+            .filter_map(|e| e["pid"].as_u64())
+            .last()
+            .expect("a process record")
+    };
+    let (command, undo) = (pid_of(false), pid_of(true));
+    assert_ne!(command, undo);
+    assert!(
+        text.contains(&format!("2 attempts, pid {command}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(", pid {undo}: $ echo undoing")),
+        "{text}"
+    );
     for undone in [
         "deploy on alpha: failed (exit status 3), then undone",
         "migrate on alpha: not reached: the run was aborted at deploy",

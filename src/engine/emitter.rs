@@ -135,7 +135,9 @@ impl Emitter {
                     running.remove(i);
                 }
             }
-            Event::ProcessStarted { step, host, pid } => {
+            Event::ProcessStarted {
+                step, host, pid, ..
+            } => {
                 if let Some(r) = running
                     .iter_mut()
                     .rfind(|r| r.step == *step && r.host == *host)
@@ -290,10 +292,16 @@ impl Emitter {
                     })
                     .collect(),
             },
-            Event::ProcessStarted { step, host, pid } => Record::Process {
+            Event::ProcessStarted {
+                step,
+                host,
+                pid,
+                phase,
+            } => Record::Process {
                 step: self.step_id(*step),
                 host: self.host_name(*host),
                 pid: *pid,
+                phase: phase_name(*phase),
             },
             Event::Captured {
                 step,

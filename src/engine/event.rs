@@ -224,6 +224,7 @@ pub enum Event {
         step: StepIx,
         host: HostIx,
         pid: u32,
+        phase: Phase,
     },
     /// A step's trimmed stdout became a variable (`capture`).
     Captured {

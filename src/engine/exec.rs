@@ -107,7 +107,12 @@ impl Ctx {
                 if let Ok(pid) = group_rx.await {
                     let _ = group_seen.set(pid);
                     self.emitter
-                        .emit(Event::ProcessStarted { step, host, pid })
+                        .emit(Event::ProcessStarted {
+                            step,
+                            host,
+                            pid,
+                            phase,
+                        })
                         .await;
                 }
             };

@@ -266,6 +266,9 @@ pub enum Record {
         step: String,
         host: String,
         pid: u32,
+        /// `undo` for the process group of a step's undo command.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
     },
     /// A step's trimmed stdout kept as a variable (`capture`).
     Capture {
@@ -376,7 +379,13 @@ pub fn summarize(path: &Path) -> Result<Option<RunSummary>, JournalError> {
                 summary.processes.remove(&key);
                 running.push(key);
             }
-            Record::Process { step, host, pid } => {
+            // An undo's group is not its step's command: not looked for on resume.
+            Record::Process {
+                step,
+                host,
+                pid,
+                phase: None,
+            } => {
                 summary.processes.insert((step.clone(), host.clone()), *pid);
             }
             Record::Capture {

@@ -265,9 +265,18 @@ impl Reader {
                     });
                 }
             }
-            Record::Process { step, host, pid } => {
+            Record::Process {
+                step,
+                host,
+                pid,
+                phase,
+            } => {
                 if let Some(h) = self.host(&step, &host) {
-                    h.pid = Some(pid);
+                    match (phase.as_deref(), h.undo.as_mut()) {
+                        (Some("undo"), Some(undo)) => undo.pid = Some(pid),
+                        (Some("undo"), None) => {}
+                        _ => h.pid = Some(pid),
+                    }
                 }
             }
             Record::Capture {

@@ -172,6 +172,9 @@ pub struct Failure {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UndoReport {
     pub command: String,
+    /// The remote process group of the undo command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// `ok`, `failed`, ..., or `running`.
     pub status: String,
     pub exit_code: Option<i32>,

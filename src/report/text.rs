@@ -206,6 +206,9 @@ fn host(s: &mut String, h: &HostReport, width: usize) {
         if let Some(code) = u.exit_code.filter(|c| *c != 0) {
             let _ = write!(line, ", exit {code}");
         }
+        if let Some(pid) = u.pid {
+            let _ = write!(line, ", pid {pid}");
+        }
         if let Some(reason) = &u.reason {
             let _ = write!(line, " ({reason})");
         }
