@@ -117,7 +117,7 @@ fn show_lists_every_answer_the_failures_and_what_was_left_undone() {
             .filter(|e| e["event"] == "process" && e["step"] == "deploy" && e["host"] == "alpha")
             .filter(|e| (e["phase"] == "undo") == undo)
             .filter_map(|e| e["pid"].as_u64())
-            .last()
+            .next_back()
             .expect("a process record")
     };
     let (command, undo) = (pid_of(false), pid_of(true));
