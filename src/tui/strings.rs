@@ -36,7 +36,9 @@ pub const AT_END: &str = "at the end";
 pub const SCROLLED: &str = "scrolled (End: to the end)";
 pub const WRAPPED: &str = "wrapped";
 pub const FOLLOWS_RUN: &str = "· follows the run";
+pub const FOLLOWS_RUN_SHORT: &str = "· follows";
 pub const PICKED: &str = "· picked (f: follow the run)";
+pub const PICKED_SHORT: &str = "· picked";
 pub const WRAPPED_NO_SIDEWAYS: &str =
     "the lines are wrapped: w cuts them again, then < > scroll sideways";
 pub const NOTHING_TO_TAKE: &str = "nothing to copy or save: the pane is empty";

@@ -272,11 +272,19 @@ pub(super) fn render_output(app: &App, theme: &Theme, area: Rect, a: &Areas, buf
             theme.text(),
         ));
     }
-    title.push(if app.auto_select {
-        Span::styled(format!("{} ", s::FOLLOWS_RUN), theme.muted())
-    } else {
-        Span::styled(format!("{} ", s::PICKED), theme.alert())
-    });
+    // Which host the output is from matters more than how to follow the
+    // run again: on a narrow pane the mode takes its short form.
+    let host_room = shown.map_or(0, |h| app.host_name(h).width() + 4);
+    let fits = |label: &str| {
+        strip::width(&title) + label.width() + 1 + host_room <= usize::from(area.width)
+    };
+    let mode = match app.auto_select {
+        true if fits(s::FOLLOWS_RUN) => Span::styled(format!("{} ", s::FOLLOWS_RUN), theme.muted()),
+        true => Span::styled(format!("{} ", s::FOLLOWS_RUN_SHORT), theme.muted()),
+        false if fits(s::PICKED) => Span::styled(format!("{} ", s::PICKED), theme.alert()),
+        false => Span::styled(format!("{} ", s::PICKED_SHORT), theme.alert()),
+    };
+    title.push(mode);
     title.extend(title_hosts(app, theme, hosts, shown, area.width, &title));
     let sideways = rows.as_ref().map_or(0, |r| r.sideways);
     let state = pane_state(pane, app.output_reading, sideways);
