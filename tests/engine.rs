@@ -612,6 +612,53 @@ async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
         .expect("the followers end when cancelled");
 }
 
+/// A log whose last line has no newline yet, then truncated: that line and
+/// tail's notice are two lines, not one glued together.
+#[tokio::test]
+async fn a_followed_log_truncated_after_a_line_without_newline_keeps_its_lines_apart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "first\npartial, no newline").expect("log");
+    let text = format!(
+        "[runbook]\nname = \"logs\"\n[hosts.a]\ntransport = \"local\"\n[logs.app]\nhost = \"a\"\npath = \"{}\"\n[[steps]]\nid = \"x\"\ntitle = \"X\"\nrun = \"true\"\n",
+        log.display()
+    );
+    let path = dir.path().join("runbook.toml");
+    std::fs::write(&path, text).expect("write");
+    let plan = Arc::new(drydock::runbook::load(&path, &[]).expect("runbook loads"));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut events =
+        engine::follow_logs(plan, Arc::new(drydock::remote::Declining), cancel.clone());
+    let mut lines: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let follow = async {
+        while let Some(e) = events.recv().await {
+            if let Event::LogLine { log: 0, line, .. } = e {
+                lines.push(line);
+                if !truncated {
+                    truncated = true;
+                    // Let tail read the partial line before the file shrinks.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    std::fs::write(&log, "after\n").expect("truncate");
+                } else if lines.iter().any(|l| l == "after") {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), follow)
+        .await
+        .unwrap_or_else(|_| panic!("the log's lines arrive: {lines:?}"));
+    cancel.cancel();
+    assert_eq!(lines[0], "first", "{lines:?}");
+    assert_eq!(lines[1], "partial, no newline", "{lines:?}");
+    assert!(
+        lines[2].contains("truncated"),
+        "tail's notice on a line of its own: {lines:?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("after"), "{lines:?}");
+}
+
 #[tokio::test]
 async fn a_front_end_that_takes_no_output_holds_the_command_back() {
     // 20 MB in lines of 10 kB: far more than the output budget and the

@@ -35,10 +35,17 @@ pub(super) async fn follow_log(
         let (chunks_tx, mut chunks) = mpsc::channel(64);
         let tail = remote::tail(transport.as_ref(), &path, chunks_tx, cancel.clone());
         let forward = async {
-            let mut split = LineSplitter::default();
+            // tail's own messages (stderr: the file was truncated or
+            // replaced) are lines of their own: a line of the file that had
+            // no newline yet ends before one.
+            let mut split = [LineSplitter::default(), LineSplitter::default()];
             while let Some(chunk) = chunks.recv().await {
                 let mut lines = Vec::new();
-                split.push(&chunk.data, |l| lines.push(sanitize(l)));
+                let i = usize::from(chunk.stream == crate::remote::Stream::Stderr);
+                if i == 1 {
+                    split[0].finish(|l| lines.push(sanitize(l)));
+                }
+                split[i].push(&chunk.data, |l| lines.push(sanitize(l)));
                 for line in lines {
                     let credit = out.reserve(line.len()).await;
                     if !out.send(Event::LogLine { log, line, credit }).await {
