@@ -942,3 +942,37 @@ run = "true"
     assert!(text.contains("resume at long: run  by admin"), "{text}");
     assert!(!text.contains("lock on web"), "{text}");
 }
+
+/// A failed step undone, then skipped: the record tells it in that order.
+#[test]
+fn a_step_undone_then_skipped_says_so_in_that_order() {
+    let fx = Fixture::new();
+    let rb = fx.write(
+        "runbook.toml",
+        r#"
+[runbook]
+name = "Undone then skipped"
+lock = "{{root}}/lock"
+[hosts.web]
+transport = "local"
+[[steps]]
+id = "boom"
+title = "Fails"
+run = "exit 2"
+undo = "true"
+[[steps]]
+id = "after"
+title = "After"
+run = "true"
+"#,
+    );
+    // The gate is not asked (no confirm); at the failure: u, then s.
+    let out = fx.run(&rb, &[], "u\ns\n");
+    assert_eq!(code(&out), 0, "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("boom] web: skipped: failed, undone, then skipped by the admin"),
+        "{text}"
+    );
+    assert!(!text.contains("then undone"), "{text}");
+}

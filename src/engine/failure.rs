@@ -82,8 +82,12 @@ impl Engine {
             match decision {
                 Decision::Retry => return None,
                 Decision::Skip => {
-                    self.skip(ix, &failed_hosts, "failed, then skipped by the admin")
-                        .await;
+                    let why = if undo.is_empty() {
+                        "failed, then skipped by the admin"
+                    } else {
+                        "failed, undone, then skipped by the admin"
+                    };
+                    self.skip(ix, &failed_hosts, why).await;
                     return Some(Flow::Next);
                 }
                 Decision::Undo => {

@@ -90,7 +90,10 @@ impl Engine {
                     (Some(Outcome::Unknown), _) => {
                         "its outcome is unknown: the run stopped while it ran".to_string()
                     }
-                    (_, Some(why)) if undone => format!("{why}, then undone"),
+                    // Undone after what `why` tells, unless it tells that too.
+                    (_, Some(why)) if undone && !why.contains("undone") => {
+                        format!("{why}, then undone")
+                    }
                     (_, Some(why)) => why.clone(),
                     (Some(o), None) => format!("{} (earlier in this run)", o.as_str()),
                     (None, None) => not_reached.clone(),
