@@ -120,6 +120,38 @@ run = "touch {{root}}/next-{{host}}"
     assert_eq!((status, code), (RunStatus::Ok, 0));
     assert_eq!(finished(&events, 0), [Outcome::Ok, Outcome::Ok]);
     assert!(root.join("next-a").exists() && root.join("next-b").exists());
+    // The answer comes before the step's end it brought about, and that
+    // end says the guard passed by the admin's word, not by holding.
+    let overridden = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::Decided {
+                    decision: Decision::Override,
+                    ..
+                }
+            )
+        })
+        .expect("the override is told");
+    let ends: Vec<(usize, Option<String>)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Event::StepFinished {
+                step: 0, message, ..
+            } => Some((i, message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends.len(), 2, "{ends:?}");
+    for (at, message) in ends {
+        assert!(
+            overridden < at,
+            "the override after the step's end: {events:?}"
+        );
+        assert_eq!(message.as_deref(), Some(engine::GUARD_OVERRIDDEN));
+    }
 }
 
 #[tokio::test]

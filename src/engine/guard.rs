@@ -14,6 +14,10 @@ use crate::journal::Outcome;
 use crate::runbook::duration::short;
 use crate::runbook::{Guard, GuardCheck};
 
+/// Why a guard that did not hold counts as passed: the record of its step
+/// says so, and front ends show it beside the ✓.
+pub const GUARD_OVERRIDDEN: &str = "guard overridden by the admin";
+
 /// What one check of a guard saw.
 pub(super) struct Check {
     pub holds: bool,
@@ -145,7 +149,7 @@ impl Ctx {
             };
             let Some(Check { holds, detail }) = check.filter(|_| !cancel.is_cancelled()) else {
                 break if overridden.load(Ordering::SeqCst) {
-                    HostResult::new(host, Outcome::Ok).with_message("guard overridden by the admin")
+                    HostResult::new(host, Outcome::Ok).with_message(GUARD_OVERRIDDEN)
                 } else {
                     HostResult::new(host, Outcome::Failed)
                         .with_message("cancelled while waiting on the guard")

@@ -41,6 +41,7 @@ use tokio::task::JoinHandle;
 
 pub use error::StepError;
 pub use event::*;
+pub use guard::GUARD_OVERRIDDEN;
 pub use interact::InputSender;
 pub use redact::Redactor;
 pub use runner::CONNECTS_AT_ONCE;

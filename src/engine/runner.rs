@@ -484,7 +484,20 @@ impl Engine {
         let work = join_all(hosts.iter().map(|&h| ctx.act(ix, h, &cancel, &overridden)));
         tokio::pin!(work);
         let mut aborted = false;
-        let mut decided = None;
+        // Journaled when given, so that the record has the answer before
+        // the step's end it brought about.
+        let decided = |decision: Decision| {
+            tracing::debug!(
+                step = ix,
+                decision = decision.as_str(),
+                "decided while it ran"
+            );
+            ctx.emitter.emit(Event::Decided {
+                step: ix,
+                decision,
+                by: AnsweredBy::Admin,
+            })
+        };
         // A closed inbox means nobody can answer: what runs goes on to its end.
         let mut listening = !self.unattended;
         let results = loop {
@@ -492,13 +505,13 @@ impl Engine {
                 results = &mut work => break results,
                 decision = inbox.recv(), if listening && !cancel.is_cancelled() => match decision {
                     Some(Decision::Override) if is_guard => {
+                        decided(Decision::Override).await;
                         overridden.store(true, Ordering::SeqCst);
-                        decided = Some(Decision::Override);
                         cancel.cancel();
                     }
                     Some(Decision::Abort) => {
+                        decided(Decision::Abort).await;
                         aborted = true;
-                        decided = Some(Decision::Abort);
                         cancel.cancel();
                     }
                     Some(_) => {}
@@ -508,9 +521,6 @@ impl Engine {
         };
         if !listening {
             self.unattended = true;
-        }
-        if let Some(decision) = decided {
-            self.decided(ix, decision, AnsweredBy::Admin).await;
         }
         (results, aborted)
     }

@@ -1095,6 +1095,45 @@ fn summary_after_the_run() {
     assert_eq!(f.key(KeyCode::Char('q')), Some(Command::Quit));
 }
 
+/// A guard passed by the admin's word is told apart from one that held.
+#[test]
+fn the_summary_says_a_guard_was_overridden() {
+    let mut f = Fixture::new();
+    f.ev(
+        1,
+        Event::StepStarted {
+            step: 2,
+            host: 0,
+            command: "wait until /cnhome/images/robot_running_flag is absent".into(),
+            phase: Phase::Main,
+            attempt: 1,
+        },
+    );
+    f.ev(
+        9,
+        Event::StepFinished {
+            step: 2,
+            host: 0,
+            outcome: Outcome::Ok,
+            exit: None,
+            duration: Duration::from_secs(8),
+            phase: Phase::Main,
+            message: Some(crate::engine::GUARD_OVERRIDDEN.into()),
+        },
+    );
+    f.ev(
+        10,
+        Event::RunFinished {
+            status: RunStatus::Aborted,
+            exit_code: 3,
+            journal: None,
+            not_done: vec![],
+        },
+    );
+    let s = screen(&f.app);
+    assert!(s.contains("web: guard overridden by the admin"), "{s}");
+}
+
 #[test]
 fn search_highlights_and_moves() {
     let mut f = Fixture::advanced();

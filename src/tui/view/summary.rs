@@ -203,12 +203,18 @@ fn step_block(
         ));
     }
     // Hosts skipped, or not done for another reason the run gave (not
-    // reached, left in the rollback): one line a reason.
+    // reached, left in the rollback), or passed only by the admin's word
+    // (a guard overridden): one line a reason.
     let mut reasons: Vec<(String, CellStatus, Vec<usize>)> = Vec::new();
     for &h in hosts {
-        let status = app.cells[step][h].status;
+        let cell = &app.cells[step][h];
+        let status = cell.status;
         let why = if status == CellStatus::Skipped {
             reason(app, step, h).unwrap_or_default()
+        } else if status == CellStatus::Ok
+            && cell.note.as_deref() == Some(crate::engine::GUARD_OVERRIDDEN)
+        {
+            crate::engine::GUARD_OVERRIDDEN.to_string()
         } else if status.is_failure() {
             continue;
         } else {
