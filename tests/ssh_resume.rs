@@ -255,3 +255,42 @@ run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
         .collect();
     assert_eq!(gates, ["retry", "wait"], "{text}");
 }
+
+/// A connection lost, nobody to answer: the run ends, and to release its
+/// lock drydock connects again; the journal says so before the run's end.
+#[test]
+fn the_lock_released_after_a_lost_connection_is_journaled_with_its_new_connection() {
+    let sshd = Sshd::start();
+    let w = World::new(
+        &sshd,
+        r#"
+[[steps]]
+id = "long"
+title = "A long command"
+run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
+"#,
+    );
+    let run = w.spawn_answering("");
+    wait_until("the step's start", || {
+        w.stamps("starts").len() == 1 && process_record(&w.journal(), "long").is_some()
+    });
+    sshd.drop_connections();
+    let (code, text) = finish(run);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        !w.path("work").join("lock").exists(),
+        "the lock is released: {text}"
+    );
+    let journal = w.journal();
+    let at = |pred: &dyn Fn(&Value) -> bool| journal.iter().position(pred);
+    let lost = at(&|e| e["event"] == "connection" && e["state"] == "lost");
+    let again = at(&|e| e["event"] == "connection" && e["state"] == "reconnected");
+    let end = at(&|e| e["event"] == "run_finished");
+    assert!(
+        lost.is_some() && again.is_some() && end.is_some(),
+        "{journal:#?}"
+    );
+    assert!(lost < again && again < end, "{journal:#?}");
+    // The command of the lost connection ends on its own.
+    wait_until("the first command's end", || w.stamps("ends").len() == 1);
+}

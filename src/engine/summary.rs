@@ -8,8 +8,10 @@ use crate::journal::{Outcome, RunStatus};
 
 impl Engine {
     pub(super) async fn finish(mut self, status: RunStatus, exit_code: i32) -> RunResult {
-        self.tails.cancel();
+        // The connections are still watched while the locks go: a host
+        // connected again to release its lock is journaled as such.
         self.release_locks().await;
+        self.tails.cancel();
         let journal = self.ctx.emitter.journal_path();
         let not_done = self.not_done(status, exit_code);
         tracing::info!(run_id = %self.run_id, ?status, exit_code, not_done = not_done.len(), "run finished");

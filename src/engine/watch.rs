@@ -22,6 +22,8 @@ async fn forward(
 ) {
     loop {
         let change = tokio::select! {
+            // What happened before the stop is told first.
+            biased;
             c = changes.recv() => c,
             () = stop.cancelled() => None,
         };
