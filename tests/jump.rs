@@ -545,3 +545,45 @@ fn an_unreachable_port_from_ssh_config_is_named_as_such() {
         "{text}"
     );
 }
+
+/// The jump host goes away mid-step: the loss is not pinned on the target
+/// alone; the record says the connection went through a jump host.
+#[test]
+fn a_jump_host_gone_mid_step_is_named_in_the_loss() {
+    let target = Sshd::start();
+    let jump = jump_sshd(&target);
+    let w = World::new();
+    w.trust(&[&target, &jump]);
+    let started = w.path("started");
+    let rb = w.head(
+        &target.user_key,
+        &format!("jump = \"root@127.0.0.1:{}\"", jump.port),
+    ) + &format!(
+        "[hosts.behind]\naddress = \"127.0.0.1\"\nport = {}\n\n",
+        target.port
+    ) + &step("long", &format!("touch {}; sleep 4", started.display()));
+    let out = std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !started.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            jump.drop_connections();
+        });
+        w.run(&rb)
+    });
+    assert_ne!(code(&out), 0, "{}", describe(&out));
+    let journal = w.journal();
+    let lost: Vec<String> = events(&journal, "connection", None)
+        .iter()
+        .filter(|e| e["state"] == "lost" && e["host"] == "behind")
+        .filter_map(|e| e["reason"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(lost.len(), 1, "{journal:#?}");
+    assert!(
+        lost[0].contains("it went through a jump host, which may be what went away"),
+        "{lost:?}"
+    );
+    // The command on the target ends on its own.
+    std::thread::sleep(Duration::from_secs(4));
+}

@@ -72,6 +72,16 @@ impl Link {
         }
     }
 
+    /// What stands between us and the server, when something does: a loss
+    /// may be its doing rather than the server's.
+    pub fn relay(&self) -> Option<&'static str> {
+        match self {
+            Link::Tcp(_) => None,
+            Link::Tunnel { .. } => Some("a jump host"),
+            Link::Command { .. } => Some("its ProxyCommand"),
+        }
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Link::Tcp(s) => s.as_fd(),

@@ -138,7 +138,12 @@ fn run(target: &Target, link: LinkPlan, setup: mpsc::UnboundedSender<Setup>) {
         last_heard: Instant::now(),
         no_answer_after: target.no_answer_after(),
     };
-    let reason = pump.run();
+    let mut reason = pump.run();
+    if !pump.closed_by_us
+        && let Some(relay) = pump.link.relay()
+    {
+        reason = format!("{reason} (it went through {relay}, which may be what went away)");
+    }
     tracing::info!(host = %target.name, %reason, closed_by_us = pump.closed_by_us, "connection ended");
     if let Ok(mut slot) = ended.lock() {
         *slot = Some(reason.clone());
