@@ -599,21 +599,40 @@ undo = "echo undone; echo undone too"
     assert_eq!(decisions, ["undo", "skip"]);
 }
 
-#[tokio::test]
-async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
+/// A temp dir with a log file `app.log` holding `text`.
+fn log_dir(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("app.log");
-    std::fs::write(&log, "booted with tok-77-secret\n").expect("log");
+    std::fs::write(&log, text).expect("log");
+    (dir, log)
+}
+
+/// Follow `log` on a local host as `drydock logs` does; `extra` goes into
+/// the runbook before its hosts.
+fn follow_log(
+    dir: &tempfile::TempDir,
+    log: &std::path::Path,
+    extra: &str,
+) -> (
+    tokio::sync::mpsc::Receiver<Event>,
+    tokio_util::sync::CancellationToken,
+) {
     let text = format!(
-        "[runbook]\nname = \"logs\"\n[vars]\napi_token = \"tok-77-secret\"\n[hosts.a]\ntransport = \"local\"\n[logs.app]\nhost = \"a\"\npath = \"{}\"\n[[steps]]\nid = \"x\"\ntitle = \"X\"\nrun = \"true\"\n",
+        "[runbook]\nname = \"logs\"\n{extra}[hosts.a]\ntransport = \"local\"\n[logs.app]\nhost = \"a\"\npath = \"{}\"\n[[steps]]\nid = \"x\"\ntitle = \"X\"\nrun = \"true\"\n",
         log.display()
     );
     let path = dir.path().join("runbook.toml");
     std::fs::write(&path, text).expect("write");
     let plan = Arc::new(drydock::runbook::load(&path, &[]).expect("runbook loads"));
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut events =
-        engine::follow_logs(plan, Arc::new(drydock::remote::Declining), cancel.clone());
+    let events = engine::follow_logs(plan, Arc::new(drydock::remote::Declining), cancel.clone());
+    (events, cancel)
+}
+
+#[tokio::test]
+async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
+    let (dir, log) = log_dir("booted with tok-77-secret\n");
+    let (mut events, cancel) = follow_log(&dir, &log, "[vars]\napi_token = \"tok-77-secret\"\n");
     let mut lines = Vec::new();
     let mut appended = false;
     let follow = async {
@@ -648,19 +667,8 @@ async fn drydock_logs_follows_through_the_engine_and_stops_when_cancelled() {
 /// tail's notice are two lines, not one glued together.
 #[tokio::test]
 async fn a_followed_log_truncated_after_a_line_without_newline_keeps_its_lines_apart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = dir.path().join("app.log");
-    std::fs::write(&log, "first\npartial, no newline").expect("log");
-    let text = format!(
-        "[runbook]\nname = \"logs\"\n[hosts.a]\ntransport = \"local\"\n[logs.app]\nhost = \"a\"\npath = \"{}\"\n[[steps]]\nid = \"x\"\ntitle = \"X\"\nrun = \"true\"\n",
-        log.display()
-    );
-    let path = dir.path().join("runbook.toml");
-    std::fs::write(&path, text).expect("write");
-    let plan = Arc::new(drydock::runbook::load(&path, &[]).expect("runbook loads"));
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let mut events =
-        engine::follow_logs(plan, Arc::new(drydock::remote::Declining), cancel.clone());
+    let (dir, log) = log_dir("first\npartial, no newline");
+    let (mut events, cancel) = follow_log(&dir, &log, "");
     let mut lines: Vec<String> = Vec::new();
     let mut truncated = false;
     let follow = async {

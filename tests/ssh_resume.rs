@@ -217,8 +217,10 @@ run = "touch {{work}}/after"
     );
 }
 
-#[test]
-fn a_retry_after_a_lost_connection_waits_for_the_command_still_running() {
+/// Run a one-step runbook answering `answers`; once its command runs on the
+/// host, cut the connection (the command goes on). The world, the
+/// command's process group, and how the run ended.
+fn connection_lost_in_long(answers: &str) -> (World, u64, (i32, String)) {
     let sshd = Sshd::start();
     let w = World::new(
         &sshd,
@@ -229,15 +231,21 @@ title = "A long command"
 run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
 "#,
     );
-    // r at the failure (the connection is lost), w when the command of the
-    // first try is found still running.
-    let run = w.spawn_answering("r\nw\n");
-    wait_until("the first try of the step", || {
+    let run = w.spawn_answering(answers);
+    wait_until("the step's first start", || {
         w.stamps("starts").len() == 1 && process_record(&w.journal(), "long").is_some()
     });
     let pid = process_record(&w.journal(), "long").unwrap_or_default();
     sshd.drop_connections();
-    let (code, text) = finish(run);
+    let ended = finish(run);
+    (w, pid, ended)
+}
+
+#[test]
+fn a_retry_after_a_lost_connection_waits_for_the_command_still_running() {
+    // r at the failure (the connection is lost), w when the command of the
+    // first try is found still running.
+    let (w, pid, (code, text)) = connection_lost_in_long("r\nw\n");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("lost"), "{text}");
     assert!(
@@ -260,22 +268,7 @@ run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
 /// lock drydock connects again; the journal says so before the run's end.
 #[test]
 fn the_lock_released_after_a_lost_connection_is_journaled_with_its_new_connection() {
-    let sshd = Sshd::start();
-    let w = World::new(
-        &sshd,
-        r#"
-[[steps]]
-id = "long"
-title = "A long command"
-run = "date +%s.%N >> {{work}}/starts; sleep 3; date +%s.%N >> {{work}}/ends"
-"#,
-    );
-    let run = w.spawn_answering("");
-    wait_until("the step's start", || {
-        w.stamps("starts").len() == 1 && process_record(&w.journal(), "long").is_some()
-    });
-    sshd.drop_connections();
-    let (code, text) = finish(run);
+    let (w, _, (code, text)) = connection_lost_in_long("");
     assert_eq!(code, 3, "{text}");
     assert!(
         !w.path("work").join("lock").exists(),
