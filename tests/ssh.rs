@@ -180,6 +180,26 @@ fn read_journal(dir: &Path) -> Vec<Value> {
     out
 }
 
+/// Some process whose command line holds `marker` runs on the server
+/// (within 10 s).
+fn wait_until_on_server(marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Command::new("pgrep")
+        .arg("-f")
+        .arg(marker)
+        .output()
+        .expect("pgrep")
+        .stdout
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{marker} never ran on the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// No process whose command line holds `marker` is left on the server
 /// (allowing 5 s for it to go).
 fn assert_gone_from_server(marker: &str) {
@@ -538,11 +558,12 @@ fn retry_after_a_lost_connection_connects_again() {
     let w = World::new();
     w.trust(&sshd);
     let flag = w.path("work").join("first-try");
+    let marker = unique_sleep(120);
     let rb = w.head(&sshd, "strict")
         + &step(
             "long",
             &format!(
-                "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; sleep 120; fi\"",
+                "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; {marker}; fi\"",
                 flag.display()
             ),
         );
@@ -565,7 +586,12 @@ fn retry_after_a_lost_connection_connects_again() {
         assert!(Instant::now() < deadline, "the step never started");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The sleep is forked after the flag is made: once it runs, the
+    // restart ends it with the server's other processes, and the retry
+    // finds nothing left running (or it would ask about it, as it should).
+    wait_until_on_server(&marker);
     sshd.restart();
+    assert_gone_from_server(&marker);
     // The failure prompt: retry.
     {
         use std::io::Write;

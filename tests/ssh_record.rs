@@ -251,21 +251,41 @@ fn a_lost_connection_is_journaled_with_its_reason_and_so_is_the_next_one() {
     let mut sshd = Sshd::start();
     let w = World::new();
     let flag = w.path("work").join("first-try");
+    // Its own length, to be found among the server's processes.
+    let marker = format!("sleep 120.{}", std::process::id());
     let body = step(
         "long",
         &format!(
-            "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; sleep 120; fi\"",
+            "run = \"if [ -e {0} ]; then echo second-try; else touch {0}; {marker}; fi\"",
             flag.display()
         ),
     );
     let runbook = w.runbook(&sshd, &body);
     let mut child = w.command(&runbook).spawn().expect("start drydock");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !flag.exists() {
+    // Once the sleep runs (it is forked after the flag is made), the
+    // restart ends it with the rest of the server: the retry finds nothing
+    // of the first try left running.
+    let sleeping = || {
+        !Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .expect("pgrep")
+            .stdout
+            .is_empty()
+    };
+    while !flag.exists() || !sleeping() {
         assert!(Instant::now() < deadline, "the step never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     sshd.restart();
+    while sleeping() {
+        assert!(
+            Instant::now() < deadline,
+            "the first try outlived the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The failure question: retry, which connects again.
     child
         .stdin
