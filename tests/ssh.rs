@@ -1356,11 +1356,16 @@ async fn log_tails_share_the_run_connection() {
         "[logs.app]\nhost = \"web\"\npath = \"{}\"\n\n",
         log.display()
     ));
+    // The step writes once the tail has shown the file's end (the test
+    // says so with a file): a slow login shell cannot make the run end
+    // before its tail begins.
+    let tail_seen = world.path("work/tail-seen");
     text.push_str(&step(
         "work",
         &format!(
-            "run = \"for i in 1 2 3 4 5; do echo line-$i >> {}; sleep 0.2; done\"",
-            log.display()
+            "run = \"while [ ! -e {seen} ]; do sleep 0.05; done; for i in 1 2 3 4 5; do echo line-$i >> {log}; sleep 0.2; done\"",
+            seen = tail_seen.display(),
+            log = log.display()
         ),
     ));
     let rb = world.path("runbook.toml");
@@ -1385,7 +1390,12 @@ async fn log_tails_share_the_run_connection() {
     let collect = async {
         while let Some(event) = handle.events.recv().await {
             match event {
-                Event::LogLine { log: 0, line, .. } => lines.push(line),
+                Event::LogLine { log: 0, line, .. } => {
+                    if line == "boot" {
+                        std::fs::write(&tail_seen, "").expect("tail-seen");
+                    }
+                    lines.push(line);
+                }
                 Event::RunFinished {
                     exit_code: code, ..
                 } => exit_code = Some(code),
