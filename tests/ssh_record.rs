@@ -339,9 +339,10 @@ fn a_server_that_stops_answering_is_lost_after_its_keepalives() {
     )
     .expect("ssh config");
     let flag = w.path("work").join("started");
+    let marker = format!("sleep 60.{}", std::process::id());
     let body = step(
         "long",
-        &format!("run = \"sleep 8; touch {}; sleep 60\"", flag.display()),
+        &format!("run = \"sleep 8; touch {}; {marker}\"", flag.display()),
     );
     let runbook = w.runbook(&sshd, &body);
     let child = w
@@ -350,7 +351,17 @@ fn a_server_that_stops_answering_is_lost_after_its_keepalives() {
         .spawn()
         .expect("start drydock");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !flag.exists() {
+    // The last sleep is forked after the flag is made: every process is
+    // listed below only once it runs.
+    let sleeping = || {
+        !Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .expect("pgrep")
+            .stdout
+            .is_empty()
+    };
+    while !flag.exists() || !sleeping() {
         assert!(
             Instant::now() < deadline,
             "the step never got past its quiet start"
